@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* `otakit`: dispatch to subcommands. Each lives in cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} commands[] = {
+    {"upload", cmd_upload, "upload a firmware or filesystem image (drop-in for espota.py)"},
+    {"device", cmd_device, "run an emulated ESP32/ESP8266 that accepts OTA updates"},
+    {"image", cmd_image, "write a valid application image for tests and demos"},
+    {"inspect", cmd_inspect, "show partitions, otadata and slot images of a flash file"},
+};
+
+static void
+usage(FILE *to)
+{
+    fprintf(to, "usage: otakit <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].help);
+    fprintf(to, "\nRun 'otakit <command> --help' for a command's options.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return OTK_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("otakit %s\n", OTK_VERSION_STR);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "otakit: error: unknown command '%s'\nTry 'otakit --help'.\n", argv[1]);
+    return OTK_EXIT_USAGE;
+}

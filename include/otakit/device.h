@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* The device engine: the ArduinoOTA protocol server as a sans-I/O state machine. The port feeds
+ * it events (a datagram arrived, the TCP connection opened, bytes arrived, it closed, time is
+ * now T) and it acts through the ops tables. Time is an argument (milliseconds, wrapping). */
+#ifndef OTK_DEVICE_H
+#define OTK_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "port.h"
+#include "proto.h"
+#include "updater.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum otk_dev_state {
+    OTK_DEV_IDLE = 0,
+    OTK_DEV_WAIT_AUTH,    /* challenge sent, waiting for "200 ..." */
+    OTK_DEV_CONNECT_WAIT, /* ESP8266: the 100 ms pause between UDP "OK" and connect */
+    OTK_DEV_CONNECTING,   /* TCP connect to the uploader started */
+    OTK_DEV_RECEIVING,    /* data phase */
+    OTK_DEV_FINISHING,    /* image complete; ESP8266 pauses 1 s before and after "OK" */
+    OTK_DEV_REBOOTING,    /* success reported; reboot requested */
+};
+
+/* ArduinoOTA's ota_error_t values, reported through the event hook. */
+enum otk_ota_error {
+    OTK_OTA_AUTH_ERROR = 0,
+    OTK_OTA_BEGIN_ERROR = 1,
+    OTK_OTA_CONNECT_ERROR = 2,
+    OTK_OTA_RECEIVE_ERROR = 3,
+    OTK_OTA_END_ERROR = 4,
+};
+
+enum otk_dev_event_type {
+    OTK_EV_START,    /* authenticated update accepted and begun (the OTA lock is taken here) */
+    OTK_EV_PROGRESS, /* bytes of total written */
+    OTK_EV_END,      /* image accepted, slot switched; reboot follows */
+    OTK_EV_ERROR,    /* ota_error + updater reason + text */
+};
+
+struct otk_dev_event {
+    enum otk_dev_event_type type;
+    uint32_t cmd;   /* OTK_CMD_FLASH / OTK_CMD_FS */
+    uint32_t bytes; /* written so far */
+    uint32_t total; /* announced size */
+    enum otk_ota_error ota_error;
+    enum otk_upd_reason reason;
+    const char *text; /* error text as sent to the host (may be "") */
+};
+
+struct otk_dev_hooks {
+    void (*on_event)(void *user, const struct otk_dev_event *ev);
+    /** Success: the image is active; restart the device (the emulator reboots its model). */
+    void (*reboot)(void *user);
+    void *user;
+};
+
+struct otk_dev_config {
+    enum otk_profile profile;
+    enum otk_auth_variant auth;
+    /** Stored secret as the cores store it: MD5 hex (legacy) or SHA-256 hex (PBKDF2; an MD5 hex is
+     *  also accepted as the PBKDF2 input). Empty = no password. See otk_proto_password_secret(). */
+    char secret[OTK_SHA256_HEX_LEN + 1];
+    struct otk_layout layout;
+    int running_slot;         /* slot the device booted from; updates go to the other */
+    uint32_t rx_timeout_ms;   /* data idle limit before a nudge; 0 = 1000 as the cores */
+    uint8_t rx_nudges;        /* re-sent acks before giving up; ESP32 uses 3 */
+    uint32_t auth_timeout_ms; /* WAIT_AUTH limit; 0 = 10000 (the real cores wait forever) */
+};
+
+#define OTK_DEV_MSG_MAX 160
+
+struct otk_dev {
+    /* private: defined here so callers can allocate it statically */
+    struct otk_dev_config cfg;
+    const struct otk_net_ops *net;
+    const struct otk_crypto_ops *crypto;
+    struct otk_dev_hooks hooks;
+    struct otk_updater upd;
+    enum otk_dev_state state;
+    struct otk_invite invite;
+    struct otk_addr peer; /* where UDP replies go */
+    char nonce[OTK_SHA256_HEX_LEN + 1];
+    uint32_t deadline; /* valid when has_deadline */
+    bool has_deadline;
+    bool ok_sent; /* ESP8266 finishing: first pause done, "OK" sent */
+    uint8_t nudges;
+    uint32_t last_ack;
+    uint32_t last_rx;
+    char msg[OTK_DEV_MSG_MAX];
+};
+
+/** Initialise a device. sector_buf: OTK_SECTOR_SIZE bytes owned by the caller.
+ *  @return OTK_OK or OTK_ERR_ARG. */
+int otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct otk_net_ops *net,
+                 const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
+                 const struct otk_dev_hooks *hooks, uint8_t *sector_buf);
+
+/** A datagram arrived on the OTA UDP port from `from`. */
+void otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
+                         size_t len, uint32_t now_ms);
+
+/** The TCP connect started by net->tcp_connect finished: status OTK_OK or an OTK_ERR_*. */
+void otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms);
+
+/** Bytes arrived on the TCP connection. @return bytes consumed (the port keeps the rest and
+ *  offers it again; consuming less is how the engine applies back-pressure). */
+size_t otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t now_ms);
+
+/** The TCP connection closed or failed. */
+void otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms);
+
+/** Time passed: run timeouts and pauses. Call at otk_dev_next_deadline() or sooner. */
+void otk_dev_tick(struct otk_dev *d, uint32_t now_ms);
+
+/** Whether a deadline is pending; if so *at gets it. */
+bool otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at);
+
+/** Whether the engine wants TCP data now (RECEIVING). */
+bool otk_dev_wants_data(const struct otk_dev *d);
+
+enum otk_dev_state otk_dev_state(const struct otk_dev *d);
+const char *otk_dev_state_str(enum otk_dev_state s);
+
+/** Whether an update is running (between START and END/ERROR). */
+bool otk_dev_update_running(const struct otk_dev *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/* The porting contract: everything the freestanding core needs from the world arrives through
+ * these per-instance tables. No op may call back into the engine that called it. */
+#ifndef OTK_PORT_H
+#define OTK_PORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bytes of caller-owned memory reserved for one hash context (MD5 or SHA-256). The POSIX port
+ * checks at compile time that mbedTLS's contexts fit. Override for hardware-accelerated
+ * providers with bigger contexts. */
+#ifndef OTK_CFG_HASH_CTX_SIZE
+#define OTK_CFG_HASH_CTX_SIZE 224
+#endif
+
+/** Hash context storage: aligned for any mbedTLS context. */
+union otk_hash_ctx {
+    uint64_t align;
+    void *align_ptr;
+    unsigned char bytes[OTK_CFG_HASH_CTX_SIZE];
+};
+
+/** Crypto provider (mbedTLS on POSIX and ESP-IDF). All functions are synchronous.
+ *  start/update/finish never fail; pbkdf2 and random return OTK_OK or an OTK_ERR_*. */
+struct otk_crypto_ops {
+    void (*md5_start)(union otk_hash_ctx *ctx);
+    void (*md5_update)(union otk_hash_ctx *ctx, const void *data, size_t len);
+    void (*md5_finish)(union otk_hash_ctx *ctx, uint8_t out[16]);
+    void (*sha256_start)(union otk_hash_ctx *ctx);
+    void (*sha256_update)(union otk_hash_ctx *ctx, const void *data, size_t len);
+    void (*sha256_finish)(union otk_hash_ctx *ctx, uint8_t out[32]);
+    int (*pbkdf2_sha256)(const void *password, size_t password_len, const void *salt,
+                         size_t salt_len, uint32_t iterations, uint8_t *out, size_t out_len);
+    /** Fill buf with len bytes from a cryptographically secure source. */
+    int (*random)(void *user, uint8_t *buf, size_t len);
+    void *user;
+};
+
+/** NOR flash. Addresses are absolute flash offsets. erase(addr, len): addr and len are
+ *  multiples of 4096 (a 64 KB aligned len of 65536 may use a block erase). write() may only clear
+ *  bits (NOR rule); the port may enforce it. Each op returns OTK_OK or OTK_ERR_FLASH and is
+ *  synchronous: a real chip stalls the CPU while it erases, and so may the port. */
+struct otk_flash_ops {
+    int (*read)(void *user, uint32_t addr, void *buf, size_t len);
+    int (*write)(void *user, uint32_t addr, const void *buf, size_t len);
+    int (*erase)(void *user, uint32_t addr, uint32_t len);
+    void *user;
+};
+
+/** A network peer, opaque to the core: it only copies and compares it. */
+struct otk_addr {
+    uint8_t family; /* 4 or 6 */
+    uint8_t ip[16]; /* IPv4 in the first 4 bytes */
+    uint16_t port;  /* host byte order */
+};
+
+/** Network for the device side of ArduinoOTA: a bound UDP socket, and one TCP client that
+ *  connects back to the uploader. Non-blocking; completion is reported by the port calling
+ *  otk_dev_on_connected() / otk_dev_on_tcp_data() / otk_dev_on_tcp_closed(). */
+struct otk_net_ops {
+    /** Send one datagram from the OTA UDP port. OTK_OK or OTK_ERR_IO. */
+    int (*udp_send)(void *user, const struct otk_addr *to, const void *buf, size_t len);
+    /** Start a TCP connection; the port later calls otk_dev_on_connected(). */
+    int (*tcp_connect)(void *user, const struct otk_addr *to);
+    /** Queue len bytes on the TCP connection; the port must take all of them (messages are
+     *  small: acks and status texts) or return OTK_ERR_IO. */
+    int (*tcp_send)(void *user, const void *buf, size_t len);
+    /** Close the TCP connection (after flushing what was queued). */
+    void (*tcp_close)(void *user);
+    void *user;
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: MIT */
+/* The image writer: what Update does on the real cores (begin / write / end), with the same
+ * error numbers and strings per profile, streaming through a caller-owned 4 KB sector buffer,
+ * erasing ahead of the writes, checking the magic byte, the MD5, and (for application images)
+ * the whole image the way the bootloader will, before switching slots. */
+#ifndef OTK_UPDATER_H
+#define OTK_UPDATER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layout.h"
+#include "port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Why an update failed, independent of the profile. The wire number and text come from
+ *  otk_upd_errnum() / otk_upd_errtext(), identical to the ESP32 or ESP8266 core's. */
+enum otk_upd_reason {
+    OTK_UPD_OK = 0,
+    OTK_UPD_WRITE,  /* ESP32 1 "Flash Write Failed"            ESP8266 1 */
+    OTK_UPD_ERASE,  /* 2 "Flash Erase Failed" */
+    OTK_UPD_READ,   /* 3 "Flash Read Failed" */
+    OTK_UPD_SPACE,  /* 4 "Not Enough Space" */
+    OTK_UPD_SIZE,   /* 5 "Bad Size Given" */
+    OTK_UPD_STREAM, /* 6 "Stream Read Timeout" */
+    OTK_UPD_MD5,    /* ESP32 7 "MD5 Check Failed"; ESP8266 7 "MD5 verification failed: expected: X,
+                       calculated: Y" */
+    OTK_UPD_MAGIC,  /* ESP32 8 "Wrong Magic Byte"; ESP8266 10 "Magic byte is not 0xE9" */
+    OTK_UPD_ACTIVATE, /* ESP32 9 "Could Not Activate The Firmware" (image invalid: checksum, hash,
+                         chip) */
+    OTK_UPD_NO_PARTITION,     /* ESP32 10 "Partition Could Not be Found" */
+    OTK_UPD_BAD_ARG,          /* ESP32 11 "Bad Argument" */
+    OTK_UPD_ABORTED,          /* ESP32 12 "Aborted" (end before all bytes arrived) */
+    OTK_UPD_NEW_FLASH_CONFIG, /* ESP8266 9 "new Flash config wrong..." (image for another
+                                 chip/flash) */
+    OTK_UPD_BAD_IMAGE,        /* ESP8266 otakit extension: image checksum broken */
+    OTK_UPD_RUNNING,          /* ESP8266 15 "Update already running" (also used on ESP32) */
+    OTK_UPD_UNKNOWN_CMD,      /* ESP8266 16 "Unknown update command" */
+    OTK_UPD_NO_DATA,          /* ESP8266 13 "No data supplied" */
+};
+
+struct otk_updater {
+    /* private */
+    const struct otk_flash_ops *flash;
+    const struct otk_crypto_ops *crypto;
+    const struct otk_layout *layout;
+    enum otk_profile profile;
+    uint8_t *buf; /* OTK_SECTOR_SIZE bytes, caller-owned */
+    uint32_t cmd;
+    int target_slot; /* -1 for filesystem */
+    uint32_t start;  /* flash offset of the target */
+    uint32_t part_size;
+    uint32_t size;     /* announced image size */
+    uint32_t progress; /* bytes accepted */
+    uint32_t buf_len;
+    uint32_t erased_until; /* flash offset up to which the target is erased */
+    bool running;
+    enum otk_upd_reason reason;
+    char md5_expected[33];
+    char md5_actual[33];
+    union otk_hash_ctx md5;
+};
+
+/** Bind an updater to its flash, crypto, layout and sector buffer (OTK_SECTOR_SIZE bytes). */
+void otk_upd_init(struct otk_updater *u, enum otk_profile profile,
+                  const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
+                  const struct otk_layout *layout, uint8_t *sector_buf);
+
+/** Start an update of `size` bytes: cmd 0 = application image into the slot that is not
+ *  running_slot, 100 = filesystem image into the spiffs partition. md5hex (32 hex, any case) is
+ *  checked at the end. Checks the space; erases nothing yet.
+ *  @return OTK_UPD_OK or the reason it cannot start (SPACE, SIZE, NO_PARTITION, RUNNING, ...). */
+enum otk_upd_reason otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd,
+                                  int running_slot, const char *md5hex);
+
+/** Accept image bytes. @return len on success; 0 on failure (see otk_upd_reason_of; the update
+ *  is then aborted). More bytes than remain is OTK_UPD_SPACE, as on the ESP32 core. */
+size_t otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len);
+
+/** All announced bytes written? */
+bool otk_upd_is_finished(const struct otk_updater *u);
+
+/** Flush, check MD5, verify the image and switch the boot slot (application images).
+ *  @return OTK_UPD_OK or the reason. */
+enum otk_upd_reason otk_upd_end(struct otk_updater *u);
+
+/** Abandon the update; the running image and otadata are untouched. */
+void otk_upd_abort(struct otk_updater *u, enum otk_upd_reason why);
+
+enum otk_upd_reason otk_upd_reason_of(const struct otk_updater *u);
+uint32_t otk_upd_progress(const struct otk_updater *u);
+
+/** Error number of a reason as the profile's core reports it (ESP32 / ESP8266 numbering). */
+int otk_upd_errnum(enum otk_profile p, enum otk_upd_reason r);
+
+/** Write the profile's error text for the last failure of u into out (cap bytes, NUL-terminated;
+ *  ESP8266's MD5 text carries both digests as its core's does). @return length. */
+size_t otk_upd_errtext(const struct otk_updater *u, char *out, size_t cap);
+
+/** The fixed text of a reason for a profile (without dynamic parts). */
+const char *otk_upd_reason_str(enum otk_profile p, enum otk_upd_reason r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/* The ArduinoOTA device engine. Wire behaviour follows the ESP32 and ESP8266 cores (see
+ * docs/PROTOCOL.md) with their known bugs fixed where the fix is invisible to a correct host:
+ * a repeated invitation gets the same challenge again, the wait for AUTH times out, begin
+ * failures reach the host on every profile, and a second uploader is told the device is busy. */
+#include <string.h>
+
+#include "otakit/device.h"
+#include "otakit/err.h"
+
+#define DEFAULT_RX_TIMEOUT_MS   1000u  /* the cores' _ota_timeout */
+#define DEFAULT_AUTH_TIMEOUT_MS 10000u /* espota waits 10 s for the auth reply */
+#define CONNECT_TIMEOUT_MS      10000u /* the uploader waits 10 s for our connection */
+#define ESP8266_CONNECT_PAUSE   100u   /* between UDP "OK" and connect, as the core */
+#define ESP8266_OK_PAUSE        1000u  /* before and after "OK": stops the host coalescing */
+#define ESP32_REBOOT_PAUSE      110u   /* 10 ms + 100 ms after "OK", as the core */
+
+/* A bounded string builder: writes are truncated, never overflow, always NUL-terminated. */
+struct sbuf {
+    char *p;
+    size_t cap;
+    size_t n;
+};
+
+static void sb_put(struct sbuf *s, const char *str, size_t len)
+{
+    while (len-- > 0 && s->n + 1 < s->cap)
+        s->p[s->n++] = *str++;
+    s->p[s->n] = '\0';
+}
+
+static void sb_str(struct sbuf *s, const char *str)
+{
+    sb_put(s, str, strlen(str));
+}
+
+static void sb_uint(struct sbuf *s, uint32_t v)
+{
+    char tmp[10];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    while (n > 0)
+        sb_put(s, &tmp[--n], 1);
+}
+
+static bool time_reached(uint32_t now, uint32_t at)
+{
+    return (int32_t)(now - at) >= 0;
+}
+
+static void set_deadline(struct otk_dev *d, uint32_t at)
+{
+    d->deadline = at;
+    d->has_deadline = true;
+}
+
+static void go_idle(struct otk_dev *d)
+{
+    d->state = OTK_DEV_IDLE;
+    d->has_deadline = false;
+}
+
+static void emit(struct otk_dev *d, enum otk_dev_event_type type, enum otk_ota_error e,
+                 enum otk_upd_reason reason, const char *text)
+{
+    struct otk_dev_event ev;
+
+    if (!d->hooks.on_event)
+        return;
+    ev.type = type;
+    ev.cmd = d->invite.cmd;
+    ev.bytes = otk_upd_progress(&d->upd);
+    ev.total = d->invite.size;
+    ev.ota_error = e;
+    ev.reason = reason;
+    ev.text = text ? text : "";
+    d->hooks.on_event(d->hooks.user, &ev);
+}
+
+static void udp_reply(struct otk_dev *d, const struct otk_addr *to, const char *text)
+{
+    (void)d->net->udp_send(d->net->user, to, text, strlen(text));
+}
+
+static bool same_ip(const struct otk_addr *a, const struct otk_addr *b)
+{
+    return a->family == b->family && memcmp(a->ip, b->ip, a->family == 6 ? 16 : 4) == 0;
+}
+
+/* "ERROR[n]: text", the form ESP8266's Update.printError() produces. */
+static void format_numbered(struct otk_dev *d, struct sbuf *s, enum otk_upd_reason r,
+                            const char *text)
+{
+    sb_str(s, "ERROR[");
+    sb_uint(s, (uint32_t)otk_upd_errnum(d->cfg.profile, r));
+    sb_str(s, "]: ");
+    sb_str(s, text);
+}
+
+/* Tell the host over UDP why the update cannot start. The ESP8266 core does this; the ESP32
+ * core stays silent and leaves the host to time out, which is the bug we fix here. */
+static void reply_refused(struct otk_dev *d, const struct otk_addr *to, enum otk_upd_reason r)
+{
+    struct sbuf s = {d->msg, sizeof d->msg, 0};
+
+    sb_str(&s, "ERR: ");
+    format_numbered(d, &s, r, otk_upd_reason_str(d->cfg.profile, r));
+    sb_str(&s, "\n");
+    udp_reply(d, to, d->msg);
+}
+
+/* End a started update: tell the host on TCP (in the profile's format), close, report. */
+static void fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_reason r,
+                        bool tell_host)
+{
+    char text[OTK_DEV_MSG_MAX];
+    struct sbuf s = {d->msg, sizeof d->msg, 0};
+
+    if (otk_upd_reason_of(&d->upd) == OTK_UPD_OK || d->upd.running)
+        otk_upd_abort(&d->upd, r);
+    otk_upd_errtext(&d->upd, text, sizeof text);
+    if (tell_host) {
+        if (d->cfg.profile == OTK_PROFILE_ESP8266) {
+            format_numbered(d, &s, otk_upd_reason_of(&d->upd), text);
+            sb_str(&s, "\n");
+        } else {
+            sb_str(&s, text);
+            sb_str(&s, "\r\n");
+        }
+        (void)d->net->tcp_send(d->net->user, d->msg, s.n);
+    }
+    if (d->state == OTK_DEV_CONNECTING || d->state == OTK_DEV_RECEIVING ||
+        d->state == OTK_DEV_FINISHING)
+        d->net->tcp_close(d->net->user);
+    go_idle(d);
+    emit(d, OTK_EV_ERROR, e, otk_upd_reason_of(&d->upd), text);
+}
+
+static void send_challenge(struct otk_dev *d)
+{
+    struct sbuf s = {d->msg, sizeof d->msg, 0};
+
+    sb_str(&s, "AUTH ");
+    sb_str(&s, d->nonce);
+    udp_reply(d, &d->peer, d->msg);
+}
+
+static int make_nonce(struct otk_dev *d)
+{
+    uint8_t raw[OTK_SHA256_HEX_LEN / 2];
+    size_t n = otk_auth_hex_len(d->cfg.auth) / 2;
+
+    if (d->crypto->random(d->crypto->user, raw, n) != OTK_OK)
+        return OTK_ERR_CRYPTO;
+    otk_hex(raw, n, d->nonce);
+    return OTK_OK;
+}
+
+static void connect_back(struct otk_dev *d, uint32_t now)
+{
+    struct otk_addr to = d->peer;
+
+    to.port = d->invite.port;
+    d->state = OTK_DEV_CONNECTING;
+    set_deadline(d, now + CONNECT_TIMEOUT_MS);
+    if (d->net->tcp_connect(d->net->user, &to) != OTK_OK)
+        fail_update(d, OTK_OTA_CONNECT_ERROR, OTK_UPD_ABORTED, false);
+}
+
+/* Authenticated (or no password): reserve the space first, then say "OK". Doing begin before
+ * the reply on both profiles means a refusal can always be reported over UDP. */
+static void start_update(struct otk_dev *d, uint32_t now)
+{
+    enum otk_upd_reason r;
+
+    r = otk_upd_begin(&d->upd, d->invite.size, d->invite.cmd, d->cfg.running_slot, d->invite.md5);
+    if (r != OTK_UPD_OK) {
+        reply_refused(d, &d->peer, r);
+        go_idle(d);
+        emit(d, OTK_EV_ERROR, OTK_OTA_BEGIN_ERROR, r, otk_upd_reason_str(d->cfg.profile, r));
+        return;
+    }
+    udp_reply(d, &d->peer, "OK");
+    d->nudges = 0;
+    d->last_ack = 0;
+    emit(d, OTK_EV_START, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+    if (d->cfg.profile == OTK_PROFILE_ESP8266) {
+        d->state = OTK_DEV_CONNECT_WAIT;
+        set_deadline(d, now + ESP8266_CONNECT_PAUSE);
+    } else {
+        connect_back(d, now);
+    }
+}
+
+static void handle_invite(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
+                          size_t len, uint32_t now)
+{
+    struct otk_invite inv;
+
+    /* Malformed invitations and unknown commands are ignored silently, as on the devices. */
+    if (otk_proto_parse_invite(data, len, &inv) != OTK_OK)
+        return;
+    if (inv.cmd != OTK_CMD_FLASH && inv.cmd != OTK_CMD_FS)
+        return;
+    d->invite = inv;
+    d->peer = *from;
+    if (d->cfg.secret[0] == '\0') {
+        start_update(d, now);
+        return;
+    }
+    if (make_nonce(d) != OTK_OK)
+        return;
+    send_challenge(d);
+    d->state = OTK_DEV_WAIT_AUTH;
+    set_deadline(d, now + d->cfg.auth_timeout_ms);
+}
+
+static bool auth_answer_ok(struct otk_dev *d, const uint8_t *data, size_t len)
+{
+    struct otk_auth_answer a;
+    size_t hl = otk_auth_hex_len(d->cfg.auth);
+    char expect[OTK_SHA256_HEX_LEN + 1];
+
+    if (otk_proto_parse_auth(data, len, &a) != OTK_OK)
+        return false;
+    if (a.cnonce_len != hl || a.response_len != hl)
+        return false;
+    if (otk_proto_auth_response(d->crypto, d->cfg.auth, d->cfg.secret, strlen(d->cfg.secret),
+                                d->nonce, hl, a.cnonce, hl, expect) != OTK_OK)
+        return false;
+    return otk_ct_equal(expect, a.response, hl);
+}
+
+static void handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
+                             size_t len, uint32_t now)
+{
+    struct otk_invite inv;
+
+    if (!same_ip(from, &d->peer)) {
+        reply_refused(d, from, OTK_UPD_RUNNING);
+        return;
+    }
+    if (otk_proto_peek_cmd(data, len) == OTK_CMD_AUTH) {
+        if (auth_answer_ok(d, data, len)) {
+            d->peer = *from;
+            start_update(d, now);
+        } else {
+            /* The nonce dies with the attempt, so a captured answer cannot be replayed. */
+            udp_reply(d, from, "Authentication Failed");
+            go_idle(d);
+            emit(d, OTK_EV_ERROR, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, "Authentication Failed");
+        }
+        return;
+    }
+    /* The real cores drop to IDLE here ("200 was expected. got 0 instead") and the host's
+     * answer to the first challenge then goes nowhere. Answering a retried invitation with the
+     * same challenge keeps both of the host's datagrams valid. */
+    if (otk_proto_parse_invite(data, len, &inv) == OTK_OK &&
+        (inv.cmd == OTK_CMD_FLASH || inv.cmd == OTK_CMD_FS)) {
+        d->invite = inv;
+        d->peer = *from;
+        send_challenge(d);
+        set_deadline(d, now + d->cfg.auth_timeout_ms);
+    }
+}
+
+/* An invitation while an update runs: if it repeats the one being served before any data
+ * moved, our "OK" was lost and is sent again; anyone else is told the device is busy. */
+static void handle_busy(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
+                        size_t len)
+{
+    struct otk_invite inv;
+    bool early;
+
+    if (otk_proto_parse_invite(data, len, &inv) != OTK_OK)
+        return;
+    early = d->state == OTK_DEV_CONNECT_WAIT || d->state == OTK_DEV_CONNECTING ||
+            (d->state == OTK_DEV_RECEIVING && otk_upd_progress(&d->upd) == 0);
+    if (early && same_ip(from, &d->peer) && inv.cmd == d->invite.cmd &&
+        inv.port == d->invite.port && inv.size == d->invite.size &&
+        memcmp(inv.md5, d->invite.md5, OTK_MD5_HEX_LEN) == 0 && d->cfg.secret[0] == '\0') {
+        udp_reply(d, from, "OK");
+        return;
+    }
+    reply_refused(d, from, OTK_UPD_RUNNING);
+}
+
+int otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct otk_net_ops *net,
+                 const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
+                 const struct otk_dev_hooks *hooks, uint8_t *sector_buf)
+{
+    size_t slen;
+
+    if (!d || !cfg || !net || !flash || !crypto || !sector_buf)
+        return OTK_ERR_ARG;
+    slen = strlen(cfg->secret);
+    if (slen != 0 && slen != OTK_MD5_HEX_LEN && slen != OTK_SHA256_HEX_LEN)
+        return OTK_ERR_ARG;
+    if (cfg->auth == OTK_AUTH_MD5 && slen == OTK_SHA256_HEX_LEN)
+        return OTK_ERR_ARG; /* the MD5 scheme can only use an MD5 secret */
+    if (cfg->running_slot != 0 && cfg->running_slot != 1)
+        return OTK_ERR_ARG;
+    memset(d, 0, sizeof *d);
+    d->cfg = *cfg;
+    if (!d->cfg.rx_timeout_ms)
+        d->cfg.rx_timeout_ms = DEFAULT_RX_TIMEOUT_MS;
+    if (!d->cfg.auth_timeout_ms)
+        d->cfg.auth_timeout_ms = DEFAULT_AUTH_TIMEOUT_MS;
+    d->net = net;
+    d->crypto = crypto;
+    if (hooks)
+        d->hooks = *hooks;
+    otk_upd_init(&d->upd, cfg->profile, flash, crypto, &d->cfg.layout, sector_buf);
+    go_idle(d);
+    return OTK_OK;
+}
+
+void otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
+                         size_t len, uint32_t now_ms)
+{
+    switch (d->state) {
+    case OTK_DEV_IDLE:
+        handle_invite(d, from, data, len, now_ms);
+        break;
+    case OTK_DEV_WAIT_AUTH:
+        handle_wait_auth(d, from, data, len, now_ms);
+        break;
+    default:
+        handle_busy(d, from, data, len);
+        break;
+    }
+}
+
+void otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
+{
+    if (d->state != OTK_DEV_CONNECTING)
+        return;
+    if (status != OTK_OK) {
+        fail_update(d, OTK_OTA_CONNECT_ERROR, OTK_UPD_ABORTED, false);
+        return;
+    }
+    d->state = OTK_DEV_RECEIVING;
+    d->last_rx = now_ms;
+    set_deadline(d, now_ms + d->cfg.rx_timeout_ms);
+}
+
+static void send_ack(struct otk_dev *d, uint32_t n)
+{
+    struct sbuf s = {d->msg, sizeof d->msg, 0};
+
+    sb_uint(&s, n);
+    (void)d->net->tcp_send(d->net->user, d->msg, s.n);
+}
+
+static void finish(struct otk_dev *d, uint32_t now)
+{
+    enum otk_upd_reason r = otk_upd_end(&d->upd);
+
+    if (r != OTK_UPD_OK) {
+        fail_update(d, OTK_OTA_END_ERROR, r, true);
+        return;
+    }
+    if (d->cfg.profile == OTK_PROFILE_ESP8266) {
+        /* The ESP8266 host reads the last ack and "OK" separately; the pause keeps them apart. */
+        d->state = OTK_DEV_FINISHING;
+        d->ok_sent = false;
+        set_deadline(d, now + ESP8266_OK_PAUSE);
+        return;
+    }
+    (void)d->net->tcp_send(d->net->user, "OK", 2);
+    d->net->tcp_close(d->net->user);
+    emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+    d->state = OTK_DEV_REBOOTING;
+    set_deadline(d, now + ESP32_REBOOT_PAUSE);
+}
+
+size_t otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    uint32_t remaining;
+
+    if (d->state != OTK_DEV_RECEIVING)
+        return len; /* nothing expected: drop */
+    remaining = d->invite.size - otk_upd_progress(&d->upd);
+    if (len > remaining) {
+        /* The host sent more than it announced: the ESP32 core's "Not Enough Space". */
+        fail_update(d, OTK_OTA_END_ERROR, OTK_UPD_SPACE, true);
+        return len;
+    }
+    if (len == 0)
+        return 0;
+    if (otk_upd_write(&d->upd, data, len) != len) {
+        fail_update(d, OTK_OTA_END_ERROR, otk_upd_reason_of(&d->upd), true);
+        return len;
+    }
+    send_ack(d, (uint32_t)len);
+    d->last_ack = (uint32_t)len;
+    d->last_rx = now_ms;
+    d->nudges = 0;
+    set_deadline(d, now_ms + d->cfg.rx_timeout_ms);
+    emit(d, OTK_EV_PROGRESS, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+    if (otk_upd_is_finished(&d->upd))
+        finish(d, now_ms);
+    return len;
+}
+
+void otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms)
+{
+    switch (d->state) {
+    case OTK_DEV_CONNECTING:
+        fail_update(d, OTK_OTA_CONNECT_ERROR, OTK_UPD_ABORTED, false);
+        break;
+    case OTK_DEV_RECEIVING:
+        /* The host went away before sending everything: the core's end() says "Aborted". */
+        fail_update(d, OTK_OTA_RECEIVE_ERROR, OTK_UPD_ABORTED, false);
+        break;
+    case OTK_DEV_FINISHING:
+        /* The image is already active; the host leaving early changes nothing. */
+        d->net->tcp_close(d->net->user);
+        emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+        d->state = OTK_DEV_REBOOTING;
+        set_deadline(d, now_ms);
+        break;
+    default:
+        break;
+    }
+}
+
+static void tick_receiving(struct otk_dev *d, uint32_t now)
+{
+    /* As the ESP32 core: after data has flowed, nudge the host by repeating the last ack before
+     * giving up; before the first byte there is no nudge. */
+    if (otk_upd_progress(&d->upd) > 0 && d->nudges < d->cfg.rx_nudges) {
+        d->nudges++;
+        send_ack(d, d->last_ack);
+        set_deadline(d, now + d->cfg.rx_timeout_ms);
+        return;
+    }
+    fail_update(d, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM, true);
+}
+
+void otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
+{
+    if (!d->has_deadline || !time_reached(now_ms, d->deadline))
+        return;
+    switch (d->state) {
+    case OTK_DEV_WAIT_AUTH:
+        go_idle(d); /* the real cores wait forever and stay deaf to everyone else */
+        break;
+    case OTK_DEV_CONNECT_WAIT:
+        connect_back(d, now_ms);
+        break;
+    case OTK_DEV_CONNECTING:
+        fail_update(d, OTK_OTA_CONNECT_ERROR, OTK_UPD_ABORTED, false);
+        break;
+    case OTK_DEV_RECEIVING:
+        tick_receiving(d, now_ms);
+        break;
+    case OTK_DEV_FINISHING:
+        if (!d->ok_sent) {
+            (void)d->net->tcp_send(d->net->user, "OK", 2);
+            d->ok_sent = true;
+            set_deadline(d, now_ms + ESP8266_OK_PAUSE);
+        } else {
+            d->net->tcp_close(d->net->user);
+            emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+            d->state = OTK_DEV_REBOOTING;
+            set_deadline(d, now_ms);
+        }
+        break;
+    case OTK_DEV_REBOOTING:
+        go_idle(d);
+        if (d->hooks.reboot)
+            d->hooks.reboot(d->hooks.user);
+        break;
+    default:
+        d->has_deadline = false;
+        break;
+    }
+}
+
+bool otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at)
+{
+    if (d->has_deadline && at)
+        *at = d->deadline;
+    return d->has_deadline;
+}
+
+bool otk_dev_wants_data(const struct otk_dev *d)
+{
+    return d->state == OTK_DEV_RECEIVING;
+}
+
+enum otk_dev_state otk_dev_state(const struct otk_dev *d)
+{
+    return d->state;
+}
+
+const char *otk_dev_state_str(enum otk_dev_state s)
+{
+    switch (s) {
+    case OTK_DEV_IDLE:
+        return "idle";
+    case OTK_DEV_WAIT_AUTH:
+        return "wait-auth";
+    case OTK_DEV_CONNECT_WAIT:
+        return "connect-wait";
+    case OTK_DEV_CONNECTING:
+        return "connecting";
+    case OTK_DEV_RECEIVING:
+        return "receiving";
+    case OTK_DEV_FINISHING:
+        return "finishing";
+    case OTK_DEV_REBOOTING:
+        return "rebooting";
+    }
+    return "unknown";
+}
+
+bool otk_dev_update_running(const struct otk_dev *d)
+{
+    return d->state >= OTK_DEV_CONNECT_WAIT && d->state <= OTK_DEV_FINISHING;
+}

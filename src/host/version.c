@@ -1,0 +1,8 @@
+/* SPDX-License-Identifier: MIT */
+#include "otakit/version.h"
+
+const char *
+otk_version(void)
+{
+    return OTK_VERSION;
+}
