@@ -22,19 +22,22 @@ struct sbuf {
     size_t n;
 };
 
-static void sb_put(struct sbuf *s, const char *str, size_t len)
+static void
+sb_put(struct sbuf *s, const char *str, size_t len)
 {
     while (len-- > 0 && s->n + 1 < s->cap)
         s->p[s->n++] = *str++;
     s->p[s->n] = '\0';
 }
 
-static void sb_str(struct sbuf *s, const char *str)
+static void
+sb_str(struct sbuf *s, const char *str)
 {
     sb_put(s, str, strlen(str));
 }
 
-static void sb_uint(struct sbuf *s, uint32_t v)
+static void
+sb_uint(struct sbuf *s, uint32_t v)
 {
     char tmp[10];
     size_t n = 0;
@@ -47,25 +50,29 @@ static void sb_uint(struct sbuf *s, uint32_t v)
         sb_put(s, &tmp[--n], 1);
 }
 
-static bool time_reached(uint32_t now, uint32_t at)
+static bool
+time_reached(uint32_t now, uint32_t at)
 {
     return (int32_t)(now - at) >= 0;
 }
 
-static void set_deadline(struct otk_dev *d, uint32_t at)
+static void
+set_deadline(struct otk_dev *d, uint32_t at)
 {
     d->deadline = at;
     d->has_deadline = true;
 }
 
-static void go_idle(struct otk_dev *d)
+static void
+go_idle(struct otk_dev *d)
 {
     d->state = OTK_DEV_IDLE;
     d->has_deadline = false;
 }
 
-static void emit(struct otk_dev *d, enum otk_dev_event_type type, enum otk_ota_error e,
-                 enum otk_upd_reason reason, const char *text)
+static void
+emit(struct otk_dev *d, enum otk_dev_event_type type, enum otk_ota_error e,
+     enum otk_upd_reason reason, const char *text)
 {
     struct otk_dev_event ev;
 
@@ -81,19 +88,21 @@ static void emit(struct otk_dev *d, enum otk_dev_event_type type, enum otk_ota_e
     d->hooks.on_event(d->hooks.user, &ev);
 }
 
-static void udp_reply(struct otk_dev *d, const struct otk_addr *to, const char *text)
+static void
+udp_reply(struct otk_dev *d, const struct otk_addr *to, const char *text)
 {
     (void)d->net->udp_send(d->net->user, to, text, strlen(text));
 }
 
-static bool same_ip(const struct otk_addr *a, const struct otk_addr *b)
+static bool
+same_ip(const struct otk_addr *a, const struct otk_addr *b)
 {
     return a->family == b->family && memcmp(a->ip, b->ip, a->family == 6 ? 16 : 4) == 0;
 }
 
 /* "ERROR[n]: text", the form ESP8266's Update.printError() produces. */
-static void format_numbered(struct otk_dev *d, struct sbuf *s, enum otk_upd_reason r,
-                            const char *text)
+static void
+format_numbered(struct otk_dev *d, struct sbuf *s, enum otk_upd_reason r, const char *text)
 {
     sb_str(s, "ERROR[");
     sb_uint(s, (uint32_t)otk_upd_errnum(d->cfg.profile, r));
@@ -103,7 +112,8 @@ static void format_numbered(struct otk_dev *d, struct sbuf *s, enum otk_upd_reas
 
 /* Tell the host over UDP why the update cannot start. The ESP8266 core does this; the ESP32
  * core stays silent and leaves the host to time out, which is the bug we fix here. */
-static void reply_refused(struct otk_dev *d, const struct otk_addr *to, enum otk_upd_reason r)
+static void
+reply_refused(struct otk_dev *d, const struct otk_addr *to, enum otk_upd_reason r)
 {
     struct sbuf s = {d->msg, sizeof d->msg, 0};
 
@@ -114,8 +124,8 @@ static void reply_refused(struct otk_dev *d, const struct otk_addr *to, enum otk
 }
 
 /* End a started update: tell the host on TCP (in the profile's format), close, report. */
-static void fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_reason r,
-                        bool tell_host)
+static void
+fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_reason r, bool tell_host)
 {
     char text[OTK_DEV_MSG_MAX];
     struct sbuf s = {d->msg, sizeof d->msg, 0};
@@ -140,7 +150,8 @@ static void fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_re
     emit(d, OTK_EV_ERROR, e, otk_upd_reason_of(&d->upd), text);
 }
 
-static void send_challenge(struct otk_dev *d)
+static void
+send_challenge(struct otk_dev *d)
 {
     struct sbuf s = {d->msg, sizeof d->msg, 0};
 
@@ -149,7 +160,8 @@ static void send_challenge(struct otk_dev *d)
     udp_reply(d, &d->peer, d->msg);
 }
 
-static int make_nonce(struct otk_dev *d)
+static int
+make_nonce(struct otk_dev *d)
 {
     uint8_t raw[OTK_SHA256_HEX_LEN / 2];
     size_t n = otk_auth_hex_len(d->cfg.auth) / 2;
@@ -160,7 +172,8 @@ static int make_nonce(struct otk_dev *d)
     return OTK_OK;
 }
 
-static void connect_back(struct otk_dev *d, uint32_t now)
+static void
+connect_back(struct otk_dev *d, uint32_t now)
 {
     struct otk_addr to = d->peer;
 
@@ -173,7 +186,8 @@ static void connect_back(struct otk_dev *d, uint32_t now)
 
 /* Authenticated (or no password): reserve the space first, then say "OK". Doing begin before
  * the reply on both profiles means a refusal can always be reported over UDP. */
-static void start_update(struct otk_dev *d, uint32_t now)
+static void
+start_update(struct otk_dev *d, uint32_t now)
 {
     enum otk_upd_reason r;
 
@@ -196,8 +210,9 @@ static void start_update(struct otk_dev *d, uint32_t now)
     }
 }
 
-static void handle_invite(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
-                          size_t len, uint32_t now)
+static void
+handle_invite(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
+              uint32_t now)
 {
     struct otk_invite inv;
 
@@ -219,7 +234,8 @@ static void handle_invite(struct otk_dev *d, const struct otk_addr *from, const 
     set_deadline(d, now + d->cfg.auth_timeout_ms);
 }
 
-static bool auth_answer_ok(struct otk_dev *d, const uint8_t *data, size_t len)
+static bool
+auth_answer_ok(struct otk_dev *d, const uint8_t *data, size_t len)
 {
     struct otk_auth_answer a;
     size_t hl = otk_auth_hex_len(d->cfg.auth);
@@ -235,8 +251,9 @@ static bool auth_answer_ok(struct otk_dev *d, const uint8_t *data, size_t len)
     return otk_ct_equal(expect, a.response, hl);
 }
 
-static void handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
-                             size_t len, uint32_t now)
+static void
+handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
+                 uint32_t now)
 {
     struct otk_invite inv;
 
@@ -270,8 +287,8 @@ static void handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, con
 
 /* An invitation while an update runs: if it repeats the one being served before any data
  * moved, our "OK" was lost and is sent again; anyone else is told the device is busy. */
-static void handle_busy(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
-                        size_t len)
+static void
+handle_busy(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len)
 {
     struct otk_invite inv;
     bool early;
@@ -289,9 +306,10 @@ static void handle_busy(struct otk_dev *d, const struct otk_addr *from, const ui
     reply_refused(d, from, OTK_UPD_RUNNING);
 }
 
-int otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct otk_net_ops *net,
-                 const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
-                 const struct otk_dev_hooks *hooks, uint8_t *sector_buf)
+int
+otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct otk_net_ops *net,
+             const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
+             const struct otk_dev_hooks *hooks, uint8_t *sector_buf)
 {
     size_t slen;
 
@@ -319,8 +337,9 @@ int otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const stru
     return OTK_OK;
 }
 
-void otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
-                         size_t len, uint32_t now_ms)
+void
+otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
+                    uint32_t now_ms)
 {
     switch (d->state) {
     case OTK_DEV_IDLE:
@@ -335,7 +354,8 @@ void otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const u
     }
 }
 
-void otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
+void
+otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
 {
     if (d->state != OTK_DEV_CONNECTING)
         return;
@@ -348,7 +368,8 @@ void otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
     set_deadline(d, now_ms + d->cfg.rx_timeout_ms);
 }
 
-static void send_ack(struct otk_dev *d, uint32_t n)
+static void
+send_ack(struct otk_dev *d, uint32_t n)
 {
     struct sbuf s = {d->msg, sizeof d->msg, 0};
 
@@ -356,7 +377,8 @@ static void send_ack(struct otk_dev *d, uint32_t n)
     (void)d->net->tcp_send(d->net->user, d->msg, s.n);
 }
 
-static void finish(struct otk_dev *d, uint32_t now)
+static void
+finish(struct otk_dev *d, uint32_t now)
 {
     enum otk_upd_reason r = otk_upd_end(&d->upd);
 
@@ -378,7 +400,8 @@ static void finish(struct otk_dev *d, uint32_t now)
     set_deadline(d, now + ESP32_REBOOT_PAUSE);
 }
 
-size_t otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t now_ms)
+size_t
+otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t now_ms)
 {
     uint32_t remaining;
 
@@ -407,7 +430,8 @@ size_t otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, u
     return len;
 }
 
-void otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms)
+void
+otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms)
 {
     switch (d->state) {
     case OTK_DEV_CONNECTING:
@@ -429,7 +453,8 @@ void otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms)
     }
 }
 
-static void tick_receiving(struct otk_dev *d, uint32_t now)
+static void
+tick_receiving(struct otk_dev *d, uint32_t now)
 {
     /* As the ESP32 core: after data has flowed, nudge the host by repeating the last ack before
      * giving up; before the first byte there is no nudge. */
@@ -442,7 +467,8 @@ static void tick_receiving(struct otk_dev *d, uint32_t now)
     fail_update(d, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM, true);
 }
 
-void otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
+void
+otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
 {
     if (!d->has_deadline || !time_reached(now_ms, d->deadline))
         return;
@@ -482,24 +508,28 @@ void otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
     }
 }
 
-bool otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at)
+bool
+otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at)
 {
     if (d->has_deadline && at)
         *at = d->deadline;
     return d->has_deadline;
 }
 
-bool otk_dev_wants_data(const struct otk_dev *d)
+bool
+otk_dev_wants_data(const struct otk_dev *d)
 {
     return d->state == OTK_DEV_RECEIVING;
 }
 
-enum otk_dev_state otk_dev_state(const struct otk_dev *d)
+enum otk_dev_state
+otk_dev_state(const struct otk_dev *d)
 {
     return d->state;
 }
 
-const char *otk_dev_state_str(enum otk_dev_state s)
+const char *
+otk_dev_state_str(enum otk_dev_state s)
 {
     switch (s) {
     case OTK_DEV_IDLE:
@@ -520,7 +550,8 @@ const char *otk_dev_state_str(enum otk_dev_state s)
     return "unknown";
 }
 
-bool otk_dev_update_running(const struct otk_dev *d)
+bool
+otk_dev_update_running(const struct otk_dev *d)
 {
     return d->state >= OTK_DEV_CONNECT_WAIT && d->state <= OTK_DEV_FINISHING;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include "otakit/err.h"
 
-const char *otk_strerror(int err)
+const char *
+otk_strerror(int err)
 {
     switch (err) {
     case OTK_OK:

@@ -10,7 +10,8 @@
 #define AUTH_FIELD_MAX OTK_SHA256_HEX_LEN
 #define AUTH_BUF_MAX   (3 * AUTH_FIELD_MAX + 2)
 
-size_t otk_auth_hex_len(enum otk_auth_variant v)
+size_t
+otk_auth_hex_len(enum otk_auth_variant v)
 {
     return v == OTK_AUTH_PBKDF2 ? OTK_SHA256_HEX_LEN : OTK_MD5_HEX_LEN;
 }
@@ -22,17 +23,20 @@ struct cursor {
     size_t pos;
 };
 
-static bool is_digit(uint8_t c)
+static bool
+is_digit(uint8_t c)
 {
     return c >= '0' && c <= '9';
 }
 
-static bool is_space(uint8_t c)
+static bool
+is_space(uint8_t c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int hex_value(uint8_t c)
+static int
+hex_value(uint8_t c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -46,7 +50,8 @@ static int hex_value(uint8_t c)
 /* The devices' parseInt: skip spaces, then digits until the first non-digit (not consumed).
  * A field with no digits is 0, as on the devices. Unlike them we refuse values that overflow
  * 32 bits instead of wrapping. */
-static int parse_uint(struct cursor *c, uint32_t *out)
+static int
+parse_uint(struct cursor *c, uint32_t *out)
 {
     uint64_t v = 0;
     size_t digits = 0;
@@ -63,7 +68,8 @@ static int parse_uint(struct cursor *c, uint32_t *out)
     return OTK_OK;
 }
 
-uint32_t otk_proto_peek_cmd(const uint8_t *dg, size_t len)
+uint32_t
+otk_proto_peek_cmd(const uint8_t *dg, size_t len)
 {
     struct cursor c = {dg, len, 0};
     uint32_t cmd = 0;
@@ -75,7 +81,8 @@ uint32_t otk_proto_peek_cmd(const uint8_t *dg, size_t len)
 
 /* The text field ends at '\n', NUL or the end of the datagram; surrounding whitespace is
  * trimmed, as String::trim() does on the devices. */
-static void take_line(struct cursor *c, const char **start, size_t *n)
+static void
+take_line(struct cursor *c, const char **start, size_t *n)
 {
     size_t b = c->pos, e;
 
@@ -90,7 +97,8 @@ static void take_line(struct cursor *c, const char **start, size_t *n)
     *n = e - b;
 }
 
-int otk_proto_parse_invite(const uint8_t *dg, size_t len, struct otk_invite *out)
+int
+otk_proto_parse_invite(const uint8_t *dg, size_t len, struct otk_invite *out)
 {
     struct cursor c = {dg, len, 0};
     uint32_t cmd, port, size;
@@ -123,7 +131,8 @@ int otk_proto_parse_invite(const uint8_t *dg, size_t len, struct otk_invite *out
     return OTK_OK;
 }
 
-int otk_proto_parse_auth(const uint8_t *dg, size_t len, struct otk_auth_answer *out)
+int
+otk_proto_parse_auth(const uint8_t *dg, size_t len, struct otk_auth_answer *out)
 {
     struct cursor c = {dg, len, 0};
     uint32_t cmd;
@@ -152,7 +161,8 @@ int otk_proto_parse_auth(const uint8_t *dg, size_t len, struct otk_auth_answer *
 }
 
 /* Decimal of v into p (no NUL); returns the digit count. */
-static size_t put_uint(char *p, uint32_t v)
+static size_t
+put_uint(char *p, uint32_t v)
 {
     char tmp[10];
     size_t n = 0, i;
@@ -166,8 +176,9 @@ static size_t put_uint(char *p, uint32_t v)
     return n;
 }
 
-size_t otk_proto_format_invite(char *buf, size_t cap, uint32_t cmd, uint16_t port, uint32_t size,
-                               const char *md5hex)
+size_t
+otk_proto_format_invite(char *buf, size_t cap, uint32_t cmd, uint16_t port, uint32_t size,
+                        const char *md5hex)
 {
     char tmp[3 * 11 + OTK_MD5_HEX_LEN + 2];
     size_t n = 0;
@@ -188,8 +199,9 @@ size_t otk_proto_format_invite(char *buf, size_t cap, uint32_t cmd, uint16_t por
     return n;
 }
 
-size_t otk_proto_format_auth(char *buf, size_t cap, const char *cnonce, const char *response,
-                             size_t hex_len)
+size_t
+otk_proto_format_auth(char *buf, size_t cap, const char *cnonce, const char *response,
+                      size_t hex_len)
 {
     size_t n = 4 + hex_len + 1 + hex_len + 1;
 
@@ -204,7 +216,8 @@ size_t otk_proto_format_auth(char *buf, size_t cap, const char *cnonce, const ch
     return n;
 }
 
-void otk_hex(const uint8_t *in, size_t n, char *out)
+void
+otk_hex(const uint8_t *in, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++) {
         out[2 * i] = "0123456789abcdef"[in[i] >> 4];
@@ -213,8 +226,9 @@ void otk_hex(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static void digest_hex(const struct otk_crypto_ops *c, enum otk_auth_variant v, const void *data,
-                       size_t len, char *out)
+static void
+digest_hex(const struct otk_crypto_ops *c, enum otk_auth_variant v, const void *data, size_t len,
+           char *out)
 {
     union otk_hash_ctx ctx;
     uint8_t d[32];
@@ -232,23 +246,26 @@ static void digest_hex(const struct otk_crypto_ops *c, enum otk_auth_variant v, 
     }
 }
 
-size_t otk_proto_password_secret(const struct otk_crypto_ops *c, enum otk_auth_variant v,
-                                 const char *password, size_t password_len, char *out)
+size_t
+otk_proto_password_secret(const struct otk_crypto_ops *c, enum otk_auth_variant v,
+                          const char *password, size_t password_len, char *out)
 {
     digest_hex(c, v, password, password_len, out);
     return otk_auth_hex_len(v);
 }
 
 /* Append src to buf at *n (bounded by AUTH_BUF_MAX, checked by the caller's length limits). */
-static void append(char *buf, size_t *n, const char *src, size_t len)
+static void
+append(char *buf, size_t *n, const char *src, size_t len)
 {
     memcpy(buf + *n, src, len);
     *n += len;
 }
 
-int otk_proto_auth_response(const struct otk_crypto_ops *c, enum otk_auth_variant v,
-                            const char *secret, size_t secret_len, const char *nonce,
-                            size_t nonce_len, const char *cnonce, size_t cnonce_len, char *out)
+int
+otk_proto_auth_response(const struct otk_crypto_ops *c, enum otk_auth_variant v, const char *secret,
+                        size_t secret_len, const char *nonce, size_t nonce_len, const char *cnonce,
+                        size_t cnonce_len, char *out)
 {
     char buf[AUTH_BUF_MAX];
     char key[OTK_SHA256_HEX_LEN + 1];
@@ -279,7 +296,8 @@ int otk_proto_auth_response(const struct otk_crypto_ops *c, enum otk_auth_varian
     return OTK_OK;
 }
 
-bool otk_ct_equal(const void *a, const void *b, size_t len)
+bool
+otk_ct_equal(const void *a, const void *b, size_t len)
 {
     const volatile uint8_t *x = a, *y = b;
     uint8_t diff = 0;
@@ -289,13 +307,15 @@ bool otk_ct_equal(const void *a, const void *b, size_t len)
     return diff == 0;
 }
 
-static bool starts_with(const uint8_t *dg, size_t len, const char *prefix)
+static bool
+starts_with(const uint8_t *dg, size_t len, const char *prefix)
 {
     size_t n = strlen(prefix);
     return len >= n && memcmp(dg, prefix, n) == 0;
 }
 
-void otk_proto_parse_reply(const uint8_t *dg, size_t len, struct otk_reply *out)
+void
+otk_proto_parse_reply(const uint8_t *dg, size_t len, struct otk_reply *out)
 {
     const char *text = (const char *)dg;
     size_t n = len;
@@ -330,12 +350,14 @@ void otk_proto_parse_reply(const uint8_t *dg, size_t len, struct otk_reply *out)
     }
 }
 
-void otk_ack_parser_init(struct otk_ack_parser *p)
+void
+otk_ack_parser_init(struct otk_ack_parser *p)
 {
     memset(p, 0, sizeof *p);
 }
 
-static void text_append(struct otk_ack_parser *p, uint8_t ch)
+static void
+text_append(struct otk_ack_parser *p, uint8_t ch)
 {
     if (ch == '\r' || ch == '\n')
         return;
@@ -348,7 +370,8 @@ static void text_append(struct otk_ack_parser *p, uint8_t ch)
 /* Digits are progress; "OK" is success; anything else starts an error text that runs to the
  * close. Digits never contain 'O', and no error string of either core contains "OK" before its
  * first other letter, so the first non-digit decides. */
-void otk_ack_parser_feed(struct otk_ack_parser *p, const uint8_t *data, size_t len)
+void
+otk_ack_parser_feed(struct otk_ack_parser *p, const uint8_t *data, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         uint8_t ch = data[i];

@@ -5,7 +5,8 @@
 #include "helper_fakenet.h"
 #include "otakit/err.h"
 
-static int udp_send(void *user, const struct otk_addr *to, const void *buf, size_t len)
+static int
+udp_send(void *user, const struct otk_addr *to, const void *buf, size_t len)
 {
     struct fakenet *n = user;
     int i = n->n_dgrams < FAKENET_MAX_DGRAMS ? n->n_dgrams++ : FAKENET_MAX_DGRAMS - 1;
@@ -18,7 +19,8 @@ static int udp_send(void *user, const struct otk_addr *to, const void *buf, size
     return OTK_OK;
 }
 
-static int tcp_connect(void *user, const struct otk_addr *to)
+static int
+tcp_connect(void *user, const struct otk_addr *to)
 {
     struct fakenet *n = user;
 
@@ -27,7 +29,8 @@ static int tcp_connect(void *user, const struct otk_addr *to)
     return n->connect_fails ? OTK_ERR_IO : OTK_OK;
 }
 
-static int tcp_send(void *user, const void *buf, size_t len)
+static int
+tcp_send(void *user, const void *buf, size_t len)
 {
     struct fakenet *n = user;
     size_t room = sizeof n->tcp - 1 - n->tcp_len;
@@ -40,13 +43,15 @@ static int tcp_send(void *user, const void *buf, size_t len)
     return OTK_OK;
 }
 
-static void tcp_close(void *user)
+static void
+tcp_close(void *user)
 {
     struct fakenet *n = user;
     n->closes++;
 }
 
-void fakenet_init(struct fakenet *n)
+void
+fakenet_init(struct fakenet *n)
 {
     memset(n, 0, sizeof *n);
     n->ops.udp_send = udp_send;
@@ -56,12 +61,14 @@ void fakenet_init(struct fakenet *n)
     n->ops.user = n;
 }
 
-const char *fakenet_last_dgram(const struct fakenet *n)
+const char *
+fakenet_last_dgram(const struct fakenet *n)
 {
     return n->n_dgrams ? n->dgram[n->n_dgrams - 1] : "";
 }
 
-struct otk_addr fakenet_addr(const char *ip4, unsigned port)
+struct otk_addr
+fakenet_addr(const char *ip4, unsigned port)
 {
     struct otk_addr a;
     unsigned b[4] = {0};

@@ -37,7 +37,8 @@ struct rig {
     char last_error_text[OTK_DEV_MSG_MAX];
 };
 
-static void on_event(void *user, const struct otk_dev_event *ev)
+static void
+on_event(void *user, const struct otk_dev_event *ev)
 {
     struct rig *r = user;
 
@@ -48,13 +49,15 @@ static void on_event(void *user, const struct otk_dev_event *ev)
     }
 }
 
-static void on_reboot(void *user)
+static void
+on_reboot(void *user)
 {
     struct rig *r = user;
     r->reboots++;
 }
 
-static void md5_hex(const uint8_t *data, size_t len, char *out)
+static void
+md5_hex(const uint8_t *data, size_t len, char *out)
 {
     const struct otk_crypto_ops *c = otk_posix_crypto();
     union otk_hash_ctx ctx;
@@ -66,7 +69,8 @@ static void md5_hex(const uint8_t *data, size_t len, char *out)
     otk_hex(d, 16, out);
 }
 
-static struct rig *rig_new(enum otk_profile p, enum otk_auth_variant v, const char *password)
+static struct rig *
+rig_new(enum otk_profile p, enum otk_auth_variant v, const char *password)
 {
     struct rig *r = calloc(1, sizeof *r);
     struct otk_dev_config cfg;
@@ -99,19 +103,22 @@ static struct rig *rig_new(enum otk_profile p, enum otk_auth_variant v, const ch
     return r;
 }
 
-static void rig_free(struct rig *r)
+static void
+rig_free(struct rig *r)
 {
     ramflash_free(&r->flash);
     free(r->img);
     free(r);
 }
 
-static void send_dgram(struct rig *r, const struct otk_addr *from, const char *text)
+static void
+send_dgram(struct rig *r, const struct otk_addr *from, const char *text)
 {
     otk_dev_on_datagram(&r->dev, from, (const uint8_t *)text, strlen(text), r->now);
 }
 
-static void invite(struct rig *r, uint32_t cmd, uint32_t size, const char *md5)
+static void
+invite(struct rig *r, uint32_t cmd, uint32_t size, const char *md5)
 {
     char buf[100];
 
@@ -119,7 +126,8 @@ static void invite(struct rig *r, uint32_t cmd, uint32_t size, const char *md5)
     send_dgram(r, &r->host, buf);
 }
 
-static void answer_challenge(struct rig *r, enum otk_auth_variant v, const char *password)
+static void
+answer_challenge(struct rig *r, enum otk_auth_variant v, const char *password)
 {
     const struct otk_crypto_ops *c = otk_posix_crypto();
     const char *dg = fakenet_last_dgram(&r->net);
@@ -138,7 +146,8 @@ static void answer_challenge(struct rig *r, enum otk_auth_variant v, const char 
 }
 
 /* Connect, then stream the image in pieces of `chunk` bytes, 1 ms apart. */
-static void stream(struct rig *r, const uint8_t *data, uint32_t len, uint32_t chunk)
+static void
+stream(struct rig *r, const uint8_t *data, uint32_t len, uint32_t chunk)
 {
     otk_dev_on_connected(&r->dev, OTK_OK, r->now);
     for (uint32_t off = 0; off < len && otk_dev_wants_data(&r->dev); off += chunk) {
@@ -148,7 +157,8 @@ static void stream(struct rig *r, const uint8_t *data, uint32_t len, uint32_t ch
     }
 }
 
-static void run_ticks(struct rig *r, uint32_t until)
+static void
+run_ticks(struct rig *r, uint32_t until)
 {
     uint32_t at;
 
@@ -159,14 +169,16 @@ static void run_ticks(struct rig *r, uint32_t until)
     r->now = until;
 }
 
-static int boot_slot(struct rig *r)
+static int
+boot_slot(struct rig *r)
 {
     struct otk_slots_status st;
     assert_int_equal(otk_slots_read(&r->flash.ops, &r->dev.cfg.layout, &st), OTK_OK);
     return st.boot_slot;
 }
 
-static void esp32_no_password_update(void **state)
+static void
+esp32_no_password_update(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, NULL);
@@ -192,7 +204,8 @@ static void esp32_no_password_update(void **state)
     rig_free(r);
 }
 
-static void authenticated_update(enum otk_profile p, enum otk_auth_variant v)
+static void
+authenticated_update(enum otk_profile p, enum otk_auth_variant v)
 {
     struct rig *r = rig_new(p, v, "OTAPASSWORD");
 
@@ -215,25 +228,29 @@ static void authenticated_update(enum otk_profile p, enum otk_auth_variant v)
     rig_free(r);
 }
 
-static void auth_md5_esp32(void **state)
+static void
+auth_md5_esp32(void **state)
 {
     (void)state;
     authenticated_update(OTK_PROFILE_ESP32, OTK_AUTH_MD5);
 }
 
-static void auth_pbkdf2_esp32(void **state)
+static void
+auth_pbkdf2_esp32(void **state)
 {
     (void)state;
     authenticated_update(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2);
 }
 
-static void auth_md5_esp8266(void **state)
+static void
+auth_md5_esp8266(void **state)
 {
     (void)state;
     authenticated_update(OTK_PROFILE_ESP8266, OTK_AUTH_MD5);
 }
 
-static void wrong_password_touches_nothing(void **state)
+static void
+wrong_password_touches_nothing(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, "OTAPASSWORD");
@@ -249,7 +266,8 @@ static void wrong_password_touches_nothing(void **state)
     rig_free(r);
 }
 
-static void replayed_answer_refused(void **state)
+static void
+replayed_answer_refused(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
@@ -274,7 +292,8 @@ static void replayed_answer_refused(void **state)
     rig_free(r);
 }
 
-static void repeated_invitation_same_challenge(void **state)
+static void
+repeated_invitation_same_challenge(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
@@ -295,7 +314,8 @@ static void repeated_invitation_same_challenge(void **state)
     rig_free(r);
 }
 
-static void too_big_refused_over_udp(void **state)
+static void
+too_big_refused_over_udp(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -312,8 +332,9 @@ static void too_big_refused_over_udp(void **state)
     rig_free(r);
 }
 
-static void expect_tcp_error(enum otk_profile p, const uint8_t *img, uint32_t size, const char *md5,
-                             const char *expect)
+static void
+expect_tcp_error(enum otk_profile p, const uint8_t *img, uint32_t size, const char *md5,
+                 const char *expect)
 {
     struct rig *r = rig_new(p, OTK_AUTH_MD5, NULL);
 
@@ -330,7 +351,8 @@ static void expect_tcp_error(enum otk_profile p, const uint8_t *img, uint32_t si
     rig_free(r);
 }
 
-static void md5_mismatch(void **state)
+static void
+md5_mismatch(void **state)
 {
     (void)state;
     expect_tcp_error(OTK_PROFILE_ESP32, NULL, IMG_SIZE, "00000000000000000000000000000000",
@@ -340,7 +362,8 @@ static void md5_mismatch(void **state)
                      "00000000000000000000000000000000, calculated: ");
 }
 
-static void wrong_magic(void **state)
+static void
+wrong_magic(void **state)
 {
     (void)state;
     uint8_t *junk = calloc(1, 8192);
@@ -352,7 +375,8 @@ static void wrong_magic(void **state)
     free(junk);
 }
 
-static void broken_checksum_and_other_chip(void **state)
+static void
+broken_checksum_and_other_chip(void **state)
 {
     (void)state;
     uint8_t *img = malloc(IMG_SIZE);
@@ -376,7 +400,8 @@ static void broken_checksum_and_other_chip(void **state)
     free(img);
 }
 
-static void more_than_announced(void **state)
+static void
+more_than_announced(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -389,7 +414,8 @@ static void more_than_announced(void **state)
     rig_free(r);
 }
 
-static void short_reads_ack_what_arrived(void **state)
+static void
+short_reads_ack_what_arrived(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -407,7 +433,8 @@ static void short_reads_ack_what_arrived(void **state)
     rig_free(r);
 }
 
-static void stall_nudges_then_gives_up(void **state)
+static void
+stall_nudges_then_gives_up(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -431,7 +458,8 @@ static void stall_nudges_then_gives_up(void **state)
     rig_free(r);
 }
 
-static void no_data_after_connect(void **state)
+static void
+no_data_after_connect(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -444,7 +472,8 @@ static void no_data_after_connect(void **state)
     rig_free(r);
 }
 
-static void busy_refuses_second_uploader(void **state)
+static void
+busy_refuses_second_uploader(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -464,7 +493,8 @@ static void busy_refuses_second_uploader(void **state)
     rig_free(r);
 }
 
-static void lost_ok_is_repeated(void **state)
+static void
+lost_ok_is_repeated(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -477,7 +507,8 @@ static void lost_ok_is_repeated(void **state)
     rig_free(r);
 }
 
-static void esp8266_pauses_around_ok(void **state)
+static void
+esp8266_pauses_around_ok(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, NULL);
@@ -500,7 +531,8 @@ static void esp8266_pauses_around_ok(void **state)
     rig_free(r);
 }
 
-static void filesystem_goes_to_spiffs(void **state)
+static void
+filesystem_goes_to_spiffs(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
@@ -522,7 +554,8 @@ static void filesystem_goes_to_spiffs(void **state)
     rig_free(r);
 }
 
-static void malformed_datagrams_ignored(void **state)
+static void
+malformed_datagrams_ignored(void **state)
 {
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
@@ -544,7 +577,8 @@ static void malformed_datagrams_ignored(void **state)
     rig_free(r);
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(esp32_no_password_update),

@@ -17,12 +17,14 @@
 #define NONCE64  NONCE32 NONCE32
 #define CNONCE64 CNONCE32 CNONCE32
 
-static const uint8_t *u8(const char *s)
+static const uint8_t *
+u8(const char *s)
 {
     return (const uint8_t *)s;
 }
 
-static void invite_reference_bytes(void **state)
+static void
+invite_reference_bytes(void **state)
 {
     (void)state;
     static const char ref[] = "0 48266 1048576 d41d8cd98f00b204e9800998ecf8427e\n";
@@ -43,7 +45,8 @@ static void invite_reference_bytes(void **state)
         otk_proto_format_invite(buf, 49, 0, 48266, 1048576, "d41d8cd98f00b204e9800998ecf8427e"), 0);
 }
 
-static void invite_lenient_like_devices(void **state)
+static void
+invite_lenient_like_devices(void **state)
 {
     (void)state;
     struct otk_invite inv;
@@ -68,7 +71,8 @@ static void invite_lenient_like_devices(void **state)
     assert_int_equal(otk_proto_parse_invite(u8(flash), strlen(flash), &inv), OTK_ERR_MALFORMED);
 }
 
-static void invite_rejects_unsafe_input(void **state)
+static void
+invite_rejects_unsafe_input(void **state)
 {
     (void)state;
     struct otk_invite inv;
@@ -93,7 +97,8 @@ static void invite_rejects_unsafe_input(void **state)
     assert_int_equal(otk_proto_parse_invite(u8(full), strlen(full) - 1, &inv), OTK_ERR_MALFORMED);
 }
 
-static void peek_cmd(void **state)
+static void
+peek_cmd(void **state)
 {
     (void)state;
     assert_int_equal(otk_proto_peek_cmd(u8("200 a b"), 7), 200);
@@ -102,7 +107,8 @@ static void peek_cmd(void **state)
     assert_int_equal(otk_proto_peek_cmd(u8("20"), 1), 2); /* bounded by len */
 }
 
-static void auth_answer_parse(void **state)
+static void
+auth_answer_parse(void **state)
 {
     (void)state;
     struct otk_auth_answer a;
@@ -124,7 +130,8 @@ static void auth_answer_parse(void **state)
     assert_int_equal(otk_proto_parse_auth(u8("200"), 3, &a), OTK_ERR_MALFORMED);
 }
 
-static void auth_vectors_md5(void **state)
+static void
+auth_vectors_md5(void **state)
 {
     (void)state;
     const struct otk_crypto_ops *c = otk_posix_crypto();
@@ -138,7 +145,8 @@ static void auth_vectors_md5(void **state)
     assert_string_equal(out, "199cd366606a4c7b55e82b1277ecd8ec");
 }
 
-static void auth_vectors_pbkdf2(void **state)
+static void
+auth_vectors_pbkdf2(void **state)
 {
     (void)state;
     const struct otk_crypto_ops *c = otk_posix_crypto();
@@ -157,7 +165,8 @@ static void auth_vectors_pbkdf2(void **state)
     assert_string_equal(out, "506e9a94cc2374adf7c4f8480beb70ff1a7921bc09681d36b6280b41c004f4d7");
 }
 
-static void reply_classes(void **state)
+static void
+reply_classes(void **state)
 {
     (void)state;
     struct otk_reply r;
@@ -180,14 +189,16 @@ static void reply_classes(void **state)
     assert_int_equal(r.kind, OTK_REPLY_OTHER);
 }
 
-static void feed_split(struct otk_ack_parser *p, const char *s, size_t step)
+static void
+feed_split(struct otk_ack_parser *p, const char *s, size_t step)
 {
     size_t n = strlen(s);
     for (size_t i = 0; i < n; i += step)
         otk_ack_parser_feed(p, u8(s + i), n - i < step ? n - i : step);
 }
 
-static void ack_stream(void **state)
+static void
+ack_stream(void **state)
 {
     (void)state;
     struct otk_ack_parser p;
@@ -223,7 +234,8 @@ static void ack_stream(void **state)
     assert_int_equal(p.ack_count, 1);
 }
 
-static void ct_equal(void **state)
+static void
+ct_equal(void **state)
 {
     (void)state;
     assert_true(otk_ct_equal("abc", "abc", 3));
@@ -231,7 +243,8 @@ static void ct_equal(void **state)
     assert_true(otk_ct_equal("", "x", 0));
 }
 
-int main(void)
+int
+main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(invite_reference_bytes),
