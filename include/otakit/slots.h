@@ -22,8 +22,10 @@ enum otk_ota_state {
     OTK_OTA_VALID = 2,
     OTK_OTA_INVALID = 3,
     OTK_OTA_ABORTED = 4,
-    OTK_OTA_UNDEFINED = 0xFFFFFFFFu,
 };
+/* Erased state (ESP-IDF ESP_OTA_IMG_UNDEFINED). A macro, not an enumerator: ISO C limits
+ * enumerators to the range of int, and the core builds with -pedantic. */
+#define OTK_OTA_UNDEFINED 0xFFFFFFFFu
 
 struct otk_otadata_entry {
     uint32_t seq;

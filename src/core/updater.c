@@ -1,0 +1,498 @@
+/* SPDX-License-Identifier: MIT */
+/* The image writer, with the semantics of the Update class of the ESP32 and ESP8266 Arduino
+ * cores (begin / write / end, their error numbers and texts), streaming through one 4 KB
+ * sector buffer owned by the caller.
+ *
+ * Safety rules: nothing outside [start, start + part_size) of the target partition is ever
+ * erased or written (see in_target(), checked before every flash op), and otadata is written
+ * only by the last step of a successful end(). Every failure therefore leaves the running slot
+ * and the boot choice as they were. */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "otakit/image.h"
+#include "otakit/slots.h"
+#include "otakit/updater.h"
+
+#define CMD_FLASH 0u
+#define CMD_FS    100u
+
+/* Error numbers of the reasons. ESP32: libraries/Update (UPDATE_ERROR_*); ESP8266:
+ * cores/esp8266/Updater.h. Reasons one core never produces borrow the other core's number
+ * where it has one (RUNNING, UNKNOWN_CMD, NO_DATA on ESP32), else get an otakit extension
+ * number above the ESP8266 core's last one (16):
+ *   17 Image verification failed, 18 Aborted, 19 Partition Could Not be Found,
+ *   20 Bad Argument, 21 Could Not Activate The Firmware. */
+struct reason_def {
+    uint8_t esp32_num;
+    uint8_t esp8266_num;
+    const char *esp32_text;
+    const char *esp8266_text;
+};
+
+static const struct reason_def reasons[] = {
+    [OTK_UPD_OK] = {0, 0, "No Error", "No Error"},
+    [OTK_UPD_WRITE] = {1, 1, "Flash Write Failed", "Flash Write Failed"},
+    [OTK_UPD_ERASE] = {2, 2, "Flash Erase Failed", "Flash Erase Failed"},
+    [OTK_UPD_READ] = {3, 3, "Flash Read Failed", "Flash Read Failed"},
+    [OTK_UPD_SPACE] = {4, 4, "Not Enough Space", "Not Enough Space"},
+    [OTK_UPD_SIZE] = {5, 5, "Bad Size Given", "Bad Size Given"},
+    [OTK_UPD_STREAM] = {6, 6, "Stream Read Timeout", "Stream Read Timeout"},
+    [OTK_UPD_MD5] = {7, 7, "MD5 Check Failed", "MD5 verification failed"},
+    [OTK_UPD_MAGIC] = {8, 10, "Wrong Magic Byte", "Magic byte is not 0xE9"},
+    [OTK_UPD_ACTIVATE] = {9, 21, "Could Not Activate The Firmware",
+                          "Could Not Activate The Firmware"},
+    [OTK_UPD_NO_PARTITION] = {10, 19, "Partition Could Not be Found",
+                              "Partition Could Not be Found"},
+    [OTK_UPD_BAD_ARG] = {11, 20, "Bad Argument", "Bad Argument"},
+    [OTK_UPD_ABORTED] = {12, 18, "Aborted", "Aborted"},
+    [OTK_UPD_NEW_FLASH_CONFIG] = {9, 9, "Could Not Activate The Firmware",
+                                  "new Flash config wrong"},
+    [OTK_UPD_BAD_IMAGE] = {9, 17, "Could Not Activate The Firmware", "Image verification failed"},
+    [OTK_UPD_RUNNING] = {15, 15, "Update already running", "Update already running"},
+    [OTK_UPD_UNKNOWN_CMD] = {16, 16, "Unknown update command", "Unknown update command"},
+    [OTK_UPD_NO_DATA] = {13, 13, "No data supplied", "No data supplied"},
+};
+
+#define N_REASONS (sizeof reasons / sizeof reasons[0])
+
+void
+otk_upd_init(struct otk_updater *u, enum otk_profile profile, const struct otk_flash_ops *flash,
+             const struct otk_crypto_ops *crypto, const struct otk_layout *layout,
+             uint8_t *sector_buf)
+{
+    memset(u, 0, sizeof *u);
+    u->profile = profile;
+    u->flash = flash;
+    u->crypto = crypto;
+    u->layout = layout;
+    u->buf = sector_buf;
+    u->target_slot = -1;
+    u->reason = OTK_UPD_OK;
+}
+
+static enum otk_upd_reason
+fail(struct otk_updater *u, enum otk_upd_reason why)
+{
+    u->running = false;
+    u->reason = why;
+    return why;
+}
+
+static bool
+esp32(const struct otk_updater *u)
+{
+    return u->profile != OTK_PROFILE_ESP8266;
+}
+
+static int
+hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+static void
+hex_lower(const uint8_t *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15u];
+    }
+    out[2 * n] = '\0';
+}
+
+static uint32_t
+round_sector(uint32_t v)
+{
+    return (v + (OTK_SECTOR_SIZE - 1u)) & ~(OTK_SECTOR_SIZE - 1u);
+}
+
+/* The guard: is [addr, addr + len) inside the target partition? */
+static bool
+in_target(const struct otk_updater *u, uint32_t addr, uint32_t len)
+{
+    return addr >= u->start && len <= u->part_size && addr - u->start <= u->part_size - len;
+}
+
+enum otk_upd_reason
+otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_slot,
+              const char *md5hex)
+{
+    const struct otk_layout *l = u->layout;
+    uint32_t start = 0, part_size = 0;
+    size_t md5_len = 0;
+
+    if (u->running) {
+        return OTK_UPD_RUNNING; /* the running update goes on untouched */
+    }
+    u->reason = OTK_UPD_OK;
+    u->progress = 0;
+    u->buf_len = 0;
+    u->size = 0;
+    u->md5_expected[0] = '\0';
+    u->md5_actual[0] = '\0';
+    if (size == 0) {
+        return fail(u, OTK_UPD_SIZE);
+    }
+    if (cmd == CMD_FLASH) {
+        if (running_slot != 0 && running_slot != 1) {
+            return fail(u, OTK_UPD_BAD_ARG);
+        }
+        u->target_slot = 1 - running_slot;
+        start = l->app_offset[u->target_slot];
+        part_size = l->app_size[u->target_slot];
+    } else if (cmd == CMD_FS) {
+        u->target_slot = -1;
+        start = l->fs_offset;
+        part_size = l->fs_size;
+    } else {
+        /* The ESP32 core answers an unknown command with UPDATE_ERROR_BAD_ARGUMENT, the ESP8266
+         * core with UPDATE_ERROR_UNKNOWN_COMMAND. */
+        return fail(u, esp32(u) ? OTK_UPD_BAD_ARG : OTK_UPD_UNKNOWN_CMD);
+    }
+    if (part_size == 0) {
+        /* ESP8266 has no partition lookup: a missing FS area is an FS area of size 0. */
+        return fail(u, esp32(u) ? OTK_UPD_NO_PARTITION : OTK_UPD_SPACE);
+    }
+    if (esp32(u) ? (size > part_size) : (size > part_size || round_sector(size) > part_size)) {
+        /* ESP32 begin(): "too large" is UPDATE_ERROR_SIZE; ESP8266 begin() compares the size
+         * rounded up to sectors and says UPDATE_ERROR_SPACE. */
+        return fail(u, esp32(u) ? OTK_UPD_SIZE : OTK_UPD_SPACE);
+    }
+    if (md5hex != NULL) {
+        md5_len = strlen(md5hex);
+    }
+    if (md5_len != 0) {
+        /* The protocol layer only passes 32 hex digits; anything else is a caller bug, and
+         * silently skipping the check would hide it. */
+        if (md5_len != 32) {
+            return fail(u, OTK_UPD_BAD_ARG);
+        }
+        for (size_t i = 0; i < 32; i++) {
+            int v = hexval(md5hex[i]);
+
+            if (v < 0) {
+                return fail(u, OTK_UPD_BAD_ARG);
+            }
+            u->md5_expected[i] = "0123456789abcdef"[v];
+        }
+        u->md5_expected[32] = '\0';
+    }
+    u->cmd = cmd;
+    u->start = start;
+    u->part_size = part_size;
+    u->size = size;
+    u->erased_until = start;
+    u->crypto->md5_start(&u->md5);
+    u->running = true;
+    return OTK_UPD_OK;
+}
+
+/* Erase ahead of the buffer, then write it. Erases are 64 KB blocks where the block is aligned
+ * and lies wholly inside what the image covers (one long stall instead of sixteen), else 4 KB
+ * sectors; nothing past the image's last sector is erased. */
+static enum otk_upd_reason
+flush(struct otk_updater *u)
+{
+    const struct otk_flash_ops *f = u->flash;
+    uint32_t addr = u->start + (u->progress - u->buf_len);
+    uint32_t end = addr + u->buf_len;
+    uint32_t cover_end = u->start + round_sector(u->size);
+
+    if (u->buf_len == 0) {
+        return OTK_UPD_OK;
+    }
+    while (u->erased_until < end) {
+        uint32_t a = u->erased_until;
+        uint32_t n = OTK_SECTOR_SIZE;
+
+        if (a % OTK_BLOCK_SIZE == 0 && cover_end - a >= OTK_BLOCK_SIZE) {
+            n = OTK_BLOCK_SIZE;
+        }
+        if (!in_target(u, a, n) || f->erase(f->user, a, n) != 0) {
+            return OTK_UPD_ERASE;
+        }
+        u->erased_until = a + n;
+    }
+    if (!in_target(u, addr, u->buf_len) || f->write(f->user, addr, u->buf, u->buf_len) != 0) {
+        return OTK_UPD_WRITE;
+    }
+    u->buf_len = 0;
+    return OTK_UPD_OK;
+}
+
+/* The magic check, as soon as the bytes are known (the cores wait for the first 4 KB sector or
+ * for end(); failing at once saves a whole upload). */
+static bool
+magic_ok(const struct otk_updater *u, const uint8_t *data, size_t len)
+{
+    uint32_t p = u->progress;
+
+    if (u->cmd != CMD_FLASH || p > 1) {
+        return true;
+    }
+    if (p == 0) {
+        if (data[0] == OTK_IMAGE_MAGIC) {
+            return true;
+        }
+        if (esp32(u) || data[0] != 0x1F) {
+            return false;
+        }
+        return len < 2 || data[1] == 0x8B; /* ESP8266 gzip image: 1F 8B */
+    }
+    /* p == 1: the first byte sits in the (not yet flushed) buffer */
+    return u->buf[0] != 0x1F || data[0] == 0x8B;
+}
+
+size_t
+otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
+{
+    size_t done = 0;
+
+    if (!u->running || len == 0) {
+        return 0;
+    }
+    if (data == NULL) {
+        fail(u, OTK_UPD_BAD_ARG);
+        return 0;
+    }
+    if (len > u->size - u->progress) {
+        fail(u, OTK_UPD_SPACE); /* ESP32: the only place it says "Not Enough Space" */
+        return 0;
+    }
+    if (!magic_ok(u, data, len)) {
+        fail(u, OTK_UPD_MAGIC);
+        return 0;
+    }
+    u->crypto->md5_update(&u->md5, data, len);
+    while (done < len) {
+        size_t n = len - done;
+
+        if (n > OTK_SECTOR_SIZE - u->buf_len) {
+            n = OTK_SECTOR_SIZE - u->buf_len;
+        }
+        memcpy(u->buf + u->buf_len, data + done, n);
+        u->buf_len += (uint32_t)n;
+        u->progress += (uint32_t)n;
+        done += n;
+        /* A full sector, or the last bytes of the image (as both cores do in write()). */
+        if (u->buf_len == OTK_SECTOR_SIZE || u->progress == u->size) {
+            enum otk_upd_reason r = flush(u);
+
+            if (r != OTK_UPD_OK) {
+                fail(u, r);
+                return 0;
+            }
+        }
+    }
+    return len;
+}
+
+bool
+otk_upd_is_finished(const struct otk_updater *u)
+{
+    /* As on the cores, an aborted (or never started) update counts as finished: their abort
+     * resets size and progress to 0, which ends the receive loop of ArduinoOTA. */
+    return !u->running || u->progress == u->size;
+}
+
+static uint32_t
+esp8266_flash_size(uint8_t code)
+{
+    switch (code) {
+    case 0:
+        return 0x80000u;
+    case 1:
+        return 0x40000u;
+    case 2:
+        return 0x100000u;
+    case 3:
+        return 0x200000u;
+    case 4:
+        return 0x400000u;
+    case 8:
+        return 0x800000u;
+    case 9:
+        return 0x1000000u;
+    default:
+        return 0; /* ESP.magicFlashChipSize(): unknown codes are not checked */
+    }
+}
+
+static enum otk_upd_reason
+check_image(struct otk_updater *u)
+{
+    struct otk_image_info info;
+    enum otk_image_result r;
+
+    /* The MD5 context is finished: reuse it as SHA-256 scratch. */
+    r = otk_image_verify(u->flash, u->crypto, u->start, u->size, u->profile, &u->md5, &info);
+    switch (r) {
+    case OTK_IMG_OK:
+        break;
+    case OTK_IMG_GZIP:
+        return esp32(u) ? OTK_UPD_MAGIC : OTK_UPD_OK; /* eboot inflates it while copying */
+    case OTK_IMG_READ_ERROR:
+        return OTK_UPD_READ;
+    case OTK_IMG_BAD_MAGIC:
+        return OTK_UPD_MAGIC;
+    case OTK_IMG_WRONG_CHIP:
+        return esp32(u) ? OTK_UPD_ACTIVATE : OTK_UPD_NEW_FLASH_CONFIG;
+    default:
+        /* ESP32: esp_ota_set_boot_partition() verifies the image and refuses it. */
+        return esp32(u) ? OTK_UPD_ACTIVATE : OTK_UPD_BAD_IMAGE;
+    }
+    if (!esp32(u)) {
+        /* Updater::_verifyEnd(): the header's flash size must not exceed the real chip's. */
+        uint32_t want = esp8266_flash_size((uint8_t)(info.flash_size_freq >> 4));
+
+        if (want > u->layout->flash_size) {
+            return OTK_UPD_NEW_FLASH_CONFIG;
+        }
+    }
+    return OTK_UPD_OK;
+}
+
+enum otk_upd_reason
+otk_upd_end(struct otk_updater *u)
+{
+    uint8_t digest[16];
+    enum otk_upd_reason r;
+
+    if (!u->running) {
+        return u->reason != OTK_UPD_OK ? u->reason : OTK_UPD_NO_DATA;
+    }
+    if (u->progress == 0 && !esp32(u)) {
+        return fail(u, OTK_UPD_NO_DATA); /* ESP8266 end(): "Updating w/o any data" */
+    }
+    if (u->progress < u->size) {
+        return fail(u, OTK_UPD_ABORTED); /* premature end */
+    }
+    r = flush(u);
+    if (r != OTK_UPD_OK) {
+        return fail(u, r);
+    }
+    u->crypto->md5_finish(&u->md5, digest);
+    hex_lower(digest, sizeof digest, u->md5_actual);
+    if (u->md5_expected[0] != '\0' && strcmp(u->md5_expected, u->md5_actual) != 0) {
+        return fail(u, OTK_UPD_MD5); /* both sides lowercase: a case-insensitive compare */
+    }
+    if (u->cmd == CMD_FLASH) {
+        r = check_image(u);
+        if (r != OTK_UPD_OK) {
+            return fail(u, r);
+        }
+        if (otk_slots_set_boot(u->flash, u->layout, u->target_slot) != 0) {
+            return fail(u, OTK_UPD_ACTIVATE);
+        }
+    }
+    u->running = false;
+    u->reason = OTK_UPD_OK;
+    return OTK_UPD_OK;
+}
+
+void
+otk_upd_abort(struct otk_updater *u, enum otk_upd_reason why)
+{
+    fail(u, why == OTK_UPD_OK ? OTK_UPD_ABORTED : why);
+}
+
+enum otk_upd_reason
+otk_upd_reason_of(const struct otk_updater *u)
+{
+    return u->reason;
+}
+
+uint32_t
+otk_upd_progress(const struct otk_updater *u)
+{
+    return u->progress;
+}
+
+int
+otk_upd_errnum(enum otk_profile p, enum otk_upd_reason r)
+{
+    if ((size_t)r >= N_REASONS) {
+        return -1;
+    }
+    return p == OTK_PROFILE_ESP8266 ? reasons[r].esp8266_num : reasons[r].esp32_num;
+}
+
+const char *
+otk_upd_reason_str(enum otk_profile p, enum otk_upd_reason r)
+{
+    if ((size_t)r >= N_REASONS) {
+        return "UNKNOWN";
+    }
+    return p == OTK_PROFILE_ESP8266 ? reasons[r].esp8266_text : reasons[r].esp32_text;
+}
+
+/* Bounded string building without stdio. */
+struct sbuf {
+    char *out;
+    size_t cap;
+    size_t len;
+};
+
+static void
+put_str(struct sbuf *b, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (b->len + 1 < b->cap) {
+            b->out[b->len++] = *s;
+        }
+    }
+    if (b->cap > 0) {
+        b->out[b->len] = '\0';
+    }
+}
+
+static void
+put_uint(struct sbuf *b, uint32_t v)
+{
+    char tmp[11];
+    size_t n = sizeof tmp - 1;
+
+    tmp[n] = '\0';
+    do {
+        tmp[--n] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0);
+    put_str(b, tmp + n);
+}
+
+size_t
+otk_upd_errtext(const struct otk_updater *u, char *out, size_t cap)
+{
+    struct sbuf b = {out, cap, 0};
+
+    if (cap > 0) {
+        out[0] = '\0';
+    }
+    if (u->profile == OTK_PROFILE_ESP8266 && u->reason == OTK_UPD_MD5) {
+        /* Updater::getErrorString() of the ESP8266 core */
+        put_str(&b, "MD5 verification failed: expected: ");
+        put_str(&b, u->md5_expected);
+        put_str(&b, ", calculated: ");
+        put_str(&b, u->md5_actual);
+    } else if (u->profile == OTK_PROFILE_ESP8266 && u->reason == OTK_UPD_NEW_FLASH_CONFIG) {
+        put_str(&b, "new Flash config wrong, real size: ");
+        put_uint(&b, u->layout->flash_size);
+    } else {
+        put_str(&b, otk_upd_reason_str(u->profile, u->reason));
+    }
+    return b.len;
+}
