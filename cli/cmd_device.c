@@ -1,0 +1,579 @@
+/* SPDX-License-Identifier: MIT */
+/* `otakit device`: an emulated ESP32 / ESP8266 that accepts ArduinoOTA updates. Option parsing
+ * and reporting only; the device itself is sim/emu.c. */
+#include <ctype.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "emu.h"
+#include "otakit/err.h"
+#include "otakit/posix.h"
+#include "otakit/proto.h"
+#include "otakit/slots.h"
+#include "otakit/updater.h"
+
+/* The only writable global of the tool: a signal handler can set nothing else safely. */
+static volatile sig_atomic_t g_stop;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+struct dev_out {
+    bool json;
+    bool quiet;
+    bool tty; /* stderr is a terminal: redraw one status line */
+    enum otk_profile profile;
+    uint32_t start_ms;
+    uint32_t last_json_ms;
+    uint32_t last_status_ms;
+    int last_decile;
+    bool status_open; /* a "\r" status line is on screen without its newline */
+    bool in_update;
+    bool has_password;
+    enum otk_auth_variant auth;
+    const char *flash;
+};
+
+static void
+usage(FILE *to)
+{
+    fprintf(to,
+            "usage: otakit device [options]\n"
+            "\n"
+            "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
+            "\n"
+            "options:\n"
+            "  --profile esp32|esp8266        chip profile (default esp32)\n"
+            "  --auth-variant md5|pbkdf2      password scheme (default pbkdf2 on esp32, md5 on "
+            "esp8266)\n"
+            "  --port N                       UDP port (default 3232 / 8266; 0 = any free)\n"
+            "  --bind ADDR                    IPv4 address to bind (default 127.0.0.1)\n"
+            "  --password PW                  require this password\n"
+            "  --password-hash HEX            require the password whose stored hash is HEX\n"
+            "                                 (MD5 hex, or SHA-256 hex for pbkdf2)\n"
+            "  --flash FILE                   flash file (default otakit-<profile>.flash)\n"
+            "  --flash-timing realistic|instant  flash erase/program delays (default instant)\n"
+            "  --once                         exit after the first update (0 ok, 1 failed)\n"
+            "  --json                         one JSON object per line on stdout\n"
+            "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
+            "  --cut-at N                     cut the power during the N-th flash operation\n"
+            "                                 (exit status 99)\n"
+            "  --quiet                        no status line, no informational lines\n"
+            "  -h, --help                     this text\n"
+            "\n"
+            "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
+            "99 power cut\n");
+}
+
+static void
+json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", stdout);
+        else if (c == '\r')
+            fputs("\\r", stdout);
+        else if (c == '\t')
+            fputs("\\t", stdout);
+        else if (c < 0x20 || c >= 0x7F)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void
+json_end(void)
+{
+    fputs("}\n", stdout);
+    fflush(stdout);
+}
+
+static const char *
+slot_state_str(uint32_t st)
+{
+    switch (st) {
+    case OTK_OTA_NEW:
+        return "new";
+    case OTK_OTA_PENDING_VERIFY:
+        return "pending-verify";
+    case OTK_OTA_VALID:
+        return "valid";
+    case OTK_OTA_INVALID:
+        return "invalid";
+    case OTK_OTA_ABORTED:
+        return "aborted";
+    case OTK_OTA_UNDEFINED:
+        return "undefined";
+    default:
+        return "unknown";
+    }
+}
+
+/* Stable keys for the image check result (the same as `otakit inspect --json`). */
+static const char *
+verify_key(enum otk_image_result r)
+{
+    switch (r) {
+    case OTK_IMG_OK:
+        return "ok";
+    case OTK_IMG_BAD_MAGIC:
+        return "bad_magic";
+    case OTK_IMG_BAD_HEADER:
+        return "bad_header";
+    case OTK_IMG_BAD_CHECKSUM:
+        return "bad_checksum";
+    case OTK_IMG_BAD_HASH:
+        return "bad_hash";
+    case OTK_IMG_WRONG_CHIP:
+        return "wrong_chip";
+    case OTK_IMG_TRUNCATED:
+        return "truncated";
+    case OTK_IMG_READ_ERROR:
+        return "read_error";
+    case OTK_IMG_GZIP:
+        return "gzip";
+    }
+    return "unknown";
+}
+
+static void
+status_close(struct dev_out *o)
+{
+    if (o->status_open) {
+        fputc('\n', stderr);
+        o->status_open = false;
+    }
+}
+
+static void
+status_line(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now, bool force)
+{
+    if (o->quiet || ev->total == 0)
+        return;
+    unsigned pct = (unsigned)((uint64_t)ev->bytes * 100u / ev->total);
+    uint32_t ms = now - o->start_ms;
+    unsigned kbs = ms >= 100 ? (unsigned)((uint64_t)ev->bytes * 1000u / ms / 1024u) : 0;
+    if (o->tty) {
+        if (!force && now - o->last_status_ms < 100)
+            return;
+        o->last_status_ms = now;
+        fprintf(stderr, "\rOTA %3u%%  %u KB/s  %u/%u KB  ", pct, kbs, ev->bytes / 1024u,
+                ev->total / 1024u);
+        o->status_open = true;
+    } else {
+        int decile = (int)(pct / 10u);
+        if (decile <= o->last_decile && !force)
+            return;
+        o->last_decile = decile;
+        fprintf(stderr, "OTA %3u%%  %u KB/s  %u/%u KB\n", pct, kbs, ev->bytes / 1024u,
+                ev->total / 1024u);
+    }
+    fflush(stderr);
+}
+
+static void
+report_dev(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now)
+{
+    switch (ev->type) {
+    case OTK_EV_START:
+        o->start_ms = now;
+        o->last_json_ms = now;
+        o->last_status_ms = 0;
+        o->last_decile = -1;
+        o->in_update = true;
+        if (o->json) {
+            printf("{\"event\":\"start\",\"cmd\":%u,\"size\":%u", (unsigned)ev->cmd,
+                   (unsigned)ev->total);
+            json_end();
+        } else if (!o->quiet) {
+            printf("OTA start: %s image, %u bytes\n",
+                   ev->cmd == OTK_CMD_FS ? "filesystem" : "firmware", (unsigned)ev->total);
+            fflush(stdout);
+        }
+        break;
+    case OTK_EV_PROGRESS: {
+        bool last = ev->bytes >= ev->total;
+        if (o->json && (last || now - o->last_json_ms >= 100)) {
+            o->last_json_ms = now;
+            uint32_t ms = now - o->start_ms;
+            double kbs = ms ? (double)ev->bytes / 1024.0 / ((double)ms / 1000.0) : 0.0;
+            unsigned pct = ev->total ? (unsigned)((uint64_t)ev->bytes * 100u / ev->total) : 0;
+            printf("{\"event\":\"progress\",\"bytes\":%u,\"total\":%u,\"percent\":%u,"
+                   "\"rate_kbs\":%.1f",
+                   (unsigned)ev->bytes, (unsigned)ev->total, pct, kbs);
+            json_end();
+        }
+        status_line(o, ev, now, last);
+        break;
+    }
+    case OTK_EV_END:
+        status_close(o);
+        o->in_update = false;
+        if (o->json) {
+            printf("{\"event\":\"end\",\"bytes\":%u,\"ms\":%u", (unsigned)ev->bytes,
+                   (unsigned)(now - o->start_ms));
+            json_end();
+        } else if (!o->quiet) {
+            printf("OTA end: image accepted (%u bytes in %.1f s), rebooting\n", (unsigned)ev->bytes,
+                   (double)(now - o->start_ms) / 1000.0);
+            fflush(stdout);
+        }
+        break;
+    case OTK_EV_ERROR:
+        status_close(o);
+        o->in_update = false;
+        if (ev->ota_error == OTK_OTA_AUTH_ERROR) {
+            if (o->json) {
+                fputs("{\"event\":\"auth_failed\"", stdout);
+                json_end();
+            } else {
+                printf("OTA auth failed: wrong password (still waiting)\n");
+                fflush(stdout);
+            }
+            break;
+        }
+        if (o->json) {
+            printf("{\"event\":\"error\",\"ota_error\":%d,\"code\":%d,\"bytes\":%u,\"text\":",
+                   (int)ev->ota_error, otk_upd_errnum(o->profile, ev->reason), (unsigned)ev->bytes);
+            json_str(ev->text ? ev->text : "");
+            json_end();
+        } else {
+            static const char *const names[] = {"auth", "begin", "connect", "receive", "end"};
+            const char *n = (unsigned)ev->ota_error < 5 ? names[ev->ota_error] : "?";
+            printf("OTA error (%s, %d): %s\n", n, otk_upd_errnum(o->profile, ev->reason),
+                   ev->text && *ev->text ? ev->text : "(no text sent)");
+            fflush(stdout);
+        }
+        break;
+    }
+}
+
+static void
+report_boot(struct dev_out *o, const char *what, const struct otk_emu_boot *b)
+{
+    if (o->json) {
+        printf("{\"event\":\"%s\",\"slot\":%d,\"project\":", what, b->slot);
+        json_str(b->project);
+        fputs(",\"version\":", stdout);
+        json_str(b->version);
+        printf(",\"state\":\"%s\",\"rolled_back\":%s,\"fallback\":%s,\"selected_slot\":%d,"
+               "\"verify\":",
+               slot_state_str(b->state), b->rolled_back ? "true" : "false",
+               b->fallback ? "true" : "false", b->selected_slot);
+        printf("\"%s\",\"verify_text\":", verify_key(b->verify));
+        json_str(otk_image_result_str(b->verify));
+        json_end();
+        return;
+    }
+    if (o->quiet && strcmp(what, "no_boot") != 0)
+        return;
+    char name[80];
+    if (b->project[0] || b->version[0])
+        snprintf(name, sizeof name, "%s %s", b->project, b->version);
+    else
+        snprintf(name, sizeof name, "image without app description");
+    if (!strcmp(what, "boot")) {
+        if (b->rolled_back)
+            printf("bootloader: unconfirmed image aborted, rolled back\n");
+        if (b->fallback)
+            printf("bootloader: slot %d does not verify (%s), falling back to slot %d\n",
+                   b->selected_slot, otk_image_result_str(b->selected_verify), b->slot);
+        printf("boot: slot %d: %s [%s]\n", b->slot, name, slot_state_str(b->state));
+    } else if (!strcmp(what, "confirm")) {
+        printf("firmware confirmed itself: slot %d (%s) is valid\n", b->slot, name);
+    } else if (!strcmp(what, "crash")) {
+        printf("firmware %s crashed before confirming (--crash-on-boot): reset\n", name);
+    } else {
+        printf("bootloader: no bootable image (slot %d: %s)\n", b->selected_slot,
+               otk_image_result_str(b->selected_verify));
+    }
+    fflush(stdout);
+}
+
+static void
+on_report(void *user, const struct otk_emu_report *r)
+{
+    struct dev_out *o = user;
+    switch (r->type) {
+    case OTK_EMU_REP_LISTENING:
+        if (o->json) {
+            printf("{\"event\":\"listening\",\"profile\":\"%s\",\"addr\":",
+                   otk_emu_profile_str(o->profile));
+            json_str(r->text);
+            printf(",\"port\":%u,\"auth\":\"%s\",\"password\":%s,\"flash\":", (unsigned)r->port,
+                   o->auth == OTK_AUTH_MD5 ? "md5" : "pbkdf2", o->has_password ? "true" : "false");
+            json_str(o->flash);
+            json_end();
+        } else {
+            printf("otakit device: %s listening on %s:%u (%s), flash %s\n",
+                   otk_emu_profile_str(o->profile), r->text, (unsigned)r->port,
+                   !o->has_password          ? "no password"
+                   : o->auth == OTK_AUTH_MD5 ? "password, MD5 auth"
+                                             : "password, PBKDF2 auth",
+                   o->flash);
+            fflush(stdout);
+        }
+        break;
+    case OTK_EMU_REP_BOOT:
+        report_boot(o, "boot", r->boot);
+        break;
+    case OTK_EMU_REP_CONFIRM:
+        report_boot(o, "confirm", r->boot);
+        break;
+    case OTK_EMU_REP_CRASH:
+        report_boot(o, "crash", r->boot);
+        break;
+    case OTK_EMU_REP_NOBOOT:
+        report_boot(o, "no_boot", r->boot);
+        break;
+    case OTK_EMU_REP_DEV:
+        report_dev(o, r->ev, r->now_ms);
+        break;
+    case OTK_EMU_REP_FATAL:
+        status_close(o);
+        fprintf(stderr, "otakit device: error: %s\n", r->text);
+        if (o->json) {
+            fputs("{\"event\":\"fatal\",\"text\":", stdout);
+            json_str(r->text);
+            json_end();
+        }
+        break;
+    case OTK_EMU_REP_FLASH_LOG:
+    case OTK_EMU_REP_LOG:
+        status_close(o);
+        if (o->json) {
+            printf("{\"event\":\"%s\",\"text\":",
+                   r->type == OTK_EMU_REP_FLASH_LOG ? "flash_error" : "log");
+            json_str(r->text);
+            json_end();
+        } else if (r->type == OTK_EMU_REP_FLASH_LOG) {
+            fprintf(stderr, "otakit device: flash: %s\n", r->text);
+        } else if (!o->quiet) {
+            printf("%s\n", r->text);
+            fflush(stdout);
+        }
+        break;
+    case OTK_EMU_REP_EXIT:
+        status_close(o);
+        if (o->json) {
+            printf("{\"event\":\"exit\",\"code\":%d,\"flash_ops\":%llu%s", r->code,
+                   (unsigned long long)r->flash_ops, r->power_cut ? ",\"power_cut\":true" : "");
+            json_end();
+        } else if (r->power_cut) {
+            printf("power cut during flash operation %llu (exit 99)\n",
+                   (unsigned long long)r->flash_ops);
+        } else if (!o->quiet) {
+            printf("exit %d (%llu flash operations)\n", r->code, (unsigned long long)r->flash_ops);
+        }
+        fflush(stdout);
+        break;
+    }
+}
+
+static bool
+is_hex(const char *s, size_t n)
+{
+    if (strlen(s) != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static int
+fail_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "otakit device: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'otakit device --help'.\n");
+    return OTK_EXIT_USAGE;
+}
+
+/* "--name value" or "--name=value". @return the value or NULL if this is not the option. */
+static const char *
+opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    (*i)++;
+    return argv[*i];
+}
+
+static bool
+parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+    if (!*s || !isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+int
+cmd_device(int argc, char **argv)
+{
+    struct otk_emu_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.profile = OTK_PROFILE_ESP32;
+    cfg.bind_addr = "127.0.0.1";
+    cfg.timing = OTK_FLASH_INSTANT;
+    const char *auth = NULL, *password = NULL, *hash = NULL, *flash = NULL;
+    long port = -1;
+    bool json = false, quiet = false;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        bool missing = false;
+        unsigned long long num;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return OTK_EXIT_OK;
+        } else if (!strcmp(a, "--once")) {
+            cfg.once = true;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = true;
+        } else if (!strcmp(a, "--crash-on-boot")) {
+            cfg.crash_on_boot = true;
+        } else if ((v = opt_value(argc, argv, &i, "--profile", &missing))) {
+            if (!strcmp(v, "esp32"))
+                cfg.profile = OTK_PROFILE_ESP32;
+            else if (!strcmp(v, "esp8266"))
+                cfg.profile = OTK_PROFILE_ESP8266;
+            else
+                return fail_usage("unknown profile '%s' (esp32 or esp8266)", v);
+        } else if ((v = opt_value(argc, argv, &i, "--auth-variant", &missing))) {
+            if (strcmp(v, "md5") && strcmp(v, "pbkdf2"))
+                return fail_usage("unknown auth variant '%s' (md5 or pbkdf2)", v);
+            auth = v;
+        } else if ((v = opt_value(argc, argv, &i, "--port", &missing))) {
+            if (!parse_u64(v, 65535, &num))
+                return fail_usage("bad port '%s' (0..65535)", v);
+            port = (long)num;
+        } else if ((v = opt_value(argc, argv, &i, "--bind", &missing))) {
+            cfg.bind_addr = v;
+        } else if ((v = opt_value(argc, argv, &i, "--password-hash", &missing))) {
+            hash = v;
+        } else if ((v = opt_value(argc, argv, &i, "--password", &missing))) {
+            password = v;
+        } else if ((v = opt_value(argc, argv, &i, "--flash-timing", &missing))) {
+            if (!strcmp(v, "instant"))
+                cfg.timing = OTK_FLASH_INSTANT;
+            else if (!strcmp(v, "realistic"))
+                cfg.timing = OTK_FLASH_REALISTIC;
+            else
+                return fail_usage("unknown flash timing '%s' (realistic or instant)", v);
+        } else if ((v = opt_value(argc, argv, &i, "--flash", &missing))) {
+            flash = v;
+        } else if ((v = opt_value(argc, argv, &i, "--cut-at", &missing))) {
+            if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num) || num == 0)
+                return fail_usage("bad --cut-at '%s' (a flash operation number, 1..)", v);
+            cfg.cut_at = num;
+        } else if (missing) {
+            return fail_usage("option %s needs a value", a);
+        } else {
+            return fail_usage("unknown option '%s'", a);
+        }
+        if (missing)
+            return fail_usage("option %s needs a value", a);
+    }
+
+    if (password && !*password)
+        return fail_usage("%s", "--password is empty (leave it out for no password)");
+    if (password && hash)
+        return fail_usage("%s", "--password and --password-hash exclude each other");
+    if (!auth)
+        cfg.auth = cfg.profile == OTK_PROFILE_ESP8266 ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
+    else
+        cfg.auth = !strcmp(auth, "md5") ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
+    if (cfg.profile == OTK_PROFILE_ESP8266 && cfg.auth == OTK_AUTH_PBKDF2)
+        fprintf(stderr, "otakit device: warning: no ESP8266 core uses PBKDF2 auth; emulating "
+                        "it anyway\n");
+    if (port < 0)
+        port = cfg.profile == OTK_PROFILE_ESP8266 ? OTK_PORT_ESP8266 : OTK_PORT_ESP32;
+    cfg.port = (uint16_t)port;
+    if (password) {
+        otk_proto_password_secret(otk_posix_crypto(), cfg.auth, password, strlen(password),
+                                  cfg.secret);
+    } else if (hash) {
+        /* The cores store the hash verbatim and the host always sends lowercase digests. */
+        bool ok = is_hex(hash, OTK_MD5_HEX_LEN) ||
+                  (cfg.auth == OTK_AUTH_PBKDF2 && is_hex(hash, OTK_SHA256_HEX_LEN));
+        if (!ok)
+            return fail_usage(cfg.auth == OTK_AUTH_PBKDF2
+                                  ? "--password-hash '%s' must be 32 (MD5) or 64 (SHA-256) hex "
+                                    "digits"
+                                  : "--password-hash '%s' must be 32 hex digits (MD5)",
+                              hash);
+        for (const char *p = hash; *p; p++)
+            if (isupper((unsigned char)*p)) {
+                fprintf(stderr, "otakit device: warning: uppercase hash: a real device would "
+                                "never match it; stored as given\n");
+                break;
+            }
+        snprintf(cfg.secret, sizeof cfg.secret, "%s", hash);
+    }
+    char flash_default[64];
+    if (!flash) {
+        snprintf(flash_default, sizeof flash_default, "otakit-%s.flash",
+                 otk_emu_profile_str(cfg.profile));
+        flash = flash_default;
+    }
+    cfg.flash_path = flash;
+
+    struct dev_out out;
+    memset(&out, 0, sizeof out);
+    out.json = json;
+    out.quiet = quiet;
+    out.tty = isatty(STDERR_FILENO) == 1;
+    out.profile = cfg.profile;
+    out.last_decile = -1;
+    out.has_password = cfg.secret[0] != '\0';
+    out.auth = cfg.auth;
+    out.flash = cfg.flash_path;
+    cfg.report = on_report;
+    cfg.user = &out;
+    cfg.stop = &g_stop;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: poll() must return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    return otk_emu_run(&cfg);
+}

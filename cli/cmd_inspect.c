@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: MIT */
+/* `otakit inspect FILE`: what is in a flash file (partition table, otadata, the image in each
+ * slot, which slot boots next) or in an application image (chip, segments, checksum, hash, app
+ * description). Read-only: the boot decision is computed on a private copy of the flash. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "flashsim.h"
+#include "otakit/err.h"
+#include "otakit/image.h"
+#include "otakit/layout.h"
+#include "otakit/posix.h"
+#include "otakit/slots.h"
+
+#define MAX_FILE (64u * 1024u * 1024u)
+
+struct out {
+    bool json;
+    bool first; /* no comma before the next JSON member */
+};
+
+static void
+usage(FILE *to)
+{
+    fprintf(to, "usage: otakit inspect FILE [--json]\n"
+                "\n"
+                "Show what a flash file (from 'otakit device') or an application image holds:\n"
+                "partitions, otadata, each slot's image and state, which slot boots next; or\n"
+                "an image's chip, segments, checksum / SHA-256 result, project and version.\n");
+}
+
+static void
+json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c >= 0x7F)
+            printf("\\u%04x", c);
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static const char *
+chip_str(enum otk_profile p)
+{
+    return p == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32";
+}
+
+static const char *
+verify_key(enum otk_image_result r)
+{
+    switch (r) {
+    case OTK_IMG_OK:
+        return "ok";
+    case OTK_IMG_BAD_MAGIC:
+        return "bad_magic";
+    case OTK_IMG_BAD_HEADER:
+        return "bad_header";
+    case OTK_IMG_BAD_CHECKSUM:
+        return "bad_checksum";
+    case OTK_IMG_BAD_HASH:
+        return "bad_hash";
+    case OTK_IMG_WRONG_CHIP:
+        return "wrong_chip";
+    case OTK_IMG_TRUNCATED:
+        return "truncated";
+    case OTK_IMG_READ_ERROR:
+        return "read_error";
+    case OTK_IMG_GZIP:
+        return "gzip";
+    }
+    return "unknown";
+}
+
+static const char *
+ota_state_key(uint32_t st)
+{
+    switch (st) {
+    case OTK_OTA_NEW:
+        return "new";
+    case OTK_OTA_PENDING_VERIFY:
+        return "pending-verify";
+    case OTK_OTA_VALID:
+        return "valid";
+    case OTK_OTA_INVALID:
+        return "invalid";
+    case OTK_OTA_ABORTED:
+        return "aborted";
+    case OTK_OTA_UNDEFINED:
+        return "undefined";
+    default:
+        return "unknown";
+    }
+}
+
+static const char *
+type_str(uint8_t t)
+{
+    return t == OTK_PART_TYPE_APP ? "app" : t == OTK_PART_TYPE_DATA ? "data" : "custom";
+}
+
+static void
+subtype_str(uint8_t type, uint8_t sub, char *out, size_t cap)
+{
+    if (type == OTK_PART_TYPE_APP) {
+        if (sub == 0x00)
+            snprintf(out, cap, "factory");
+        else if (sub >= 0x10 && sub <= 0x1F)
+            snprintf(out, cap, "ota_%u", (unsigned)(sub - 0x10));
+        else if (sub == 0x20)
+            snprintf(out, cap, "test");
+        else
+            snprintf(out, cap, "0x%02x", sub);
+        return;
+    }
+    if (type == OTK_PART_TYPE_DATA) {
+        static const char *const low[] = {"ota",      "phy",   "nvs",      "coredump",
+                                          "nvs_keys", "efuse", "undefined"};
+        if (sub < 7) {
+            snprintf(out, cap, "%s", low[sub]);
+            return;
+        }
+        if (sub == 0x80 || sub == 0x81 || sub == 0x82 || sub == 0x83) {
+            static const char *const high[] = {"esphttpd", "fat", "spiffs", "littlefs"};
+            snprintf(out, cap, "%s", high[sub - 0x80]);
+            return;
+        }
+    }
+    snprintf(out, cap, "0x%02x", sub);
+}
+
+static bool
+all_ff(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != 0xFF)
+            return false;
+    return true;
+}
+
+/* The chip is not recorded in a flash file or image name: ask the verifier for ESP32 first and
+ * retry as ESP8266 when it says the image is for another chip. */
+static enum otk_image_result
+verify_auto(const struct otk_flash_ops *f, uint32_t off, uint32_t max, struct otk_image_info *info)
+{
+    union otk_hash_ctx h;
+    memset(info, 0, sizeof *info);
+    enum otk_image_result r =
+        otk_image_verify(f, otk_posix_crypto(), off, max, OTK_PROFILE_ESP32, &h, info);
+    if (r == OTK_IMG_WRONG_CHIP) {
+        memset(info, 0, sizeof *info);
+        r = otk_image_verify(f, otk_posix_crypto(), off, max, OTK_PROFILE_ESP8266, &h, info);
+    }
+    return r;
+}
+
+static bool
+image_ok(enum otk_image_result r)
+{
+    return r == OTK_IMG_OK || r == OTK_IMG_GZIP;
+}
+
+static uint32_t
+le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void
+print_image_fields(const struct otk_image_info *info, enum otk_image_result r, bool json)
+{
+    if (json) {
+        printf("\"verify\":\"%s\",\"verify_text\":", verify_key(r));
+        json_str(otk_image_result_str(r));
+        printf(",\"chip\":\"%s\",\"project\":", chip_str(info->chip));
+        json_str(info->has_app_desc ? info->project : "");
+        printf(",\"version\":");
+        json_str(info->has_app_desc ? info->version : "");
+        printf(",\"idf_ver\":");
+        json_str(info->has_app_desc ? info->idf_ver : "");
+        printf(",\"has_app_desc\":%s,\"image_length\":%u,\"hash_appended\":%s",
+               info->has_app_desc ? "true" : "false", (unsigned)info->length,
+               info->hash_appended ? "true" : "false");
+    } else {
+        printf("%s image: %s", chip_str(info->chip), otk_image_result_str(r));
+        if (info->has_app_desc)
+            printf(", project %s, version %s", info->project, info->version);
+        else if (image_ok(r))
+            printf(", no app description");
+    }
+}
+
+/* An image file: header, segment list, verification. */
+static int
+inspect_image(const char *path, uint8_t *data, uint32_t len, bool json)
+{
+    struct otk_memflash m;
+    const struct otk_flash_ops *f = otk_memflash_init(&m, data, len, false);
+    struct otk_image_info info;
+    enum otk_image_result r = verify_auto(f, 0, len, &info);
+    uint32_t seg_off = info.chip == OTK_PROFILE_ESP8266 ? 8u : 24u;
+    if (json) {
+        printf("{\"type\":\"image\",\"file\":");
+        json_str(path);
+        printf(",\"size\":%u,", (unsigned)len);
+        print_image_fields(&info, r, true);
+        printf(",\"entry\":%u,\"flash_mode\":%u,\"flash_size_freq\":%u,\"chip_id\":%u,"
+               "\"segments\":[",
+               (unsigned)info.entry, info.flash_mode, info.flash_size_freq, info.chip_id);
+    } else {
+        printf("%s: %u bytes\n", path, (unsigned)len);
+        print_image_fields(&info, r, false);
+        printf("\nentry 0x%08x, flash mode %u, size/freq byte 0x%02x", (unsigned)info.entry,
+               info.flash_mode, info.flash_size_freq);
+        if (info.chip == OTK_PROFILE_ESP32)
+            printf(", chip id %u, SHA-256 %s", info.chip_id,
+                   info.hash_appended ? "appended" : "not appended");
+        printf("\nsegments:\n");
+    }
+    /* The segment list comes straight from the headers; bounded by the file. */
+    uint8_t count = len > 1 && data[0] == OTK_IMAGE_MAGIC ? data[1] : 0;
+    uint32_t off = seg_off;
+    for (unsigned i = 0; i < count && i < OTK_IMAGE_MAX_SEGMENTS; i++) {
+        if (off > len || len - off < 8)
+            break;
+        uint32_t addr = le32(data + off), slen = le32(data + off + 4);
+        if (json)
+            printf("%s{\"addr\":%u,\"len\":%u,\"offset\":%u}", i ? "," : "", (unsigned)addr,
+                   (unsigned)slen, (unsigned)(off + 8));
+        else
+            printf("  %u: load 0x%08x  %7u bytes  (file offset 0x%x)\n", i, (unsigned)addr,
+                   (unsigned)slen, (unsigned)(off + 8));
+        if (slen > len - off - 8)
+            break;
+        off += 8 + slen;
+    }
+    if (json)
+        printf("]}\n");
+    return image_ok(r) ? OTK_EXIT_OK : OTK_EXIT_FAIL;
+}
+
+struct slot_view {
+    enum otk_image_result verify;
+    struct otk_image_info info;
+    const char *state;
+    bool empty;
+};
+
+static int
+inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partition *parts, int n,
+              bool json)
+{
+    struct otk_memflash m;
+    const struct otk_flash_ops *f = otk_memflash_init(&m, data, len, false);
+    struct otk_layout l;
+    int lrc = otk_layout_from_parts(parts, n, len, &l);
+    struct otk_slots_status st;
+    memset(&st, 0, sizeof st);
+    st.active_entry = -1;
+    int src = lrc == OTK_OK ? otk_slots_read(f, &l, &st) : lrc;
+
+    struct slot_view sv[2];
+    memset(sv, 0, sizeof sv);
+    int boot_slot = -1;
+    bool rolled_back = false, fallback = false;
+    if (lrc == OTK_OK) {
+        for (int s = 0; s < 2; s++) {
+            sv[s].verify = verify_auto(f, l.app_offset[s], l.app_size[s], &sv[s].info);
+            uint32_t probe = l.app_size[s] < 4096 ? l.app_size[s] : 4096;
+            sv[s].empty = all_ff(data + l.app_offset[s], probe);
+        }
+        /* What the next reset does, computed on a copy so the file stays untouched. */
+        uint8_t *copy = malloc(len);
+        if (copy) {
+            memcpy(copy, data, len);
+            struct otk_memflash cm;
+            const struct otk_flash_ops *cf = otk_memflash_init(&cm, copy, len, true);
+            int slot = 0;
+            if (otk_slots_boot(cf, &l, &slot, &rolled_back) != OTK_OK)
+                slot = 0;
+            boot_slot = slot;
+            if (!image_ok(sv[slot].verify)) {
+                boot_slot = image_ok(sv[1 - slot].verify) ? 1 - slot : -1;
+                fallback = boot_slot >= 0;
+            }
+            free(copy);
+        }
+        /* Name each slot's state: the winner by its otadata state, the other by its record
+         * or by whether its image verifies. */
+        int winner = st.active_entry >= 0 ? st.boot_slot : 0;
+        for (int s = 0; s < 2; s++) {
+            const char *state;
+            int entry = -1;
+            for (int k = 0; k < 2; k++)
+                if (st.valid[k] && st.entry[k].seq != 0 &&
+                    (int)((st.entry[k].seq - 1u) % 2u) == s &&
+                    (entry < 0 || st.entry[k].seq > st.entry[entry].seq))
+                    entry = k;
+            if (sv[s].empty && !image_ok(sv[s].verify))
+                state = "empty";
+            else if (!image_ok(sv[s].verify))
+                state = "corrupt";
+            else if (s == winner && st.active_entry >= 0) {
+                uint32_t es = st.boot_state;
+                state = es == OTK_OTA_NEW              ? "new"
+                        : es == OTK_OTA_PENDING_VERIFY ? "pending-verify"
+                                                       : "active";
+            } else if (s == winner)
+                state = "active"; /* factory state: otadata empty, app0 boots */
+            else if (entry >= 0 && st.entry[entry].state == OTK_OTA_INVALID)
+                state = "invalid";
+            else if (entry >= 0 && st.entry[entry].state == OTK_OTA_ABORTED)
+                state = "aborted";
+            else
+                state = "valid";
+            sv[s].state = state;
+        }
+    }
+
+    if (json) {
+        printf("{\"type\":\"flash\",\"file\":");
+        json_str(path);
+        printf(",\"size\":%u,\"partitions\":[", (unsigned)len);
+    } else {
+        printf("%s: flash, %u bytes (%u KB)\npartitions:\n", path, (unsigned)len,
+               (unsigned)(len / 1024u));
+        printf("  %-16s %-5s %-9s %-10s %s\n", "label", "type", "subtype", "offset", "size");
+    }
+    for (int i = 0; i < n; i++) {
+        char sub[16];
+        subtype_str(parts[i].type, parts[i].subtype, sub, sizeof sub);
+        if (json) {
+            printf("%s{\"label\":", i ? "," : "");
+            json_str(parts[i].label);
+            printf(",\"type\":\"%s\",\"subtype\":\"%s\",\"offset\":%u,\"size\":%u}",
+                   type_str(parts[i].type), sub, (unsigned)parts[i].offset,
+                   (unsigned)parts[i].size);
+        } else {
+            printf("  %-16s %-5s %-9s 0x%08x %u KB\n", parts[i].label, type_str(parts[i].type), sub,
+                   (unsigned)parts[i].offset, (unsigned)(parts[i].size / 1024u));
+        }
+    }
+    if (lrc != OTK_OK) {
+        if (json)
+            printf("],\"error\":\"no otadata + ota_0 + ota_1 in the partition table\"}\n");
+        else
+            printf("no otadata + two OTA slots: nothing more to show\n");
+        return OTK_EXIT_FAIL;
+    }
+    if (json) {
+        printf("],\"otadata\":[");
+        for (int k = 0; k < 2; k++) {
+            const struct otk_otadata_entry *e = &st.entry[k];
+            bool erased = e->seq == 0xFFFFFFFFu && e->crc == 0xFFFFFFFFu;
+            printf("%s{\"sector\":%d,\"offset\":%u,\"seq\":%u,\"state\":\"%s\",\"valid\":%s,"
+                   "\"erased\":%s,\"slot\":%d}",
+                   k ? "," : "", k, (unsigned)(l.otadata_offset + (uint32_t)k * OTK_SECTOR_SIZE),
+                   (unsigned)e->seq, ota_state_key(e->state), st.valid[k] ? "true" : "false",
+                   erased ? "true" : "false", st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1);
+        }
+        printf("],\"otadata_ok\":%s,\"active_entry\":%d,\"otadata_slot\":%d,"
+               "\"otadata_state\":\"%s\",\"slots\":[",
+               src == OTK_OK ? "true" : "false", st.active_entry, st.boot_slot,
+               ota_state_key(st.boot_state));
+        for (int s = 0; s < 2; s++) {
+            const char *label = "";
+            for (int i = 0; i < n; i++)
+                if (parts[i].offset == l.app_offset[s])
+                    label = parts[i].label;
+            printf("%s{\"index\":%d,\"name\":", s ? "," : "", s);
+            json_str(label);
+            printf(",\"offset\":%u,\"size\":%u,\"state\":\"%s\",\"empty\":%s,",
+                   (unsigned)l.app_offset[s], (unsigned)l.app_size[s], sv[s].state,
+                   sv[s].empty ? "true" : "false");
+            print_image_fields(&sv[s].info, sv[s].verify, true);
+            printf("}");
+        }
+        printf("],\"boot_slot\":%d,\"rollback_on_boot\":%s,\"fallback\":%s", boot_slot,
+               rolled_back ? "true" : "false", fallback ? "true" : "false");
+        if (boot_slot >= 0) {
+            printf(",\"boot_version\":");
+            json_str(sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.version : "");
+            printf(",\"boot_project\":");
+            json_str(sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.project : "");
+        }
+        if (l.fs_offset) {
+            uint32_t probe = l.fs_size < 4096 ? l.fs_size : 4096;
+            printf(",\"fs\":{\"offset\":%u,\"size\":%u,\"empty\":%s}", (unsigned)l.fs_offset,
+                   (unsigned)l.fs_size, all_ff(data + l.fs_offset, probe) ? "true" : "false");
+        }
+        printf("}\n");
+    } else {
+        printf("otadata at 0x%08x:\n", (unsigned)l.otadata_offset);
+        for (int k = 0; k < 2; k++) {
+            const struct otk_otadata_entry *e = &st.entry[k];
+            if (e->seq == 0xFFFFFFFFu && e->crc == 0xFFFFFFFFu)
+                printf("  sector %d: erased\n", k);
+            else
+                printf("  sector %d: seq %u (slot %d), state %s, %s\n", k, (unsigned)e->seq,
+                       st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1, ota_state_key(e->state),
+                       st.valid[k] ? "crc ok" : "INVALID (ignored)");
+        }
+        if (st.active_entry < 0)
+            printf("  no valid record: the bootloader starts slot 0\n");
+        printf("slots:\n");
+        for (int s = 0; s < 2; s++) {
+            printf("  slot %d at 0x%08x (%u KB): %s", s, (unsigned)l.app_offset[s],
+                   (unsigned)(l.app_size[s] / 1024u), sv[s].state);
+            if (!sv[s].empty || image_ok(sv[s].verify)) {
+                printf(" - ");
+                print_image_fields(&sv[s].info, sv[s].verify, false);
+            }
+            printf("\n");
+        }
+        if (l.fs_offset) {
+            uint32_t probe = l.fs_size < 4096 ? l.fs_size : 4096;
+            printf("filesystem at 0x%08x (%u KB): %s\n", (unsigned)l.fs_offset,
+                   (unsigned)(l.fs_size / 1024u),
+                   all_ff(data + l.fs_offset, probe) ? "erased" : "has data");
+        }
+        if (boot_slot < 0)
+            printf("boots next: NOTHING (no slot holds a valid image)\n");
+        else
+            printf("boots next: slot %d%s%s: %s%s%s\n", boot_slot,
+                   rolled_back ? " (rollback: the unconfirmed image is aborted)" : "",
+                   fallback ? " (fallback: the selected slot does not verify)" : "",
+                   sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.project
+                                                   : "image without app description",
+                   sv[boot_slot].info.has_app_desc ? " " : "",
+                   sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.version : "");
+    }
+    return boot_slot >= 0 ? OTK_EXIT_OK : OTK_EXIT_FAIL;
+}
+
+static uint8_t *
+read_file(const char *path, uint32_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        fprintf(stderr, "otakit inspect: error: cannot open %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0;
+    uint8_t *buf = malloc(cap);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= MAX_FILE) {
+                fprintf(stderr, "otakit inspect: error: %s is larger than 64 MB\n", path);
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0) {
+            if (ferror(f)) {
+                fprintf(stderr, "otakit inspect: error: cannot read %s\n", path);
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    *len = (uint32_t)n;
+    return buf;
+}
+
+int
+cmd_inspect(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return OTK_EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = true;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "otakit inspect: error: unknown option '%s'\n", argv[i]);
+            return OTK_EXIT_USAGE;
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            fprintf(stderr, "otakit inspect: error: one FILE only\n");
+            return OTK_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        usage(stderr);
+        return OTK_EXIT_USAGE;
+    }
+    uint32_t len = 0;
+    uint8_t *data = read_file(path, &len);
+    if (!data)
+        return OTK_EXIT_FAIL;
+    int rc;
+    struct otk_partition parts[OTK_PARTTABLE_MAX];
+    int n = -1;
+    if (len >= OTK_PARTTABLE_OFFSET + 0xC00)
+        n = otk_parttable_decode(otk_posix_crypto(), data + OTK_PARTTABLE_OFFSET, 0xC00, parts,
+                                 OTK_PARTTABLE_MAX);
+    if (n > 0) {
+        rc = inspect_flash(path, data, len, parts, n, json);
+    } else if (len > 0 &&
+               (data[0] == OTK_IMAGE_MAGIC || (len > 1 && data[0] == 0x1F && data[1] == 0x8B))) {
+        rc = inspect_image(path, data, len, json);
+    } else {
+        fprintf(stderr,
+                "otakit inspect: error: %s is neither a flash file (no partition table at "
+                "0x8000) nor an application image (first byte 0x%02x, not 0xE9)\n",
+                path, len ? data[0] : 0);
+        rc = OTK_EXIT_FAIL;
+    }
+    free(data);
+    return rc;
+}

@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: MIT */
+/* The emulator's main loop and boot model. The boot model does what the ESP-IDF second-stage
+ * bootloader and a rollback-enabled application do at every reset: choose the slot from otadata
+ * (aborting an image that was never confirmed), check the image the way the bootloader does,
+ * fall back to the other slot if it does not verify, start it, and let the firmware confirm
+ * itself. */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "emu.h"
+#include "net_device.h"
+#include "otakit/err.h"
+#include "otakit/layout.h"
+#include "otakit/posix.h"
+#include "otakit/slots.h"
+
+#define BOOT_ATTEMPTS 4    /* a crashing image is rolled back on the 2nd; more is a bug */
+#define EXIT_FLUSH_MS 2000 /* let the uploader read our last bytes before the process ends */
+
+struct otk_emu {
+    const struct otk_emu_config *cfg;
+    struct otk_flashsim fs;
+    struct otk_netdev nd;
+    struct otk_dev dev;
+    struct otk_layout layout;
+    uint8_t sector_buf[OTK_SECTOR_SIZE];
+    union otk_hash_ctx hash;
+    int running_slot;
+    bool reboot_pending;
+    bool update_ok;     /* END seen */
+    bool update_failed; /* an error of an accepted update seen */
+};
+
+const char *
+otk_emu_profile_str(enum otk_profile p)
+{
+    return p == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32";
+}
+
+static void
+report(struct otk_emu *e, struct otk_emu_report *r)
+{
+    r->now_ms = otk_posix_now_ms();
+    if (e->cfg->report)
+        e->cfg->report(e->cfg->user, r);
+}
+
+static void report_text(struct otk_emu *e, enum otk_emu_report_type t, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+report_text(struct otk_emu *e, enum otk_emu_report_type t, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    struct otk_emu_report r = {.type = t, .text = msg};
+    report(e, &r);
+}
+
+static void
+on_flash_log(void *user, const char *msg)
+{
+    struct otk_emu *e = user;
+    struct otk_emu_report r = {.type = OTK_EMU_REP_FLASH_LOG, .text = msg};
+    report(e, &r);
+}
+
+static void
+on_power_cut(void *user, uint64_t op)
+{
+    struct otk_emu *e = user;
+    struct otk_emu_report r = {.type = OTK_EMU_REP_EXIT,
+                               .code = OTK_EMU_EXIT_POWERCUT,
+                               .flash_ops = op,
+                               .power_cut = true};
+    report(e, &r);
+}
+
+static void
+on_dev_event(void *user, const struct otk_dev_event *ev)
+{
+    struct otk_emu *e = user;
+    if (ev->type == OTK_EV_END)
+        e->update_ok = true;
+    else if (ev->type == OTK_EV_ERROR && ev->ota_error != OTK_OTA_AUTH_ERROR)
+        e->update_failed = true; /* an auth failure is not an update: keep waiting */
+    struct otk_emu_report r = {.type = OTK_EMU_REP_DEV, .ev = ev};
+    report(e, &r);
+}
+
+static void
+on_reboot(void *user)
+{
+    /* Called from inside the engine: only note it; the loop reboots after the engine returns. */
+    struct otk_emu *e = user;
+    e->reboot_pending = true;
+}
+
+/* The layout lives in the flash itself, as on a real chip: decode the partition table. */
+static int
+load_layout(struct otk_emu *e)
+{
+    const struct otk_flash_ops *f = otk_flashsim_ops(&e->fs);
+    uint8_t table[0xC00];
+    struct otk_partition parts[OTK_PARTTABLE_MAX];
+    if (f->read(f->user, OTK_PARTTABLE_OFFSET, table, sizeof table) != OTK_OK) {
+        report_text(e, OTK_EMU_REP_FATAL, "cannot read the partition table");
+        return OTK_ERR_FLASH;
+    }
+    int n = otk_parttable_decode(otk_posix_crypto(), table, sizeof table, parts, OTK_PARTTABLE_MAX);
+    if (n < 0) {
+        report_text(e, OTK_EMU_REP_FATAL, "no valid partition table at 0x8000: %s",
+                    otk_strerror(n));
+        return n;
+    }
+    int rc = otk_layout_from_parts(parts, n, otk_flashsim_size(&e->fs), &e->layout);
+    if (rc != OTK_OK) {
+        report_text(e, OTK_EMU_REP_FATAL, "partition table has no otadata + ota_0 + ota_1: %s",
+                    otk_strerror(rc));
+        return rc;
+    }
+    return OTK_OK;
+}
+
+static enum otk_image_result
+verify_slot(struct otk_emu *e, int slot, struct otk_image_info *info)
+{
+    memset(info, 0, sizeof *info);
+    return otk_image_verify(otk_flashsim_ops(&e->fs), otk_posix_crypto(),
+                            e->layout.app_offset[slot], e->layout.app_size[slot], e->cfg->profile,
+                            &e->hash, info);
+}
+
+static void
+fill_names(struct otk_emu_boot *b, const struct otk_image_info *info)
+{
+    snprintf(b->project, sizeof b->project, "%s", info->has_app_desc ? info->project : "");
+    snprintf(b->version, sizeof b->version, "%s", info->has_app_desc ? info->version : "");
+}
+
+/* One reset: the bootloader, then the firmware's first moments. Repeats while the firmware
+ * crashes before confirming (--crash-on-boot), as a watchdog reset would. */
+static int
+boot(struct otk_emu *e)
+{
+    const struct otk_flash_ops *f = otk_flashsim_ops(&e->fs);
+    for (int attempt = 0; attempt < BOOT_ATTEMPTS; attempt++) {
+        struct otk_emu_boot b;
+        memset(&b, 0, sizeof b);
+        int slot = 0;
+        bool rolled_back = false;
+        int rc = otk_slots_boot(f, &e->layout, &slot, &rolled_back);
+        if (rc != OTK_OK) {
+            /* The real bootloader boots the first OTA slot when otadata is unusable. */
+            report_text(e, OTK_EMU_REP_LOG, "bootloader: otadata unusable (%s), trying slot 0",
+                        otk_strerror(rc));
+            slot = 0;
+        }
+        struct otk_slots_status st;
+        b.state = OTK_OTA_UNDEFINED;
+        if (otk_slots_read(f, &e->layout, &st) == OTK_OK && st.active_entry >= 0 &&
+            st.boot_slot == slot)
+            b.state = st.boot_state;
+        b.selected_slot = slot;
+        b.slot = slot;
+        b.rolled_back = rolled_back;
+        struct otk_image_info info;
+        b.selected_verify = verify_slot(e, slot, &info);
+        b.verify = b.selected_verify;
+        if (b.verify != OTK_IMG_OK && b.verify != OTK_IMG_GZIP) {
+            int other = 1 - slot;
+            struct otk_image_info oinfo;
+            enum otk_image_result ov = verify_slot(e, other, &oinfo);
+            if (ov != OTK_IMG_OK && ov != OTK_IMG_GZIP) {
+                fill_names(&b, &info);
+                struct otk_emu_report r = {.type = OTK_EMU_REP_NOBOOT, .boot = &b};
+                report(e, &r);
+                return OTK_ERR_IMAGE;
+            }
+            b.fallback = true;
+            b.slot = other;
+            b.verify = ov;
+            b.state = OTK_OTA_UNDEFINED;
+            info = oinfo;
+        }
+        fill_names(&b, &info);
+        struct otk_emu_report r = {.type = OTK_EMU_REP_BOOT, .boot = &b};
+        report(e, &r);
+        e->running_slot = b.slot;
+        if (b.fallback)
+            return OTK_OK; /* otadata names another slot: nothing to confirm */
+        if (b.state == OTK_OTA_PENDING_VERIFY) {
+            if (e->cfg->crash_on_boot) {
+                struct otk_emu_report c = {.type = OTK_EMU_REP_CRASH, .boot = &b};
+                report(e, &c);
+                continue; /* reset before the confirm: the bootloader rolls back */
+            }
+            rc = otk_slots_confirm(f, &e->layout);
+            if (rc != OTK_OK) {
+                report_text(e, OTK_EMU_REP_LOG, "firmware could not confirm itself: %s",
+                            otk_strerror(rc));
+            } else {
+                struct otk_emu_report c = {.type = OTK_EMU_REP_CONFIRM, .boot = &b};
+                report(e, &c);
+            }
+        }
+        return OTK_OK;
+    }
+    report_text(e, OTK_EMU_REP_FATAL, "boot loop: gave up after %d resets", BOOT_ATTEMPTS);
+    return OTK_ERR_STATE;
+}
+
+static int
+engine_start(struct otk_emu *e)
+{
+    struct otk_dev_config dc;
+    memset(&dc, 0, sizeof dc);
+    dc.profile = e->cfg->profile;
+    dc.auth = e->cfg->auth;
+    memcpy(dc.secret, e->cfg->secret, sizeof dc.secret);
+    dc.secret[sizeof dc.secret - 1] = '\0';
+    dc.layout = e->layout;
+    dc.running_slot = e->running_slot;
+    /* The ESP32 core re-sends its last ack 3 times, 1 s apart, before it gives up on a silent
+     * host. The ESP8266 core means to time out too but never does (a counter bug, see
+     * docs/PROTOCOL.md); the emulator gives both profiles the working ESP32 behaviour. */
+    dc.rx_timeout_ms = 1000;
+    dc.rx_nudges = 3;
+    struct otk_dev_hooks hooks = {.on_event = on_dev_event, .reboot = on_reboot, .user = e};
+    int rc = otk_dev_init(&e->dev, &dc, otk_netdev_ops(&e->nd), otk_flashsim_ops(&e->fs),
+                          otk_posix_crypto(), &hooks, e->sector_buf);
+    if (rc != OTK_OK)
+        report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
+                    otk_strerror(rc));
+    otk_netdev_attach(&e->nd, &e->dev);
+    return rc;
+}
+
+static void
+report_exit(struct otk_emu *e, int code, uint64_t ops)
+{
+    struct otk_emu_report r = {.type = OTK_EMU_REP_EXIT, .code = code, .flash_ops = ops};
+    report(e, &r);
+}
+
+static int
+finish(struct otk_emu *e, int code)
+{
+    otk_netdev_flush(&e->nd, EXIT_FLUSH_MS);
+    report_exit(e, code, otk_flashsim_op_count(&e->fs));
+    otk_netdev_close(&e->nd);
+    otk_flashsim_close(&e->fs);
+    return code;
+}
+
+static int
+loop(struct otk_emu *e)
+{
+    struct pollfd pfds[OTK_NETDEV_NFDS];
+    while (!(e->cfg->stop && *e->cfg->stop)) {
+        uint32_t now = otk_posix_now_ms();
+        int timeout = -1;
+        uint32_t at;
+        if (otk_dev_next_deadline(&e->dev, &at)) {
+            int32_t d = (int32_t)(at - now);
+            timeout = d > 0 ? (int)d : 0;
+        }
+        int n = otk_netdev_pollfds(&e->nd, pfds, &timeout, now);
+        int pr = poll(pfds, (nfds_t)n, timeout);
+        if (pr < 0) {
+            if (errno == EINTR)
+                continue;
+            report_text(e, OTK_EMU_REP_FATAL, "poll: %s", strerror(errno));
+            return finish(e, OTK_EMU_EXIT_FAIL);
+        }
+        now = otk_posix_now_ms();
+        otk_netdev_process(&e->nd, pfds, n, now);
+        otk_dev_tick(&e->dev, otk_posix_now_ms());
+
+        if (e->update_failed && e->cfg->once)
+            return finish(e, OTK_EMU_EXIT_FAIL);
+        e->update_failed = false;
+        if (e->reboot_pending) {
+            e->reboot_pending = false;
+            /* A restart drops the connection (after the stack sent what it had queued). */
+            otk_netdev_flush(&e->nd, 200);
+            otk_netdev_reset(&e->nd);
+            if (boot(e) != OTK_OK)
+                return finish(e, OTK_EMU_EXIT_NOBOOT);
+            if (e->update_ok && e->cfg->once)
+                return finish(e, 0);
+            e->update_ok = false;
+            if (engine_start(e) != OTK_OK)
+                return finish(e, OTK_EMU_EXIT_FAIL);
+            report_text(e, OTK_EMU_REP_LOG, "rebooted; listening again");
+        }
+    }
+    return finish(e, 0);
+}
+
+int
+otk_emu_run(const struct otk_emu_config *cfg)
+{
+    struct otk_emu *e = calloc(1, sizeof *e);
+    if (!e) {
+        fprintf(stderr, "otakit: error: out of memory\n");
+        return OTK_EMU_EXIT_FAIL;
+    }
+    e->cfg = cfg;
+    char err[256] = "";
+    bool created = false;
+    int rc = otk_flashsim_open(&e->fs, cfg->flash_path, cfg->profile, cfg->timing, &created, err,
+                               sizeof err);
+    if (rc != OTK_OK) {
+        report_text(e, OTK_EMU_REP_FATAL, "flash: %s", err);
+        report_exit(e, OTK_EMU_EXIT_FAIL, 0);
+        free(e);
+        return OTK_EMU_EXIT_FAIL;
+    }
+    e->fs.log = on_flash_log;
+    e->fs.on_power_cut = on_power_cut;
+    e->fs.user = e;
+    if (created)
+        report_text(e, OTK_EMU_REP_LOG, "created %s (%s factory flash, %u bytes)", cfg->flash_path,
+                    otk_emu_profile_str(cfg->profile), (unsigned)otk_flashsim_size(&e->fs));
+    otk_flashsim_set_cut(&e->fs, cfg->cut_at);
+    rc = otk_netdev_open(&e->nd, cfg->bind_addr, cfg->port, err, sizeof err);
+    if (rc != OTK_OK) {
+        report_text(e, OTK_EMU_REP_FATAL, "network: %s", err);
+        report_exit(e, OTK_EMU_EXIT_FAIL, 0);
+        otk_flashsim_close(&e->fs);
+        free(e);
+        return OTK_EMU_EXIT_FAIL;
+    }
+    int code;
+    if (load_layout(e) != OTK_OK) {
+        code = finish(e, OTK_EMU_EXIT_FAIL);
+    } else if (boot(e) != OTK_OK) {
+        code = finish(e, OTK_EMU_EXIT_NOBOOT);
+    } else if (engine_start(e) != OTK_OK) {
+        code = finish(e, OTK_EMU_EXIT_FAIL);
+    } else {
+        struct otk_emu_report r = {
+            .type = OTK_EMU_REP_LISTENING, .text = e->nd.bind_str, .port = e->nd.port};
+        report(e, &r);
+        code = loop(e);
+    }
+    free(e);
+    return code;
+}

@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/* POSIX sockets for the device engine. Nothing here blocks: connects finish in the poll loop,
+ * sends that the kernel does not take at once wait in a small queue, and reads happen only while
+ * the engine asks for data, so a busy engine pushes back on the uploader through TCP flow
+ * control, as a real device does when its loop is stuck in a flash erase. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "net_device.h"
+#include "otakit/err.h"
+#include "otakit/posix.h"
+
+#define LINGER_MS   2000u /* how long a closed connection drains before it is dropped */
+#define READ_ROUNDS 64    /* pieces handed to the engine per wake-up before polling again */
+
+static void
+set_err(char *err, size_t cap, const char *what, const char *detail)
+{
+    if (err && cap)
+        snprintf(err, cap, "%s: %s", what, detail);
+}
+
+static int
+set_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0)
+        return -1;
+    return fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void
+linger_drop(struct otk_netdev *nd)
+{
+    if (nd->linger_fd >= 0) {
+        close(nd->linger_fd);
+        nd->linger_fd = -1;
+    }
+}
+
+/* Half-close: the peer reads what we sent, then EOF. Unread incoming bytes are drained and
+ * discarded until the peer closes too; closing with unread data would send a RST, and the peer
+ * could lose our last message (the "OK" or the error text). */
+static void
+start_linger(struct otk_netdev *nd, int fd)
+{
+    linger_drop(nd);
+    shutdown(fd, SHUT_WR);
+    nd->linger_fd = fd;
+    nd->linger_until = otk_posix_now_ms() + LINGER_MS;
+}
+
+static void
+tcp_forget(struct otk_netdev *nd)
+{
+    nd->tcp_fd = -1;
+    nd->tcp = OTK_NETDEV_TCP_NONE;
+    nd->in_len = 0;
+    nd->out_len = 0;
+    nd->peer_eof = false;
+    nd->connect_report = false;
+}
+
+/* Send from the queue what the kernel takes now. @return false if the socket failed. */
+static bool
+flush_out(struct otk_netdev *nd)
+{
+    while (nd->out_len > 0) {
+        ssize_t w = send(nd->tcp_fd, nd->out, nd->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return true;
+            return false;
+        }
+        memmove(nd->out, nd->out + w, nd->out_len - (size_t)w);
+        nd->out_len -= (size_t)w;
+    }
+    return true;
+}
+
+static int
+op_udp_send(void *user, const struct otk_addr *to, const void *buf, size_t len)
+{
+    struct otk_netdev *nd = user;
+    if (to->family != 4)
+        return OTK_ERR_IO;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    memcpy(&sa.sin_addr.s_addr, to->ip, 4);
+    sa.sin_port = htons(to->port);
+    ssize_t w;
+    do {
+        w = sendto(nd->udp_fd, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&sa, sizeof sa);
+    } while (w < 0 && errno == EINTR);
+    return (w == (ssize_t)len) ? OTK_OK : OTK_ERR_IO;
+}
+
+static int
+op_tcp_connect(void *user, const struct otk_addr *to)
+{
+    struct otk_netdev *nd = user;
+    if (nd->tcp_fd >= 0) {
+        /* A previous connection still open: the device only has one OTA client. */
+        if (nd->tcp == OTK_NETDEV_TCP_CONNECTING)
+            close(nd->tcp_fd);
+        else
+            start_linger(nd, nd->tcp_fd);
+        tcp_forget(nd);
+    }
+    if (to->family != 4)
+        return OTK_ERR_IO;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return OTK_ERR_IO;
+    if (set_nonblock(fd) != 0) {
+        close(fd);
+        return OTK_ERR_IO;
+    }
+    /* Acks are tiny and the uploader waits for each one: Nagle would add delayed-ACK stalls. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    memcpy(&sa.sin_addr.s_addr, to->ip, 4);
+    sa.sin_port = htons(to->port);
+    tcp_forget(nd);
+    nd->tcp_fd = fd;
+    int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
+    if (rc == 0) {
+        /* Loopback may connect at once; still report from the loop (no re-entry). */
+        nd->tcp = OTK_NETDEV_TCP_CONNECTED;
+        nd->connect_report = true;
+        nd->connect_status = OTK_OK;
+    } else if (errno == EINPROGRESS || errno == EINTR) {
+        nd->tcp = OTK_NETDEV_TCP_CONNECTING;
+    } else {
+        close(fd);
+        nd->tcp_fd = -1;
+        nd->tcp = OTK_NETDEV_TCP_NONE;
+        nd->connect_report = true;
+        nd->connect_status = OTK_ERR_IO;
+    }
+    return OTK_OK;
+}
+
+static int
+op_tcp_send(void *user, const void *buf, size_t len)
+{
+    struct otk_netdev *nd = user;
+    if (nd->tcp_fd < 0 || nd->tcp == OTK_NETDEV_TCP_CLOSING)
+        return OTK_ERR_IO;
+    if (len > sizeof nd->out - nd->out_len)
+        return OTK_ERR_IO;
+    memcpy(nd->out + nd->out_len, buf, len);
+    nd->out_len += len;
+    if (nd->tcp == OTK_NETDEV_TCP_CONNECTED && !flush_out(nd))
+        return OTK_ERR_IO;
+    return OTK_OK;
+}
+
+static void
+op_tcp_close(void *user)
+{
+    struct otk_netdev *nd = user;
+    if (nd->tcp_fd < 0) {
+        tcp_forget(nd);
+        return;
+    }
+    if (nd->tcp == OTK_NETDEV_TCP_CONNECTING) {
+        close(nd->tcp_fd);
+        tcp_forget(nd);
+        return;
+    }
+    /* From now on the engine no longer owns the connection: no closed event will follow. */
+    nd->connect_report = false;
+    nd->in_len = 0;
+    if (flush_out(nd) && nd->out_len > 0) {
+        nd->tcp = OTK_NETDEV_TCP_CLOSING;
+        return;
+    }
+    start_linger(nd, nd->tcp_fd);
+    tcp_forget(nd);
+}
+
+int
+otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *err, size_t errcap)
+{
+    memset(nd, 0, sizeof *nd);
+    nd->udp_fd = -1;
+    nd->tcp_fd = -1;
+    nd->linger_fd = -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+        set_err(err, errcap, addr, "not an IPv4 address");
+        return OTK_ERR_ARG;
+    }
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        set_err(err, errcap, "socket", strerror(errno));
+        return OTK_ERR_IO;
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || set_nonblock(fd) != 0) {
+        char what[96];
+        snprintf(what, sizeof what, "cannot bind UDP %s:%u", addr, (unsigned)port);
+        set_err(err, errcap, what, strerror(errno));
+        close(fd);
+        return OTK_ERR_IO;
+    }
+    socklen_t sl = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+        set_err(err, errcap, "getsockname", strerror(errno));
+        close(fd);
+        return OTK_ERR_IO;
+    }
+    nd->udp_fd = fd;
+    nd->port = ntohs(sa.sin_port);
+    inet_ntop(AF_INET, &sa.sin_addr, nd->bind_str, sizeof nd->bind_str);
+    nd->ops_tab.udp_send = op_udp_send;
+    nd->ops_tab.tcp_connect = op_tcp_connect;
+    nd->ops_tab.tcp_send = op_tcp_send;
+    nd->ops_tab.tcp_close = op_tcp_close;
+    nd->ops_tab.user = nd;
+    return OTK_OK;
+}
+
+const struct otk_net_ops *
+otk_netdev_ops(struct otk_netdev *nd)
+{
+    return &nd->ops_tab;
+}
+
+void
+otk_netdev_attach(struct otk_netdev *nd, struct otk_dev *dev)
+{
+    nd->dev = dev;
+}
+
+uint16_t
+otk_netdev_port(const struct otk_netdev *nd)
+{
+    return nd->port;
+}
+
+static void
+lower_timeout(int *timeout_ms, int t)
+{
+    if (*timeout_ms < 0 || t < *timeout_ms)
+        *timeout_ms = t;
+}
+
+static bool
+want_read(const struct otk_netdev *nd)
+{
+    return nd->tcp == OTK_NETDEV_TCP_CONNECTED && !nd->connect_report && !nd->peer_eof &&
+           nd->in_len < sizeof nd->in && nd->dev && otk_dev_wants_data(nd->dev);
+}
+
+int
+otk_netdev_pollfds(struct otk_netdev *nd, struct pollfd *pfds, int *timeout_ms, uint32_t now_ms)
+{
+    int n = 0;
+    pfds[n].fd = nd->udp_fd;
+    pfds[n].events = POLLIN;
+    pfds[n].revents = 0;
+    n++;
+    if (nd->tcp_fd >= 0) {
+        short ev = 0;
+        if (nd->tcp == OTK_NETDEV_TCP_CONNECTING || nd->out_len > 0)
+            ev |= POLLOUT;
+        if (want_read(nd))
+            ev |= POLLIN;
+        pfds[n].fd = nd->tcp_fd;
+        pfds[n].events = ev;
+        pfds[n].revents = 0;
+        n++;
+    }
+    if (nd->linger_fd >= 0) {
+        pfds[n].fd = nd->linger_fd;
+        pfds[n].events = POLLIN;
+        pfds[n].revents = 0;
+        n++;
+        int32_t left = (int32_t)(nd->linger_until - now_ms);
+        lower_timeout(timeout_ms, left > 0 ? (int)left : 0);
+    }
+    if (nd->connect_report)
+        lower_timeout(timeout_ms, 0);
+    if (nd->tcp == OTK_NETDEV_TCP_CONNECTED && nd->dev && otk_dev_wants_data(nd->dev)) {
+        if (nd->peer_eof)
+            lower_timeout(timeout_ms, 0); /* hand over the rest, then the close */
+        else if (nd->in_len > 0)
+            lower_timeout(timeout_ms, 5); /* engine pushed back; offer the rest again soon */
+    }
+    return n;
+}
+
+static void
+process_linger(struct otk_netdev *nd, uint32_t now_ms)
+{
+    if (nd->linger_fd < 0)
+        return;
+    uint8_t junk[4096];
+    for (;;) {
+        ssize_t r = recv(nd->linger_fd, junk, sizeof junk, MSG_DONTWAIT);
+        if (r > 0)
+            continue;
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if ((int32_t)(now_ms - nd->linger_until) >= 0)
+                linger_drop(nd);
+            return;
+        }
+        linger_drop(nd); /* EOF or error: the peer has everything it will get */
+        return;
+    }
+}
+
+static void
+engine_closed(struct otk_netdev *nd, uint32_t now_ms)
+{
+    if (nd->tcp_fd >= 0)
+        close(nd->tcp_fd);
+    tcp_forget(nd);
+    if (nd->dev)
+        otk_dev_on_tcp_closed(nd->dev, now_ms);
+}
+
+static void
+process_read(struct otk_netdev *nd, uint32_t now_ms)
+{
+    for (int round = 0; round < READ_ROUNDS; round++) {
+        if (nd->tcp != OTK_NETDEV_TCP_CONNECTED || !otk_dev_wants_data(nd->dev))
+            return;
+        if (!nd->peer_eof && nd->in_len < sizeof nd->in) {
+            ssize_t r =
+                recv(nd->tcp_fd, nd->in + nd->in_len, sizeof nd->in - nd->in_len, MSG_DONTWAIT);
+            if (r > 0) {
+                nd->in_len += (size_t)r;
+                nd->tcp_rx_bytes += (uint64_t)r;
+            } else if (r == 0) {
+                nd->peer_eof = true;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                nd->peer_eof = true; /* reset: treat like a close once the buffer is used */
+            }
+        }
+        if (nd->in_len == 0) {
+            if (nd->peer_eof)
+                engine_closed(nd, now_ms);
+            return;
+        }
+        size_t used = otk_dev_on_tcp_data(nd->dev, nd->in, nd->in_len, now_ms);
+        if (nd->tcp != OTK_NETDEV_TCP_CONNECTED)
+            return; /* the engine closed the connection while handling the data */
+        if (used > nd->in_len)
+            used = nd->in_len;
+        memmove(nd->in, nd->in + used, nd->in_len - used);
+        nd->in_len -= used;
+        if (used == 0)
+            return; /* back-pressure: try again after a tick */
+    }
+}
+
+void
+otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint32_t now_ms)
+{
+    short udp_ev = 0, tcp_ev = 0;
+    for (int i = 0; i < n; i++) {
+        if (pfds[i].fd == nd->udp_fd)
+            udp_ev = pfds[i].revents;
+        else if (pfds[i].fd == nd->tcp_fd && nd->tcp_fd >= 0)
+            tcp_ev = pfds[i].revents;
+    }
+    process_linger(nd, now_ms);
+
+    if (nd->tcp == OTK_NETDEV_TCP_CONNECTING && (tcp_ev & (POLLOUT | POLLERR | POLLHUP))) {
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (getsockopt(nd->tcp_fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0)
+            soerr = errno;
+        nd->connect_report = true;
+        if (soerr == 0) {
+            nd->tcp = OTK_NETDEV_TCP_CONNECTED;
+            nd->connect_status = OTK_OK;
+        } else {
+            close(nd->tcp_fd);
+            nd->tcp_fd = -1;
+            nd->tcp = OTK_NETDEV_TCP_NONE;
+            nd->connect_status = OTK_ERR_IO;
+        }
+        tcp_ev = 0;
+    }
+    if (nd->connect_report) {
+        nd->connect_report = false;
+        if (nd->connect_status == OTK_OK && nd->out_len > 0)
+            flush_out(nd);
+        if (nd->dev)
+            otk_dev_on_connected(nd->dev, nd->connect_status, now_ms);
+    }
+
+    if (nd->tcp_fd >= 0 &&
+        (nd->tcp == OTK_NETDEV_TCP_CONNECTED || nd->tcp == OTK_NETDEV_TCP_CLOSING)) {
+        bool ok = flush_out(nd);
+        if (nd->tcp == OTK_NETDEV_TCP_CLOSING) {
+            if (!ok) {
+                close(nd->tcp_fd);
+                tcp_forget(nd);
+            } else if (nd->out_len == 0) {
+                start_linger(nd, nd->tcp_fd);
+                tcp_forget(nd);
+            }
+        } else if (!ok) {
+            engine_closed(nd, now_ms);
+        } else if ((tcp_ev & (POLLERR | POLLHUP)) && !want_read(nd)) {
+            /* The connection is dead (reset) while the engine is not reading: tell it now,
+             * or poll() would report the hang-up forever. A reading engine learns it from
+             * recv() after the buffered bytes. */
+            engine_closed(nd, now_ms);
+        }
+    }
+    if (nd->dev && nd->tcp == OTK_NETDEV_TCP_CONNECTED)
+        process_read(nd, now_ms);
+
+    if (udp_ev & POLLIN) {
+        uint8_t dg[1500];
+        for (int k = 0; k < 16; k++) {
+            struct sockaddr_in from;
+            socklen_t fl = sizeof from;
+            ssize_t r =
+                recvfrom(nd->udp_fd, dg, sizeof dg, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+            if (r < 0)
+                break;
+            if (from.sin_family != AF_INET || !nd->dev)
+                continue;
+            struct otk_addr a;
+            memset(&a, 0, sizeof a);
+            a.family = 4;
+            memcpy(a.ip, &from.sin_addr.s_addr, 4);
+            a.port = ntohs(from.sin_port);
+            otk_dev_on_datagram(nd->dev, &a, dg, (size_t)r, now_ms);
+        }
+    }
+}
+
+void
+otk_netdev_reset(struct otk_netdev *nd)
+{
+    if (nd->tcp_fd >= 0) {
+        if (nd->tcp == OTK_NETDEV_TCP_CONNECTING) {
+            close(nd->tcp_fd);
+        } else {
+            flush_out(nd);
+            start_linger(nd, nd->tcp_fd);
+        }
+    }
+    tcp_forget(nd);
+}
+
+void
+otk_netdev_flush(struct otk_netdev *nd, uint32_t limit_ms)
+{
+    uint32_t start = otk_posix_now_ms();
+    for (;;) {
+        uint32_t now = otk_posix_now_ms();
+        uint32_t spent = now - start;
+        if (spent >= limit_ms)
+            break;
+        if (nd->tcp == OTK_NETDEV_TCP_CLOSING || (nd->tcp_fd >= 0 && nd->out_len > 0)) {
+            if (!flush_out(nd)) {
+                close(nd->tcp_fd);
+                tcp_forget(nd);
+            } else if (nd->out_len == 0 && nd->tcp == OTK_NETDEV_TCP_CLOSING) {
+                start_linger(nd, nd->tcp_fd);
+                tcp_forget(nd);
+            }
+        }
+        process_linger(nd, now);
+        bool busy = nd->linger_fd >= 0 || (nd->tcp_fd >= 0 && nd->out_len > 0);
+        if (!busy)
+            break;
+        struct pollfd p[2];
+        int n = 0;
+        if (nd->linger_fd >= 0) {
+            p[n].fd = nd->linger_fd;
+            p[n].events = POLLIN;
+            n++;
+        }
+        if (nd->tcp_fd >= 0 && nd->out_len > 0) {
+            p[n].fd = nd->tcp_fd;
+            p[n].events = POLLOUT;
+            n++;
+        }
+        int wait = (int)(limit_ms - spent);
+        if (wait > 50)
+            wait = 50;
+        poll(p, (nfds_t)n, wait);
+    }
+}
+
+void
+otk_netdev_close(struct otk_netdev *nd)
+{
+    if (nd->tcp_fd >= 0)
+        close(nd->tcp_fd);
+    tcp_forget(nd);
+    linger_drop(nd);
+    if (nd->udp_fd >= 0) {
+        close(nd->udp_fd);
+        nd->udp_fd = -1;
+    }
+}

@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: MIT
+"""Shared helpers for the end-to-end tests: run `otakit` processes over 127.0.0.1.
+
+Environment: OTAKIT = path of the otakit binary (CTest sets it), OTK_TESTDATA = the test data
+directory (real firmware images in firmware/)."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+OTAKIT = os.environ.get("OTAKIT") or shutil.which("otakit") or "otakit"
+TESTDATA = os.environ.get("OTK_TESTDATA", "")
+
+
+def firmware(name):
+    """Path of a real firmware image from the test data, or None if it is not there."""
+    if not TESTDATA:
+        return None
+    p = os.path.join(TESTDATA, "firmware", name)
+    return p if os.path.exists(p) else None
+
+
+def run(*args, timeout=60, check=False):
+    """Run `otakit args...`; returns the CompletedProcess (text mode)."""
+    cp = subprocess.run([OTAKIT] + [str(a) for a in args], capture_output=True, text=True,
+                        timeout=timeout)
+    if check and cp.returncode != 0:
+        raise AssertionError("otakit %s failed (%d):\n%s%s" % (
+            " ".join(map(str, args)), cp.returncode, cp.stdout, cp.stderr))
+    return cp
+
+
+def free_port(kind="udp"):
+    """A port that was free a moment ago on 127.0.0.1 (prefer --port 0 where possible)."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def make_image(path, chip="esp32", version="1.0.0", size=1 << 20, project=None, seed=None):
+    """Write a valid application image with `otakit image`; returns its bytes."""
+    args = ["image", "--chip", chip, "--version", version, "--size", size, "-o", path]
+    if project:
+        args += ["--project", project]
+    if seed is not None:
+        args += ["--seed", seed]
+    run(*args, check=True)
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def inspect(path):
+    """`otakit inspect --json FILE` as a dict (the exit status is not checked: a flash with
+    nothing bootable still prints its JSON)."""
+    cp = run("inspect", "--json", path)
+    try:
+        return json.loads(cp.stdout)
+    except ValueError:
+        raise AssertionError("inspect %s printed no JSON (%d):\n%s%s" % (
+            path, cp.returncode, cp.stdout, cp.stderr))
+
+
+class Device:
+    """A running `otakit device --json`. events: the JSON lines seen so far (dicts)."""
+
+    def __init__(self, proc, stderr_path, flash):
+        self.proc = proc
+        self.flash = flash
+        self.stderr_path = stderr_path
+        self.events = []
+        self.port = None
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                ev = {"event": "_garbage", "line": line}
+            with self._cond:
+                self.events.append(ev)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path, "r", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def wait_event(self, name, timeout=15.0, where=None, start=0):
+        """The first event called `name` (from index `start`) that satisfies where(ev).
+        Raises AssertionError on timeout or if the device exits first."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for ev in self.events[start:]:
+                    if ev.get("event") == name and (where is None or where(ev)):
+                        return ev
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    raise AssertionError(
+                        "device: no %r event (%s); events: %s\nstderr:\n%s" % (
+                            name, "exited" if self._eof else "timeout",
+                            json.dumps(self.events)[-3000:], self.stderr()[-2000:]))
+                self._cond.wait(left)
+
+    def find(self, name):
+        """All events called `name` so far."""
+        with self._cond:
+            return [e for e in self.events if e.get("event") == name]
+
+    def wait_exit(self, timeout=30.0):
+        """Wait for the process; returns its exit status. The reader is joined too, so
+        `events` is complete afterwards."""
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        return code
+
+    def stop(self):
+        """SIGTERM, then wait (kill if it does not end)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(timeout=5)
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+_counter = [0]
+
+
+def start_device(tmpdir, profile="esp32", password=None, extra=(), flash=None,
+                 auth_variant=None, password_hash=None, wait=True):
+    """Start `otakit device --json --port 0 --flash <tmpdir>/<profile>.flash` and wait for its
+    "listening" event (unless wait=False, e.g. when it is expected to exit at once)."""
+    if flash is None:
+        flash = os.path.join(tmpdir, "%s.flash" % profile)
+    args = [OTAKIT, "device", "--json", "--port", "0", "--profile", profile, "--flash", flash]
+    if password is not None:
+        args += ["--password", password]
+    if password_hash is not None:
+        args += ["--password-hash", password_hash]
+    if auth_variant:
+        args += ["--auth-variant", auth_variant]
+    args += [str(a) for a in extra]
+    _counter[0] += 1
+    errpath = os.path.join(tmpdir, "device-%d.stderr" % _counter[0])
+    errf = open(errpath, "w")
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=errf, text=True,
+                                bufsize=1)
+    finally:
+        errf.close()
+    dev = Device(proc, errpath, flash)
+    if wait:
+        try:
+            ev = dev.wait_event("listening", timeout=20)
+        except BaseException:
+            dev.stop()
+            raise
+        dev.port = ev["port"]
+    return dev
+
+
+def file_bytes(path):
+    with open(path, "rb") as f:
+        return f.read()
