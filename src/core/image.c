@@ -13,6 +13,8 @@
 
 #include "otakit/image.h"
 
+#include "bytes.h"
+
 #define CHUNK            256u
 #define ESP32_HDR_LEN    24u
 #define ESP8266_HDR_LEN  8u
@@ -61,18 +63,6 @@ struct vctx {
     bool hashing;     /* feed what we read into SHA-256 */
     uint8_t buf[CHUNK];
 };
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-
-static uint16_t
-get_u16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | (p[1] << 8));
-}
 
 /* Read n bytes at image position pos (relative to the image start), never past max_len. */
 static enum otk_image_result
@@ -130,7 +120,7 @@ copy_str(char *dst, const uint8_t *src, size_t n)
 static void
 parse_app_desc(const uint8_t *d, struct otk_image_info *info)
 {
-    if (get_u32(d) != OTK_APP_DESC_MAGIC) {
+    if (otk__get_u32(d) != OTK_APP_DESC_MAGIC) {
         return;
     }
     info->has_app_desc = true;
@@ -168,10 +158,10 @@ parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_
         info->segment_count = nseg;
         info->flash_mode = hdr[2];
         info->flash_size_freq = hdr[3];
-        info->entry = get_u32(hdr + 4);
+        info->entry = otk__get_u32(hdr + 4);
     }
     if (esp32) {
-        uint16_t chip_id = get_u16(hdr + 12);
+        uint16_t chip_id = otk__get_u16(hdr + 12);
 
         if (info != NULL) {
             info->chip_id = chip_id;
@@ -202,8 +192,8 @@ parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_
         if (r != OTK_IMG_OK) {
             return r;
         }
-        load = get_u32(sh);
-        len = get_u32(sh + 4);
+        load = otk__get_u32(sh);
+        len = otk__get_u32(sh + 4);
         pos += SEG_HDR_LEN;
         data_pos = pos;
         if (esp32) {

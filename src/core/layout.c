@@ -10,6 +10,8 @@
 #include "otakit/err.h"
 #include "otakit/layout.h"
 
+#include "bytes.h"
+
 #define ENTRY_SIZE   32u
 #define TABLE_SIZE   0xC00u /* ESP-IDF: ESP_PARTITION_TABLE_MAX_LEN */
 #define FLASH_4MB    0x400000u
@@ -49,21 +51,6 @@ static const struct part_def esp8266_parts[] = {
      * the top 24 KB hold EEPROM emulation, RF calibration and the SDK's Wi-Fi settings. */
     {OTK_PART_TYPE_DATA, OTK_PART_SUBTYPE_SPIFFS, 0x200000u, 0x1FA000u, "spiffs"},
 };
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 static void
 copy_label(char *dst, const char *src)
@@ -134,11 +121,11 @@ otk_parttable_encode(const struct otk_crypto_ops *c, const struct otk_partition 
         e[1] = MAGIC_PART_1;
         e[2] = parts[i].type;
         e[3] = parts[i].subtype;
-        put_u32(e + 4, parts[i].offset);
-        put_u32(e + 8, parts[i].size);
+        otk__put_u32(e + 4, parts[i].offset);
+        otk__put_u32(e + 8, parts[i].size);
         memset(e + 12, 0, 16);
         memcpy(e + 12, parts[i].label, len);
-        put_u32(e + 28, 0); /* flags: not encrypted, not read-only */
+        otk__put_u32(e + 28, 0); /* flags: not encrypted, not read-only */
     }
     if (c != NULL) {
         /* Without a crypto provider the table is written without the MD5 entry, as
@@ -193,8 +180,8 @@ otk_parttable_decode(const struct otk_crypto_ops *c, const uint8_t *in, uint32_t
             return OTK_ERR_MALFORMED;
         }
         {
-            uint32_t off = get_u32(e + 4);
-            uint32_t size = get_u32(e + 8);
+            uint32_t off = otk__get_u32(e + 4);
+            uint32_t size = otk__get_u32(e + 8);
 
             if (off + size < off) {
                 return OTK_ERR_MALFORMED; /* wraps around the address space */

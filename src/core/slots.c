@@ -13,23 +13,10 @@
 #include "otakit/err.h"
 #include "otakit/slots.h"
 
+#include "bytes.h"
+
 #define ENTRY_LEN 32u
 #define LABEL_LEN 20u
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
 
 /* ESP-IDF's esp_rom_crc32_le(crc, buf, len): reflected CRC-32 (polynomial 0xEDB88320) that
  * inverts the value on the way in and on the way out. Called with crc = UINT32_MAX, as ESP-IDF
@@ -54,7 +41,7 @@ seq_crc(uint32_t seq)
 {
     uint8_t b[4];
 
-    put_u32(b, seq);
+    otk__put_u32(b, seq);
     return crc32_le(UINT32_MAX, b, sizeof b);
 }
 
@@ -87,10 +74,10 @@ read_entry(const struct otk_flash_ops *f, const struct otk_layout *l, int i,
         OTK_OK) {
         return OTK_ERR_FLASH;
     }
-    e->seq = get_u32(b);
+    e->seq = otk__get_u32(b);
     memcpy(e->label, b + 4, LABEL_LEN);
-    e->state = get_u32(b + 24);
-    e->crc = get_u32(b + 28);
+    e->state = otk__get_u32(b + 24);
+    e->crc = otk__get_u32(b + 28);
     return OTK_OK;
 }
 
@@ -104,10 +91,10 @@ write_entry(const struct otk_flash_ops *f, const struct otk_layout *l, int i,
     uint8_t b[ENTRY_LEN];
     uint32_t addr = l->otadata_offset + (uint32_t)i * OTK_SECTOR_SIZE;
 
-    put_u32(b, e->seq);
+    otk__put_u32(b, e->seq);
     memcpy(b + 4, e->label, LABEL_LEN);
-    put_u32(b + 24, e->state);
-    put_u32(b + 28, e->crc);
+    otk__put_u32(b + 24, e->state);
+    otk__put_u32(b + 28, e->crc);
     if (f->erase(f->user, addr, OTK_SECTOR_SIZE) != OTK_OK) {
         return OTK_ERR_FLASH;
     }

@@ -11,6 +11,8 @@
 #include "otakit/image.h"
 #include "otakit/posix.h"
 
+#include "bytes.h"
+
 #define APP_DESC_LEN 256u
 #define SEG_HDR_LEN  8u
 #define SHA_LEN      32u
@@ -33,15 +35,6 @@
 #define FLASH8266_4MB 0x40u /* ESP8266: size 4 MB (4) << 4 | 40 MHz (0) */
 
 static void
-put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static void
 put_str(uint8_t *dst, size_t field, const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
@@ -59,7 +52,7 @@ static void
 app_desc(uint8_t *d, const char *project, const char *version)
 {
     memset(d, 0, APP_DESC_LEN);
-    put_u32(d, OTK_APP_DESC_MAGIC);
+    otk__put_u32(d, OTK_APP_DESC_MAGIC);
     put_str(d + 16, 32, version);
     put_str(d + 48, 32, project);
     /* A fixed build date keeps the output a pure function of the arguments. */
@@ -131,9 +124,9 @@ otk_imagegen(enum otk_profile chip, const char *project, const char *version, ui
         out[1] = 2;
         out[2] = FLASH_DIO;
         out[3] = FLASH8266_4MB;
-        put_u32(out + 4, code_load);
-        put_u32(out + 8, E82_DRAM_LOAD);
-        put_u32(out + 12, APP_DESC_LEN);
+        otk__put_u32(out + 4, code_load);
+        otk__put_u32(out + 8, E82_DRAM_LOAD);
+        otk__put_u32(out + 12, APP_DESC_LEN);
         app_desc(out + 16, project, version);
     } else {
         t = img - SHA_LEN;
@@ -143,19 +136,19 @@ otk_imagegen(enum otk_profile chip, const char *project, const char *version, ui
         out[1] = 2;
         out[2] = FLASH_DIO;
         out[3] = FLASH_4MB_40M;
-        put_u32(out + 4, code_load);
+        otk__put_u32(out + 4, code_load);
         out[8] = 0xEE; /* wp_pin: not used */
         /* spi_pin_drv[3], chip_id 0 (ESP32), revisions 0, reserved: all zero */
         out[23] = 1; /* hash_appended */
-        put_u32(out + 24, E32_DROM_LOAD);
-        put_u32(out + 28, APP_DESC_LEN);
+        otk__put_u32(out + 24, E32_DROM_LOAD);
+        otk__put_u32(out + 28, APP_DESC_LEN);
         app_desc(out + 32, project, version);
     }
     /* Code segment: ends 3 bytes before the checksum, so the zero padding is 3 bytes and the
      * checksum sits at t - 1 with t a multiple of 16 (the 16-byte line rule). */
     code_len = t - 4u - data_off;
-    put_u32(out + data_off - 8u, code_load);
-    put_u32(out + data_off - 4u, code_len);
+    otk__put_u32(out + data_off - 8u, code_load);
+    otk__put_u32(out + data_off - 4u, code_len);
     fill_random(out + data_off, code_len, seed);
 
     /* the app description is the data of the first segment, just before the second header */
