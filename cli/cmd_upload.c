@@ -1,0 +1,730 @@
+/* SPDX-License-Identifier: MIT */
+/* `otakit upload`: a drop-in for espota.py. Option parsing and the protocol live in src/host
+ * (upload_args.c, upload.c); this file loads the image, runs one poll() loop over all targets,
+ * and reports: progress, errors with their fixes, JSON events, a summary table. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "otakit/posix.h"
+#include "otakit/upload.h"
+
+static const char help_text[] =
+    "usage: otakit upload -i ADDRESS -f FILE [options]\n"
+    "\n"
+    "Upload a firmware or filesystem image to ArduinoOTA devices (ESP32, ESP8266): a drop-in\n"
+    "for espota.py with the same options, that streams instead of waiting for every 1 KB,\n"
+    "retries transient failures, and says what went wrong and how to fix it.\n"
+    "\n"
+    "espota.py options (same meaning and defaults):\n"
+    "  -i, --ip ADDRESS        device IPv4 address or host name; repeat for several devices,\n"
+    "                          ADDRESS:PORT overrides -p for one device\n"
+    "  -I, --host_ip ADDRESS   local address to use and to listen on (default 0.0.0.0 = any)\n"
+    "  -p, --port PORT         device OTA port (default 3232; ESP8266 devices use 8266)\n"
+    "  -P, --host_port PORT    local TCP port the device connects back to (default: a free\n"
+    "                          one; with several devices PORT, PORT+1, ...)\n"
+    "  -a, --auth PASSWORD     OTA password (default: none)\n"
+    "  -m, --md5-target        the device (arduino-esp32 >= 3.3.1) stores an MD5 password\n"
+    "                          hash: skip the SHA-256 try\n"
+    "  -f, --file FILE         the image to upload\n"
+    "  -s, --spiffs            FILE is a filesystem image (SPIFFS/LittleFS/FFat)\n"
+    "  -d, --debug             show every protocol step\n"
+    "  -r, --progress          accepted for compatibility: progress is always shown\n"
+    "  -t, --timeout SECONDS   how long to wait for each answer of the device: to the\n"
+    "                          invitation, to the authentication, its connection (default 10)\n"
+    "\n"
+    "otakit options:\n"
+    "      --retries N         repeat the upload up to N times after transient failures (no\n"
+    "                          answer, stall, dropped connection, MD5 mismatch); default 2\n"
+    "      --targets FILE      read devices from FILE, one ADDRESS[:PORT] a line ('-' = stdin)\n"
+    "      --json              one JSON event a line on stdout (state, progress, result)\n"
+    "      --lockstep          send 1024-byte chunks and wait for each ack, like espota.py\n"
+    "      --force             upload a flash image even if it does not start with 0xE9\n"
+    "      --stall-timeout S   fail when the device takes no data for S seconds (default 10)\n"
+    "      --result-timeout S  wait S seconds after the last byte for the result (default 60)\n"
+    "  -q, --quiet             print errors only\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "exit codes:\n"
+    "    0 success                          9 image too big for the device\n"
+    "    1 other failure, mixed failures   10 not a firmware image (wrong magic byte)\n"
+    "    2 usage error                     11 MD5 mismatch: corrupted in transit\n"
+    "    3 local file problem              12 device rejected the image (wrong chip,\n"
+    "    4 host name not resolved            activation or signature failed)\n"
+    "    5 no answer to the invitation     13 other error reported by the device\n"
+    "    6 wrong or missing password       14 transfer stalled\n"
+    "    7 no answer to authentication     15 connection dropped without a result\n"
+    "    8 device never connected back     16 cannot open local sockets (-I/-P)\n"
+    "  130 interrupted\n"
+    "With several devices the exit code is the failure shared by all failed devices, or 1.\n"
+    "Details and IDE set-ups: docs/CLI.md.\n";
+
+/* ---- reporting ---- */
+
+struct target {
+    struct otk_upload up;
+    char host[256];    /* the address part */
+    char label[256];   /* the target as typed: names it in output */
+    int last_pct_line; /* last 10 % step printed (plain progress) */
+    int last_json_pct;
+};
+
+struct reporter {
+    bool json, quiet, debug, tty, bar_shown;
+    size_t ntargets;
+    struct target *targets;
+    uint32_t t0;
+    uint32_t bar_t;
+    const char *file;
+};
+
+static struct reporter rep;
+static volatile sig_atomic_t interrupted;
+
+static void
+on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double
+secs(uint32_t a, uint32_t b)
+{
+    return (double)(uint32_t)(b - a) / 1000.0;
+}
+
+static void
+clear_bar(void)
+{
+    if (rep.bar_shown) {
+        fputs("\r\033[K", stderr);
+        rep.bar_shown = false;
+    }
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void
+json_begin(const char *event, const struct target *t)
+{
+    printf("{\"event\":\"%s\",\"t\":%.3f", event, secs(rep.t0, otk_posix_now_ms()));
+    if (t) {
+        printf(",\"target\":");
+        json_str(stdout, t->label);
+    }
+}
+
+static void
+json_end(void)
+{
+    printf("}\n");
+    fflush(stdout);
+}
+
+static double
+rate_of(const struct otk_upload *u, uint32_t now)
+{
+    double dt = secs(u->t_data, now);
+    if (!u->t_data)
+        return 0;
+    return (double)u->acked / (dt > 0.001 ? dt : 0.001);
+}
+
+static void
+fmt_rate(char *buf, size_t cap, double bps)
+{
+    if (bps >= 1024 * 1024)
+        snprintf(buf, cap, "%.1f MiB/s", bps / (1024 * 1024));
+    else
+        snprintf(buf, cap, "%.1f KiB/s", bps / 1024);
+}
+
+/* Print a (multi-line) message: the first line after the prefix, the rest indented. */
+static void
+print_message(const char *prefix, const char *msg)
+{
+    const char *p = msg;
+    bool first = true;
+    clear_bar();
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        fprintf(stderr, "%s%.*s\n", first ? prefix : "  ", len, p);
+        first = false;
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+static int
+term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 40)
+        return ws.ws_col;
+    return 80;
+}
+
+static void
+draw_bar(uint32_t now, bool force)
+{
+    char line[512];
+    int w = term_width();
+
+    if (!force && now - rep.bar_t < 100)
+        return;
+    rep.bar_t = now;
+    if (rep.ntargets == 1) {
+        const struct otk_upload *u = &rep.targets[0].up;
+        double p = u->cfg.size ? (double)u->acked / u->cfg.size : 1;
+        double r = rate_of(u, now);
+        char rate[32], eta[32] = "--:--";
+        fmt_rate(rate, sizeof rate, r);
+        if (r > 0) {
+            unsigned s = (unsigned)((u->cfg.size - u->acked) / r + 0.5);
+            snprintf(eta, sizeof eta, "%u:%02u", s / 60, s % 60);
+        }
+        int barw = w - 40;
+        if (barw > 50)
+            barw = 50;
+        int fill = (int)(p * barw + 0.5);
+        int n = snprintf(line, sizeof line, "Uploading [");
+        for (int i = 0; i < barw && n < (int)sizeof line - 64; i++)
+            line[n++] = i < fill ? '=' : ' ';
+        snprintf(line + n, sizeof line - (size_t)n, "] %3.0f%% %s ETA %s", p * 100, rate, eta);
+    } else {
+        size_t n = 0;
+        double total = 0;
+        for (size_t i = 0; i < rep.ntargets && n < sizeof line - 80; i++) {
+            const struct otk_upload *u = &rep.targets[i].up;
+            const char *st;
+            char buf[32];
+            if (u->state == OTK_UP_DONE)
+                st = u->result == OTK_UPX_OK ? "done" : "FAILED";
+            else if (u->state == OTK_UP_SEND || u->state == OTK_UP_RESULT) {
+                snprintf(buf, sizeof buf, "%.0f%%",
+                         100.0 * u->acked / (u->cfg.size ? u->cfg.size : 1));
+                st = buf;
+                total += rate_of(u, now);
+            } else
+                st = otk_upload_state_name(u->state);
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %s", i ? " | " : "",
+                                  rep.targets[i].label, st);
+        }
+        char rate[32];
+        fmt_rate(rate, sizeof rate, total);
+        snprintf(line + n, sizeof line - n, "  (%s)", rate);
+    }
+    if ((int)strlen(line) >= w)
+        line[w - 1] = 0;
+    fprintf(stderr, "\r\033[K%s", line);
+    fflush(stderr);
+    rep.bar_shown = true;
+}
+
+static struct target *
+target_of(struct otk_upload *u)
+{
+    return (struct target *)u; /* up is the first member */
+}
+
+static void
+on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *text)
+{
+    struct target *t = target_of(u);
+    uint32_t now = otk_posix_now_ms();
+    char prefix[400];
+    (void)user;
+
+    snprintf(prefix, sizeof prefix, "%s: ", t->label);
+    switch (ev) {
+    case OTK_UP_EV_LOG:
+        if (rep.debug && !rep.quiet) {
+            clear_bar();
+            fprintf(stderr, "[%7.3f] %s%s\n", secs(rep.t0, now), prefix, text);
+        }
+        if (rep.json && rep.debug) {
+            json_begin("log", t);
+            printf(",\"text\":");
+            json_str(stdout, text);
+            json_end();
+        }
+        break;
+    case OTK_UP_EV_STATE:
+        if (rep.json) {
+            json_begin("state", t);
+            printf(",\"state\":\"%s\",\"attempt\":%u", text, u->attempt);
+            json_end();
+        }
+        if (rep.quiet || rep.json)
+            break;
+        if (u->state == OTK_UP_AUTH) {
+            clear_bar();
+            fprintf(stderr, "%sauthenticating (%s%s)...\n", prefix,
+                    u->variant == OTK_AUTH_PBKDF2 ? "PBKDF2-HMAC-SHA256" : "MD5",
+                    u->variant == OTK_AUTH_PBKDF2 && u->md5_secret ? ", MD5 password hash" : "");
+        } else if (u->state == OTK_UP_SEND && !rep.tty) {
+            fprintf(stderr, "%sdevice connected; uploading %u bytes\n", prefix, u->cfg.size);
+        }
+        break;
+    case OTK_UP_EV_PROGRESS: {
+        int p = u->cfg.size ? (int)(100.0 * u->acked / u->cfg.size) : 100;
+        if (rep.json && (p != t->last_json_pct || u->acked == u->cfg.size)) {
+            t->last_json_pct = p;
+            json_begin("progress", t);
+            printf(",\"bytes\":%u,\"total\":%u,\"percent\":%d,\"rate\":%.0f", u->acked, u->cfg.size,
+                   p, rate_of(u, now));
+            json_end();
+        }
+        if (rep.quiet || rep.json)
+            break;
+        if (rep.tty) {
+            draw_bar(now, u->acked == u->cfg.size);
+        } else if (p / 10 > t->last_pct_line) {
+            char rate[32];
+            t->last_pct_line = p / 10;
+            fmt_rate(rate, sizeof rate, rate_of(u, now));
+            fprintf(stderr, "%s%3d%% (%u of %u bytes, %s)\n", prefix, p, u->acked, u->cfg.size,
+                    rate);
+        }
+        break;
+    }
+    case OTK_UP_EV_RETRY:
+        if (rep.json) {
+            json_begin("retry", t);
+            printf(",\"attempt\":%u,\"error\":\"%s\",\"exit_code\":%d,\"message\":", u->attempt,
+                   otk_upload_exit_name(u->result), u->result);
+            json_str(stdout, text);
+            json_end();
+        }
+        if (!rep.quiet) {
+            snprintf(prefix, sizeof prefix, "attempt %u of %u failed: ", u->attempt,
+                     u->cfg.retries + 1);
+            print_message(prefix, text);
+            fprintf(stderr, "%s: retrying in %.0f s\n", t->label,
+                    secs(now, u->deadline_) > 0 ? secs(now, u->deadline_) : 0.0);
+        }
+        t->last_pct_line = 0;
+        break;
+    case OTK_UP_EV_DONE: {
+        double dur = secs(u->t_begin, u->t_end);
+        if (rep.json) {
+            json_begin("result", t);
+            printf(",\"ok\":%s,\"exit_code\":%d,\"error\":", u->result ? "false" : "true",
+                   u->result);
+            if (u->result)
+                printf("\"%s\"", otk_upload_exit_name(u->result));
+            else
+                printf("null");
+            printf(",\"message\":");
+            json_str(stdout, u->result ? u->message : "");
+            printf(",\"device_text\":");
+            json_str(stdout, u->device_text);
+            printf(",\"bytes\":%u,\"total\":%u,\"seconds\":%.3f,\"data_seconds\":%.3f,"
+                   "\"attempts\":%u",
+                   u->acked, u->cfg.size, dur, u->t_data ? secs(u->t_data, u->t_end) : 0.0,
+                   u->attempt);
+            json_end();
+        }
+        if (u->result == OTK_UPX_OK) {
+            if (!rep.quiet) {
+                char rate[32];
+                fmt_rate(rate, sizeof rate, rate_of(u, u->t_end));
+                clear_bar();
+                fprintf(stderr, "%sOK: %u bytes in %.2f s (%s)%s\n", prefix, u->cfg.size, dur, rate,
+                        u->attempt > 1 ? " after a retry" : "");
+            }
+        } else {
+            print_message("error: ", u->message);
+        }
+        break;
+    }
+    }
+}
+
+/* ---- the image ---- */
+
+static int
+load_image(const struct otk_upload_opts *o, uint8_t **data, uint32_t *size)
+{
+    const char *f = o->file;
+    struct stat st;
+    int fd = open(f, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        fprintf(stderr,
+                "otakit upload: error: cannot open the image '%s': %s.\n"
+                "  fix: check the path (build first: PlatformIO passes $SOURCE, the Arduino "
+                "IDE {build.path}/{build.project_name}.bin).\n",
+                f, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return OTK_UPX_FILE;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fprintf(stderr, "otakit upload: error: '%s' is not a regular file.\n", f);
+        close(fd);
+        return OTK_UPX_FILE;
+    }
+    if (st.st_size == 0) {
+        fprintf(stderr,
+                "otakit upload: error: the image '%s' is empty (0 bytes).\n"
+                "  fix: the build did not finish or wrote elsewhere; rebuild and check the "
+                "path.\n",
+                f);
+        close(fd);
+        return OTK_UPX_FILE;
+    }
+    if ((uint64_t)st.st_size > UINT32_MAX) {
+        fprintf(stderr, "otakit upload: error: '%s' is too big for the protocol (%lld bytes).\n", f,
+                (long long)st.st_size);
+        close(fd);
+        return OTK_UPX_FILE;
+    }
+    *size = (uint32_t)st.st_size;
+    *data = malloc(*size);
+    if (!*data) {
+        close(fd);
+        fprintf(stderr, "otakit upload: error: out of memory\n");
+        return OTK_UPX_FAIL;
+    }
+    for (uint32_t got = 0; got < *size;) {
+        ssize_t n = read(fd, *data + got, *size - got);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            fprintf(stderr, "otakit upload: error: reading '%s' failed: %s.\n", f,
+                    n < 0 ? strerror(errno) : "the file shrank while being read");
+            close(fd);
+            free(*data);
+            return OTK_UPX_FILE;
+        }
+        got += (uint32_t)n;
+    }
+    close(fd);
+
+    const uint8_t *d = *data;
+    if (!o->spiffs && d[0] != 0xE9) {
+        bool gz = *size >= 2 && d[0] == 0x1F && d[1] == 0x8B;
+        bool elf = *size >= 4 && !memcmp(d,
+                                         "\x7f"
+                                         "ELF",
+                                         4);
+        if (gz) {
+            if (!o->quiet)
+                fprintf(stderr,
+                        "otakit upload: note: '%s' is gzip-compressed; only ESP8266 "
+                        "devices accept compressed images.\n",
+                        f);
+        } else if (!o->force) {
+            fprintf(stderr,
+                    "otakit upload: error: '%s' is not an application image: its first byte is "
+                    "0x%02X, an ESP32/ESP8266 app image starts with 0xE9%s.\n"
+                    "  fix: upload the .bin the build produced; for a filesystem image add "
+                    "-s/--spiffs; to send it anyway add --force.\n",
+                    f, d[0], elf ? " (this is an ELF file: use the .bin next to it)" : "");
+            free(*data);
+            return OTK_UPX_FILE;
+        }
+    }
+    return 0;
+}
+
+static void
+md5_hex(const uint8_t *d, uint32_t n, char out[33])
+{
+    const struct otk_crypto_ops *c = otk_posix_crypto();
+    union otk_hash_ctx ctx;
+    uint8_t dig[16];
+    c->md5_start(&ctx);
+    c->md5_update(&ctx, d, n);
+    c->md5_finish(&ctx, dig);
+    otk_hex(dig, 16, out);
+}
+
+/* ---- summary ---- */
+
+static int
+aggregate_exit(void)
+{
+    int code = 0;
+    for (size_t i = 0; i < rep.ntargets; i++) {
+        int r = rep.targets[i].up.result;
+        if (r == OTK_UPX_OK)
+            continue;
+        if (code == 0)
+            code = r;
+        else if (code != r)
+            code = OTK_UPX_FAIL;
+    }
+    return code;
+}
+
+static void
+summary(void)
+{
+    size_t ok = 0;
+    int code = aggregate_exit();
+
+    for (size_t i = 0; i < rep.ntargets; i++)
+        ok += rep.targets[i].up.result == OTK_UPX_OK;
+    if (rep.json) {
+        json_begin("summary", NULL);
+        printf(",\"targets\":%zu,\"ok\":%zu,\"failed\":%zu,\"exit_code\":%d", rep.ntargets, ok,
+               rep.ntargets - ok, code);
+        json_end();
+    }
+    if (rep.quiet || rep.ntargets < 2)
+        return;
+    clear_bar();
+    FILE *f = rep.json ? stderr : stdout;
+    fprintf(f, "\n%-24s %-16s %10s %9s %12s %3s  %s\n", "TARGET", "RESULT", "BYTES", "TIME", "RATE",
+            "TRY", "DETAIL");
+    for (size_t i = 0; i < rep.ntargets; i++) {
+        const struct otk_upload *u = &rep.targets[i].up;
+        char rate[32] = "-", detail[72] = "";
+        if (u->result == OTK_UPX_OK)
+            fmt_rate(rate, sizeof rate, rate_of(u, u->t_end));
+        else {
+            const char *m = u->message;
+            size_t len = strcspn(m, "\n");
+            if (len > sizeof detail - 1)
+                len = sizeof detail - 1;
+            memcpy(detail, m, len);
+            detail[len] = 0;
+            if (len == sizeof detail - 1)
+                memcpy(detail + len - 3, "...", 3);
+        }
+        fprintf(f, "%-24s %-16s %10u %8.2fs %12s %3u  %s\n", rep.targets[i].label,
+                otk_upload_exit_name(u->result), u->acked, secs(u->t_begin, u->t_end), rate,
+                u->attempt, detail);
+    }
+    fprintf(f, "%zu of %zu uploads succeeded\n", ok, rep.ntargets);
+    fflush(f);
+}
+
+/* ---- main ---- */
+
+int
+cmd_upload(int argc, char **argv)
+{
+    struct otk_upload_opts o;
+    char err[2048];
+    int rc;
+    uint8_t *image = NULL;
+    uint32_t size = 0;
+    char md5[33];
+
+    rc = otk_upload_parse_args(argc, argv, &o, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "otakit upload: error: %s\n", err);
+        fprintf(stderr, "usage: otakit upload -i ADDRESS -f FILE [options] (see --help)\n");
+        otk_upload_opts_free(&o);
+        return rc;
+    }
+    if (o.help) {
+        fputs(help_text, stdout);
+        otk_upload_opts_free(&o);
+        return 0;
+    }
+    rc = otk_upload_read_targets(&o, err, sizeof err);
+    if (rc) {
+        fprintf(stderr, "otakit upload: error: %s\n", err);
+        otk_upload_opts_free(&o);
+        return rc;
+    }
+    if (o.host_port > 0 && o.host_port + (long)o.ntargets - 1 > 65535) {
+        fprintf(stderr, "otakit upload: error: -P %d leaves no room for %zu devices (ports %d..)\n",
+                o.host_port, o.ntargets, o.host_port);
+        otk_upload_opts_free(&o);
+        return OTK_UPX_USAGE;
+    }
+    rc = load_image(&o, &image, &size);
+    if (rc) {
+        otk_upload_opts_free(&o);
+        return rc;
+    }
+    md5_hex(image, size, md5);
+
+    memset(&rep, 0, sizeof rep);
+    rep.json = o.json;
+    rep.quiet = o.quiet;
+    rep.debug = o.debug;
+    rep.tty = isatty(2) && !o.json;
+    rep.t0 = otk_posix_now_ms();
+    rep.file = o.file;
+    rep.ntargets = o.ntargets;
+    rep.targets = calloc(o.ntargets, sizeof *rep.targets);
+    if (!rep.targets) {
+        free(image);
+        otk_upload_opts_free(&o);
+        return OTK_UPX_FAIL;
+    }
+
+    struct otk_upload_cfg base;
+    otk_upload_cfg_defaults(&base);
+    base.host_ip = o.host_ip;
+    base.password = o.auth;
+    base.md5_target = o.md5_target;
+    base.spiffs = o.spiffs;
+    base.lockstep = o.lockstep;
+    base.image = image;
+    base.size = size;
+    memcpy(base.md5, md5, sizeof base.md5);
+    /* -t bounds every wait for the device during the handshake; espota applied it to the
+     * invitation only and waited a fixed 10 s (= the default) for the rest */
+    base.invite_timeout_ms = (uint32_t)(o.timeout_s * 1000);
+    base.auth_timeout_ms = base.invite_timeout_ms;
+    base.connect_timeout_ms = base.invite_timeout_ms;
+    base.stall_timeout_ms = (uint32_t)(o.stall_timeout_s * 1000);
+    base.result_timeout_ms = (uint32_t)(o.result_timeout_s * 1000);
+    base.retries = o.retries;
+    base.crypto = otk_posix_crypto();
+    base.on_event = on_event;
+
+    for (size_t i = 0; i < o.ntargets; i++) {
+        struct target *t = &rep.targets[i];
+        int port = o.port;
+        struct otk_upload_cfg c = base;
+        if (otk_upload_split_target(o.targets[i], t->host, sizeof t->host, &port) < 0) {
+            fprintf(stderr,
+                    "otakit upload: error: bad device address '%s' (ADDRESS or "
+                    "ADDRESS:PORT)\n",
+                    o.targets[i]);
+            free(image);
+            free(rep.targets);
+            otk_upload_opts_free(&o);
+            return OTK_UPX_USAGE;
+        }
+        snprintf(t->label, sizeof t->label, "%s", o.targets[i]);
+        c.target = t->host;
+        c.port = (uint16_t)port;
+        c.host_port = o.host_port > 0 ? (uint16_t)(o.host_port + (int)i) : 0;
+        otk_upload_init(&t->up, &c);
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+
+    if (o.json) {
+        json_begin("start", NULL);
+        printf(",\"file\":");
+        json_str(stdout, o.file);
+        printf(",\"size\":%u,\"md5\":\"%s\",\"command\":\"%s\",\"targets\":%zu", size, md5,
+               o.spiffs ? "filesystem" : "flash", o.ntargets);
+        json_end();
+    }
+    if (!o.quiet && !o.json) {
+        if (o.ntargets == 1)
+            fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %s port %u\n", o.file,
+                    size, o.spiffs ? "filesystem" : "app", md5, rep.targets[0].host,
+                    rep.targets[0].up.cfg.port);
+        else
+            fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %zu devices\n", o.file,
+                    size, o.spiffs ? "filesystem" : "app", md5, o.ntargets);
+    }
+    if (!o.quiet && !o.json) {
+        char signedname[4096];
+        snprintf(signedname, sizeof signedname, "%s.signed", o.file);
+        if (access(signedname, R_OK) == 0)
+            fprintf(stderr,
+                    "otakit upload: note: %s exists; ESP8266's espota.py would upload it "
+                    "instead, otakit uploads exactly %s\n",
+                    signedname, o.file);
+    }
+
+    for (size_t i = 0; i < rep.ntargets; i++)
+        otk_upload_start(&rep.targets[i].up, otk_posix_now_ms());
+
+    struct pollfd *fds = calloc(rep.ntargets * 3 + 1, sizeof *fds);
+    size_t *owner = calloc(rep.ntargets * 3 + 1, sizeof *owner);
+    bool aborted = false;
+    for (;;) {
+        uint32_t now = otk_posix_now_ms();
+        size_t nfds = 0, active = 0;
+        int timeout = -1;
+
+        if (interrupted && !aborted) {
+            aborted = true;
+            for (size_t i = 0; i < rep.ntargets; i++)
+                otk_upload_abort(&rep.targets[i].up, now, "interrupted");
+        }
+        for (size_t i = 0; i < rep.ntargets; i++) {
+            struct otk_upload *u = &rep.targets[i].up;
+            if (u->state == OTK_UP_DONE)
+                continue;
+            active++;
+            size_t k = otk_upload_pollfds(u, fds + nfds, 3);
+            for (size_t j = 0; j < k; j++)
+                owner[nfds + j] = i;
+            nfds += k;
+            int32_t d = otk_upload_next_ms(u, now);
+            if (d >= 0 && (timeout < 0 || d < timeout))
+                timeout = d;
+        }
+        if (active == 0)
+            break;
+        if (rep.tty && !rep.quiet && rep.bar_shown)
+            draw_bar(now, false);
+        int n = poll(fds, nfds, timeout);
+        if (n < 0 && errno != EINTR)
+            break;
+        now = otk_posix_now_ms();
+        for (size_t i = 0; i < rep.ntargets; i++) {
+            struct otk_upload *u = &rep.targets[i].up;
+            size_t first = 0, cnt = 0;
+            if (u->state == OTK_UP_DONE)
+                continue;
+            for (size_t j = 0; j < nfds; j++) {
+                if (owner[j] == i) {
+                    if (cnt == 0)
+                        first = j;
+                    cnt++;
+                }
+            }
+            otk_upload_step(u, fds + first, cnt, now);
+        }
+    }
+    clear_bar();
+    summary();
+    rc = aborted ? 130 : aggregate_exit();
+
+    for (size_t i = 0; i < rep.ntargets; i++)
+        otk_upload_close(&rep.targets[i].up);
+    free(fds);
+    free(owner);
+    free(rep.targets);
+    free(image);
+    otk_upload_opts_free(&o);
+    return rc;
+}

@@ -1,0 +1,1144 @@
+/* SPDX-License-Identifier: MIT */
+/* The host upload engine (the espota.py side), as a non-blocking state machine.
+ *
+ * What it does differently from espota.py, and why:
+ * - One UDP socket per handshake, invitations retransmitted from it with backoff (0.5 s, 1 s,
+ *   2 s, ...), because devices answer to the source port of the datagram they received; but no
+ *   invitation once an AUTH challenge arrived, because a device in WAITAUTH that receives one
+ *   drops back to IDLE ("200 was expected. got 0 instead") and ignores our answer.
+ * - The TCP listener is polled from the start: if the device connects back, its UDP "OK" was
+ *   merely lost.
+ * - The image is streamed: non-blocking sends of large slices into a send buffer capped at
+ *   64 KB, so the link stays full and progress (bytes the device's TCP stack acknowledged)
+ *   tracks reality; never a byte more than announced.
+ * - Success only on "OK"; error texts are mapped to causes and fixes. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/errqueue.h>
+#include <netinet/ip_icmp.h>
+
+#include "otakit/err.h"
+#include "otakit/upload.h"
+
+#define SNDBUF_CAP          (64 * 1024)
+#define SLICE_MAX           (64 * 1024)
+#define LOCKSTEP_CHUNK      1024
+#define INVITE_GAP0_MS      500
+#define AUTH_GAP0_MS        1000
+#define ERROR_GRACE_MS      1500
+#define PROGRESS_TICK       100
+#define PORT_UNREACH_GIVEUP 3
+
+/* ---- outcomes ---- */
+
+static const char *const exit_names[] = {
+    [OTK_UPX_OK] = "ok",
+    [OTK_UPX_FAIL] = "failed",
+    [OTK_UPX_USAGE] = "usage",
+    [OTK_UPX_FILE] = "file",
+    [OTK_UPX_RESOLVE] = "not-resolved",
+    [OTK_UPX_NO_ANSWER] = "no-answer",
+    [OTK_UPX_AUTH] = "auth-failed",
+    [OTK_UPX_AUTH_NO_ANSWER] = "auth-no-answer",
+    [OTK_UPX_NO_CONNECT] = "no-connect-back",
+    [OTK_UPX_TOO_BIG] = "too-big",
+    [OTK_UPX_NOT_FIRMWARE] = "not-firmware",
+    [OTK_UPX_MD5] = "md5-mismatch",
+    [OTK_UPX_REJECTED] = "rejected",
+    [OTK_UPX_DEVICE] = "device-error",
+    [OTK_UPX_STALLED] = "stalled",
+    [OTK_UPX_DROPPED] = "dropped",
+    [OTK_UPX_LOCAL_NET] = "local-network",
+};
+
+const char *
+otk_upload_exit_name(int code)
+{
+    if (code < 0 || (size_t)code >= sizeof exit_names / sizeof exit_names[0] || !exit_names[code])
+        return "failed";
+    return exit_names[code];
+}
+
+bool
+otk_upload_exit_transient(int code)
+{
+    switch (code) {
+    case OTK_UPX_NO_ANSWER:
+    case OTK_UPX_AUTH_NO_ANSWER:
+    case OTK_UPX_STALLED:
+    case OTK_UPX_DROPPED:
+    case OTK_UPX_MD5:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool
+contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (!strncasecmp(hay, needle, n))
+            return true;
+    return false;
+}
+
+int
+otk_upload_classify_device_error(const char *text)
+{
+    /* ESP32 Updater strings and ESP8266 "ERROR[n]: ..." strings (espota-protocol.md §5, §7) */
+    if (contains(text, "Not Enough Space") || contains(text, "Bad Size Given"))
+        return OTK_UPX_TOO_BIG;
+    if (contains(text, "Wrong Magic Byte") || contains(text, "Magic byte is not"))
+        return OTK_UPX_NOT_FIRMWARE;
+    if (contains(text, "MD5 Check Failed") || contains(text, "MD5 verification failed"))
+        return OTK_UPX_MD5;
+    if (contains(text, "Could Not Activate") || contains(text, "Flash config wrong") ||
+        contains(text, "verification failed") || contains(text, "Decryption error"))
+        return OTK_UPX_REJECTED;
+    return OTK_UPX_DEVICE;
+}
+
+static const char *const state_names[] = {
+    [OTK_UP_IDLE] = "idle",       [OTK_UP_INVITE] = "invite", [OTK_UP_AUTH] = "auth",
+    [OTK_UP_CONNECT] = "connect", [OTK_UP_SEND] = "send",     [OTK_UP_RESULT] = "result",
+    [OTK_UP_BACKOFF] = "backoff", [OTK_UP_DONE] = "done",
+};
+
+const char *
+otk_upload_state_name(enum otk_up_state s)
+{
+    return (unsigned)s < sizeof state_names / sizeof state_names[0] ? state_names[s] : "?";
+}
+
+void
+otk_upload_cfg_defaults(struct otk_upload_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->port = OTK_PORT_ESP32;
+    c->invite_timeout_ms = 10000;
+    c->auth_timeout_ms = 10000;
+    c->connect_timeout_ms = 10000;
+    c->stall_timeout_ms = 10000;
+    c->result_timeout_ms = 60000;
+    c->retries = 2;
+    c->retry_backoff_ms = 1000;
+}
+
+/* ---- helpers ---- */
+
+static bool
+due(uint32_t now, uint32_t t)
+{
+    return (int32_t)(now - t) >= 0;
+}
+
+static void
+emit(struct otk_upload *u, enum otk_up_event ev, const char *text)
+{
+    if (u->cfg.on_event)
+        u->cfg.on_event(u->cfg.user, u, ev, text);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+dlog(struct otk_upload *u, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (!u->cfg.on_event)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    emit(u, OTK_UP_EV_LOG, buf);
+}
+
+static void
+set_state(struct otk_upload *u, enum otk_up_state s)
+{
+    if (u->state == s)
+        return;
+    u->state = s;
+    emit(u, OTK_UP_EV_STATE, otk_upload_state_name(s));
+}
+
+static void
+close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static void
+close_attempt(struct otk_upload *u)
+{
+    close_fd(&u->udp_fd_);
+    close_fd(&u->conn_fd_);
+}
+
+void
+otk_upload_close(struct otk_upload *u)
+{
+    close_attempt(u);
+    close_fd(&u->listen_fd_);
+}
+
+static double
+pct(uint32_t part, uint32_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 100.0;
+}
+
+static const char *
+other_core_hint(uint16_t port)
+{
+    if (port == OTK_PORT_ESP32)
+        return "ESP32 devices listen on 3232 by default, ESP8266 devices on 8266: try -p 8266";
+    if (port == OTK_PORT_ESP8266)
+        return "ESP8266 devices listen on 8266 by default, ESP32 devices on 3232: try -p 3232";
+    return "the defaults are 3232 (ESP32) and 8266 (ESP8266), unless the sketch calls "
+           "ArduinoOTA.setPort()";
+}
+
+/* Finish the attempt with an outcome. Transient failures with attempts left go to BACKOFF. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+finish(struct otk_upload *u, uint32_t now, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    u->result = code;
+    u->message[0] = 0;
+    if (code == OTK_UPX_OK) {
+        u->acked = u->sent; /* "OK" means the device has every byte, whatever we sampled last */
+        if (u->emitted_ != u->acked) {
+            u->emitted_ = u->acked;
+            emit(u, OTK_UP_EV_PROGRESS, NULL);
+        }
+    }
+    if (fmt) {
+        va_start(ap, fmt);
+        vsnprintf(u->message, sizeof u->message, fmt, ap);
+        va_end(ap);
+    }
+    close_attempt(u);
+    if (code != OTK_UPX_OK && otk_upload_exit_transient(code) && u->attempt <= u->cfg.retries &&
+        u->state != OTK_UP_IDLE) {
+        uint32_t wait = u->cfg.retry_backoff_ms << (u->attempt - 1 < 8 ? u->attempt - 1 : 8);
+        u->deadline_ = now + wait;
+        emit(u, OTK_UP_EV_RETRY, u->message);
+        dlog(u, "attempt %u failed (%s); next attempt in %.1f s", u->attempt,
+             otk_upload_exit_name(code), wait / 1000.0);
+        set_state(u, OTK_UP_BACKOFF);
+        return;
+    }
+    close_fd(&u->listen_fd_);
+    u->t_end = now;
+    set_state(u, OTK_UP_DONE);
+    emit(u, OTK_UP_EV_DONE, u->message);
+}
+
+static void
+device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
+{
+    int code = otk_upload_classify_device_error(text);
+    const char *where = udp ? "refused the upload before any data was sent"
+                            : "reported an error after receiving the image";
+    uint32_t at = u->acked;
+
+    snprintf(u->device_text, sizeof u->device_text, "%s", text);
+    switch (code) {
+    case OTK_UPX_TOO_BIG:
+        finish(u, now, code,
+               "%s %s: \"%s\": the image (%u bytes, %.1f KiB) is bigger than the space the "
+               "device has for it.\n"
+               "fix: an app image must fit the OTA slot (ESP32: the partition scheme; ESP8266: "
+               "the running sketch and the new one must both fit in the sketch area); a "
+               "filesystem image (-s) must fit the filesystem partition. Choose a partition "
+               "scheme / flash layout with a bigger slot, or make the image smaller.",
+               u->cfg.target, where, text, u->cfg.size, u->cfg.size / 1024.0);
+        break;
+    case OTK_UPX_NOT_FIRMWARE:
+        finish(u, now, code,
+               "%s %s: \"%s\": the file is not an application image for this device (%s).\n"
+               "fix: upload the .bin the build produced for this board (not the .elf or a "
+               "data file); for a filesystem image add -s/--spiffs.",
+               u->cfg.target, where, text,
+               u->cfg.size && u->cfg.image[0] != 0xE9
+                   ? "its first byte is not 0xE9, the mark of an app image"
+                   : "its header does not match what the device expects");
+        break;
+    case OTK_UPX_MD5:
+        finish(u, now, code,
+               "%s %s: \"%s\": the data the device wrote does not match the MD5 announced "
+               "in the invitation: the image was corrupted in transit.\n"
+               "fix: upload again (otakit retries this automatically with --retries); if it "
+               "keeps failing, check the Wi-Fi link and the device's power supply.",
+               u->cfg.target, where, text);
+        break;
+    case OTK_UPX_REJECTED:
+        if (contains(text, "Signature"))
+            finish(u, now, code,
+                   "%s %s: \"%s\": the device only accepts signed images.\n"
+                   "fix: upload the signed binary (the build writes <name>.bin.signed; "
+                   "ESP8266's espota.py picked it silently, otakit uploads exactly the file "
+                   "given with -f).",
+                   u->cfg.target, where, text);
+        else
+            finish(u, now, code,
+                   "%s %s: \"%s\": the device received the image but could not use it: it "
+                   "was built for another chip or flash configuration, or it is damaged.\n"
+                   "fix: build for the exact board (chip, flash size and mode) and upload the "
+                   "fresh .bin.",
+                   u->cfg.target, where, text);
+        break;
+    default: {
+        const char *advice = "see the device's serial log for details";
+        if (contains(text, "bootstrapping"))
+            advice = "reset the ESP8266 once (reset button or power cycle) after flashing it "
+                     "over serial; the first boot after a serial upload cannot apply an OTA "
+                     "update";
+        else if (contains(text, "Flash Write") || contains(text, "Flash Erase") ||
+                 contains(text, "Flash Read"))
+            advice = "a flash operation failed on the device: check its power supply; the "
+                     "flash chip may be worn out";
+        else if (contains(text, "already running"))
+            advice = "another update is in progress on the device; wait for it or reset the "
+                     "device";
+        else if (contains(text, "Partition Could Not"))
+            advice = "the device's partition table has no OTA slot: flash a partition scheme "
+                     "with OTA support over serial once";
+        else if (contains(text, "Aborted"))
+            advice = "the device ended the update before it had the whole image";
+        finish(u, now, code, "%s %s: \"%s\" (at byte %u of %u).\nfix: %s.", u->cfg.target, where,
+               text, at, u->cfg.size, advice);
+    }
+    }
+}
+
+/* ---- UDP handshake ---- */
+
+static int
+open_udp(struct otk_upload *u)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    /* Report ICMP errors (port unreachable: nothing listens there) instead of hiding them. */
+    int on = 1;
+    (void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
+    /* With -I, the invitation must come from that address: the device connects back to the
+     * source address of the datagram. */
+    if (u->bind_.s_addr != htonl(INADDR_ANY)) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = u->bind_};
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+            int e = errno;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+    }
+    return fd;
+}
+
+static void
+send_dgram(struct otk_upload *u, const void *buf, size_t len, const char *what)
+{
+    ssize_t n =
+        sendto(u->udp_fd_, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&u->dev_, sizeof u->dev_);
+    if (n < 0)
+        dlog(u, "sending the %s to %s:%u failed: %s", what, u->dev_ip, u->cfg.port,
+             strerror(errno));
+    else
+        dlog(u, "sent %s (%zu bytes) to %s:%u: %.*s", what, len, u->dev_ip, u->cfg.port,
+             (int)(len && ((const char *)buf)[len - 1] == '\n' ? len - 1 : len), (const char *)buf);
+}
+
+static void
+send_invite(struct otk_upload *u)
+{
+    char buf[96];
+    size_t n = otk_proto_format_invite(buf, sizeof buf, u->cfg.spiffs ? OTK_CMD_FS : OTK_CMD_FLASH,
+                                       u->listen_port, u->cfg.size, u->cfg.md5);
+    u->invites_++;
+    send_dgram(u, buf, n, u->invites_ == 1 ? "invitation" : "invitation (retransmission)");
+}
+
+/* A handshake: a fresh UDP socket (a fresh source port, so late replies to an earlier one
+ * cannot be mistaken for answers), an invitation, and retransmissions until an answer. */
+static void
+begin_handshake(struct otk_upload *u, uint32_t now)
+{
+    close_fd(&u->udp_fd_);
+    u->udp_fd_ = open_udp(u);
+    if (u->udp_fd_ < 0) {
+        finish(u, now, OTK_UPX_LOCAL_NET,
+               "cannot open a UDP socket%s%s: %s.\nfix: -I/--host_ip must be an IPv4 address "
+               "of this host (or 0.0.0.0).",
+               u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "", strerror(errno));
+        return;
+    }
+    u->invites_ = 0;
+    u->handshakes_++;
+    u->unreach_ = 0;
+    u->extra_challenge_ = false;
+    set_state(u, OTK_UP_INVITE);
+    send_invite(u);
+    u->gap_ = INVITE_GAP0_MS;
+    u->next_send_ = now + u->gap_;
+    u->deadline_ = now + u->cfg.invite_timeout_ms;
+}
+
+static void
+begin_attempt(struct otk_upload *u, uint32_t now)
+{
+    u->sent = u->acked = u->emitted_ = 0;
+    u->handshakes_ = 0;
+    u->rerun_done_ = false;
+    u->authenticated = false;
+    u->device_text[0] = 0;
+    u->grace_on_ = false;
+    otk_ack_parser_init(&u->parser_);
+    begin_handshake(u, now);
+}
+
+static void
+answer_challenge(struct otk_upload *u, uint32_t now, const char *nonce, size_t nonce_len)
+{
+    const struct otk_crypto_ops *c = u->cfg.crypto;
+    const char *pw = u->cfg.password ? u->cfg.password : "";
+    char secret[OTK_SHA256_HEX_LEN + 1], response[OTK_SHA256_HEX_LEN + 1];
+    char cnonce[OTK_SHA256_HEX_LEN + 1];
+    uint8_t rnd[32];
+    size_t hex;
+
+    if (nonce_len == OTK_MD5_HEX_LEN) {
+        u->variant = OTK_AUTH_MD5;
+    } else if (nonce_len == OTK_SHA256_HEX_LEN) {
+        u->variant = OTK_AUTH_PBKDF2;
+    } else {
+        finish(u, now, OTK_UPX_FAIL,
+               "%s sent an AUTH challenge with a %zu-character nonce; ArduinoOTA uses 32 (MD5) "
+               "or 64 (PBKDF2-HMAC-SHA256).\nfix: is this an ArduinoOTA device? Run with -d "
+               "and report the exchange.",
+               u->cfg.target, nonce_len);
+        return;
+    }
+    if (!*pw) {
+        finish(u, now, OTK_UPX_AUTH,
+               "%s requires a password (it answered the invitation with an AUTH challenge) and "
+               "none was given.\nfix: pass it with -a/--auth PASSWORD (PlatformIO: upload_flags "
+               "= --auth=PASSWORD; Arduino IDE: it asks when the device advertises "
+               "auth_upload=yes).",
+               u->cfg.target);
+        return;
+    }
+    hex = otk_auth_hex_len(u->variant);
+    /* The secret the device stores: MD5 hex (legacy), SHA-256 hex (PBKDF2), or on PBKDF2
+     * devices configured with an MD5 hash (-m, or the fallback) the MD5 hex. */
+    otk_proto_password_secret(c, u->md5_secret ? OTK_AUTH_MD5 : u->variant, pw, strlen(pw), secret);
+    /* espota derives the cnonce from file name, size and address; any string of the right
+     * length works, and a random one does not leak anything. */
+    if (c->random(c->user, rnd, hex / 2) != OTK_OK) {
+        finish(u, now, OTK_UPX_FAIL, "the random number source failed");
+        return;
+    }
+    otk_hex(rnd, hex / 2, cnonce);
+    if (otk_proto_auth_response(c, u->variant, secret, strlen(secret), nonce, nonce_len, cnonce,
+                                hex, response) != OTK_OK) {
+        finish(u, now, OTK_UPX_FAIL, "computing the authentication response failed");
+        return;
+    }
+    u->answer_len_ = otk_proto_format_auth(u->answer_, sizeof u->answer_, cnonce, response, hex);
+    dlog(u, "AUTH challenge (%s, nonce %.*s); answering with the %s password hash",
+         u->variant == OTK_AUTH_MD5 ? "MD5" : "PBKDF2-HMAC-SHA256", (int)nonce_len, nonce,
+         u->md5_secret || u->variant == OTK_AUTH_MD5 ? "MD5" : "SHA-256");
+    set_state(u, OTK_UP_AUTH);
+    send_dgram(u, u->answer_, u->answer_len_, "auth answer");
+    u->gap_ = AUTH_GAP0_MS;
+    u->next_send_ = now + u->gap_;
+    u->deadline_ = now + u->cfg.auth_timeout_ms;
+}
+
+static void
+auth_failed(struct otk_upload *u, uint32_t now)
+{
+    /* Several invitations in flight can make the device wait for another nonce than the one
+     * we answered (a retransmission knocked it out of WAITAUTH and a later one started a new
+     * challenge): that failure says nothing about the password, so run the handshake again. */
+    if ((u->invites_ > 1 || u->extra_challenge_) && !u->rerun_done_) {
+        u->rerun_done_ = true;
+        dlog(u, "\"Authentication Failed\" with several invitations in flight: repeating the "
+                "handshake once to rule out a crossed challenge");
+        begin_handshake(u, now);
+        return;
+    }
+    if (u->variant == OTK_AUTH_PBKDF2 && !u->md5_secret) {
+        /* arduino-esp32 >= 3.3.1 sketches may still pass an MD5 hash to setPasswordHash();
+         * after a failure the device is IDLE, so a fresh invitation gets a fresh nonce. */
+        u->md5_secret = true;
+        u->rerun_done_ = false;
+        dlog(u, "\"Authentication Failed\" with the SHA-256 password hash; retrying with the "
+                "MD5 hash (devices whose sketch sets an MD5 hash)");
+        begin_handshake(u, now);
+        return;
+    }
+    finish(u, now, OTK_UPX_AUTH,
+           "%s rejected the password: it answered \"Authentication Failed\"%s.\n"
+           "fix: use the password the sketch sets with ArduinoOTA.setPassword() (or the one "
+           "whose hash it passes to setPasswordHash()): -a/--auth PASSWORD; PlatformIO: "
+           "upload_flags = --auth=PASSWORD.",
+           u->cfg.target,
+           u->variant == OTK_AUTH_PBKDF2
+               ? (u->cfg.md5_target ? " (PBKDF2 with the MD5 password hash, as -m asks)"
+                                    : " (tried PBKDF2 with the SHA-256 and with the MD5 "
+                                      "password hash)")
+               : " (MD5 challenge)");
+}
+
+static void
+connected(struct otk_upload *u, uint32_t now, int fd, const struct sockaddr_in *peer)
+{
+    char ip[INET_ADDRSTRLEN];
+
+    inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
+    dlog(u, "device connected from %s:%u%s", ip, ntohs(peer->sin_port),
+         u->state == OTK_UP_CONNECT ? "" : " (its UDP OK was lost or is still on its way)");
+    u->conn_fd_ = fd;
+    close_fd(&u->udp_fd_);
+    u->t_data = now;
+    u->progress_t_ = now;
+    u->event_t_ = now;
+    u->lock_wait_ = false;
+    set_state(u, OTK_UP_SEND);
+}
+
+static void
+try_accept(struct otk_upload *u, uint32_t now)
+{
+    struct sockaddr_in peer;
+    socklen_t plen = sizeof peer;
+    int fd = accept4(u->listen_fd_, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
+            dlog(u, "accept failed: %s", strerror(errno));
+        return;
+    }
+    if (peer.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
+        char ip[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
+        dlog(u, "note: connection from %s, not from %s; accepting it anyway", ip, u->dev_ip);
+    }
+    connected(u, now, fd, &peer);
+}
+
+/* Read ICMP errors queued by IP_RECVERR. @return true if one was "port unreachable". */
+static bool
+drain_errqueue(struct otk_upload *u)
+{
+    bool unreach = false;
+    for (;;) {
+        char cbuf[512], dbuf[256];
+        struct iovec iov = {dbuf, sizeof dbuf};
+        struct msghdr mh = {
+            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+        if (recvmsg(u->udp_fd_, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
+            break;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+            if (cm->cmsg_level != IPPROTO_IP || cm->cmsg_type != IP_RECVERR)
+                continue;
+            struct sock_extended_err ee;
+            memcpy(&ee, CMSG_DATA(cm), sizeof ee);
+            if (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == ICMP_DEST_UNREACH &&
+                ee.ee_code == ICMP_PORT_UNREACH)
+                unreach = true;
+            dlog(u, "ICMP error from the network: %s", strerror((int)ee.ee_errno));
+        }
+    }
+    return unreach;
+}
+
+static void
+no_answer(struct otk_upload *u, uint32_t now)
+{
+    if (u->unreach_)
+        finish(u, now, OTK_UPX_NO_ANSWER,
+               "%s answered that nothing listens on UDP port %u (ICMP port unreachable, "
+               "%u times): wrong port, or ArduinoOTA is not running on it.\n"
+               "fix: %s; check that the sketch calls ArduinoOTA.begin() and handle().",
+               u->who_, u->cfg.port, u->unreach_, other_core_hint(u->cfg.port));
+    else
+        finish(u, now, OTK_UPX_NO_ANSWER,
+               "no answer from %s on UDP port %u: %u invitation%s in %.1f s went "
+               "unanswered.\n"
+               "fix: check that the device is powered and on this network, that its sketch "
+               "calls ArduinoOTA.handle() often (a blocked loop() cannot answer), and the port: "
+               "%s.",
+               u->who_, u->cfg.port, u->invites_, u->invites_ == 1 ? "" : "s",
+               u->cfg.invite_timeout_ms / 1000.0, other_core_hint(u->cfg.port));
+}
+
+static void
+handle_udp(struct otk_upload *u, uint32_t now, short revents)
+{
+    if (revents & POLLERR) {
+        if (drain_errqueue(u))
+            u->unreach_++;
+    }
+    while (u->udp_fd_ >= 0 &&
+           (u->state == OTK_UP_INVITE || u->state == OTK_UP_AUTH || u->state == OTK_UP_CONNECT)) {
+        uint8_t dg[512];
+        struct sockaddr_in from;
+        socklen_t flen = sizeof from;
+        ssize_t n = recvfrom(u->udp_fd_, dg, sizeof dg - 1, 0, (struct sockaddr *)&from, &flen);
+        if (n < 0) {
+            if (errno == ECONNREFUSED) {
+                u->unreach_++;
+                (void)drain_errqueue(u);
+                continue;
+            }
+            break;
+        }
+        dg[n] = 0;
+        struct otk_reply r;
+        otk_proto_parse_reply(dg, (size_t)n, &r);
+        char shown[200];
+        snprintf(shown, sizeof shown, "%.*s", (int)(n > 150 ? 150 : n), (const char *)dg);
+        dlog(u, "UDP reply from %s:%u in state %s: \"%s\"", inet_ntoa(from.sin_addr),
+             ntohs(from.sin_port), otk_upload_state_name(u->state), shown);
+        if (u->state == OTK_UP_CONNECT) {
+            if (r.kind == OTK_REPLY_ERR) {
+                char t[160];
+                snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
+                device_error(u, now, t, true);
+            }
+            continue; /* duplicates of OK and such: nothing to do */
+        }
+        switch (r.kind) {
+        case OTK_REPLY_OK:
+            if (u->state == OTK_UP_AUTH)
+                u->authenticated = true;
+            dlog(u, "device accepted; waiting up to %.0f s for it to connect to %s:%u",
+                 u->cfg.connect_timeout_ms / 1000.0, u->local_ip, u->listen_port);
+            set_state(u, OTK_UP_CONNECT);
+            u->deadline_ = now + u->cfg.connect_timeout_ms;
+            break;
+        case OTK_REPLY_AUTH:
+            if (u->state == OTK_UP_INVITE) {
+                answer_challenge(u, now, r.text, r.text_len);
+            } else {
+                /* a second challenge: a retransmitted invitation started another session */
+                u->extra_challenge_ = true;
+                dlog(u, "a second AUTH challenge arrived; ignoring it");
+            }
+            break;
+        case OTK_REPLY_AUTH_FAILED:
+            if (u->state == OTK_UP_AUTH)
+                auth_failed(u, now);
+            else
+                finish(u, now, OTK_UPX_FAIL,
+                       "%s answered the invitation with \"Authentication Failed\".\nfix: "
+                       "another host may be talking to the device; run with -d.",
+                       u->cfg.target);
+            break;
+        case OTK_REPLY_ERR: {
+            char t[160];
+            snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
+            device_error(u, now, t, true);
+            break;
+        }
+        case OTK_REPLY_OTHER:
+            finish(u, now, OTK_UPX_FAIL,
+                   "unexpected answer from %s to the %s: \"%s\".\nfix: is an ArduinoOTA device "
+                   "listening on UDP port %u? (%s)",
+                   u->cfg.target, u->state == OTK_UP_AUTH ? "auth answer" : "invitation", shown,
+                   u->cfg.port, other_core_hint(u->cfg.port));
+            break;
+        }
+    }
+}
+
+/* ---- data phase ---- */
+
+static void
+conclude_closed(struct otk_upload *u, uint32_t now, const char *how)
+{
+    if (u->parser_.ok) {
+        finish(u, now, OTK_UPX_OK, NULL);
+    } else if (u->parser_.error) {
+        device_error(u, now, u->parser_.text, false);
+    } else if (u->acked >= u->cfg.size) {
+        finish(u, now, OTK_UPX_DROPPED,
+               "%s %s after receiving all %u bytes, without sending \"OK\" or an error: the "
+               "result of the update is unknown.\n"
+               "fix: check the device's serial log; upload again.",
+               u->cfg.target, how, u->cfg.size);
+    } else {
+        finish(u, now, OTK_UPX_DROPPED,
+               "%s %s at byte %u of %u (%.0f%%) without sending a result: it lost Wi-Fi, "
+               "rebooted, or gave up waiting for data.\n"
+               "fix: upload again (--retries does this automatically); if it keeps happening, "
+               "check the signal strength and what else the device does during the update "
+               "(BLE scans, MQTT).",
+               u->cfg.target, how, u->acked, u->cfg.size, pct(u->acked, u->cfg.size));
+    }
+}
+
+static void
+update_acked(struct otk_upload *u, uint32_t now)
+{
+    uint32_t acked = u->sent;
+#ifdef TIOCOUTQ
+    /* bytes still in our send queue (unsent or not acknowledged by the device's stack) */
+    int outq = 0;
+    if (u->conn_fd_ >= 0 && ioctl(u->conn_fd_, TIOCOUTQ, &outq) == 0 && outq > 0 &&
+        (uint32_t)outq <= u->sent)
+        acked = u->sent - (uint32_t)outq;
+#endif
+    if (acked != u->acked) {
+        u->acked = acked;
+        u->progress_t_ = now;
+        if (now - u->event_t_ >= PROGRESS_TICK || acked == u->cfg.size) {
+            u->event_t_ = now;
+            u->emitted_ = acked;
+            emit(u, OTK_UP_EV_PROGRESS, NULL);
+        }
+    }
+}
+
+static void
+read_replies(struct otk_upload *u, uint32_t now)
+{
+    for (;;) {
+        uint8_t buf[512];
+        ssize_t n = recv(u->conn_fd_, buf, sizeof buf, 0);
+        if (n > 0) {
+            bool had_error = u->parser_.error;
+            otk_ack_parser_feed(&u->parser_, buf, (size_t)n);
+            u->lock_wait_ = false;
+            /* acks are many and say little: log the first one and any text */
+            if (u->parser_.ack_count <= 1 || u->parser_.error || u->parser_.ok ||
+                u->parser_.pending_o)
+                dlog(u, "device says: \"%.*s\"", (int)(n > 100 ? 100 : n), (const char *)buf);
+            if (u->parser_.ok) {
+                finish(u, now, OTK_UPX_OK, NULL);
+                return;
+            }
+            if (u->parser_.error && !had_error) {
+                /* the text runs to the close; give it a moment to arrive complete */
+                u->grace_on_ = true;
+                u->grace_ = now + ERROR_GRACE_MS;
+            }
+            continue;
+        }
+        if (n == 0) {
+            conclude_closed(u, now, "closed the connection");
+            return;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return;
+        conclude_closed(u, now,
+                        errno == ECONNRESET ? "reset the connection" : "dropped the connection");
+        return;
+    }
+}
+
+static void
+write_image(struct otk_upload *u, uint32_t now)
+{
+    while (u->sent < u->cfg.size && !u->lock_wait_ && !u->parser_.error) {
+        uint32_t rem = u->cfg.size - u->sent;
+        uint32_t len = rem < SLICE_MAX ? rem : SLICE_MAX;
+        if (u->cfg.lockstep) {
+            /* finish the current 1024-byte chunk, then wait for an ack (espota.py) */
+            uint32_t in_chunk = LOCKSTEP_CHUNK - u->sent % LOCKSTEP_CHUNK;
+            len = rem < in_chunk ? rem : in_chunk;
+        }
+        ssize_t n = send(u->conn_fd_, u->cfg.image + u->sent, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            /* the device may have written its reason before closing */
+            read_replies(u, now);
+            if (u->state == OTK_UP_SEND)
+                conclude_closed(
+                    u, now, errno == EPIPE ? "closed the connection" : "dropped the connection");
+            return;
+        }
+        u->sent += (uint32_t)n;
+        if (u->cfg.lockstep && u->sent % LOCKSTEP_CHUNK == 0)
+            u->lock_wait_ = true;
+    }
+    if (u->sent >= u->cfg.size && u->state == OTK_UP_SEND) {
+        dlog(u, "all %u bytes written; waiting for the device's result", u->cfg.size);
+        u->deadline_ = 0;
+        set_state(u, OTK_UP_RESULT);
+    }
+}
+
+static void
+stalled(struct otk_upload *u, uint32_t now)
+{
+    finish(u, now, OTK_UPX_STALLED,
+           "transfer to %s stalled at byte %u of %u (%.0f%%): the device took no data for "
+           "%.0f s.\n"
+           "fix: upload again (--retries does this automatically); a device whose loop() is "
+           "busy with BLE scans or MQTT, or a weak Wi-Fi signal, stalls transfers - pause "
+           "those during OTA (ArduinoOTA.onStart()).",
+           u->cfg.target, u->acked, u->cfg.size, pct(u->acked, u->cfg.size),
+           u->cfg.stall_timeout_ms / 1000.0);
+}
+
+static void
+data_timers(struct otk_upload *u, uint32_t now)
+{
+    update_acked(u, now);
+    if (u->grace_on_ && due(now, u->grace_)) {
+        device_error(u, now, u->parser_.text, false);
+        return;
+    }
+    if (u->grace_on_)
+        return;
+    if (u->acked < u->cfg.size || u->state == OTK_UP_SEND) {
+        if (now - u->progress_t_ >= u->cfg.stall_timeout_ms)
+            stalled(u, now);
+        return;
+    }
+    /* everything acknowledged by the device's TCP stack: now it verifies and answers */
+    if (u->deadline_ == 0) {
+        u->deadline_ = now + u->cfg.result_timeout_ms;
+        dlog(u, "the device has all %u bytes; waiting up to %.0f s for its result", u->cfg.size,
+             u->cfg.result_timeout_ms / 1000.0);
+    } else if (due(now, u->deadline_)) {
+        finish(u, now, OTK_UPX_DROPPED,
+               "%s received all %u bytes but sent no result (\"OK\" or an error) within %.0f "
+               "s.\nfix: check the device's serial log; upload again.",
+               u->cfg.target, u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
+    }
+}
+
+/* ---- public ---- */
+
+void
+otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
+{
+    memset(u, 0, sizeof *u);
+    u->cfg = *cfg;
+    u->udp_fd_ = u->listen_fd_ = u->conn_fd_ = -1;
+    u->md5_secret = cfg->md5_target;
+    u->state = OTK_UP_IDLE;
+}
+
+static int
+open_listener(struct otk_upload *u, uint32_t now)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(u->cfg.host_port)};
+    const char *hip = u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0";
+    int on = 1, sndbuf = SNDBUF_CAP;
+    socklen_t alen = sizeof a;
+
+    if (inet_pton(AF_INET, hip, &a.sin_addr) != 1) {
+        /* espota binds to whatever Python's bind() accepts: host names too */
+        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
+        struct addrinfo *res = NULL;
+        if (getaddrinfo(hip, NULL, &hints, &res) != 0 || !res) {
+            finish(u, now, OTK_UPX_LOCAL_NET,
+                   "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an "
+                   "address of this host that the device can reach, or leave -I out.",
+                   hip);
+            return -1;
+        }
+        a.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        freeaddrinfo(res);
+    }
+    u->bind_ = a.sin_addr;
+    u->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (u->listen_fd_ < 0) {
+        finish(u, now, OTK_UPX_LOCAL_NET, "cannot create a TCP socket: %s.", strerror(errno));
+        return -1;
+    }
+    (void)setsockopt(u->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    /* Accepted sockets inherit it: a small send queue keeps progress honest. */
+    (void)setsockopt(u->listen_fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    if (bind(u->listen_fd_, (struct sockaddr *)&a, sizeof a) < 0 || listen(u->listen_fd_, 1) < 0) {
+        int e = errno;
+        finish(u, now, OTK_UPX_LOCAL_NET, "cannot listen on TCP %s:%u: %s.\nfix: %s", hip,
+               u->cfg.host_port, strerror(e),
+               e == EADDRINUSE ? "that port is in use on this host: choose another with "
+                                 "-P/--host_port, or leave -P out for a free one."
+               : e == EADDRNOTAVAIL
+                   ? "-I/--host_ip must be an address of this host (see 'ip addr')."
+               : e == EACCES ? "ports below 1024 need privileges: use -P 1024 or higher."
+                             : "check -I/--host_ip and -P/--host_port.");
+        return -1;
+    }
+    getsockname(u->listen_fd_, (struct sockaddr *)&a, &alen);
+    u->listen_port = ntohs(a.sin_port);
+    return 0;
+}
+
+/* The address the device will connect back to: -I, or the source address the kernel picks
+ * for datagrams to the device. Only needed for messages. */
+static void
+find_local_ip(struct otk_upload *u)
+{
+    if (u->bind_.s_addr != htonl(INADDR_ANY)) {
+        inet_ntop(AF_INET, &u->bind_, u->local_ip, sizeof u->local_ip);
+        return;
+    }
+    snprintf(u->local_ip, sizeof u->local_ip, "<this host>");
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_in a;
+    socklen_t alen = sizeof a;
+    if (connect(fd, (struct sockaddr *)&u->dev_, sizeof u->dev_) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
+        inet_ntop(AF_INET, &a.sin_addr, u->local_ip, sizeof u->local_ip);
+    close(fd);
+}
+
+static int
+resolve(struct otk_upload *u, uint32_t now)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
+    struct addrinfo *res = NULL;
+    const char *t = u->cfg.target;
+    size_t tl = strlen(t);
+    int rc = getaddrinfo(t, NULL, &hints, &res);
+
+    if (rc != 0 || !res) {
+        struct in6_addr a6;
+        bool mdns = tl > 6 && !strcasecmp(t + tl - 6, ".local");
+        if (inet_pton(AF_INET6, t, &a6) == 1) {
+            finish(u, now, OTK_UPX_RESOLVE,
+                   "'%s' is an IPv6 address; ArduinoOTA devices take uploads over IPv4.\n"
+                   "fix: use the device's IPv4 address.",
+                   t);
+        } else {
+            finish(u, now, OTK_UPX_RESOLVE, "cannot resolve the device name '%s': %s.\nfix: %s", t,
+                   rc == 0 ? "no IPv4 address" : gai_strerror(rc),
+                   mdns ? "'.local' names are resolved by mDNS: on Linux install and start "
+                          "avahi-daemon with libnss-mdns, on Windows Bonjour; or use the "
+                          "device's IP address (it prints it on the serial console)."
+                        : "check the spelling, or use the device's IP address.");
+        }
+        if (res)
+            freeaddrinfo(res);
+        return -1;
+    }
+    memcpy(&u->dev_, res->ai_addr, sizeof u->dev_);
+    u->dev_.sin_port = htons(u->cfg.port);
+    freeaddrinfo(res);
+    inet_ntop(AF_INET, &u->dev_.sin_addr, u->dev_ip, sizeof u->dev_ip);
+    if (strcmp(t, u->dev_ip))
+        snprintf(u->who_, sizeof u->who_, "%.200s (%s)", t, u->dev_ip);
+    else
+        snprintf(u->who_, sizeof u->who_, "%s", t);
+    return 0;
+}
+
+int
+otk_upload_start(struct otk_upload *u, uint32_t now)
+{
+    u->t_begin = now;
+    u->attempt = 1;
+    if (resolve(u, now) < 0 || open_listener(u, now) < 0)
+        return -1;
+    find_local_ip(u);
+    dlog(u, "device %s is %s:%u; listening for its connection on %s:%u (TCP)", u->cfg.target,
+         u->dev_ip, u->cfg.port, u->local_ip, u->listen_port);
+    begin_attempt(u, now);
+    return u->state == OTK_UP_DONE ? -1 : 0;
+}
+
+size_t
+otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
+{
+    size_t n = 0;
+
+#define ADD(fd_, ev_)                                                                              \
+    do {                                                                                           \
+        if ((fd_) >= 0 && n < cap) {                                                               \
+            fds[n].fd = (fd_);                                                                     \
+            fds[n].events = (ev_);                                                                 \
+            fds[n].revents = 0;                                                                    \
+            n++;                                                                                   \
+        }                                                                                          \
+    } while (0)
+    switch (u->state) {
+    case OTK_UP_INVITE:
+    case OTK_UP_AUTH:
+    case OTK_UP_CONNECT:
+        ADD(u->udp_fd_, POLLIN);
+        ADD(u->listen_fd_, POLLIN);
+        break;
+    case OTK_UP_SEND:
+        ADD(u->conn_fd_, POLLIN | (u->lock_wait_ || u->parser_.error ? 0 : POLLOUT));
+        break;
+    case OTK_UP_RESULT:
+        ADD(u->conn_fd_, POLLIN);
+        break;
+    default:
+        break;
+    }
+#undef ADD
+    return n;
+}
+
+int32_t
+otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
+{
+    int32_t d;
+
+    switch (u->state) {
+    case OTK_UP_INVITE:
+    case OTK_UP_AUTH:
+        d = (int32_t)(u->deadline_ - now);
+        if ((int32_t)(u->next_send_ - now) < d)
+            d = (int32_t)(u->next_send_ - now);
+        return d < 0 ? 0 : d;
+    case OTK_UP_CONNECT:
+    case OTK_UP_BACKOFF:
+        d = (int32_t)(u->deadline_ - now);
+        return d < 0 ? 0 : d;
+    case OTK_UP_SEND:
+    case OTK_UP_RESULT:
+        /* progress sampling, stall and result deadlines */
+        return PROGRESS_TICK;
+    default:
+        return -1;
+    }
+}
+
+static short
+revents_of(const struct pollfd *fds, size_t n, int fd)
+{
+    if (fd < 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (fds[i].fd == fd)
+            return fds[i].revents;
+    return 0;
+}
+
+void
+otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
+{
+    short ev;
+
+    switch (u->state) {
+    case OTK_UP_INVITE:
+    case OTK_UP_AUTH:
+    case OTK_UP_CONNECT:
+        /* UDP first: an answer that arrived with the connection explains it */
+        ev = revents_of(fds, n, u->udp_fd_);
+        if (ev)
+            handle_udp(u, now, ev);
+        if (u->state == OTK_UP_DONE || u->state == OTK_UP_BACKOFF)
+            return;
+        if (u->listen_fd_ >= 0 && (revents_of(fds, n, u->listen_fd_) & POLLIN)) {
+            try_accept(u, now);
+            if (u->state == OTK_UP_SEND) {
+                write_image(u, now);
+                return;
+            }
+        }
+        if (u->state == OTK_UP_INVITE) {
+            if (u->unreach_ >= PORT_UNREACH_GIVEUP || due(now, u->deadline_)) {
+                no_answer(u, now);
+            } else if (due(now, u->next_send_)) {
+                send_invite(u);
+                u->gap_ *= 2;
+                u->next_send_ = now + u->gap_;
+            }
+        } else if (u->state == OTK_UP_AUTH) {
+            if (due(now, u->deadline_)) {
+                finish(u, now, OTK_UPX_AUTH_NO_ANSWER,
+                       "%s sent an AUTH challenge but did not answer our authentication "
+                       "(%s) within %.0f s.\n"
+                       "fix: the password is not the problem (a wrong one gets "
+                       "\"Authentication Failed\"): the device is busy or the Wi-Fi link loses "
+                       "datagrams; upload again. A device whose loop() runs slowly (BLE, MQTT "
+                       "reconnects) needs ArduinoOTA.handle() called more often.",
+                       u->cfg.target, u->variant == OTK_AUTH_PBKDF2 ? "PBKDF2-HMAC-SHA256" : "MD5",
+                       u->cfg.auth_timeout_ms / 1000.0);
+            } else if (due(now, u->next_send_)) {
+                /* Same datagram, same socket: harmless in every device state (in IDLE a 200
+                 * is ignored, in RUNUPDATE UDP is not read). */
+                send_dgram(u, u->answer_, u->answer_len_, "auth answer (retransmission)");
+                u->gap_ *= 2;
+                u->next_send_ = now + u->gap_;
+            }
+        } else if (u->state == OTK_UP_CONNECT && due(now, u->deadline_)) {
+            finish(u, now, OTK_UPX_NO_CONNECT,
+                   "%s accepted the upload but never connected back to %s:%u (TCP) within "
+                   "%.0f s.\n"
+                   "fix: this host must accept inbound TCP connections on that address and "
+                   "port: allow otakit (or TCP port %u) in the firewall, or pick a reachable "
+                   "address and a fixed port to open with -I/--host_ip and -P/--host_port "
+                   "(VPNs and other subnets often block the way back). An ESP32 also stays "
+                   "silent when it cannot start the update, e.g. when the image (%u bytes) is "
+                   "bigger than its OTA slot: check its serial log.",
+                   u->cfg.target, u->local_ip, u->listen_port, u->cfg.connect_timeout_ms / 1000.0,
+                   u->listen_port, u->cfg.size);
+        }
+        return;
+    case OTK_UP_SEND:
+    case OTK_UP_RESULT:
+        ev = revents_of(fds, n, u->conn_fd_);
+        if (ev & (POLLIN | POLLHUP | POLLERR)) {
+            read_replies(u, now);
+            if (u->state != OTK_UP_SEND && u->state != OTK_UP_RESULT)
+                return;
+        }
+        if (u->state == OTK_UP_SEND && (ev & POLLOUT)) {
+            write_image(u, now);
+            if (u->state != OTK_UP_SEND && u->state != OTK_UP_RESULT)
+                return;
+        }
+        data_timers(u, now);
+        return;
+    case OTK_UP_BACKOFF:
+        if (due(now, u->deadline_)) {
+            u->attempt++;
+            dlog(u, "attempt %u of %u", u->attempt, u->cfg.retries + 1);
+            begin_attempt(u, now);
+        }
+        return;
+    default:
+        return;
+    }
+}
+
+void
+otk_upload_abort(struct otk_upload *u, uint32_t now, const char *why)
+{
+    if (u->state == OTK_UP_DONE)
+        return;
+    u->cfg.retries = 0;
+    u->state = OTK_UP_IDLE; /* so that finish() does not schedule a retry */
+    finish(u, now, OTK_UPX_FAIL, "%s: %s", u->cfg.target, why);
+}
