@@ -76,6 +76,20 @@ struct otk_dev_config {
 
 #define OTK_DEV_MSG_MAX 160
 
+/* Brute-force throttle: sources whose authentication failed recently, each ignored for a delay
+ * that doubles with its consecutive failures (0, 1 s, 2 s, 4 s ... 30 s), cleared by a success.
+ * Sources pushed out of the table share the extra entry, so the total guess rate stays bounded
+ * whatever the number of addresses an attacker uses. */
+#define OTK_DEV_THROTTLE_SLOTS 4
+
+struct otk_dev_throttle {
+    /* private */
+    struct otk_addr src; /* the source's address (port ignored) */
+    uint32_t until;      /* its invitations are ignored before this time */
+    uint32_t last;       /* time of its last failure: the oldest entry is replaced */
+    uint8_t failures;    /* consecutive failures, saturating; 0 = free entry */
+};
+
 struct otk_dev {
     /* private: defined here so callers can allocate it statically */
     struct otk_dev_config cfg;
@@ -94,6 +108,8 @@ struct otk_dev {
     uint32_t last_ack;
     uint32_t last_rx;
     char msg[OTK_DEV_MSG_MAX];
+    struct otk_dev_throttle throttle[OTK_DEV_THROTTLE_SLOTS];
+    struct otk_dev_throttle throttle_rest; /* sources evicted from throttle[] */
 };
 
 /** Initialise a device. sector_buf: OTK_SECTOR_SIZE bytes owned by the caller.

@@ -2,7 +2,8 @@
 /* The ArduinoOTA device engine. Wire behaviour follows the ESP32 and ESP8266 cores (see
  * docs/PROTOCOL.md) with their known bugs fixed where the fix is invisible to a correct host:
  * a repeated invitation gets the same challenge again, the wait for AUTH times out, begin
- * failures reach the host on every profile, and a second uploader is told the device is busy. */
+ * failures reach the host on every profile, a second uploader is told the device is busy, and
+ * sources that keep guessing the password are made to wait longer and longer. */
 #include <string.h>
 
 #include "otakit/device.h"
@@ -14,6 +15,8 @@
 #define ESP8266_CONNECT_PAUSE   100u   /* between UDP "OK" and connect, as the core */
 #define ESP8266_OK_PAUSE        1000u  /* before and after "OK": stops the host coalescing */
 #define ESP32_REBOOT_PAUSE      110u   /* 10 ms + 100 ms after "OK", as the core */
+#define THROTTLE_BASE_MS        1000u  /* delay after the second consecutive failure */
+#define THROTTLE_MAX_MS         30000u /* delays double up to this */
 
 /* A bounded string builder: writes are truncated, never overflow, always NUL-terminated. */
 struct sbuf {
@@ -98,6 +101,105 @@ static bool
 same_ip(const struct otk_addr *a, const struct otk_addr *b)
 {
     return a->family == b->family && memcmp(a->ip, b->ip, a->family == 6 ? 16 : 4) == 0;
+}
+
+/* ---- brute-force throttle ----
+ * A wrong answer makes its source wait before its next invitation is heard: nothing after the
+ * first failure (espota's fallback from the SHA-256 to the MD5 password hash costs one failure
+ * and must go through at once), then 1 s, 2 s, 4 s ... 30 s. The invitations are ignored, not
+ * refused: hosts retransmit them, so a legitimate retry simply gets its answer later. */
+
+static uint32_t
+throttle_delay(uint8_t failures)
+{
+    uint32_t ms;
+
+    if (failures < 2)
+        return 0;
+    if (failures - 2 >= 5)
+        return THROTTLE_MAX_MS; /* 1000 << 5 already exceeds the cap */
+    ms = THROTTLE_BASE_MS << (failures - 2);
+    return ms < THROTTLE_MAX_MS ? ms : THROTTLE_MAX_MS;
+}
+
+static struct otk_dev_throttle *
+throttle_find(struct otk_dev *d, const struct otk_addr *from)
+{
+    for (int i = 0; i < OTK_DEV_THROTTLE_SLOTS; i++) {
+        struct otk_dev_throttle *t = &d->throttle[i];
+
+        if (t->failures != 0 && same_ip(&t->src, from))
+            return t;
+    }
+    return NULL;
+}
+
+static bool
+throttle_blocks(const struct otk_dev_throttle *t, uint32_t now)
+{
+    uint32_t left = t->until - now;
+
+    /* Blocked while now is before `until`. No delay exceeds the cap, so a distance beyond it
+     * means `until` is in the past (also after the 32-bit clock wrapped). */
+    return t->failures != 0 && left != 0 && left <= THROTTLE_MAX_MS;
+}
+
+/* Sources in the table answer for themselves; any other source is held by the shared entry. */
+static bool
+throttled(struct otk_dev *d, const struct otk_addr *from, uint32_t now)
+{
+    const struct otk_dev_throttle *t = throttle_find(d, from);
+
+    return throttle_blocks(t ? t : &d->throttle_rest, now);
+}
+
+static void
+throttle_bump(struct otk_dev_throttle *t, uint32_t now)
+{
+    if (t->failures < UINT8_MAX)
+        t->failures++;
+    t->last = now;
+    t->until = now + throttle_delay(t->failures);
+}
+
+static void
+throttle_failure(struct otk_dev *d, const struct otk_addr *from, uint32_t now)
+{
+    struct otk_dev_throttle *t = throttle_find(d, from);
+
+    if (!t) {
+        /* A free entry, else the one whose last failure is the oldest. Its source then counts
+         * among the untracked ones: the shared entry takes a failure, and a newcomer starts from
+         * the shared count, so rotating through more addresses than the table holds meets the
+         * same growing delay as a single address. */
+        for (int i = 0; i < OTK_DEV_THROTTLE_SLOTS; i++) {
+            struct otk_dev_throttle *c = &d->throttle[i];
+
+            if (c->failures == 0) {
+                t = c;
+                break;
+            }
+            if (!t || now - c->last > now - t->last)
+                t = c;
+        }
+        if (t->failures != 0)
+            throttle_bump(&d->throttle_rest, now);
+        memset(t, 0, sizeof *t);
+        t->src.family = from->family;
+        memcpy(t->src.ip, from->ip, sizeof t->src.ip);
+        t->failures = d->throttle_rest.failures;
+    }
+    throttle_bump(t, now);
+}
+
+static void
+throttle_success(struct otk_dev *d, const struct otk_addr *from)
+{
+    struct otk_dev_throttle *t = throttle_find(d, from);
+
+    if (t)
+        memset(t, 0, sizeof *t);
+    memset(&d->throttle_rest, 0, sizeof d->throttle_rest);
 }
 
 /* "ERROR[n]: text", the form ESP8266's Update.printError() produces. */
@@ -216,6 +318,9 @@ handle_invite(struct otk_dev *d, const struct otk_addr *from, const uint8_t *dat
 {
     struct otk_invite inv;
 
+    /* A source still waiting out its throttle delay is not heard at all. */
+    if (throttled(d, from, now))
+        return;
     /* Malformed invitations and unknown commands are ignored silently, as on the devices. */
     if (otk_proto_parse_invite(data, len, &inv) != OTK_OK)
         return;
@@ -263,10 +368,12 @@ handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, const uint8_t *
     }
     if (otk_proto_peek_cmd(data, len) == OTK_CMD_AUTH) {
         if (auth_answer_ok(d, data, len)) {
+            throttle_success(d, from);
             d->peer = *from;
             start_update(d, now);
         } else {
             /* The nonce dies with the attempt, so a captured answer cannot be replayed. */
+            throttle_failure(d, from, now);
             udp_reply(d, from, "Authentication Failed");
             go_idle(d);
             emit(d, OTK_EV_ERROR, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, "Authentication Failed");

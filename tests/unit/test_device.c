@@ -11,171 +11,14 @@
 
 #include <cmocka.h>
 
-#include "helper_fakenet.h"
-#include "helper_ramflash.h"
+#include "helper_rig.h"
 #include "otakit/device.h"
 #include "otakit/err.h"
 #include "otakit/imagegen.h"
 #include "otakit/posix.h"
 #include "otakit/slots.h"
 
-#define IMG_SIZE 70000u
-
-struct rig {
-    struct otk_dev dev;
-    struct fakenet net;
-    struct ramflash flash;
-    uint8_t sector[OTK_SECTOR_SIZE];
-    uint8_t *img;
-    uint32_t img_size;
-    char md5[33];
-    struct otk_addr host;
-    uint32_t now;
-    int reboots;
-    int events[4];
-    struct otk_dev_event last_error;
-    char last_error_text[OTK_DEV_MSG_MAX];
-};
-
-static void
-on_event(void *user, const struct otk_dev_event *ev)
-{
-    struct rig *r = user;
-
-    r->events[ev->type]++;
-    if (ev->type == OTK_EV_ERROR) {
-        r->last_error = *ev;
-        snprintf(r->last_error_text, sizeof r->last_error_text, "%s", ev->text);
-    }
-}
-
-static void
-on_reboot(void *user)
-{
-    struct rig *r = user;
-    r->reboots++;
-}
-
-static void
-md5_hex(const uint8_t *data, size_t len, char *out)
-{
-    const struct otk_crypto_ops *c = otk_posix_crypto();
-    union otk_hash_ctx ctx;
-    uint8_t d[16];
-
-    c->md5_start(&ctx);
-    c->md5_update(&ctx, data, len);
-    c->md5_finish(&ctx, d);
-    otk_hex(d, 16, out);
-}
-
-static struct rig *
-rig_new(enum otk_profile p, enum otk_auth_variant v, const char *password)
-{
-    struct rig *r = calloc(1, sizeof *r);
-    struct otk_dev_config cfg;
-    struct otk_partition parts[8];
-    struct otk_dev_hooks hooks = {on_event, on_reboot, NULL};
-    int n;
-
-    assert_non_null(r);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.profile = p;
-    cfg.auth = v;
-    cfg.rx_nudges = 3;
-    n = otk_layout_default_parts(p, parts, 8);
-    assert_int_equal(otk_layout_from_parts(parts, n, otk_layout_default_flash_size(p), &cfg.layout),
-                     OTK_OK);
-    if (password)
-        otk_proto_password_secret(otk_posix_crypto(), v, password, strlen(password), cfg.secret);
-    fakenet_init(&r->net);
-    ramflash_init(&r->flash, otk_layout_default_flash_size(p));
-    hooks.user = r;
-    assert_int_equal(otk_dev_init(&r->dev, &cfg, &r->net.ops, &r->flash.ops, otk_posix_crypto(),
-                                  &hooks, r->sector),
-                     OTK_OK);
-    r->img_size = IMG_SIZE;
-    r->img = malloc(IMG_SIZE);
-    assert_int_equal(otk_imagegen(p, "test", "2.0.0", IMG_SIZE, 7, r->img, IMG_SIZE), IMG_SIZE);
-    md5_hex(r->img, IMG_SIZE, r->md5);
-    r->host = fakenet_addr("127.0.0.1", 40000);
-    r->now = 1000;
-    return r;
-}
-
-static void
-rig_free(struct rig *r)
-{
-    ramflash_free(&r->flash);
-    free(r->img);
-    free(r);
-}
-
-static void
-send_dgram(struct rig *r, const struct otk_addr *from, const char *text)
-{
-    otk_dev_on_datagram(&r->dev, from, (const uint8_t *)text, strlen(text), r->now);
-}
-
-static void
-invite(struct rig *r, uint32_t cmd, uint32_t size, const char *md5)
-{
-    char buf[100];
-
-    otk_proto_format_invite(buf, sizeof buf, cmd, 48266, size, md5);
-    send_dgram(r, &r->host, buf);
-}
-
-static void
-answer_challenge(struct rig *r, enum otk_auth_variant v, const char *password)
-{
-    const struct otk_crypto_ops *c = otk_posix_crypto();
-    const char *dg = fakenet_last_dgram(&r->net);
-    size_t hl = otk_auth_hex_len(v);
-    char secret[65], resp[65], cnonce[65], buf[200];
-
-    assert_true(strncmp(dg, "AUTH ", 5) == 0);
-    assert_int_equal(strlen(dg + 5), hl);
-    memset(cnonce, 'c', hl);
-    cnonce[hl] = '\0';
-    size_t sl = otk_proto_password_secret(c, v, password, strlen(password), secret);
-    assert_int_equal(otk_proto_auth_response(c, v, secret, sl, dg + 5, hl, cnonce, hl, resp),
-                     OTK_OK);
-    otk_proto_format_auth(buf, sizeof buf, cnonce, resp, hl);
-    send_dgram(r, &r->host, buf);
-}
-
-/* Connect, then stream the image in pieces of `chunk` bytes, 1 ms apart. */
-static void
-stream(struct rig *r, const uint8_t *data, uint32_t len, uint32_t chunk)
-{
-    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
-    for (uint32_t off = 0; off < len && otk_dev_wants_data(&r->dev); off += chunk) {
-        uint32_t n = len - off < chunk ? len - off : chunk;
-        r->now += 1;
-        assert_int_equal(otk_dev_on_tcp_data(&r->dev, data + off, n, r->now), n);
-    }
-}
-
-static void
-run_ticks(struct rig *r, uint32_t until)
-{
-    uint32_t at;
-
-    while (otk_dev_next_deadline(&r->dev, &at) && (int32_t)(at - until) <= 0) {
-        r->now = at;
-        otk_dev_tick(&r->dev, r->now);
-    }
-    r->now = until;
-}
-
-static int
-boot_slot(struct rig *r)
-{
-    struct otk_slots_status st;
-    assert_int_equal(otk_slots_read(&r->flash.ops, &r->dev.cfg.layout, &st), OTK_OK);
-    return st.boot_slot;
-}
+#define IMG_SIZE RIG_IMG_SIZE
 
 static void
 esp32_no_password_update(void **state)
@@ -183,13 +26,13 @@ esp32_no_password_update(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, NULL);
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     assert_string_equal(fakenet_last_dgram(&r->net), "OK");
     assert_int_equal(r->net.connects, 1);
     assert_int_equal(r->net.connect_to.port, 48266);
     assert_memory_equal(r->net.connect_to.ip, r->host.ip, 4);
     assert_int_equal(r->events[OTK_EV_START], 1);
-    stream(r, r->img, r->img_size, 1460);
+    rig_stream(r, r->img, r->img_size, 1460);
     /* acks are the byte counts, concatenated; "OK" last */
     size_t tl = strlen(r->net.tcp);
     assert_true(tl > 2);
@@ -197,9 +40,9 @@ esp32_no_password_update(void **state)
     assert_true(strncmp(r->net.tcp, "14601460", 8) == 0);
     assert_int_equal(r->events[OTK_EV_END], 1);
     assert_int_equal(r->reboots, 0);
-    run_ticks(r, r->now + 200);
+    rig_run_ticks(r, r->now + 200);
     assert_int_equal(r->reboots, 1);
-    assert_int_equal(boot_slot(r), 1);
+    assert_int_equal(rig_boot_slot(r), 1);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
     rig_free(r);
 }
@@ -209,22 +52,22 @@ authenticated_update(enum otk_profile p, enum otk_auth_variant v)
 {
     struct rig *r = rig_new(p, v, "OTAPASSWORD");
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     assert_int_equal(r->net.connects, 0);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
-    answer_challenge(r, v, "OTAPASSWORD");
+    rig_answer_challenge(r, v, "OTAPASSWORD");
     assert_string_equal(fakenet_last_dgram(&r->net), "OK");
     if (p == OTK_PROFILE_ESP8266) {
         /* the ESP8266 core pauses 100 ms between the UDP "OK" and its connection */
         assert_int_equal(r->net.connects, 0);
-        run_ticks(r, r->now + 100);
+        rig_run_ticks(r, r->now + 100);
     }
     assert_int_equal(r->net.connects, 1);
-    stream(r, r->img, r->img_size, 1000);
-    run_ticks(r, r->now + 3000);
+    rig_stream(r, r->img, r->img_size, 1000);
+    rig_run_ticks(r, r->now + 3000);
     assert_int_equal(r->reboots, 1);
     assert_int_equal(r->events[OTK_EV_ERROR], 0);
-    assert_int_equal(boot_slot(r), 1);
+    assert_int_equal(rig_boot_slot(r), 1);
     rig_free(r);
 }
 
@@ -255,8 +98,8 @@ wrong_password_touches_nothing(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, "OTAPASSWORD");
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
-    answer_challenge(r, OTK_AUTH_PBKDF2, "wrong");
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_answer_challenge(r, OTK_AUTH_PBKDF2, "wrong");
     assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
     assert_int_equal(r->net.connects, 0);
     assert_int_equal(r->flash.mutations, 0);
@@ -275,18 +118,18 @@ replayed_answer_refused(void **state)
     char secret[65], resp[65], answer[200], nonce1[65];
     const char *cn = "cccccccccccccccccccccccccccccccc";
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     snprintf(nonce1, sizeof nonce1, "%s", fakenet_last_dgram(&r->net) + 5);
     otk_proto_password_secret(c, OTK_AUTH_MD5, "pw", 2, secret);
     otk_proto_auth_response(c, OTK_AUTH_MD5, secret, 32, nonce1, 32, cn, 32, resp);
     otk_proto_format_auth(answer, sizeof answer, cn, resp, 32);
     /* the host vanishes; 10 s later the device gives up waiting */
-    run_ticks(r, r->now + 10001);
+    rig_run_ticks(r, r->now + 10001);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
     /* a new session gets a fresh nonce; the captured answer to the old one fails */
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     assert_string_not_equal(fakenet_last_dgram(&r->net) + 5, nonce1);
-    send_dgram(r, &r->host, answer);
+    rig_send_dgram(r, &r->host, answer);
     assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
     assert_int_equal(r->flash.mutations, 0);
     rig_free(r);
@@ -300,16 +143,16 @@ repeated_invitation_same_challenge(void **state)
     char first[100];
     struct otk_addr other_port = r->host;
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     snprintf(first, sizeof first, "%s", fakenet_last_dgram(&r->net));
     /* espota retries from a new socket: same host, new source port */
     other_port.port = 40001;
     r->host = other_port;
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     assert_string_equal(fakenet_last_dgram(&r->net), first);
     assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].port, 40001);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
-    answer_challenge(r, OTK_AUTH_MD5, "pw");
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
     assert_string_equal(fakenet_last_dgram(&r->net), "OK");
     rig_free(r);
 }
@@ -320,13 +163,13 @@ too_big_refused_over_udp(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, 0x140000 + 1, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, 0x140000 + 1, r->md5);
     assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[5]: Bad Size Given\n");
     assert_int_equal(r->net.connects, 0);
     assert_int_equal(r->last_error.ota_error, OTK_OTA_BEGIN_ERROR);
     rig_free(r);
     r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, NULL);
-    invite(r, OTK_CMD_FLASH, 0xF0000 + 1, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, 0xF0000 + 1, r->md5);
     assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[4]: Not Enough Space\n");
     assert_int_equal(r->flash.mutations, 0);
     rig_free(r);
@@ -338,15 +181,15 @@ expect_tcp_error(enum otk_profile p, const uint8_t *img, uint32_t size, const ch
 {
     struct rig *r = rig_new(p, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, size, md5 ? md5 : r->md5);
-    run_ticks(r, r->now + 100);
-    stream(r, img ? img : r->img, size, 1460);
+    rig_invite(r, OTK_CMD_FLASH, size, md5 ? md5 : r->md5);
+    rig_run_ticks(r, r->now + 100);
+    rig_stream(r, img ? img : r->img, size, 1460);
     assert_non_null(strstr(r->net.tcp, expect));
     assert_null(strstr(r->net.tcp, "OK"));
     assert_true(r->net.closes >= 1);
     assert_int_equal(r->events[OTK_EV_ERROR], 1);
     assert_int_equal(r->last_error.ota_error, OTK_OTA_END_ERROR);
-    assert_int_equal(boot_slot(r), 0);
+    assert_int_equal(rig_boot_slot(r), 0);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
     rig_free(r);
 }
@@ -369,7 +212,7 @@ wrong_magic(void **state)
     uint8_t *junk = calloc(1, 8192);
     char md5[33];
 
-    md5_hex(junk, 8192, md5);
+    rig_md5_hex(junk, 8192, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, junk, 8192, md5, "Wrong Magic Byte\r\n");
     expect_tcp_error(OTK_PROFILE_ESP8266, junk, 8192, md5, "ERROR[10]: Magic byte is not 0xE9\n");
     free(junk);
@@ -386,16 +229,16 @@ broken_checksum_and_other_chip(void **state)
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
     img[IMG_SIZE / 2] ^= 0x40;
-    md5_hex(img, IMG_SIZE, md5);
+    rig_md5_hex(img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, img, IMG_SIZE, md5, "Could Not Activate The Firmware\r\n");
     /* an ESP8266 build sent to an ESP32 and the other way round */
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP8266, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    md5_hex(img, IMG_SIZE, md5);
+    rig_md5_hex(img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, img, IMG_SIZE, md5, "Could Not Activate The Firmware\r\n");
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    md5_hex(img, IMG_SIZE, md5);
+    rig_md5_hex(img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP8266, img, IMG_SIZE, md5, "ERROR[9]: new Flash config wrong");
     free(img);
 }
@@ -406,11 +249,11 @@ more_than_announced(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, 1000, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, 1000, r->md5);
     otk_dev_on_connected(&r->dev, OTK_OK, r->now);
     assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img, 1001, r->now), 1001);
     assert_string_equal(r->net.tcp, "Not Enough Space\r\n");
-    assert_int_equal(boot_slot(r), 0);
+    assert_int_equal(rig_boot_slot(r), 0);
     rig_free(r);
 }
 
@@ -420,16 +263,16 @@ short_reads_ack_what_arrived(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     otk_dev_on_connected(&r->dev, OTK_OK, r->now);
     assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img, 1, r->now), 1);
     assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img + 1, 2, r->now), 2);
     assert_string_equal(r->net.tcp, "12");
     assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img + 3, 0, r->now), 0);
     assert_int_equal(otk_upd_progress(&r->dev.upd), 3);
-    stream(r, r->img + 3, r->img_size - 3, 977);
-    run_ticks(r, r->now + 200);
-    assert_int_equal(boot_slot(r), 1);
+    rig_stream(r, r->img + 3, r->img_size - 3, 977);
+    rig_run_ticks(r, r->now + 200);
+    assert_int_equal(rig_boot_slot(r), 1);
     rig_free(r);
 }
 
@@ -439,22 +282,22 @@ stall_nudges_then_gives_up(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     otk_dev_on_connected(&r->dev, OTK_OK, r->now);
     otk_dev_on_tcp_data(&r->dev, r->img, 1460, r->now);
     assert_string_equal(r->net.tcp, "1460");
-    run_ticks(r, r->now + 999);
+    rig_run_ticks(r, r->now + 999);
     assert_string_equal(r->net.tcp, "1460");
-    run_ticks(r, r->now + 1);
+    rig_run_ticks(r, r->now + 1);
     assert_string_equal(r->net.tcp, "14601460"); /* the first nudge */
-    run_ticks(r, r->now + 2000);
+    rig_run_ticks(r, r->now + 2000);
     assert_string_equal(r->net.tcp, "1460146014601460"); /* nudges 2 and 3 */
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_RECEIVING);
-    run_ticks(r, r->now + 1000);
+    rig_run_ticks(r, r->now + 1000);
     assert_string_equal(r->net.tcp, "1460146014601460Stream Read Timeout\r\n");
     assert_int_equal(r->last_error.ota_error, OTK_OTA_RECEIVE_ERROR);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
-    assert_int_equal(boot_slot(r), 0);
+    assert_int_equal(rig_boot_slot(r), 0);
     rig_free(r);
 }
 
@@ -464,9 +307,9 @@ no_data_after_connect(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     otk_dev_on_connected(&r->dev, OTK_OK, r->now);
-    run_ticks(r, r->now + 1000);
+    rig_run_ticks(r, r->now + 1000);
     assert_int_equal(r->last_error.ota_error, OTK_OTA_RECEIVE_ERROR);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
     rig_free(r);
@@ -480,16 +323,16 @@ busy_refuses_second_uploader(void **state)
     struct otk_addr intruder = fakenet_addr("127.0.0.9", 5555);
     char buf[100];
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     otk_dev_on_connected(&r->dev, OTK_OK, r->now);
     otk_dev_on_tcp_data(&r->dev, r->img, 1460, r->now);
     otk_proto_format_invite(buf, sizeof buf, 0, 1234, 100, r->md5);
-    send_dgram(r, &intruder, buf);
+    rig_send_dgram(r, &intruder, buf);
     assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
     assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].port, 5555);
-    stream(r, r->img + 1460, r->img_size - 1460, 1460);
-    run_ticks(r, r->now + 200);
-    assert_int_equal(boot_slot(r), 1);
+    rig_stream(r, r->img + 1460, r->img_size - 1460, 1460);
+    rig_run_ticks(r, r->now + 200);
+    assert_int_equal(rig_boot_slot(r), 1);
     rig_free(r);
 }
 
@@ -499,8 +342,8 @@ lost_ok_is_repeated(void **state)
     (void)state;
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     assert_int_equal(r->net.n_dgrams, 2);
     assert_string_equal(r->net.dgram[1], "OK");
     assert_int_equal(r->net.connects, 1);
@@ -514,20 +357,20 @@ esp8266_pauses_around_ok(void **state)
     struct rig *r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, NULL);
     uint32_t t_end;
 
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
-    run_ticks(r, r->now + 100);
-    stream(r, r->img, r->img_size, 1460);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_run_ticks(r, r->now + 100);
+    rig_stream(r, r->img, r->img_size, 1460);
     t_end = r->now;
     assert_null(strstr(r->net.tcp, "OK"));
-    run_ticks(r, t_end + 999);
+    rig_run_ticks(r, t_end + 999);
     assert_null(strstr(r->net.tcp, "OK"));
-    run_ticks(r, t_end + 1000);
+    rig_run_ticks(r, t_end + 1000);
     assert_non_null(strstr(r->net.tcp, "OK"));
     assert_int_equal(r->net.closes, 0);
-    run_ticks(r, t_end + 2000);
+    rig_run_ticks(r, t_end + 2000);
     assert_int_equal(r->net.closes, 1);
     assert_int_equal(r->reboots, 1);
-    assert_int_equal(boot_slot(r), 1);
+    assert_int_equal(rig_boot_slot(r), 1);
     rig_free(r);
 }
 
@@ -541,16 +384,16 @@ filesystem_goes_to_spiffs(void **state)
 
     for (size_t i = 0; i < sizeof fs; i++)
         fs[i] = (uint8_t)(i * 7);
-    md5_hex(fs, sizeof fs, md5);
-    invite(r, OTK_CMD_FS, sizeof fs, md5);
-    stream(r, fs, sizeof fs, 1460);
-    run_ticks(r, r->now + 200);
+    rig_md5_hex(fs, sizeof fs, md5);
+    rig_invite(r, OTK_CMD_FS, sizeof fs, md5);
+    rig_stream(r, fs, sizeof fs, 1460);
+    rig_run_ticks(r, r->now + 200);
     assert_int_equal(r->events[OTK_EV_END], 1);
     assert_int_equal(
         r->flash.ops.read(r->flash.ops.user, r->dev.cfg.layout.fs_offset, back, sizeof back),
         OTK_OK);
     assert_memory_equal(fs, back, sizeof fs);
-    assert_int_equal(boot_slot(r), 0);
+    assert_int_equal(rig_boot_slot(r), 0);
     rig_free(r);
 }
 
@@ -567,13 +410,171 @@ malformed_datagrams_ignored(void **state)
                           "0 99999 10 d41d8cd98f00b204e9800998ecf8427e"};
 
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
-        send_dgram(r, &r->host, junk[i]);
+        rig_send_dgram(r, &r->host, junk[i]);
     assert_int_equal(r->net.n_dgrams, 0);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
     /* wrong field lengths in WAIT_AUTH: refused with the same text as a wrong password */
-    invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
-    send_dgram(r, &r->host, "200 abc def\n");
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_send_dgram(r, &r->host, "200 abc def\n");
     assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
+    rig_free(r);
+}
+
+/* ---- brute-force throttle ---- */
+
+#define WRONG_ANSWER "200 cccccccccccccccccccccccccccccccc 00000000000000000000000000000000\n"
+
+/* One wrong guess from `from`: an invitation, and if it gets a challenge, a wrong answer of the
+ * right length (so the device computes and compares the digest). @return whether the
+ * invitation was heard. */
+static bool
+guess(struct rig *r, const struct otk_addr *from)
+{
+    char buf[100];
+
+    r->net.n_dgrams = 0;
+    otk_proto_format_invite(buf, sizeof buf, OTK_CMD_FLASH, 48266, r->img_size, r->md5);
+    rig_send_dgram(r, from, buf);
+    if (r->net.n_dgrams == 0)
+        return false;
+    assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
+    rig_send_dgram(r, from, WRONG_ANSWER);
+    assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    return true;
+}
+
+static void
+throttle_delays_grow(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    /* the wait imposed after the n-th consecutive failure */
+    static const uint32_t delay[] = {0, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000};
+    uint32_t t;
+
+    for (size_t n = 0; n < sizeof delay / sizeof delay[0]; n++) {
+        assert_true(guess(r, &r->host));
+        t = r->now;
+        if (delay[n] > 0) {
+            r->now = t + delay[n] - 1;
+            assert_false(guess(r, &r->host)); /* ignored: no reply at all */
+            assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+        }
+        r->now = t + delay[n];
+    }
+    assert_int_equal(r->events[OTK_EV_ERROR], (int)(sizeof delay / sizeof delay[0]));
+    assert_int_equal(r->events[OTK_EV_START], 0);
+    assert_int_equal(r->net.connects, 0);
+    assert_int_equal(r->flash.mutations, 0);
+    rig_free(r);
+}
+
+static void
+throttle_per_source_reset_on_success(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr a = fakenet_addr("192.168.1.20", 40000);
+    struct otk_addr b = fakenet_addr("192.168.1.21", 40000);
+
+    assert_true(guess(r, &a)); /* first failure: no delay */
+    assert_true(guess(r, &a)); /* second: 1 s */
+    r->now += 1000;
+    assert_true(guess(r, &a)); /* third: 2 s */
+    r->now += 1999;
+    assert_false(guess(r, &a));
+    /* another source is not held by a's failures, nor is a's port part of the key */
+    assert_true(guess(r, &b));
+    a.port = 50000;
+    assert_false(guess(r, &a));
+    /* a's delay over, the right password: the update starts and a's record is cleared */
+    r->now += 1;
+    r->host = a;
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    otk_dev_on_tcp_closed(&r->dev, r->now); /* the uploader gives up: back to idle */
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_true(guess(r, &a)); /* first failure again: no delay */
+    assert_true(guess(r, &a)); /* second: 1 s from now on */
+    assert_false(guess(r, &a));
+    /* b still has its one failure: its second costs it the first delay */
+    assert_true(guess(r, &b));
+    assert_false(guess(r, &b));
+    rig_free(r);
+}
+
+/* More addresses than the table holds: the evicted ones share one entry, so the guess rate
+ * stays bounded (table size + 1 guesses per 30 s once the delays are at their cap). */
+static void
+throttle_many_sources_bounded(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr src[8];
+    char ip[20];
+    unsigned guesses = 0, late = 0;
+    const uint32_t t0 = r->now;
+
+    for (int i = 0; i < 8; i++) {
+        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        src[i] = fakenet_addr(ip, 30000);
+    }
+    /* 8 addresses, each retrying every 100 ms, for 10 minutes (virtual) */
+    for (uint32_t step = 0; step < 6000; step++) {
+        r->now = t0 + step * 100;
+        for (int i = 0; i < 8; i++) {
+            if (guess(r, &src[i])) {
+                guesses++;
+                if (step >= 3000)
+                    late++;
+            }
+        }
+    }
+    /* unthrottled this would be 48000 guesses. In the last 5 minutes: at most 5 per 30 s. */
+    print_message("8 sources, 10 min: %u guesses, %u in the last 5 min\n", guesses, late);
+    assert_true(late <= (OTK_DEV_THROTTLE_SLOTS + 1) * (300 / 30) + 1);
+    assert_true(guesses < 120);
+    assert_int_equal(r->flash.mutations, 0);
+    /* a source the table never saw waits like the others while the attack goes on */
+    r->now += 1;
+    assert_false(guess(r, &r->host));
+    rig_free(r);
+}
+
+static void
+throttle_across_clock_wrap(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, "pw");
+
+    r->now = UINT32_MAX - 500; /* the 32-bit millisecond clock wraps during the delay */
+    assert_true(guess(r, &r->host));
+    assert_true(guess(r, &r->host));
+    r->now += 999;
+    assert_false(guess(r, &r->host));
+    r->now += 1;
+    assert_true(guess(r, &r->host)); /* third failure, at 499 after the wrap: 2 s */
+    /* a record far in the past does not come back when the clock wraps to near it */
+    r->now += 0x80000000u;
+    assert_true(guess(r, &r->host));
+    rig_free(r);
+}
+
+static void
+throttle_without_password_never_applies(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+
+    for (int i = 0; i < 5; i++) {
+        r->net.n_dgrams = 0;
+        rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+        assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+        otk_dev_on_tcp_closed(&r->dev, r->now);
+        assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    }
     rig_free(r);
 }
 
@@ -601,6 +602,11 @@ main(void)
         cmocka_unit_test(esp8266_pauses_around_ok),
         cmocka_unit_test(filesystem_goes_to_spiffs),
         cmocka_unit_test(malformed_datagrams_ignored),
+        cmocka_unit_test(throttle_delays_grow),
+        cmocka_unit_test(throttle_per_source_reset_on_success),
+        cmocka_unit_test(throttle_many_sources_bounded),
+        cmocka_unit_test(throttle_across_clock_wrap),
+        cmocka_unit_test(throttle_without_password_never_applies),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

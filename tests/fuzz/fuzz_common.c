@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_common.h"
+#include "otakit/err.h"
+#include "otakit/posix.h"
+
+void
+fuzz_fail(const char *what, const char *file, int line)
+{
+    fprintf(stderr, "fuzz invariant violated: %s (%s:%d)\n", what, file, line);
+    abort();
+}
+
+static int
+fake_pbkdf2(const void *password, size_t password_len, const void *salt, size_t salt_len,
+            uint32_t iterations, uint8_t *out, size_t out_len)
+{
+    const struct otk_crypto_ops *p = otk_posix_crypto();
+    union otk_hash_ctx ctx;
+    uint8_t d[32], it[4] = {(uint8_t)iterations, (uint8_t)(iterations >> 8),
+                            (uint8_t)(iterations >> 16), (uint8_t)(iterations >> 24)};
+
+    p->sha256_start(&ctx);
+    p->sha256_update(&ctx, password, password_len);
+    p->sha256_update(&ctx, salt, salt_len);
+    p->sha256_update(&ctx, it, sizeof it);
+    p->sha256_finish(&ctx, d);
+    for (size_t i = 0; i < out_len; i++)
+        out[i] = d[i % sizeof d];
+    return OTK_OK;
+}
+
+static int
+counter_random(void *user, uint8_t *buf, size_t len)
+{
+    struct fuzz_crypto *c = user;
+
+    for (size_t i = 0; i < len; i++) {
+        c->counter = c->counter * 6364136223846793005u + 1442695040888963407u;
+        buf[i] = (uint8_t)(c->counter >> 56);
+    }
+    return OTK_OK;
+}
+
+void
+fuzz_crypto_init(struct fuzz_crypto *c)
+{
+    c->ops = *otk_posix_crypto();
+    c->ops.pbkdf2_sha256 = fake_pbkdf2;
+    c->ops.random = counter_random;
+    c->ops.user = c;
+    c->counter = 1;
+}
+
+void
+fuzz_layout(struct otk_layout *l)
+{
+    memset(l, 0, sizeof *l);
+    l->flash_size = FUZZ_FLASH_SIZE;
+    l->otadata_offset = 0x9000;
+    l->app_offset[0] = 0x10000;
+    l->app_size[0] = 0x10000;
+    l->app_offset[1] = 0x20000;
+    l->app_size[1] = 0x10000;
+    l->fs_offset = 0x30000;
+    l->fs_size = 0x10000;
+}
+
+bool
+fin_more(const struct fuzz_in *in)
+{
+    return in->pos < in->len;
+}
+
+uint8_t
+fin_u8(struct fuzz_in *in)
+{
+    return in->pos < in->len ? in->p[in->pos++] : 0;
+}
+
+uint16_t
+fin_u16(struct fuzz_in *in)
+{
+    uint16_t lo = fin_u8(in);
+
+    return (uint16_t)(lo | (uint16_t)fin_u8(in) << 8);
+}
+
+size_t
+fin_take(struct fuzz_in *in, size_t n, const uint8_t **out)
+{
+    size_t left = in->len - in->pos;
+
+    if (n > left)
+        n = left;
+    *out = in->p + in->pos;
+    in->pos += n;
+    return n;
+}

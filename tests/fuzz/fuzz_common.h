@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared by the libFuzzer targets and their seed generator: a deterministic crypto provider, a
+ * small flash layout, a bounds-checked reader of the fuzz input, and the encoding of
+ * fuzz_device's input. Every target must be deterministic (same input, same path) and free
+ * everything it allocates. */
+#ifndef OTK_FUZZ_COMMON_H
+#define OTK_FUZZ_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otakit/layout.h"
+#include "otakit/port.h"
+
+/* A violated invariant: crash loudly so libFuzzer keeps the input. */
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond))                                                                               \
+            fuzz_fail(#cond, __FILE__, __LINE__);                                                  \
+    } while (0)
+
+void fuzz_fail(const char *what, const char *file, int line);
+
+/* mbedTLS MD5 and SHA-256; a cheap stand-in for PBKDF2 (one SHA-256: the fuzzers test parsing
+ * and state, not the key derivation, and 10000 iterations would slow them a thousandfold); a
+ * counter instead of the CSPRNG, reset by fuzz_crypto_init, so nonces repeat run after run. */
+struct fuzz_crypto {
+    struct otk_crypto_ops ops;
+    uint64_t counter;
+};
+
+void fuzz_crypto_init(struct fuzz_crypto *c);
+
+/* A 256 KB flash: otadata 0x9000, app0 0x10000 and app1 0x20000 (64 KB each), fs 0x30000. */
+#define FUZZ_FLASH_SIZE 0x40000u
+void fuzz_layout(struct otk_layout *l);
+
+struct fuzz_in {
+    const uint8_t *p;
+    size_t len;
+    size_t pos;
+};
+
+bool fin_more(const struct fuzz_in *in);
+uint8_t fin_u8(struct fuzz_in *in);     /* 0 past the end */
+uint16_t fin_u16(struct fuzz_in *in);   /* little endian */
+/** Up to n bytes: *out points at them; @return how many there are. */
+size_t fin_take(struct fuzz_in *in, size_t n, const uint8_t **out);
+
+/* fuzz_device input: one flags byte, then operations. An operation byte holds the opcode in
+ * its low 3 bits and an argument in the high 5 bits. */
+#define FD_FLAG_PASSWORD 0x01 /* the device has password FD_PASSWORD */
+#define FD_FLAG_ESP8266  0x02 /* else ESP32 */
+#define FD_FLAG_PBKDF2   0x04 /* the PBKDF2 variant (with a password) */
+/* flags >> 3: the clock starts at (flags >> 3) << 27, so some runs cross the 32-bit wrap */
+#define FD_PASSWORD "fuzz"
+
+enum fd_op {
+    FD_DGRAM = 0,     /* arg&3 = source; u8 length; the datagram's bytes */
+    FD_TCP = 1,       /* u16 length; the bytes, offered to otk_dev_on_tcp_data */
+    FD_CONNECTED = 2, /* arg&1: the connect failed */
+    FD_CLOSED = 3,    /* the TCP connection closed */
+    FD_TICK = 4,      /* u16 ms << (arg&7), then every deadline that is due runs */
+    FD_AUTH = 5,      /* arg&3 = source: the right answer to the last challenge */
+    FD_UPLOAD = 6,    /* arg&1 = filesystem; u16 length; u8 chunk; the image: a whole upload
+                         (its MD5 in the invitation, the right auth answer, connect, stream) */
+    FD_INVITE = 7,    /* arg&3 = source, arg>>2 picks the command (0, 100, 200, other); u16
+                         port; u16 size (<< 4); 16 bytes of MD5: a well-formed invitation */
+};
+
+#endif

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/* Writes the starting corpus of every fuzz target (valid inputs for the paths worth exploring)
+ * into DIR/<target>/, so no binary seed needs to live in the repository.
+ * usage: fuzz_seeds DIR */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuzz_common.h"
+#include "helper_ramflash.h"
+#include "otakit/err.h"
+#include "otakit/imagegen.h"
+#include "otakit/proto.h"
+#include "otakit/slots.h"
+
+static const char *dir;
+
+static void
+put(const char *target, int n, const void *data, size_t len)
+{
+    char path[512];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/%s", dir, target);
+    mkdir(path, 0777);
+    snprintf(path, sizeof path, "%s/%s/seed%02d", dir, target, n);
+    f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, len, f) != len || fclose(f) != 0) {
+        fprintf(stderr, "fuzz_seeds: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+static void
+put_str(const char *target, int n, const char *s)
+{
+    put(target, n, s, strlen(s));
+}
+
+struct buf {
+    uint8_t b[8192];
+    size_t n;
+};
+
+static void
+add(struct buf *b, const void *p, size_t n)
+{
+    if (b->n + n > sizeof b->b)
+        exit(1);
+    memcpy(b->b + b->n, p, n);
+    b->n += n;
+}
+
+static void
+add_u8(struct buf *b, unsigned v)
+{
+    uint8_t c = (uint8_t)v;
+    add(b, &c, 1);
+}
+
+static void
+add_u16(struct buf *b, unsigned v)
+{
+    add_u8(b, v & 0xFF);
+    add_u8(b, v >> 8);
+}
+
+static void
+device_seeds(void)
+{
+    static uint8_t img[1024];
+    struct buf b;
+    const char *inv = "0 40000 1024 0123456789abcdef0123456789abcdef\n";
+    int n = 0;
+
+    for (int p = 0; p < 2; p++) {
+        if (otk_imagegen((enum otk_profile)p, "seed", "2.0.0", sizeof img, 9, img, sizeof img) !=
+            (int)sizeof img)
+            exit(1);
+        for (int pw = 0; pw < 2; pw++) {
+            /* a whole upload of a valid image, then one of a filesystem image */
+            memset(&b, 0, sizeof b);
+            add_u8(&b, (p ? FD_FLAG_ESP8266 : 0) | (pw ? FD_FLAG_PASSWORD : 0));
+            add_u8(&b, FD_UPLOAD);
+            add_u16(&b, sizeof img);
+            add_u8(&b, 90);
+            add(&b, img, sizeof img);
+            add_u8(&b, FD_UPLOAD | 1 << 3);
+            add_u16(&b, 300);
+            add_u8(&b, 3);
+            add(&b, img + 100, 300);
+            put("fuzz_device", n++, b.b, b.n);
+        }
+    }
+    /* the session event by event: invitation, auth, connect, data, stall, close */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, FD_FLAG_PASSWORD | FD_FLAG_PBKDF2 | 31 << 3);
+    add_u8(&b, FD_DGRAM);
+    add_u8(&b, (unsigned)strlen(inv));
+    add(&b, inv, strlen(inv));
+    add_u8(&b, FD_AUTH);
+    add_u8(&b, FD_CONNECTED);
+    add_u8(&b, FD_TCP);
+    add_u16(&b, 16);
+    add(&b, img, 16);
+    add_u8(&b, FD_TICK);
+    add_u16(&b, 1000);
+    add_u8(&b, FD_DGRAM | 1 << 3);
+    add_u8(&b, (unsigned)strlen(inv));
+    add(&b, inv, strlen(inv));
+    add_u8(&b, FD_TICK | 3 << 3);
+    add_u16(&b, 1000);
+    add_u8(&b, FD_CLOSED);
+    put("fuzz_device", n++, b.b, b.n);
+    /* wrong answers and an invitation per source */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, FD_FLAG_PASSWORD);
+    for (unsigned s = 0; s < 4; s++) {
+        add_u8(&b, FD_INVITE | s << 3);
+        add_u16(&b, 40000);
+        add_u16(&b, 64);
+        add(&b, "0123456789abcdef", 16);
+        add_u8(&b, FD_DGRAM | s << 3);
+        add_u8(&b, 12);
+        add(&b, "200 abc def\n", 12);
+    }
+    put("fuzz_device", n++, b.b, b.n);
+}
+
+static void
+otadata_seeds(void)
+{
+    struct otk_layout l;
+    struct ramflash rf;
+    static const uint8_t ops[][4] = {
+        {0, 1, 2, 0}, {3, 1, 1, 0}, {4, 1, 2, 3}, {0x0b, 0x1c, 0x31, 0x2a}};
+    int slot;
+    bool rolled;
+
+    memset(&l, 0, sizeof l);
+    l.flash_size = 2 * 4096;
+    ramflash_init(&rf, l.flash_size);
+    for (int n = 0; n < 4; n++) {
+        uint8_t s[64 + 4];
+
+        /* factory, then after each step of an update cycle */
+        if (n == 1)
+            otk_slots_set_boot(&rf.ops, &l, 1);
+        if (n == 2)
+            otk_slots_boot(&rf.ops, &l, &slot, &rolled);
+        if (n == 3)
+            otk_slots_set_boot(&rf.ops, &l, 0);
+        memcpy(s, rf.mem, 32);
+        memcpy(s + 32, rf.mem + 4096, 32);
+        memcpy(s + 64, ops[n], 4);
+        put("fuzz_otadata", n, s, sizeof s);
+    }
+    ramflash_free(&rf);
+}
+
+int
+main(int argc, char **argv)
+{
+    static uint8_t img[1200], table[0xC00];
+    struct otk_partition parts[OTK_PARTTABLE_MAX];
+    struct fuzz_crypto c;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: fuzz_seeds DIR\n");
+        return 2;
+    }
+    dir = argv[1];
+    mkdir(dir, 0777);
+    fuzz_crypto_init(&c);
+
+    put_str("fuzz_invite", 0, "0 48266 70000 d41d8cd98f00b204e9800998ecf8427e\n");
+    put_str("fuzz_invite", 1, "100 3232 4096 D41D8CD98F00B204E9800998ECF8427E");
+    put_str("fuzz_invite", 2,
+            "200 cccccccccccccccccccccccccccccccc 0123456789abcdef0123456789abcdef\n");
+    put_str("fuzz_invite", 3, "AUTH 0123456789abcdef0123456789abcdef");
+    put_str("fuzz_invite", 4, "ERR: ERROR[4]: Not Enough Space\n");
+    put_str("fuzz_invite", 5, "Authentication Failed");
+    put_str("fuzz_invite", 6, "OK");
+
+    put_str("fuzz_ackparser", 0, "\x03"
+                                 "1024102410OK");
+    put_str("fuzz_ackparser", 1, "\x05"
+                                 "14601460MD5 Check Failed\r\n");
+    put_str("fuzz_ackparser", 2, "\x07"
+                                 "1460ERROR[7]: MD5 verification failed: expected: 0, "
+                                 "calculated: 1\n");
+
+    for (int p = 0; p < 2; p++) {
+        if (otk_imagegen((enum otk_profile)p, "seed", "1.2.3", sizeof img, 5, img, sizeof img) !=
+            (int)sizeof img)
+            return 1;
+        put("fuzz_image", 2 * p, img, sizeof img);
+        put("fuzz_image", 2 * p + 1, img, 700); /* truncated */
+    }
+
+    for (int p = 0; p < 2; p++) {
+        int n = otk_layout_default_parts((enum otk_profile)p, parts, OTK_PARTTABLE_MAX);
+
+        if (otk_parttable_encode(&c.ops, parts, n, table, sizeof table) != OTK_OK)
+            return 1;
+        put("fuzz_parttable", p, table, sizeof table);
+    }
+
+    otadata_seeds();
+    device_seeds();
+    return 0;
+}
