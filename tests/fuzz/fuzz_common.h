@@ -43,8 +43,8 @@ struct fuzz_in {
 };
 
 bool fin_more(const struct fuzz_in *in);
-uint8_t fin_u8(struct fuzz_in *in);     /* 0 past the end */
-uint16_t fin_u16(struct fuzz_in *in);   /* little endian */
+uint8_t fin_u8(struct fuzz_in *in);   /* 0 past the end */
+uint16_t fin_u16(struct fuzz_in *in); /* little endian */
 /** Up to n bytes: *out points at them; @return how many there are. */
 size_t fin_take(struct fuzz_in *in, size_t n, const uint8_t **out);
 

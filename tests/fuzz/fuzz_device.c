@@ -103,8 +103,7 @@ answer(struct fz *f, int src)
     memset(cnonce, 'c', hl);
     cnonce[hl] = '\0';
     if (otk_proto_auth_response(&f->c.ops, f->dev.cfg.auth, f->dev.cfg.secret,
-                                strlen(f->dev.cfg.secret), dg + 5, hl, cnonce, hl,
-                                resp) != OTK_OK)
+                                strlen(f->dev.cfg.secret), dg + 5, hl, cnonce, hl, resp) != OTK_OK)
         return;
     n = otk_proto_format_auth(buf, sizeof buf, cnonce, resp, hl);
     send(f, src, buf, n);
@@ -165,8 +164,8 @@ setup(struct fz *f, uint8_t flags)
     memset(f->running + RUNNING_IMG, 0xFF, sizeof f->running - RUNNING_IMG);
     ramflash_load(&f->rf, cfg.layout.app_offset[0], f->running, sizeof f->running);
     memset(f->otadata, 0xFF, sizeof f->otadata);
-    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->rf.ops, &f->c.ops, &hooks,
-                            f->sector) == OTK_OK);
+    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->rf.ops, &f->c.ops, &hooks, f->sector) ==
+               OTK_OK);
     for (int i = 0; i < 4; i++) {
         char ip[16];
 

@@ -183,13 +183,16 @@ main(int argc, char **argv)
     put_str("fuzz_invite", 5, "Authentication Failed");
     put_str("fuzz_invite", 6, "OK");
 
-    put_str("fuzz_ackparser", 0, "\x03"
-                                 "1024102410OK");
-    put_str("fuzz_ackparser", 1, "\x05"
-                                 "14601460MD5 Check Failed\r\n");
-    put_str("fuzz_ackparser", 2, "\x07"
-                                 "1460ERROR[7]: MD5 verification failed: expected: 0, "
-                                 "calculated: 1\n");
+    put_str("fuzz_ackparser", 0,
+            "\x03"
+            "1024102410OK");
+    put_str("fuzz_ackparser", 1,
+            "\x05"
+            "14601460MD5 Check Failed\r\n");
+    put_str("fuzz_ackparser", 2,
+            "\x07"
+            "1460ERROR[7]: MD5 verification failed: expected: 0, "
+            "calculated: 1\n");
 
     for (int p = 0; p < 2; p++) {
         if (otk_imagegen((enum otk_profile)p, "seed", "1.2.3", sizeof img, 5, img, sizeof img) !=
