@@ -78,6 +78,7 @@ struct scase {
     unsigned expect_cut;  /* images acceptable after a cut (EXPECT bits) */
     enum which expect_done;
     bool expect_rollback; /* the uncut operation must report a rollback */
+    bool idle_work;       /* the port gives the engine its idle time (erase ahead) */
 };
 
 struct tally {
@@ -129,6 +130,15 @@ rig_from(enum otk_profile p, const uint8_t *flash, int running)
     o.flash = flash;
     o.running_slot = running;
     return rig_new_opts(&o);
+}
+
+static struct rig *
+rig_for(const struct scase *c, enum otk_profile p)
+{
+    struct rig *r = rig_from(p, c->start, c->running);
+
+    r->idle_work = c->idle_work;
+    return r;
 }
 
 static uint8_t *
@@ -256,7 +266,7 @@ reupload(struct rig *r, const struct scase *c, const struct images *im, int slot
 static void
 sweep(const struct scase *c, const struct images *im, struct tally *t)
 {
-    struct rig *r = rig_from(im->p, c->start, c->running);
+    struct rig *r = rig_for(c, im->p);
     struct boot_result b;
     unsigned long before, total;
     bool ok;
@@ -286,7 +296,7 @@ sweep(const struct scase *c, const struct images *im, struct tally *t)
     for (unsigned long k = 1; k <= total; k++) {
         bool good, again;
 
-        r = rig_from(im->p, c->start, c->running);
+        r = rig_for(c, im->p);
         ramflash_cut_after(&r->flash, k - 1, true);
         (void)run_op(r, c, im, &b);
         reboot(r, im, &b);
@@ -487,9 +497,14 @@ main(int argc, char **argv)
         {
             const unsigned either = EXPECT(W_OLD) | EXPECT(W_NEW);
             const struct scase cases[] = {
-                {"app upload, factory device", OP_UPLOAD_APP, fac, 0, EXPECT(W_OLD), W_NEW, false},
-                {"app upload, updated device", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW, false},
-                {"fs upload", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false},
+                {"app upload, factory device", OP_UPLOAD_APP, fac, 0, EXPECT(W_OLD), W_NEW, false,
+                 false},
+                {"app upload, updated device", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW, false,
+                 false},
+                {"app upload, updated, erase ahead", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW,
+                 false, true},
+                {"fs upload", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, false},
+                {"fs upload, erase ahead", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, true},
                 {"first boot (NEW->PENDING), factory", OP_FIRST_BOOT, fac_new, 0, either, W_NEW,
                  false},
                 {"first boot (NEW->PENDING), updated", OP_FIRST_BOOT, upd_new, 1, either, W_NEW,

@@ -13,5 +13,6 @@ int cmd_upload(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_list(int argc, char **argv);
 
 #endif

@@ -11,6 +11,8 @@
 
 #include "cli.h"
 #include "emu.h"
+#include "faults.h"
+#include "mdns_adv.h"
 #include "otakit/err.h"
 #include "otakit/posix.h"
 #include "otakit/proto.h"
@@ -41,37 +43,65 @@ struct dev_out {
     bool has_password;
     enum otk_auth_variant auth;
     const char *flash;
+    bool gateway; /* the status line shows the OTA lock's progress reports */
 };
 
 static void
 usage(FILE *to)
 {
-    fprintf(to,
-            "usage: otakit device [options]\n"
-            "\n"
-            "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
-            "\n"
-            "options:\n"
-            "  --profile esp32|esp8266        chip profile (default esp32)\n"
-            "  --auth-variant md5|pbkdf2      password scheme (default pbkdf2 on esp32, md5 on "
-            "esp8266)\n"
-            "  --port N                       UDP port (default 3232 / 8266; 0 = any free)\n"
-            "  --bind ADDR                    IPv4 address to bind (default 127.0.0.1)\n"
-            "  --password PW                  require this password\n"
-            "  --password-hash HEX            require the password whose stored hash is HEX\n"
-            "                                 (MD5 hex, or SHA-256 hex for pbkdf2)\n"
-            "  --flash FILE                   flash file (default otakit-<profile>.flash)\n"
-            "  --flash-timing realistic|instant  flash erase/program delays (default instant)\n"
-            "  --once                         exit after the first update (0 ok, 1 failed)\n"
-            "  --json                         one JSON object per line on stdout\n"
-            "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
-            "  --cut-at N                     cut the power during the N-th flash operation\n"
-            "                                 (exit status 99)\n"
-            "  --quiet                        no status line, no informational lines\n"
-            "  -h, --help                     this text\n"
-            "\n"
-            "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
-            "99 power cut\n");
+    fprintf(
+        to,
+        "usage: otakit device [options]\n"
+        "\n"
+        "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
+        "\n"
+        "options:\n"
+        "  --profile esp32|esp8266        chip profile (default esp32)\n"
+        "  --auth-variant md5|pbkdf2      password scheme (default pbkdf2 on esp32, md5 on "
+        "esp8266)\n"
+        "  --port N                       UDP port (default 3232 / 8266; 0 = any free)\n"
+        "  --bind ADDR                    IPv4 address to bind (default 127.0.0.1)\n"
+        "  --password PW                  require this password\n"
+        "  --password-hash HEX            require the password whose stored hash is HEX\n"
+        "                                 (MD5 hex, or SHA-256 hex for pbkdf2)\n"
+        "  --flash FILE                   flash file (default otakit-<profile>.flash)\n"
+        "  --flash-timing realistic|instant  flash erase/program delays (default instant)\n"
+        "  --once                         exit after the first update (0 ok, 1 failed)\n"
+        "  --json                         one JSON object per line on stdout\n"
+        "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
+        "  --cut-at N                     cut the power during the N-th flash operation\n"
+        "                                 (exit status 99)\n"
+        "  --quiet                        no status line, no informational lines\n"
+        "  --name NAME                    device name: mDNS host NAME.local and instance of\n"
+        "                                 _arduino._tcp (default esp32-XXXXXX /\n"
+        "                                 esp8266-XXXXXX, the digits from the flash file)\n"
+        "  --no-mdns                      do not advertise the device by mDNS\n"
+        "\n"
+        "network model (docs/EMULATOR.md):\n"
+        "  --link none|lan|wifi|weak-wifi radio link: round trip, bandwidth, jitter, stalls\n"
+        "                                 and lwIP's receive window (default none: loopback)\n"
+        "  --seed N                       seed of the link's and the faults' draws (default 1)\n"
+        "  --fault KIND[:ARG]             inject a network fault (repeatable), KIND one of:\n"
+        "%s"
+        "\n"
+        "gateway (a BLE + MQTT gateway around the device, with the OTA lock):\n"
+        "  --gateway                      run the BLE scan and MQTT tasks\n"
+        "  --no-ota-lock                  the same tasks, not paused during updates\n"
+        "  --ble-window MS                radio held by each scan window (default 30;\n"
+        "                                 0 = no BLE task)\n"
+        "  --ble-interval MS              scan period (default 52)\n"
+        "  --ble-cpu-stall MS             CPU busy after each window (default 0)\n"
+        "  --mqtt-host HOST               broker (default 127.0.0.1; '' = no MQTT task)\n"
+        "  --mqtt-port N                  broker port (default 1883)\n"
+        "  --mqtt-topic BASE              base topic (default otakit/<name>)\n"
+        "  --reading-interval MS          period of the readings (default 1000)\n"
+        "  --ota-watchdog MS              release the lock after MS without progress\n"
+        "                                 (default 30000)\n"
+        "  -h, --help                     this text\n"
+        "\n"
+        "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
+        "99 power cut\n",
+        otk_faults_help());
 }
 
 static void
@@ -161,29 +191,34 @@ status_close(struct dev_out *o)
 }
 
 static void
-status_line(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now, bool force)
+status_draw(struct dev_out *o, uint32_t bytes, uint32_t total, unsigned pct, unsigned kbs,
+            uint32_t now, bool force)
 {
-    if (o->quiet || ev->total == 0)
-        return;
-    unsigned pct = (unsigned)((uint64_t)ev->bytes * 100u / ev->total);
-    uint32_t ms = now - o->start_ms;
-    unsigned kbs = ms >= 100 ? (unsigned)((uint64_t)ev->bytes * 1000u / ms / 1024u) : 0;
     if (o->tty) {
         if (!force && now - o->last_status_ms < 100)
             return;
         o->last_status_ms = now;
-        fprintf(stderr, "\rOTA %3u%%  %u KB/s  %u/%u KB  ", pct, kbs, ev->bytes / 1024u,
-                ev->total / 1024u);
+        fprintf(stderr, "\rOTA %3u%%  %u KB/s  %u/%u KB  ", pct, kbs, bytes / 1024u, total / 1024u);
         o->status_open = true;
     } else {
         int decile = (int)(pct / 10u);
         if (decile <= o->last_decile && !force)
             return;
         o->last_decile = decile;
-        fprintf(stderr, "OTA %3u%%  %u KB/s  %u/%u KB\n", pct, kbs, ev->bytes / 1024u,
-                ev->total / 1024u);
+        fprintf(stderr, "OTA %3u%%  %u KB/s  %u/%u KB\n", pct, kbs, bytes / 1024u, total / 1024u);
     }
     fflush(stderr);
+}
+
+static void
+status_line(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now, bool force)
+{
+    if (o->quiet || ev->total == 0 || o->gateway)
+        return;
+    unsigned pct = (unsigned)((uint64_t)ev->bytes * 100u / ev->total);
+    uint32_t ms = now - o->start_ms;
+    unsigned kbs = ms >= 100 ? (unsigned)((uint64_t)ev->bytes * 1000u / ms / 1024u) : 0;
+    status_draw(o, ev->bytes, ev->total, pct, kbs, now, force);
 }
 
 static void
@@ -318,8 +353,16 @@ on_report(void *user, const struct otk_emu_report *r)
             printf(",\"port\":%u,\"auth\":\"%s\",\"password\":%s,\"flash\":", (unsigned)r->port,
                    o->auth == OTK_AUTH_MD5 ? "md5" : "pbkdf2", o->has_password ? "true" : "false");
             json_str(o->flash);
+            fputs(",\"mdns\":", stdout);
+            if (r->mdns_name)
+                json_str(r->mdns_name);
+            else
+                fputs("null", stdout);
             json_end();
         } else {
+            if (r->mdns_name && !o->quiet)
+                printf("otakit device: advertised by mDNS as %s.local (_arduino._tcp)\n",
+                       r->mdns_name);
             printf("otakit device: %s listening on %s:%u (%s), flash %s\n",
                    otk_emu_profile_str(o->profile), r->text, (unsigned)r->port,
                    !o->has_password          ? "no password"
@@ -382,6 +425,103 @@ on_report(void *user, const struct otk_emu_report *r)
         }
         fflush(stdout);
         break;
+    }
+}
+
+/* The gateway's tasks and lock (--gateway). The OTA state is printed as the MQTT payload it
+ * published, so the log and the broker carry the same figures. */
+static void
+on_gw_report(void *user, const struct otk_gw_report *r)
+{
+    struct dev_out *o = user;
+    switch (r->type) {
+    case OTK_GW_REP_READY:
+        if (o->json) {
+            fputs("{\"event\":\"gateway\",\"topic\":", stdout);
+            json_str(r->text);
+            json_end();
+        } else if (!o->quiet) {
+            printf("gateway: tasks running, MQTT base topic %s\n", r->text);
+            fflush(stdout);
+        }
+        break;
+    case OTK_GW_REP_LOCK:
+        if (o->json) {
+            printf("{\"event\":\"lock\",\"held\":%s,\"phase\":", r->flag ? "true" : "false");
+            json_str(r->text);
+            json_end();
+        } else if (!o->quiet) {
+            status_close(o);
+            printf("OTA lock %s (%s)\n", r->flag ? "taken" : "released", r->text);
+            fflush(stdout);
+        }
+        break;
+    case OTK_GW_REP_TASK:
+        if (o->json) {
+            printf("{\"event\":\"task\",\"task\":\"%s\",\"state\":\"%s\"", r->task,
+                   r->flag ? "paused" : "resumed");
+            json_end();
+        } else if (!o->quiet) {
+            status_close(o);
+            printf("task %s %s\n", r->task, r->flag ? "paused" : "resumed");
+            fflush(stdout);
+        }
+        break;
+    case OTK_GW_REP_BLE_SCAN:
+        if (o->json) {
+            printf("{\"event\":\"ble_scan\",\"scan\":%u,\"held_ms\":%u,\"seen\":%u,"
+                   "\"cut\":%s,\"published\":%s",
+                   (unsigned)r->seq, (unsigned)r->value, (unsigned)r->seen,
+                   r->flag ? "true" : "false", r->text && *r->text ? "true" : "false");
+            json_end();
+        }
+        break;
+    case OTK_GW_REP_MQTT:
+        if (o->json) {
+            printf("{\"event\":\"mqtt\",\"connected\":%s,\"text\":", r->flag ? "true" : "false");
+            json_str(r->text ? r->text : "");
+            if (!r->flag)
+                printf(",\"retry_ms\":%u", (unsigned)r->value);
+            json_end();
+        } else if (!o->quiet) {
+            status_close(o);
+            if (r->flag)
+                printf("mqtt: %s\n", r->text);
+            else
+                printf("mqtt: %s (retry in %u ms)\n", r->text, (unsigned)r->value);
+            fflush(stdout);
+        }
+        break;
+    case OTK_GW_REP_READING:
+        if (o->json) {
+            fputs("{\"event\":\"reading\",\"topic\":", stdout);
+            json_str(r->text);
+            printf(",\"seq\":%u,\"published\":%s", (unsigned)r->seq, r->flag ? "true" : "false");
+            json_end();
+        }
+        break;
+    case OTK_GW_REP_OTA_STATE: {
+        const struct otk_ota_progress *p = r->prog;
+        if (o->json) {
+            /* the payload is one JSON object: splice its members into the event */
+            size_t len = strlen(r->json);
+            printf("{\"event\":\"ota_state\",%.*s,\"published\":%s", (int)(len - 2), r->json + 1,
+                   r->flag ? "true" : "false");
+            json_end();
+        }
+        if (o->quiet)
+            break;
+        if (p->phase == OTK_OTA_PHASE_START || p->phase == OTK_OTA_PHASE_RUNNING) {
+            status_draw(o, p->bytes, p->total, p->percent, p->rate / 1024u, r->now_ms,
+                        p->bytes >= p->total);
+        } else if (p->phase == OTK_OTA_PHASE_STALLED) {
+            status_close(o);
+            fprintf(stderr, "OTA stalled at %u%%: the watchdog released the OTA lock\n",
+                    p->percent);
+            fflush(stderr);
+        }
+        break;
+    }
     }
 }
 
@@ -450,6 +590,21 @@ cmd_device(int argc, char **argv)
     const char *auth = NULL, *password = NULL, *hash = NULL, *flash = NULL;
     long port = -1;
     bool json = false, quiet = false;
+    struct otk_gw_config gw;
+    memset(&gw, 0, sizeof gw);
+    gw.lock = true;
+    gw.ble_window_ms = 30; /* the gateway's BLEScanWindow / BLEScanInterval */
+    gw.ble_interval_ms = 52;
+    gw.mqtt_host = "127.0.0.1";
+    gw.mqtt_port = 1883;
+    gw.reading_ms = 1000;
+    bool gateway = false, gw_opts = false;
+    const char *name = NULL;
+    bool no_mdns = false;
+    struct otk_faults faults;
+    otk_faults_init(&faults, 1);
+    cfg.seed = 1;
+    cfg.faults = &faults;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -467,6 +622,58 @@ cmd_device(int argc, char **argv)
             quiet = true;
         } else if (!strcmp(a, "--crash-on-boot")) {
             cfg.crash_on_boot = true;
+        } else if (!strcmp(a, "--gateway")) {
+            gateway = true;
+        } else if (!strcmp(a, "--no-ota-lock")) {
+            gw.lock = false;
+            gw_opts = true;
+        } else if (!strcmp(a, "--no-mdns")) {
+            no_mdns = true;
+        } else if ((v = opt_value(argc, argv, &i, "--name", &missing))) {
+            /* a host name label: it is also NAME.local */
+            if (!*v || strlen(v) > 63 ||
+                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789-") != strlen(v))
+                return fail_usage("bad --name '%s' (1 to 63 letters, digits and '-')", v);
+            name = v;
+        } else if ((v = opt_value(argc, argv, &i, "--ble-window", &missing))) {
+            if (!parse_u64(v, 600000, &num))
+                return fail_usage("bad --ble-window '%s' (milliseconds)", v);
+            gw.ble_window_ms = (uint32_t)num;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--ble-interval", &missing))) {
+            if (!parse_u64(v, 600000, &num) || num == 0)
+                return fail_usage("bad --ble-interval '%s' (milliseconds, > 0)", v);
+            gw.ble_interval_ms = (uint32_t)num;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--ble-cpu-stall", &missing))) {
+            if (!parse_u64(v, 60000, &num))
+                return fail_usage("bad --ble-cpu-stall '%s' (milliseconds)", v);
+            gw.ble_cpu_stall_ms = (uint32_t)num;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--mqtt-host", &missing))) {
+            gw.mqtt_host = v;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--mqtt-port", &missing))) {
+            if (!parse_u64(v, 65535, &num) || num == 0)
+                return fail_usage("bad --mqtt-port '%s' (1..65535)", v);
+            gw.mqtt_port = (uint16_t)num;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--mqtt-topic", &missing))) {
+            if (!*v || strlen(v) > 128 || strpbrk(v, "#+"))
+                return fail_usage("bad --mqtt-topic '%s' (no wildcards, up to 128 characters)", v);
+            gw.topic = v;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--reading-interval", &missing))) {
+            if (!parse_u64(v, 3600000, &num) || num < 10)
+                return fail_usage("bad --reading-interval '%s' (milliseconds, >= 10)", v);
+            gw.reading_ms = (uint32_t)num;
+            gw_opts = true;
+        } else if ((v = opt_value(argc, argv, &i, "--ota-watchdog", &missing))) {
+            if (!parse_u64(v, 3600000, &num) || num == 0)
+                return fail_usage("bad --ota-watchdog '%s' (milliseconds, > 0)", v);
+            gw.watchdog_ms = (uint32_t)num;
+            gw_opts = true;
         } else if ((v = opt_value(argc, argv, &i, "--profile", &missing))) {
             if (!strcmp(v, "esp32"))
                 cfg.profile = OTK_PROFILE_ESP32;
@@ -501,6 +708,17 @@ cmd_device(int argc, char **argv)
             if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num) || num == 0)
                 return fail_usage("bad --cut-at '%s' (a flash operation number, 1..)", v);
             cfg.cut_at = num;
+        } else if ((v = opt_value(argc, argv, &i, "--link", &missing))) {
+            if (otk_link_profile_parse(v, &cfg.link) != 0)
+                return fail_usage("unknown link '%s' (none, lan, wifi or weak-wifi)", v);
+        } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
+            if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num))
+                return fail_usage("bad --seed '%s' (a number)", v);
+            cfg.seed = num;
+        } else if ((v = opt_value(argc, argv, &i, "--fault", &missing))) {
+            char ferr[1024];
+            if (otk_faults_add(&faults, v, ferr, sizeof ferr) != 0)
+                return fail_usage("%s", ferr);
         } else if (missing) {
             return fail_usage("option %s needs a value", a);
         } else {
@@ -510,6 +728,11 @@ cmd_device(int argc, char **argv)
             return fail_usage("option %s needs a value", a);
     }
 
+    otk_faults_seed(&faults, cfg.seed);
+    if (gw_opts && !gateway)
+        return fail_usage("%s", "gateway options need --gateway");
+    if (gateway && gw.ble_window_ms && gw.ble_window_ms >= gw.ble_interval_ms)
+        return fail_usage("%s", "--ble-window must be shorter than --ble-interval");
     if (password && !*password)
         return fail_usage("%s", "--password is empty (leave it out for no password)");
     if (password && hash)
@@ -552,6 +775,12 @@ cmd_device(int argc, char **argv)
         flash = flash_default;
     }
     cfg.flash_path = flash;
+    char mdns_default[32];
+    otk_mdns_adv_default_name(cfg.profile, flash, mdns_default, sizeof mdns_default);
+    if (!name)
+        name = mdns_default;
+    if (!no_mdns)
+        cfg.mdns_name = name;
 
     struct dev_out out;
     memset(&out, 0, sizeof out);
@@ -565,6 +794,13 @@ cmd_device(int argc, char **argv)
     out.flash = cfg.flash_path;
     cfg.report = on_report;
     cfg.user = &out;
+    if (gateway) {
+        gw.name = name; /* the device's one name: mDNS, MQTT client id, base topic */
+        gw.report = on_gw_report;
+        gw.user = &out;
+        out.gateway = true;
+        cfg.gateway = &gw;
+    }
     cfg.stop = &g_stop;
 
     struct sigaction sa;

@@ -4,7 +4,6 @@
  * and reports: progress, errors with their fixes, JSON events, a summary table. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -632,7 +631,9 @@ cmd_upload(int argc, char **argv)
         otk_upload_init(&t->up, &c);
     }
 
+#ifdef SIGPIPE /* not on Windows, which has no such signal */
     signal(SIGPIPE, SIG_IGN);
+#endif
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
@@ -696,8 +697,8 @@ cmd_upload(int argc, char **argv)
             break;
         if (rep.tty && !rep.quiet && rep.bar_shown)
             draw_bar(now, false);
-        int n = poll(fds, nfds, timeout);
-        if (n < 0 && errno != EINTR)
+        int n = otk_net_poll(fds, nfds, timeout); /* poll() or WSAPoll() */
+        if (n < 0 && n != OTK_NET_AGAIN)
             break;
         now = otk_posix_now_ms();
         for (size_t i = 0; i < rep.ntargets; i++) {

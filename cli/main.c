@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"upload", cmd_upload, "upload a firmware or filesystem image (drop-in for espota.py)"},
+    {"list", cmd_list, "find ArduinoOTA devices on the network (mDNS)"},
     {"device", cmd_device, "run an emulated ESP32/ESP8266 that accepts OTA updates"},
     {"image", cmd_image, "write a valid application image for tests and demos"},
     {"inspect", cmd_inspect, "show partitions, otadata and slot images of a flash file"},

@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "emu.h"
+#include "faults.h"
+#include "mdns_adv.h"
 #include "net_device.h"
 #include "otakit/err.h"
 #include "otakit/layout.h"
@@ -31,8 +34,11 @@ struct otk_emu {
     union otk_hash_ctx hash;
     int running_slot;
     bool reboot_pending;
-    bool update_ok;     /* END seen */
-    bool update_failed; /* an error of an accepted update seen */
+    bool update_ok;        /* END seen */
+    bool update_failed;    /* an error of an accepted update seen */
+    struct otk_gw *gw;     /* --gateway: BLE and MQTT tasks with the OTA lock */
+    struct otk_link *link; /* --link / --fault / --gateway: the radio between sockets and engine */
+    struct otk_mdns_adv adv; /* --name: the mDNS advertisement */
 };
 
 const char *
@@ -93,6 +99,8 @@ on_dev_event(void *user, const struct otk_dev_event *ev)
         e->update_failed = true; /* an auth failure is not an update: keep waiting */
     struct otk_emu_report r = {.type = OTK_EMU_REP_DEV, .ev = ev};
     report(e, &r);
+    if (e->gw)
+        otk_gw_on_dev_event(e->gw, ev, otk_posix_now_ms());
 }
 
 static void
@@ -234,12 +242,15 @@ engine_start(struct otk_emu *e)
     dc.rx_timeout_ms = 1000;
     dc.rx_nudges = 3;
     struct otk_dev_hooks hooks = {.on_event = on_dev_event, .reboot = on_reboot, .user = e};
-    int rc = otk_dev_init(&e->dev, &dc, otk_netdev_ops(&e->nd), otk_flashsim_ops(&e->fs),
-                          otk_posix_crypto(), &hooks, e->sector_buf);
+    const struct otk_net_ops *net = e->link ? otk_link_ops(e->link) : otk_netdev_ops(&e->nd);
+    int rc = otk_dev_init(&e->dev, &dc, net, otk_flashsim_ops(&e->fs), otk_posix_crypto(), &hooks,
+                          e->sector_buf);
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));
     otk_netdev_attach(&e->nd, &e->dev);
+    if (e->link)
+        otk_link_attach(e->link, &e->dev);
     return rc;
 }
 
@@ -253,17 +264,84 @@ report_exit(struct otk_emu *e, int code, uint64_t ops)
 static int
 finish(struct otk_emu *e, int code)
 {
+    if (e->link)
+        otk_link_flush(e->link); /* what the stack had queued still leaves */
     otk_netdev_flush(&e->nd, EXIT_FLUSH_MS);
+    otk_mdns_adv_stop(&e->adv); /* goodbye: caches forget the device now */
+    otk_gw_free(e->gw);
+    e->gw = NULL;
     report_exit(e, code, otk_flashsim_op_count(&e->fs));
     otk_netdev_close(&e->nd);
     otk_flashsim_close(&e->fs);
+    otk_link_free(e->link);
+    e->link = NULL;
     return code;
+}
+
+/* The gateway's BLE task takes the shared radio through the link model. */
+static void
+gw_radio_hold(void *user, bool held, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    if (e->link)
+        otk_link_radio_hold(e->link, held, now_ms);
+}
+
+static int
+gateway_start(struct otk_emu *e)
+{
+    if (!e->cfg->gateway)
+        return OTK_OK;
+    char err[128];
+    struct otk_gw_radio radio = {.hold = gw_radio_hold, .user = e};
+    e->gw = otk_gw_new(e->cfg->gateway, &radio, otk_posix_now_ms(), err, sizeof err);
+    if (!e->gw) {
+        report_text(e, OTK_EMU_REP_FATAL, "gateway: %s", err);
+        return OTK_ERR_ARG;
+    }
+    return OTK_OK;
+}
+
+static void
+link_log(void *user, const char *text)
+{
+    report_text(user, OTK_EMU_REP_LOG, "%s", text);
+}
+
+/* While the flash stalls the CPU, the air keeps moving: in-flight bytes arrive (the window fills)
+ * and queued replies leave; the engine reads nothing. */
+static void
+link_flash_stall(void *user, uint64_t us)
+{
+    otk_link_sleep(user, us);
+}
+
+/* The link sits between the sockets and the engine when a link profile, a fault or the
+ * gateway's radio needs it; with none of them the engine talks to the sockets directly. */
+static int
+link_start(struct otk_emu *e)
+{
+    const struct otk_emu_config *c = e->cfg;
+    bool faults = c->faults && c->faults->n > 0;
+    if (c->link == OTK_LINK_NONE && !faults && !c->gateway)
+        return OTK_OK;
+    struct otk_link_params p = otk_link_params_of(c->link, c->profile);
+    e->link = otk_link_new_netdev(&p, c->seed, &e->nd, faults ? c->faults : NULL, link_log, e);
+    if (!e->link) {
+        report_text(e, OTK_EMU_REP_FATAL, "link model: out of memory");
+        return OTK_ERR_IO;
+    }
+    if (c->link != OTK_LINK_NONE) {
+        e->fs.stall = link_flash_stall;
+        e->fs.stall_user = e->link;
+    }
+    return OTK_OK;
 }
 
 static int
 loop(struct otk_emu *e)
 {
-    struct pollfd pfds[OTK_NETDEV_NFDS];
+    struct pollfd pfds[OTK_NETDEV_NFDS + OTK_GW_NFDS + OTK_MDNS_ADV_NFDS];
     while (!(e->cfg->stop && *e->cfg->stop)) {
         uint32_t now = otk_posix_now_ms();
         int timeout = -1;
@@ -273,7 +351,19 @@ loop(struct otk_emu *e)
             timeout = d > 0 ? (int)d : 0;
         }
         int n = otk_netdev_pollfds(&e->nd, pfds, &timeout, now);
-        int pr = poll(pfds, (nfds_t)n, timeout);
+        if (e->gw)
+            n += otk_gw_pollfds(e->gw, pfds + n, &timeout, now);
+        n += otk_mdns_adv_pollfds(&e->adv, pfds + n, &timeout, now);
+        /* the link's timers are finer than milliseconds (a LAN round trip is 1 ms) */
+        int64_t wait_us = timeout < 0 ? -1 : (int64_t)timeout * 1000;
+        if (e->link) {
+            int64_t lt = otk_link_next_us(e->link);
+            if (lt >= 0 && (wait_us < 0 || lt < wait_us))
+                wait_us = lt;
+        }
+        struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
+                              .tv_nsec = (long)(wait_us % 1000000) * 1000L};
+        int pr = ppoll(pfds, (nfds_t)n, wait_us < 0 ? NULL : &ts, NULL);
         if (pr < 0) {
             if (errno == EINTR)
                 continue;
@@ -282,6 +372,11 @@ loop(struct otk_emu *e)
         }
         now = otk_posix_now_ms();
         otk_netdev_process(&e->nd, pfds, n, now);
+        if (e->link)
+            otk_link_process(e->link);
+        if (e->gw)
+            otk_gw_process(e->gw, pfds, n, otk_posix_now_ms());
+        otk_mdns_adv_process(&e->adv, pfds, n, otk_posix_now_ms());
         otk_dev_tick(&e->dev, otk_posix_now_ms());
 
         if (e->update_failed && e->cfg->once)
@@ -290,8 +385,12 @@ loop(struct otk_emu *e)
         if (e->reboot_pending) {
             e->reboot_pending = false;
             /* A restart drops the connection (after the stack sent what it had queued). */
+            if (e->link)
+                otk_link_flush(e->link);
             otk_netdev_flush(&e->nd, 200);
             otk_netdev_reset(&e->nd);
+            if (e->link)
+                otk_link_reset(e->link);
             if (boot(e) != OTK_OK)
                 return finish(e, OTK_EMU_EXIT_NOBOOT);
             if (e->update_ok && e->cfg->once)
@@ -340,17 +439,25 @@ otk_emu_run(const struct otk_emu_config *cfg)
         return OTK_EMU_EXIT_FAIL;
     }
     int code;
-    if (load_layout(e) != OTK_OK) {
+    if (link_start(e) != OTK_OK) {
+        code = finish(e, OTK_EMU_EXIT_FAIL);
+    } else if (load_layout(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
     } else if (boot(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_NOBOOT);
     } else if (engine_start(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
     } else {
-        struct otk_emu_report r = {
-            .type = OTK_EMU_REP_LISTENING, .text = e->nd.bind_str, .port = e->nd.port};
+        if (cfg->mdns_name &&
+            otk_mdns_adv_start(&e->adv, cfg->mdns_name, cfg->profile, cfg->secret[0] != '\0',
+                               e->nd.bind_str, e->nd.port, link_log, e, err, sizeof err) != OTK_OK)
+            report_text(e, OTK_EMU_REP_LOG, "mdns: not advertised: %s", err);
+        struct otk_emu_report r = {.type = OTK_EMU_REP_LISTENING,
+                                   .text = e->nd.bind_str,
+                                   .port = e->nd.port,
+                                   .mdns_name = e->adv.on ? cfg->mdns_name : NULL};
         report(e, &r);
-        code = loop(e);
+        code = gateway_start(e) == OTK_OK ? loop(e) : finish(e, OTK_EMU_EXIT_FAIL);
     }
     free(e);
     return code;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include "flashsim.h"
+#include "gateway.h"
+#include "link.h"
 #include "otakit/device.h"
 #include "otakit/image.h"
 
@@ -57,6 +59,7 @@ struct otk_emu_report {
     uint64_t flash_ops;              /* REP_EXIT */
     bool power_cut;                  /* REP_EXIT */
     uint32_t now_ms;
+    const char *mdns_name; /* REP_LISTENING: the name advertised by mDNS (NULL: none) */
 };
 
 struct otk_emu_config {
@@ -72,7 +75,12 @@ struct otk_emu_config {
     uint64_t cut_at;    /* power cut at this flash op (0 = never) */
     void (*report)(void *user, const struct otk_emu_report *r);
     void *user;
-    volatile sig_atomic_t *stop; /* set from a signal handler to end the loop */
+    volatile sig_atomic_t *stop;         /* set from a signal handler to end the loop */
+    const struct otk_gw_config *gateway; /* NULL: a plain device; else `--gateway` tasks */
+    enum otk_link_profile link;          /* --link: the radio link model (none = loopback) */
+    uint64_t seed;                       /* --seed: the link's and the faults' random draws */
+    struct otk_faults *faults;           /* --fault: network faults (NULL or empty: none) */
+    const char *mdns_name; /* advertise _arduino._tcp by mDNS as this name (NULL: no mDNS) */
 };
 
 /** Run the emulator until --once completes, *stop is set, or a power cut.

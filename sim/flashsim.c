@@ -62,6 +62,10 @@ fs_stall(struct otk_flashsim *fs, uint64_t us)
     fs->sleep_us += us;
     if (fs->timing != OTK_FLASH_REALISTIC || us == 0)
         return;
+    if (fs->stall) {
+        fs->stall(fs->stall_user, us);
+        return;
+    }
     struct timespec req = {.tv_sec = (time_t)(us / 1000000u),
                            .tv_nsec = (long)(us % 1000000u) * 1000L};
     struct timespec rem;

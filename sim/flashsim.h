@@ -44,6 +44,10 @@ struct otk_flashsim {
     /** Called just before the process exits on a power cut (the flash is already synced). */
     void (*on_power_cut)(void *user, uint64_t op);
     void *user;
+    /** With realistic timing: called instead of sleeping for the us microseconds an operation
+     *  stalls the CPU (the link model keeps the air moving meanwhile); NULL = nanosleep. */
+    void (*stall)(void *stall_user, uint64_t us);
+    void *stall_user;
 };
 
 /** The timing numbers of a chip profile. */

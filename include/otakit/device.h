@@ -105,6 +105,7 @@ struct otk_dev {
     bool has_deadline;
     bool ok_sent; /* ESP8266 finishing: first pause done, "OK" sent */
     uint8_t nudges;
+    uint8_t connect_tries; /* connections back to the host tried in this update */
     uint32_t last_ack;
     uint32_t last_rx;
     char msg[OTK_DEV_MSG_MAX];
@@ -140,6 +141,12 @@ bool otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at);
 
 /** Whether the engine wants TCP data now (RECEIVING). */
 bool otk_dev_wants_data(const struct otk_dev *d);
+
+/** The port has no data for the engine right now: during an update the engine uses the pause
+ *  to erase flash ahead of the writes (one erase unit per call; a real chip stalls the CPU for
+ *  it, while the bytes already in the air keep arriving). @return true if it did flash work
+ *  (the port should look for data, then may call again), false if there was nothing to do. */
+bool otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms);
 
 enum otk_dev_state otk_dev_state(const struct otk_dev *d);
 const char *otk_dev_state_str(enum otk_dev_state s);

@@ -30,6 +30,7 @@
 #define OTK_LOCK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "device.h"
@@ -167,6 +168,11 @@ bool otk_lock_participant_paused(const struct otk_lock_participant *p);
  *  that a START while held restarts the progress of the new update). Call it from the engine's
  *  on_event hook with the port's clock. */
 void otk_lock_on_dev_event(struct otk_lock *l, const struct otk_dev_event *ev, uint32_t now_ms);
+
+/** One line for a small screen (21 characters fit a 128-pixel SSD1306 row): "OTA 66% 180 KB/s"
+ *  while data flows (KB = 1024 bytes), "OTA start", "OTA done", "OTA failed", "OTA stalled"; ""
+ *  when idle. Always NUL-terminated (truncated to cap - 1). @return the length written. */
+size_t otk_ota_progress_line(const struct otk_ota_progress *p, char *out, size_t cap);
 
 /** Short lower-case name of a phase: "idle", "start", "running", "success", "error",
  *  "stalled". */

@@ -81,6 +81,12 @@ enum otk_upd_reason otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t
  *  is then aborted). More bytes than remain is OTK_UPD_SPACE, as on the ESP32 core. */
 size_t otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len);
 
+/** Erase the next erase unit ahead of the writes, if the writes will need it soon (at most the
+ *  64 KB block being written and the next). Units that already read as erased are skipped.
+ *  @return 1 if it erased or skipped a unit, 0 if nothing was left to do, -1 if the erase
+ *  failed (the update is then aborted with OTK_UPD_ERASE). */
+int otk_upd_erase_ahead(struct otk_updater *u);
+
 /** All announced bytes written? */
 bool otk_upd_is_finished(const struct otk_updater *u);
 

@@ -4,17 +4,16 @@
  * instance for its descriptors and its next deadline, polls, and hands the results back. One
  * loop therefore drives any number of uploads in parallel.
  *
- * Host side only (POSIX sockets, malloc allowed); the wire format comes from proto.h, the same
- * codec the device engine uses. */
+ * Host side only (sockets through hostnet.h: POSIX or Winsock; malloc allowed); the wire format
+ * comes from proto.h, the same codec the device engine uses. */
 #ifndef OTK_UPLOAD_H
 #define OTK_UPLOAD_H
 
-#include <netinet/in.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostnet.h" /* struct sockaddr_in, struct pollfd on POSIX and Windows */
 #include "port.h"
 #include "proto.h"
 
@@ -53,7 +52,8 @@ bool otk_upload_exit_transient(int code);
 const char *otk_upload_exit_name(int code);
 
 /** Map a device error text (TCP trailer, or the text after "ERR: " on UDP) to an outcome:
- *  OTK_UPX_TOO_BIG, _NOT_FIRMWARE, _MD5, _REJECTED or _DEVICE. */
+ *  OTK_UPX_TOO_BIG, _NOT_FIRMWARE, _MD5, _REJECTED, _STALLED ("Stream Read Timeout") or
+ *  _DEVICE. */
 int otk_upload_classify_device_error(const char *text);
 
 enum otk_up_state {

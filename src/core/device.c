@@ -15,6 +15,8 @@
 #define ESP8266_CONNECT_PAUSE   100u   /* between UDP "OK" and connect, as the core */
 #define ESP8266_OK_PAUSE        1000u  /* before and after "OK": stops the host coalescing */
 #define ESP32_REBOOT_PAUSE      110u   /* 10 ms + 100 ms after "OK", as the core */
+#define CONNECT_TRIES           3u     /* connections back tried when one is refused */
+#define CONNECT_RETRY_MS        250u   /* pause before trying again */
 #define THROTTLE_BASE_MS        1000u  /* delay after the second consecutive failure */
 #define THROTTLE_MAX_MS         30000u /* delays double up to this */
 
@@ -279,6 +281,7 @@ connect_back(struct otk_dev *d, uint32_t now)
 {
     struct otk_addr to = d->peer;
 
+    d->connect_tries++;
     to.port = d->invite.port;
     d->state = OTK_DEV_CONNECTING;
     set_deadline(d, now + CONNECT_TIMEOUT_MS);
@@ -302,6 +305,7 @@ start_update(struct otk_dev *d, uint32_t now)
     }
     udp_reply(d, &d->peer, "OK");
     d->nudges = 0;
+    d->connect_tries = 0;
     d->last_ack = 0;
     emit(d, OTK_EV_START, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
     if (d->cfg.profile == OTK_PROFILE_ESP8266) {
@@ -467,6 +471,14 @@ otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
     if (d->state != OTK_DEV_CONNECTING)
         return;
     if (status != OTK_OK) {
+        /* Refused or unreachable at once (a lost ARP reply, a busy access point): the host
+         * waits 10 s for us, so try again shortly instead of leaving it to time out. A connect
+         * that timed out is not retried: the host has given up by then. */
+        if (d->connect_tries < CONNECT_TRIES) {
+            d->state = OTK_DEV_CONNECT_WAIT;
+            set_deadline(d, now_ms + CONNECT_RETRY_MS);
+            return;
+        }
         fail_update(d, OTK_OTA_CONNECT_ERROR, OTK_UPD_ABORTED, false);
         return;
     }
@@ -627,6 +639,23 @@ bool
 otk_dev_wants_data(const struct otk_dev *d)
 {
     return d->state == OTK_DEV_RECEIVING;
+}
+
+bool
+otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms)
+{
+    int r;
+
+    /* Only once the connection is on its way: an erase before the "OK" would delay it. */
+    if (d->state != OTK_DEV_CONNECTING && d->state != OTK_DEV_RECEIVING)
+        return false;
+    r = otk_upd_erase_ahead(&d->upd);
+    if (r < 0) {
+        fail_update(d, OTK_OTA_END_ERROR, otk_upd_reason_of(&d->upd), true);
+        return false;
+    }
+    (void)now_ms;
+    return r > 0;
 }
 
 enum otk_dev_state

@@ -359,6 +359,62 @@ otk_lock_on_dev_event(struct otk_lock *l, const struct otk_dev_event *ev, uint32
     }
 }
 
+/* Bounded writes for the screen line: truncated, never overflowing. */
+static void
+put_str(char *out, size_t cap, size_t *n, const char *s)
+{
+    while (*s && *n + 1 < cap)
+        out[(*n)++] = *s++;
+}
+
+static void
+put_uint(char *out, size_t cap, size_t *n, uint32_t v)
+{
+    char tmp[10];
+    size_t k = 0;
+
+    do {
+        tmp[k++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v);
+    while (k > 0 && *n + 1 < cap)
+        out[(*n)++] = tmp[--k];
+}
+
+size_t
+otk_ota_progress_line(const struct otk_ota_progress *p, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    if (!out || cap == 0)
+        return 0;
+    switch (p->phase) {
+    case OTK_OTA_PHASE_IDLE:
+        break;
+    case OTK_OTA_PHASE_START:
+        put_str(out, cap, &n, "OTA start");
+        break;
+    case OTK_OTA_PHASE_RUNNING:
+        put_str(out, cap, &n, "OTA ");
+        put_uint(out, cap, &n, p->percent);
+        put_str(out, cap, &n, "% ");
+        put_uint(out, cap, &n, p->rate / 1024u);
+        put_str(out, cap, &n, " KB/s");
+        break;
+    case OTK_OTA_PHASE_SUCCESS:
+        put_str(out, cap, &n, "OTA done");
+        break;
+    case OTK_OTA_PHASE_ERROR:
+        put_str(out, cap, &n, "OTA failed");
+        break;
+    case OTK_OTA_PHASE_STALLED:
+        put_str(out, cap, &n, "OTA stalled");
+        break;
+    }
+    out[n] = '\0';
+    return n;
+}
+
 const char *
 otk_ota_phase_str(enum otk_ota_phase ph)
 {

@@ -11,22 +11,17 @@
  * - The image is streamed: non-blocking sends of large slices into a send buffer capped at
  *   64 KB, so the link stays full and progress (bytes the device's TCP stack acknowledged)
  *   tracks reality; never a byte more than announced.
- * - Success only on "OK"; error texts are mapped to causes and fixes. */
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netdb.h>
+ * - Success only on "OK"; error texts are mapped to causes and fixes.
+ *
+ * Sockets only through otakit/hostnet.h (one port per OS), so this file builds for Windows. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <linux/errqueue.h>
-#include <netinet/ip_icmp.h>
 
 #include "otakit/err.h"
+#include "otakit/hostnet.h"
+#include "otakit/mdns.h"
 #include "otakit/upload.h"
 
 #define SNDBUF_CAP          (64 * 1024)
@@ -106,6 +101,9 @@ otk_upload_classify_device_error(const char *text)
     if (contains(text, "Could Not Activate") || contains(text, "Flash config wrong") ||
         contains(text, "verification failed") || contains(text, "Decryption error"))
         return OTK_UPX_REJECTED;
+    /* the device gave up waiting for data: the link stalled, worth another attempt */
+    if (contains(text, "Stream Read Timeout"))
+        return OTK_UPX_STALLED;
     return OTK_UPX_DEVICE;
 }
 
@@ -179,10 +177,7 @@ set_state(struct otk_upload *u, enum otk_up_state s)
 static void
 close_fd(int *fd)
 {
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
+    otk_net_close(fd);
 }
 
 static void
@@ -286,6 +281,15 @@ device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
                    ? "its first byte is not 0xE9, the mark of an app image"
                    : "its header does not match what the device expects");
         break;
+    case OTK_UPX_STALLED:
+        finish(u, now, code,
+               "%s %s: \"%s\" at byte %u of %u: the device received no data for about 4 s and "
+               "gave up.\n"
+               "fix: upload again (--retries does this automatically); if it keeps happening, "
+               "check the Wi-Fi signal and what else the device does during the update (BLE "
+               "scans, MQTT).",
+               u->cfg.target, where, text, at, u->cfg.size);
+        break;
     case OTK_UPX_MD5:
         finish(u, now, code,
                "%s %s: \"%s\": the data the device wrote does not match the MD5 announced "
@@ -339,34 +343,21 @@ device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
 static int
 open_udp(struct otk_upload *u)
 {
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    /* Report ICMP errors (port unreachable: nothing listens there) instead of hiding them. */
-    int on = 1;
-    (void)setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on);
     /* With -I, the invitation must come from that address: the device connects back to the
-     * source address of the datagram. */
-    if (u->bind_.s_addr != htonl(INADDR_ANY)) {
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr = u->bind_};
-        if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-            int e = errno;
-            close(fd);
-            errno = e;
-            return -1;
-        }
-    }
+     * source address of the datagram. The port reports ICMP errors (port unreachable). */
+    otk_sock fd = OTK_SOCK_NONE;
+    if (otk_net_udp_open(u->bind_, &fd) != OTK_NET_OK)
+        return -1;
     return fd;
 }
 
 static void
 send_dgram(struct otk_upload *u, const void *buf, size_t len, const char *what)
 {
-    ssize_t n =
-        sendto(u->udp_fd_, buf, len, MSG_NOSIGNAL, (struct sockaddr *)&u->dev_, sizeof u->dev_);
+    long n = otk_net_sendto(u->udp_fd_, buf, len, &u->dev_);
     if (n < 0)
         dlog(u, "sending the %s to %s:%u failed: %s", what, u->dev_ip, u->cfg.port,
-             strerror(errno));
+             otk_net_strerror());
     else
         dlog(u, "sent %s (%zu bytes) to %s:%u: %.*s", what, len, u->dev_ip, u->cfg.port,
              (int)(len && ((const char *)buf)[len - 1] == '\n' ? len - 1 : len), (const char *)buf);
@@ -393,7 +384,8 @@ begin_handshake(struct otk_upload *u, uint32_t now)
         finish(u, now, OTK_UPX_LOCAL_NET,
                "cannot open a UDP socket%s%s: %s.\nfix: -I/--host_ip must be an IPv4 address "
                "of this host (or 0.0.0.0).",
-               u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "", strerror(errno));
+               u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "",
+               otk_net_strerror());
         return;
     }
     u->invites_ = 0;
@@ -535,11 +527,11 @@ static void
 try_accept(struct otk_upload *u, uint32_t now)
 {
     struct sockaddr_in peer;
-    socklen_t plen = sizeof peer;
-    int fd = accept4(u->listen_fd_, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-            dlog(u, "accept failed: %s", strerror(errno));
+    otk_sock fd = OTK_SOCK_NONE;
+    int rc = otk_net_accept(u->listen_fd_, &fd, &peer);
+    if (rc != OTK_NET_OK) {
+        if (rc != OTK_NET_AGAIN)
+            dlog(u, "accept failed: %s", otk_net_strerror());
         return;
     }
     if (peer.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
@@ -550,29 +542,14 @@ try_accept(struct otk_upload *u, uint32_t now)
     connected(u, now, fd, &peer);
 }
 
-/* Read ICMP errors queued by IP_RECVERR. @return true if one was "port unreachable". */
+/* Read the ICMP errors the port queued. @return true if one was "port unreachable". */
 static bool
 drain_errqueue(struct otk_upload *u)
 {
-    bool unreach = false;
-    for (;;) {
-        char cbuf[512], dbuf[256];
-        struct iovec iov = {dbuf, sizeof dbuf};
-        struct msghdr mh = {
-            .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
-        if (recvmsg(u->udp_fd_, &mh, MSG_ERRQUEUE | MSG_DONTWAIT) < 0)
-            break;
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-            if (cm->cmsg_level != IPPROTO_IP || cm->cmsg_type != IP_RECVERR)
-                continue;
-            struct sock_extended_err ee;
-            memcpy(&ee, CMSG_DATA(cm), sizeof ee);
-            if (ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == ICMP_DEST_UNREACH &&
-                ee.ee_code == ICMP_PORT_UNREACH)
-                unreach = true;
-            dlog(u, "ICMP error from the network: %s", strerror((int)ee.ee_errno));
-        }
-    }
+    char text[128];
+    bool unreach = otk_net_take_icmp(u->udp_fd_, text, sizeof text);
+    if (text[0])
+        dlog(u, "ICMP error from the network: %s", text);
     return unreach;
 }
 
@@ -607,10 +584,9 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
            (u->state == OTK_UP_INVITE || u->state == OTK_UP_AUTH || u->state == OTK_UP_CONNECT)) {
         uint8_t dg[512];
         struct sockaddr_in from;
-        socklen_t flen = sizeof from;
-        ssize_t n = recvfrom(u->udp_fd_, dg, sizeof dg - 1, 0, (struct sockaddr *)&from, &flen);
+        long n = otk_net_recvfrom(u->udp_fd_, dg, sizeof dg - 1, &from);
         if (n < 0) {
-            if (errno == ECONNREFUSED) {
+            if (n == OTK_NET_UNREACH) {
                 u->unreach_++;
                 (void)drain_errqueue(u);
                 continue;
@@ -706,13 +682,11 @@ static void
 update_acked(struct otk_upload *u, uint32_t now)
 {
     uint32_t acked = u->sent;
-#ifdef TIOCOUTQ
-    /* bytes still in our send queue (unsent or not acknowledged by the device's stack) */
-    int outq = 0;
-    if (u->conn_fd_ >= 0 && ioctl(u->conn_fd_, TIOCOUTQ, &outq) == 0 && outq > 0 &&
-        (uint32_t)outq <= u->sent)
+    /* bytes still in our send queue (unsent or not acknowledged by the device's stack); where
+     * the system cannot tell, progress counts what the socket took */
+    long outq = u->conn_fd_ >= 0 ? otk_net_unacked(u->conn_fd_) : -1;
+    if (outq > 0 && (uint32_t)outq <= u->sent)
         acked = u->sent - (uint32_t)outq;
-#endif
     if (acked != u->acked) {
         u->acked = acked;
         u->progress_t_ = now;
@@ -729,7 +703,7 @@ read_replies(struct otk_upload *u, uint32_t now)
 {
     for (;;) {
         uint8_t buf[512];
-        ssize_t n = recv(u->conn_fd_, buf, sizeof buf, 0);
+        long n = otk_net_recv(u->conn_fd_, buf, sizeof buf);
         if (n > 0) {
             bool had_error = u->parser_.error;
             otk_ack_parser_feed(&u->parser_, buf, (size_t)n);
@@ -753,12 +727,10 @@ read_replies(struct otk_upload *u, uint32_t now)
             conclude_closed(u, now, "closed the connection");
             return;
         }
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (n == OTK_NET_AGAIN)
             return;
         conclude_closed(u, now,
-                        errno == ECONNRESET ? "reset the connection" : "dropped the connection");
+                        n == OTK_NET_RESET ? "reset the connection" : "dropped the connection");
         return;
     }
 }
@@ -774,17 +746,15 @@ write_image(struct otk_upload *u, uint32_t now)
             uint32_t in_chunk = LOCKSTEP_CHUNK - u->sent % LOCKSTEP_CHUNK;
             len = rem < in_chunk ? rem : in_chunk;
         }
-        ssize_t n = send(u->conn_fd_, u->cfg.image + u->sent, len, MSG_NOSIGNAL);
+        long n = otk_net_send(u->conn_fd_, u->cfg.image + u->sent, len);
         if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (n == OTK_NET_AGAIN)
                 break;
             /* the device may have written its reason before closing */
             read_replies(u, now);
             if (u->state == OTK_UP_SEND)
                 conclude_closed(
-                    u, now, errno == EPIPE ? "closed the connection" : "dropped the connection");
+                    u, now, n == OTK_NET_PIPE ? "closed the connection" : "dropped the connection");
             return;
         }
         u->sent += (uint32_t)n;
@@ -854,48 +824,32 @@ otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
 static int
 open_listener(struct otk_upload *u, uint32_t now)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(u->cfg.host_port)};
+    struct in_addr ip;
     const char *hip = u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0";
-    int on = 1, sndbuf = SNDBUF_CAP;
-    socklen_t alen = sizeof a;
+    char why[128];
+    int rc;
 
-    if (inet_pton(AF_INET, hip, &a.sin_addr) != 1) {
-        /* espota binds to whatever Python's bind() accepts: host names too */
-        struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-        struct addrinfo *res = NULL;
-        if (getaddrinfo(hip, NULL, &hints, &res) != 0 || !res) {
-            finish(u, now, OTK_UPX_LOCAL_NET,
-                   "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an "
-                   "address of this host that the device can reach, or leave -I out.",
-                   hip);
-            return -1;
-        }
-        a.sin_addr = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
-        freeaddrinfo(res);
-    }
-    u->bind_ = a.sin_addr;
-    u->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (u->listen_fd_ < 0) {
-        finish(u, now, OTK_UPX_LOCAL_NET, "cannot create a TCP socket: %s.", strerror(errno));
+    /* espota binds to whatever Python's bind() accepts: host names too */
+    if (inet_pton(AF_INET, hip, &ip) != 1 && otk_net_resolve4(hip, &ip, why, sizeof why) != 0) {
+        finish(u, now, OTK_UPX_LOCAL_NET,
+               "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an "
+               "address of this host that the device can reach, or leave -I out.",
+               hip);
         return -1;
     }
-    (void)setsockopt(u->listen_fd_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    /* Accepted sockets inherit it: a small send queue keeps progress honest. */
-    (void)setsockopt(u->listen_fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
-    if (bind(u->listen_fd_, (struct sockaddr *)&a, sizeof a) < 0 || listen(u->listen_fd_, 1) < 0) {
-        int e = errno;
+    u->bind_ = ip;
+    rc = otk_net_tcp_listen(ip, u->cfg.host_port, SNDBUF_CAP, &u->listen_fd_, &u->listen_port);
+    if (rc != OTK_NET_OK) {
         finish(u, now, OTK_UPX_LOCAL_NET, "cannot listen on TCP %s:%u: %s.\nfix: %s", hip,
-               u->cfg.host_port, strerror(e),
-               e == EADDRINUSE ? "that port is in use on this host: choose another with "
-                                 "-P/--host_port, or leave -P out for a free one."
-               : e == EADDRNOTAVAIL
+               u->cfg.host_port, otk_net_strerror(),
+               rc == OTK_NET_INUSE ? "that port is in use on this host: choose another with "
+                                     "-P/--host_port, or leave -P out for a free one."
+               : rc == OTK_NET_NOADDR
                    ? "-I/--host_ip must be an address of this host (see 'ip addr')."
-               : e == EACCES ? "ports below 1024 need privileges: use -P 1024 or higher."
-                             : "check -I/--host_ip and -P/--host_port.");
+               : rc == OTK_NET_DENIED ? "ports below 1024 need privileges: use -P 1024 or higher."
+                                      : "check -I/--host_ip and -P/--host_port.");
         return -1;
     }
-    getsockname(u->listen_fd_, (struct sockaddr *)&a, &alen);
-    u->listen_port = ntohs(a.sin_port);
     return 0;
 }
 
@@ -909,29 +863,25 @@ find_local_ip(struct otk_upload *u)
         return;
     }
     snprintf(u->local_ip, sizeof u->local_ip, "<this host>");
-    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    struct sockaddr_in a;
-    socklen_t alen = sizeof a;
-    if (connect(fd, (struct sockaddr *)&u->dev_, sizeof u->dev_) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &alen) == 0)
-        inet_ntop(AF_INET, &a.sin_addr, u->local_ip, sizeof u->local_ip);
-    close(fd);
+    struct in_addr src;
+    if (otk_net_source_for(&u->dev_, &src) == 0)
+        inet_ntop(AF_INET, &src, u->local_ip, sizeof u->local_ip);
 }
 
 static int
 resolve(struct otk_upload *u, uint32_t now)
 {
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM};
-    struct addrinfo *res = NULL;
     const char *t = u->cfg.target;
-    size_t tl = strlen(t);
-    int rc = getaddrinfo(t, NULL, &hints, &res);
+    struct in_addr ip;
+    char why[128];
+    bool mdns = otk_mdns_is_local(t);
 
-    if (rc != 0 || !res) {
+    /* ".local" belongs to mDNS (RFC 6762 §3): ask the link ourselves, so that no avahi /
+     * Bonjour is needed; the system resolver remains the fallback. -I picks the interface. */
+    if (mdns && otk_mdns_resolve(t, u->cfg.host_ip, OTK_MDNS_RESOLVE_MS, (uint8_t *)&ip) == OTK_OK)
+        dlog(u, "%s resolved by mDNS", t);
+    else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
-        bool mdns = tl > 6 && !strcasecmp(t + tl - 6, ".local");
         if (inet_pton(AF_INET6, t, &a6) == 1) {
             finish(u, now, OTK_UPX_RESOLVE,
                    "'%s' is an IPv6 address; ArduinoOTA devices take uploads over IPv4.\n"
@@ -939,19 +889,19 @@ resolve(struct otk_upload *u, uint32_t now)
                    t);
         } else {
             finish(u, now, OTK_UPX_RESOLVE, "cannot resolve the device name '%s': %s.\nfix: %s", t,
-                   rc == 0 ? "no IPv4 address" : gai_strerror(rc),
-                   mdns ? "'.local' names are resolved by mDNS: on Linux install and start "
-                          "avahi-daemon with libnss-mdns, on Windows Bonjour; or use the "
-                          "device's IP address (it prints it on the serial console)."
+                   why,
+                   mdns ? "no device answered the mDNS query for it within 3 s. Check that it "
+                          "is on and on this host's network ('otakit list' shows the devices "
+                          "that answer; with several interfaces -I ADDRESS picks the one to ask "
+                          "on), or use the device's IP address."
                         : "check the spelling, or use the device's IP address.");
         }
-        if (res)
-            freeaddrinfo(res);
         return -1;
     }
-    memcpy(&u->dev_, res->ai_addr, sizeof u->dev_);
+    memset(&u->dev_, 0, sizeof u->dev_);
+    u->dev_.sin_family = AF_INET;
+    u->dev_.sin_addr = ip;
     u->dev_.sin_port = htons(u->cfg.port);
-    freeaddrinfo(res);
     inet_ntop(AF_INET, &u->dev_.sin_addr, u->dev_ip, sizeof u->dev_ip);
     if (strcmp(t, u->dev_ip))
         snprintf(u->who_, sizeof u->who_, "%.200s (%s)", t, u->dev_ip);
@@ -965,6 +915,11 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
 {
     u->t_begin = now;
     u->attempt = 1;
+    if (otk_net_init() != OTK_NET_OK) {
+        finish(u, now, OTK_UPX_LOCAL_NET, "cannot start the socket library: %s.",
+               otk_net_strerror());
+        return -1;
+    }
     if (resolve(u, now) < 0 || open_listener(u, now) < 0)
         return -1;
     find_local_ip(u);
@@ -1039,7 +994,7 @@ revents_of(const struct pollfd *fds, size_t n, int fd)
     if (fd < 0)
         return 0;
     for (size_t i = 0; i < n; i++)
-        if (fds[i].fd == fd)
+        if ((otk_sock)fds[i].fd == fd) /* Winsock's SOCKET is unsigned */
             return fds[i].revents;
     return 0;
 }

@@ -32,7 +32,8 @@ struct fuzz_crypto {
 
 void fuzz_crypto_init(struct fuzz_crypto *c);
 
-/* A 256 KB flash: otadata 0x9000, app0 0x10000 and app1 0x20000 (64 KB each), fs 0x30000. */
+/* A 256 KB flash: otadata 0x9000, app0 0x10000 and app1 0x20000 (64 KB each), fs 0x30000
+ * (64 KB). The layout says 4 MB, the size the generated images' headers claim. */
 #define FUZZ_FLASH_SIZE 0x40000u
 void fuzz_layout(struct otk_layout *l);
 
@@ -57,15 +58,18 @@ size_t fin_take(struct fuzz_in *in, size_t n, const uint8_t **out);
 #define FD_PASSWORD "fuzz"
 
 enum fd_op {
-    FD_DGRAM = 0,     /* arg&3 = source; u8 length; the datagram's bytes */
+    FD_DGRAM = 0,     /* arg&7 = source; u8 length; the datagram's bytes */
     FD_TCP = 1,       /* u16 length; the bytes, offered to otk_dev_on_tcp_data */
     FD_CONNECTED = 2, /* arg&1: the connect failed */
-    FD_CLOSED = 3,    /* the TCP connection closed */
-    FD_TICK = 4,      /* u16 ms << (arg&7), then every deadline that is due runs */
-    FD_AUTH = 5,      /* arg&3 = source: the right answer to the last challenge */
+    FD_CLOSED = 3,    /* arg&1: the port is idle (otk_dev_on_idle), else the TCP connection
+                         closed */
+    FD_TICK = 4,      /* u16 ms << (arg&7) pass; every deadline due on the way runs */
+    FD_AUTH = 5,      /* arg&7 = source: the right answer to the last challenge */
     FD_UPLOAD = 6,    /* arg&1 = filesystem; u16 length; u8 chunk; the image: a whole upload
-                         (its MD5 in the invitation, the right auth answer, connect, stream) */
-    FD_INVITE = 7,    /* arg&3 = source, arg>>2 picks the command (0, 100, 200, other); u16
+                         (its MD5 in the invitation, the right auth answer, connect, stream,
+                         then 3 s pass; with arg&2 the clock stops after the last byte, so the
+                         next events meet the ESP8266's pauses around "OK") */
+    FD_INVITE = 7,    /* arg&7 = source, arg>>3 picks the command (0, 100, 200, other); u16
                          port; u16 size (<< 4); 16 bytes of MD5: a well-formed invitation */
 };
 

@@ -11,6 +11,7 @@
 #include "helper_ramflash.h"
 #include "otakit/err.h"
 #include "otakit/imagegen.h"
+#include "otakit/mdns.h"
 #include "otakit/proto.h"
 #include "otakit/slots.h"
 
@@ -90,6 +91,14 @@ device_seeds(void)
             add_u16(&b, 300);
             add_u8(&b, 3);
             add(&b, img + 100, 300);
+            /* again, and the host leaves during the pauses around "OK" */
+            add_u8(&b, FD_UPLOAD | 2 << 3);
+            add_u16(&b, sizeof img);
+            add_u8(&b, 255);
+            add(&b, img, sizeof img);
+            add_u8(&b, FD_CLOSED);
+            add_u8(&b, FD_TICK);
+            add_u16(&b, 5000);
             put("fuzz_device", n++, b.b, b.n);
         }
     }
@@ -113,10 +122,26 @@ device_seeds(void)
     add_u16(&b, 1000);
     add_u8(&b, FD_CLOSED);
     put("fuzz_device", n++, b.b, b.n);
-    /* wrong answers and an invitation per source */
+    /* the device idle between pieces of data: it erases ahead */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, 0);
+    add_u8(&b, FD_INVITE);
+    add_u16(&b, 40000);
+    add_u16(&b, 4096); /* << 4: 65536 bytes */
+    add(&b, "0123456789abcdef", 16);
+    add_u8(&b, FD_CONNECTED);
+    for (int i = 0; i < 4; i++) {
+        add_u8(&b, FD_TCP);
+        add_u16(&b, 200);
+        add(&b, img, 200);
+        add_u8(&b, FD_CLOSED | 1 << 3);
+        add_u8(&b, FD_CLOSED | 1 << 3);
+    }
+    put("fuzz_device", n++, b.b, b.n);
+    /* wrong answers and an invitation from each of 8 sources (more than the throttle table) */
     memset(&b, 0, sizeof b);
     add_u8(&b, FD_FLAG_PASSWORD);
-    for (unsigned s = 0; s < 4; s++) {
+    for (unsigned s = 0; s < 8; s++) {
         add_u8(&b, FD_INVITE | s << 3);
         add_u16(&b, 40000);
         add_u16(&b, 64);
@@ -126,6 +151,41 @@ device_seeds(void)
         add(&b, "200 abc def\n", 12);
     }
     put("fuzz_device", n++, b.b, b.n);
+}
+
+/* fuzz_mdns: one selector byte (bit 0: the query came from port 5353), then a message: queries
+ * the responder answers, its answers (legacy and multicast), an announcement. */
+static void
+mdns_seeds(void)
+{
+    static const uint16_t types[] = {OTK_DNS_PTR, OTK_DNS_A, OTK_DNS_AAAA, OTK_DNS_ANY};
+    struct otk_mdns_service s;
+    uint8_t txt[96], q[1 + OTK_MDNS_MSG_MAX], a[1 + OTK_MDNS_MSG_MAX];
+    size_t tl = 0, ql, al;
+    bool uni;
+    int n = 0;
+
+    otk_dns_txt_add(txt, sizeof txt, &tl, "board", "esp32");
+    otk_dns_txt_add(txt, sizeof txt, &tl, "tcp_check", "no");
+    otk_dns_txt_add(txt, sizeof txt, &tl, "ssh_upload", "no");
+    otk_dns_txt_add(txt, sizeof txt, &tl, "auth_upload", "yes");
+    if (otk_mdns_service_init(&s, "esp32-a1b2c3", "esp32-a1b2c3", "_arduino._tcp", 3232,
+                              (const uint8_t *)"\xc0\xa8\x01\x32", txt, tl) != OTK_OK)
+        exit(1);
+    for (int k = 0; k < 8; k++) {
+        const uint8_t *name = types[k % 4] == OTK_DNS_PTR ? s.type : s.host;
+        q[0] = a[0] = (uint8_t)(k / 4); /* 0: legacy querier, 1: port 5353 */
+        ql = otk_mdns_query(q + 1, sizeof q - 1, (uint16_t)(k / 4 ? 0 : 0x1234), name, types[k % 4],
+                            false);
+        put("fuzz_mdns", n++, q, 1 + ql);
+        if (otk_mdns_respond(&s, q + 1, ql, k / 4 ? OTK_MDNS_PORT : 40000, a + 1, sizeof a - 1, &al,
+                             &uni) == OTK_OK &&
+            al)
+            put("fuzz_mdns", n++, a, 1 + al);
+    }
+    a[0] = 1;
+    al = otk_mdns_announce(&s, false, a + 1, sizeof a - 1);
+    put("fuzz_mdns", n++, a, 1 + al);
 }
 
 static void
@@ -212,5 +272,6 @@ main(int argc, char **argv)
 
     otadata_seeds();
     device_seeds();
+    mdns_seeds();
     return 0;
 }

@@ -133,7 +133,19 @@ ramflash_init(struct ramflash *rf, uint32_t size)
     memset(rf, 0, sizeof *rf);
     rf->mem = malloc(size);
     assert_non_null(rf->mem);
-    memset(rf->mem, 0xFF, size);
+    rf->size = size;
+    ramflash_reset(rf);
+}
+
+void
+ramflash_reset(struct ramflash *rf)
+{
+    uint8_t *mem = rf->mem;
+    uint32_t size = rf->size;
+
+    memset(rf, 0, sizeof *rf);
+    memset(mem, 0xFF, size);
+    rf->mem = mem;
     rf->size = size;
     rf->fail_on_misuse = true;
     rf->powered = true;

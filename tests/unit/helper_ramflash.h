@@ -47,6 +47,10 @@ struct ramflash {
 void ramflash_init(struct ramflash *rf, uint32_t size);
 void ramflash_free(struct ramflash *rf);
 
+/** Back to the state ramflash_init() left: all 0xFF, counters zero, powered, no cut pending,
+ *  fail_on_misuse true (the allocation is kept: for fuzzers running millions of times). */
+void ramflash_reset(struct ramflash *rf);
+
 /** Lose power during a future operation: the next n erases/writes work, the one after is the
  *  cut (half applied if partial, else not at all) and fails, and every later op (reads too)
  *  fails without effect until ramflash_power_on(). */

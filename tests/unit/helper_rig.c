@@ -165,6 +165,8 @@ rig_stream(struct rig *r, const uint8_t *data, uint32_t len, uint32_t chunk)
         uint32_t n = len - off < chunk ? len - off : chunk;
         r->now += 1;
         assert_int_equal(otk_dev_on_tcp_data(&r->dev, data + off, n, r->now), n);
+        for (int i = 0; r->idle_work && i < 64 && otk_dev_on_idle(&r->dev, r->now); i++)
+            ;
     }
 }
 

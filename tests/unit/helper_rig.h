@@ -53,6 +53,9 @@ struct rig {
     int events[4]; /* count per enum otk_dev_event_type */
     struct otk_dev_event last_error;
     char last_error_text[OTK_DEV_MSG_MAX];
+    /* rig_stream: between two pieces, give the engine the pause (otk_dev_on_idle() until it
+     * has nothing left to do), as a port does when no data is waiting. Default false. */
+    bool idle_work;
 };
 
 /** Defaults: running slot 0, erased flash, a RIG_IMG_SIZE image version "2.0.0" seed 7. */
@@ -72,7 +75,7 @@ void rig_invite(struct rig *r, uint32_t cmd, uint32_t size, const char *md5);
 /** Answer the AUTH challenge last sent (checked to be one) with this password, from r->host. */
 void rig_answer_challenge(struct rig *r, enum otk_auth_variant v, const char *password);
 /** Connect, then stream data in pieces of `chunk` bytes, 1 ms apart, while the engine wants
- *  data (it stops taking data when the update fails). */
+ *  data (it stops taking data when the update fails). See idle_work. */
 void rig_stream(struct rig *r, const uint8_t *data, uint32_t len, uint32_t chunk);
 /** Advance the clock to `until`, running every deadline due on the way. */
 void rig_run_ticks(struct rig *r, uint32_t until);

@@ -578,6 +578,250 @@ throttle_without_password_never_applies(void **state)
     rig_free(r);
 }
 
+/* ---- malformed and hostile input (docs/MALFORMED.md lists these rows) ---- */
+
+/* Invitations that do not parse are ignored: no reply, no state change, no flash operation. */
+static void
+malformed_invitations_ignored(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+    const char *bad[] = {
+        "0 48266 100 d41d8cd98f00b204e9800998ecf8427",         /* MD5 of 31 hex digits */
+        "0 48266 100 d41d8cd98f00b204e9800998ecf8427ee",       /* 33 */
+        "0 48266 100 g41d8cd98f00b204e9800998ecf8427e",        /* not hex */
+        "0 48266 100 d41d8cd98f00b204 9800998ecf8427e00",      /* space inside the MD5 */
+        "0 0 100 d41d8cd98f00b204e9800998ecf8427e",            /* port 0 */
+        "0 48266 4294967296 d41d8cd98f00b204e9800998ecf8427e", /* size does not fit 32 bits */
+        "0 48266 -1 d41d8cd98f00b204e9800998ecf8427e",         /* negative size */
+        "0 48266",                                             /* fields missing */
+        "0 48266 100",
+        "0 48266 100 ",
+    };
+    char *big = malloc(65507);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        rig_send_dgram(r, &r->host, bad[i]);
+    /* the largest UDP payload: digits (a number too long) and letters */
+    memset(big, '7', 65507);
+    otk_dev_on_datagram(&r->dev, &r->host, (const uint8_t *)big, 65507, r->now);
+    memset(big, 'A', 65507);
+    otk_dev_on_datagram(&r->dev, &r->host, (const uint8_t *)big, 65507, r->now);
+    /* NUL bytes before the MD5 */
+    otk_dev_on_datagram(&r->dev, &r->host, (const uint8_t *)"0\0 48266 100", 12, r->now);
+    assert_int_equal(r->net.n_dgrams, 0);
+    assert_int_equal(r->net.connects, 0);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_int_equal(r->flash.mutations, 0);
+    assert_int_equal(r->events[OTK_EV_ERROR], 0);
+    /* an oversized datagram whose first line is a valid invitation: the device reads that line
+     * and ignores the rest, as the cores do */
+    snprintf(big, 65507, "0 48266 %u %s\n", (unsigned)r->img_size, r->md5);
+    memset(big + strlen(big), 'x', 65507 - strlen(big));
+    otk_dev_on_datagram(&r->dev, &r->host, (const uint8_t *)big, 65507, r->now);
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    free(big);
+    rig_free(r);
+}
+
+/* Sizes the device cannot take are refused over UDP before anything is erased. */
+static void
+bad_sizes_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        enum otk_profile p;
+        uint32_t cmd, size;
+        const char *reply;
+    } rows[] = {
+        {OTK_PROFILE_ESP32, OTK_CMD_FLASH, 0, "ERR: ERROR[5]: Bad Size Given\n"},
+        {OTK_PROFILE_ESP8266, OTK_CMD_FLASH, 0, "ERR: ERROR[5]: Bad Size Given\n"},
+        {OTK_PROFILE_ESP32, OTK_CMD_FS, 0x160000 + 1, "ERR: ERROR[5]: Bad Size Given\n"},
+        {OTK_PROFILE_ESP8266, OTK_CMD_FS, 0x1FA000 + 1, "ERR: ERROR[4]: Not Enough Space\n"},
+        {OTK_PROFILE_ESP32, OTK_CMD_FLASH, UINT32_MAX, "ERR: ERROR[5]: Bad Size Given\n"},
+    };
+
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct rig *r = rig_new(rows[i].p, OTK_AUTH_MD5, NULL);
+
+        rig_invite(r, rows[i].cmd, rows[i].size, r->md5);
+        assert_string_equal(fakenet_last_dgram(&r->net), rows[i].reply);
+        assert_int_equal(r->net.connects, 0);
+        assert_int_equal(r->last_error.ota_error, OTK_OTA_BEGIN_ERROR);
+        assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+        assert_int_equal(r->flash.mutations, 0);
+        rig_free(r);
+    }
+}
+
+/* Answers to a challenge that are not right in form or in origin. */
+static void
+malformed_auth_answers(void **state)
+{
+    (void)state;
+    const char *bad[] = {
+        "200",                                  /* no fields */
+        "200 cccccccccccccccccccccccccccccccc", /* no response */
+        "200 abc def\n",                        /* fields too short */
+        "200 cccccccccccccccccccccccccccccccc " /* fields too long */
+        "000000000000000000000000000000000\n",
+        "200 cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc "
+        "0000000000000000000000000000000000000000000000000000000000000000\n",      /* 64 hex */
+        "200 cccccccccccccccccccccccccccccccc 0000000000000000000000000000000z\n", /* not hex */
+    };
+    struct otk_addr other = fakenet_addr("127.0.0.2", 40000);
+    struct rig *r;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+        rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+        rig_send_dgram(r, &r->host, bad[i]);
+        assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
+        assert_int_equal(r->last_error.ota_error, OTK_OTA_AUTH_ERROR);
+        assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+        assert_int_equal(r->flash.mutations, 0);
+        rig_free(r);
+    }
+    /* an old host's 32-hex answer to a PBKDF2 device's 64-hex challenge */
+    r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, "pw");
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_send_dgram(r, &r->host, WRONG_ANSWER);
+    assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
+    rig_free(r);
+    /* while a challenge is pending: another address is told the device is busy, junk from the
+     * challenged host is ignored, and the right answer still works */
+    r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_send_dgram(r, &other, WRONG_ANSWER);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].ip[3], 2);
+    rig_send_dgram(r, &other, "0 1234 100 d41d8cd98f00b204e9800998ecf8427e");
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    r->net.n_dgrams = 0;
+    rig_send_dgram(r, &r->host, "hello");
+    assert_int_equal(r->net.n_dgrams, 0);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
+    /* (the busy replies above overwrote the last datagram: send the invitation again, which
+     * repeats the same challenge) */
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    rig_free(r);
+}
+
+/* Invitations while an update runs: only a repeat of the served one, before data, gets "OK". */
+static void
+invitations_during_update(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, NULL);
+    char buf[100];
+
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_CONNECT_WAIT);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5); /* our "OK" was lost: repeated */
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    /* the same host, another invitation: busy */
+    otk_proto_format_invite(buf, sizeof buf, OTK_CMD_FS, 48266, 1000, r->md5);
+    rig_send_dgram(r, &r->host, buf);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    rig_run_ticks(r, r->now + 100);
+    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+    otk_dev_on_tcp_data(&r->dev, r->img, 1460, r->now);
+    /* once data moved, even the same invitation from the same host is refused */
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    rig_stream(r, r->img + 1460, r->img_size - 1460, 1460);
+    rig_run_ticks(r, r->now + 3000);
+    assert_int_equal(r->events[OTK_EV_END], 1);
+    assert_int_equal(rig_boot_slot(r), 1);
+    rig_free(r);
+}
+
+/* The data phase: bytes in the wrong place or the wrong number of them. */
+static void
+tcp_data_edge_cases(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, NULL);
+
+    /* more bytes than announced, ESP8266 form */
+    rig_invite(r, OTK_CMD_FLASH, 1000, r->md5);
+    rig_run_ticks(r, r->now + 100);
+    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+    assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img, 1001, r->now), 1001);
+    assert_string_equal(r->net.tcp, "ERROR[4]: Not Enough Space\n");
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_int_equal(rig_boot_slot(r), 0);
+    rig_free(r);
+
+    /* data nobody asked for (idle, or before the connection) is dropped */
+    r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+    assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img, 100, r->now), 100);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_int_equal(otk_dev_on_tcp_data(&r->dev, r->img, 100, r->now), 100);
+    assert_int_equal(r->net.tcp_len, 0);
+    assert_int_equal(r->flash.mutations, 0);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_CONNECTING);
+    /* the host closes after part of the image: aborted, nothing said, old slot kept */
+    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+    otk_dev_on_tcp_data(&r->dev, r->img, 8192, r->now);
+    otk_dev_on_tcp_closed(&r->dev, r->now);
+    assert_string_equal(r->net.tcp, "8192");
+    assert_int_equal(r->last_error.ota_error, OTK_OTA_RECEIVE_ERROR);
+    assert_int_equal(r->last_error.reason, OTK_UPD_ABORTED);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_int_equal(rig_boot_slot(r), 0);
+    rig_free(r);
+
+    /* connected, then silence: no nudge before the first byte, then the timeout text */
+    r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+    rig_run_ticks(r, r->now + 1000);
+    assert_string_equal(r->net.tcp, "Stream Read Timeout\r\n");
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_int_equal(rig_boot_slot(r), 0);
+    rig_free(r);
+
+    /* the connect-back is refused: no text (there is no connection), back to idle */
+    r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+    r->net.connect_fails = true;
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_int_equal(r->last_error.ota_error, OTK_OTA_CONNECT_ERROR);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_int_equal(r->net.tcp_len, 0);
+    assert_int_equal(r->flash.mutations, 0);
+    rig_free(r);
+}
+
+/* A valid image cut short, announced at its cut length with the matching MD5: only the image
+ * check can tell, and the slot stays as it was. */
+static void
+truncated_image_refused(void **state)
+{
+    (void)state;
+    uint8_t *img = malloc(IMG_SIZE);
+    const uint32_t cut = IMG_SIZE / 2;
+    char md5[33];
+
+    assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
+                     IMG_SIZE);
+    rig_md5_hex(img, cut, md5);
+    expect_tcp_error(OTK_PROFILE_ESP32, img, cut, md5, "Could Not Activate The Firmware\r\n");
+    assert_int_equal(otk_imagegen(OTK_PROFILE_ESP8266, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
+                     IMG_SIZE);
+    rig_md5_hex(img, cut, md5);
+    expect_tcp_error(OTK_PROFILE_ESP8266, img, cut, md5, "ERROR[17]: Image verification failed\n");
+    /* an ESP32 build on an ESP8266: the whole text, with the chip's real size */
+    assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
+                     IMG_SIZE);
+    rig_md5_hex(img, IMG_SIZE, md5);
+    expect_tcp_error(OTK_PROFILE_ESP8266, img, IMG_SIZE, md5,
+                     "ERROR[9]: new Flash config wrong, real size: 4194304\n");
+    free(img);
+}
+
 int
 main(void)
 {
@@ -607,6 +851,12 @@ main(void)
         cmocka_unit_test(throttle_many_sources_bounded),
         cmocka_unit_test(throttle_across_clock_wrap),
         cmocka_unit_test(throttle_without_password_never_applies),
+        cmocka_unit_test(malformed_invitations_ignored),
+        cmocka_unit_test(bad_sizes_refused),
+        cmocka_unit_test(malformed_auth_answers),
+        cmocka_unit_test(invitations_during_update),
+        cmocka_unit_test(tcp_data_edge_cases),
+        cmocka_unit_test(truncated_image_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

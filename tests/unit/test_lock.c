@@ -439,6 +439,34 @@ names(void **state)
     assert_string_equal(otk_ota_error_str(42), "");
 }
 
+static void
+screen_line(void **state)
+{
+    (void)state;
+    struct otk_ota_progress p = {.phase = OTK_OTA_PHASE_RUNNING, .percent = 66, .rate = 184320};
+    char buf[32];
+    assert_int_equal(otk_ota_progress_line(&p, buf, sizeof buf), 16);
+    assert_string_equal(buf, "OTA 66% 180 KB/s");
+    p.percent = 100;
+    p.rate = 0;
+    otk_ota_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "OTA 100% 0 KB/s");
+    /* truncated, still terminated */
+    p.percent = 66;
+    p.rate = 184320;
+    assert_int_equal(otk_ota_progress_line(&p, buf, 8), 7);
+    assert_string_equal(buf, "OTA 66%");
+    p.phase = OTK_OTA_PHASE_STALLED;
+    otk_ota_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "OTA stalled");
+    p.phase = OTK_OTA_PHASE_SUCCESS;
+    otk_ota_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "OTA done");
+    p.phase = OTK_OTA_PHASE_IDLE;
+    assert_int_equal(otk_ota_progress_line(&p, buf, sizeof buf), 0);
+    assert_string_equal(buf, "");
+}
+
 /* --- with the real device engine ------------------------------------------------------- */
 
 struct wired {
@@ -664,6 +692,7 @@ main(void)
         cmocka_unit_test(watchdog_releases_a_stalled_update),
         cmocka_unit_test(watchdog_across_clock_wrap),
         cmocka_unit_test(names),
+        cmocka_unit_test(screen_line),
         cmocka_unit_test(engine_success_releases_before_reboot),
         cmocka_unit_test(engine_esp8266_success_releases_before_reboot),
         cmocka_unit_test(engine_unauthenticated_invitations_never_take_it),

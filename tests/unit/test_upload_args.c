@@ -286,6 +286,10 @@ device_error_texts(void **state)
                      OTK_UPX_REJECTED);
     assert_int_equal(otk_upload_classify_device_error("Flash Write Failed"), OTK_UPX_DEVICE);
     assert_int_equal(otk_upload_classify_device_error("Aborted"), OTK_UPX_DEVICE);
+    /* the device timed out waiting for data: a stall, retried */
+    assert_int_equal(otk_upload_classify_device_error("Stream Read Timeout"), OTK_UPX_STALLED);
+    assert_int_equal(otk_upload_classify_device_error("ERROR[6]: Stream Read Timeout"),
+                     OTK_UPX_STALLED);
     /* ESP8266 "ERROR[n]: ..." (UDP "ERR: " stripped, or TCP) */
     assert_int_equal(otk_upload_classify_device_error("ERROR[4]: Not Enough Space"),
                      OTK_UPX_TOO_BIG);

@@ -131,6 +131,10 @@ op_tcp_connect(void *user, const struct otk_addr *to)
     /* Acks are tiny and the uploader waits for each one: Nagle would add delayed-ACK stalls. */
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    /* Before connect, so that the window scale agreed in the handshake fits it: a link model
+     * wants as little as possible hidden in the kernel (see docs/EMULATOR.md). */
+    if (nd->rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &nd->rcvbuf, sizeof nd->rcvbuf);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -264,11 +268,20 @@ lower_timeout(int *timeout_ms, int t)
         *timeout_ms = t;
 }
 
+/* Whether the engine (or the sink in front of it) takes TCP data now. */
+static bool
+rx_wanted(const struct otk_netdev *nd)
+{
+    if (nd->sink)
+        return nd->sink->rx_room(nd->sink->user) > 0;
+    return nd->dev && otk_dev_wants_data(nd->dev);
+}
+
 static bool
 want_read(const struct otk_netdev *nd)
 {
     return nd->tcp == OTK_NETDEV_TCP_CONNECTED && !nd->connect_report && !nd->peer_eof &&
-           nd->in_len < sizeof nd->in && nd->dev && otk_dev_wants_data(nd->dev);
+           nd->in_len < sizeof nd->in && rx_wanted(nd);
 }
 
 int
@@ -300,7 +313,7 @@ otk_netdev_pollfds(struct otk_netdev *nd, struct pollfd *pfds, int *timeout_ms, 
     }
     if (nd->connect_report)
         lower_timeout(timeout_ms, 0);
-    if (nd->tcp == OTK_NETDEV_TCP_CONNECTED && nd->dev && otk_dev_wants_data(nd->dev)) {
+    if (nd->tcp == OTK_NETDEV_TCP_CONNECTED && rx_wanted(nd)) {
         if (nd->peer_eof)
             lower_timeout(timeout_ms, 0); /* hand over the rest, then the close */
         else if (nd->in_len > 0)
@@ -337,7 +350,9 @@ engine_closed(struct otk_netdev *nd, uint32_t now_ms)
     if (nd->tcp_fd >= 0)
         close(nd->tcp_fd);
     tcp_forget(nd);
-    if (nd->dev)
+    if (nd->sink)
+        nd->sink->tcp_closed(nd->sink->user);
+    else if (nd->dev)
         otk_dev_on_tcp_closed(nd->dev, now_ms);
 }
 
@@ -345,11 +360,16 @@ static void
 process_read(struct otk_netdev *nd, uint32_t now_ms)
 {
     for (int round = 0; round < READ_ROUNDS; round++) {
-        if (nd->tcp != OTK_NETDEV_TCP_CONNECTED || !otk_dev_wants_data(nd->dev))
+        if (nd->tcp != OTK_NETDEV_TCP_CONNECTED || !rx_wanted(nd))
             return;
-        if (!nd->peer_eof && nd->in_len < sizeof nd->in) {
-            ssize_t r =
-                recv(nd->tcp_fd, nd->in + nd->in_len, sizeof nd->in - nd->in_len, MSG_DONTWAIT);
+        size_t want = sizeof nd->in - nd->in_len;
+        if (nd->sink) {
+            /* read no more than the sink takes: nothing waits here, outside its model */
+            size_t room = nd->sink->rx_room(nd->sink->user);
+            want = room > nd->in_len ? (room - nd->in_len < want ? room - nd->in_len : want) : 0;
+        }
+        if (!nd->peer_eof && want > 0) {
+            ssize_t r = recv(nd->tcp_fd, nd->in + nd->in_len, want, MSG_DONTWAIT);
             if (r > 0) {
                 nd->in_len += (size_t)r;
                 nd->tcp_rx_bytes += (uint64_t)r;
@@ -364,7 +384,8 @@ process_read(struct otk_netdev *nd, uint32_t now_ms)
                 engine_closed(nd, now_ms);
             return;
         }
-        size_t used = otk_dev_on_tcp_data(nd->dev, nd->in, nd->in_len, now_ms);
+        size_t used = nd->sink ? nd->sink->tcp_data(nd->sink->user, nd->in, nd->in_len)
+                               : otk_dev_on_tcp_data(nd->dev, nd->in, nd->in_len, now_ms);
         if (nd->tcp != OTK_NETDEV_TCP_CONNECTED)
             return; /* the engine closed the connection while handling the data */
         if (used > nd->in_len)
@@ -409,7 +430,9 @@ otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint
         nd->connect_report = false;
         if (nd->connect_status == OTK_OK && nd->out_len > 0)
             flush_out(nd);
-        if (nd->dev)
+        if (nd->sink)
+            nd->sink->connected(nd->sink->user, nd->connect_status);
+        else if (nd->dev)
             otk_dev_on_connected(nd->dev, nd->connect_status, now_ms);
     }
 
@@ -433,7 +456,7 @@ otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint
             engine_closed(nd, now_ms);
         }
     }
-    if (nd->dev && nd->tcp == OTK_NETDEV_TCP_CONNECTED)
+    if ((nd->dev || nd->sink) && nd->tcp == OTK_NETDEV_TCP_CONNECTED)
         process_read(nd, now_ms);
 
     if (udp_ev & POLLIN) {
@@ -445,14 +468,17 @@ otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint
                 recvfrom(nd->udp_fd, dg, sizeof dg, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
             if (r < 0)
                 break;
-            if (from.sin_family != AF_INET || !nd->dev)
+            if (from.sin_family != AF_INET || (!nd->dev && !nd->sink))
                 continue;
             struct otk_addr a;
             memset(&a, 0, sizeof a);
             a.family = 4;
             memcpy(a.ip, &from.sin_addr.s_addr, 4);
             a.port = ntohs(from.sin_port);
-            otk_dev_on_datagram(nd->dev, &a, dg, (size_t)r, now_ms);
+            if (nd->sink)
+                nd->sink->datagram(nd->sink->user, &a, dg, (size_t)r);
+            else
+                otk_dev_on_datagram(nd->dev, &a, dg, (size_t)r, now_ms);
         }
     }
 }
@@ -523,4 +549,29 @@ otk_netdev_close(struct otk_netdev *nd)
         close(nd->udp_fd);
         nd->udp_fd = -1;
     }
+}
+
+void
+otk_netdev_set_sink(struct otk_netdev *nd, const struct otk_netdev_sink *sink)
+{
+    nd->sink = sink;
+}
+
+void
+otk_netdev_set_rcvbuf(struct otk_netdev *nd, int bytes)
+{
+    nd->rcvbuf = bytes;
+}
+
+void
+otk_netdev_abort(struct otk_netdev *nd)
+{
+    if (nd->tcp_fd >= 0) {
+        /* linger 0: close() sends a RST at once, as a device that lost its link would have
+         * its peer see */
+        struct linger lg = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(nd->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(nd->tcp_fd);
+    }
+    tcp_forget(nd);
 }

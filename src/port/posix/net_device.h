@@ -30,8 +30,22 @@ enum otk_netdev_tcp {
     OTK_NETDEV_TCP_CLOSING, /* engine closed it: flush the queue, then shut down */
 };
 
+/** An interposer between the port and the engine (the emulator's link model, sim/link.c). When
+ *  set, every event goes to it instead of the engine, and the TCP socket is read only as far
+ *  as rx_room allows, so no bytes wait in the port beyond what the sink has room for. */
+struct otk_netdev_sink {
+    void (*datagram)(void *user, const struct otk_addr *from, const uint8_t *data, size_t len);
+    void (*connected)(void *user, int status);
+    size_t (*tcp_data)(void *user, const uint8_t *data, size_t len);
+    void (*tcp_closed)(void *user);
+    size_t (*rx_room)(void *user);
+    void *user;
+};
+
 struct otk_netdev {
     /* private */
+    const struct otk_netdev_sink *sink; /* NULL: events go straight to dev */
+    int rcvbuf;                         /* SO_RCVBUF for the TCP client (0: kernel default) */
     int udp_fd;
     int tcp_fd;
     enum otk_netdev_tcp tcp;
@@ -83,6 +97,15 @@ void otk_netdev_flush(struct otk_netdev *nd, uint32_t limit_ms);
 
 /** Close everything. */
 void otk_netdev_close(struct otk_netdev *nd);
+
+/** Route events to a sink instead of the engine (NULL: back to the engine). After open. */
+void otk_netdev_set_sink(struct otk_netdev *nd, const struct otk_netdev_sink *sink);
+
+/** SO_RCVBUF to set on the TCP client before it connects (0: the kernel's default). */
+void otk_netdev_set_rcvbuf(struct otk_netdev *nd, int bytes);
+
+/** Reset the TCP connection now (RST, unread data discarded); no closed event follows. */
+void otk_netdev_abort(struct otk_netdev *nd);
 
 #ifdef __cplusplus
 }

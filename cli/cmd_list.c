@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: MIT */
+/* `otakit list`: find ArduinoOTA devices by mDNS (service _arduino._tcp, RFC 6763) and print
+ * what they advertise: name, address, port, board, whether uploads need a password
+ * (auth_upload), tcp_check, ssh_upload. The querier is src/host/mdns.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "otakit/err.h"
+#include "otakit/hostnet.h"
+#include "otakit/mdns.h"
+
+#define LIST_MAX 256 /* instances kept (more are left out) */
+
+static const char help_text[] =
+    "usage: otakit list [--timeout S] [--json] [--interface ADDR]\n"
+    "\n"
+    "Find ArduinoOTA devices (ESP32, ESP8266, otakit device) on the local network by mDNS:\n"
+    "the service _arduino._tcp they advertise, with the TXT keys board, auth_upload,\n"
+    "tcp_check and ssh_upload.\n"
+    "\n"
+    "options:\n"
+    "  -t, --timeout S         how long to collect answers (default 2 seconds)\n"
+    "      --json              one JSON array on stdout\n"
+    "  -I, --interface ADDR    ask on this interface only: an IPv4 address of this host or\n"
+    "                          (Linux) an interface name; default: every multicast-capable\n"
+    "                          interface and the loopback\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "Upload to a device found here with: otakit upload -i NAME.local -p PORT -f FILE\n"
+    "(add -a PASSWORD when PASSWORD says yes).\n"
+    "\n"
+    "exit status: 0 devices found, 1 none answered (or a network error), 2 usage error\n";
+
+static int
+usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "otakit list: error: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'otakit list --help'.\n");
+    return OTK_EXIT_USAGE;
+}
+
+/* "--name value", "--name=value", "-x value"; @return the value, or NULL if a is not name. */
+static const char *
+opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt, bool *missing)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(lng);
+
+    if (!strncmp(a, lng, n) && a[n] == '=')
+        return a + n + 1;
+    if (strcmp(a, lng) != 0 && (!shrt || strcmp(a, shrt) != 0))
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* JSON string from arbitrary bytes: valid UTF-8 passes, anything else becomes U+FFFD. */
+static void
+json_bytes(const uint8_t *s, size_t n)
+{
+    putchar('"');
+    for (size_t i = 0; i < n;) {
+        uint8_t c = s[i];
+        size_t len = c < 0x80             ? 1
+                     : (c & 0xE0) == 0xC0 ? 2
+                     : (c & 0xF0) == 0xE0 ? 3
+                     : (c & 0xF8) == 0xF0 ? 4
+                                          : 0;
+        bool ok = len > 0 && i + len <= n && !(len == 2 && c < 0xC2);
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (s[i + k] & 0xC0) == 0x80;
+        if (!ok) {
+            fputs("\\ufffd", stdout);
+            i++;
+            continue;
+        }
+        if (len > 1) {
+            fwrite(s + i, 1, len, stdout);
+        } else if (c == '"' || c == '\\') {
+            printf("\\%c", c);
+        } else if (c < 0x20 || c == 0x7F) {
+            printf("\\u%04x", c);
+        } else {
+            putchar(c);
+        }
+        i += len;
+    }
+    putchar('"');
+}
+
+static void
+json_str(const char *s)
+{
+    json_bytes((const uint8_t *)s, strlen(s));
+}
+
+/* A TXT value as text ("" if absent); *present tells whether the key is there. */
+static void
+txt_text(const struct otk_mdns_found *f, const char *key, char *out, size_t cap, bool *present)
+{
+    const uint8_t *v;
+    size_t vl;
+    int rc = f->has_txt ? otk_dns_txt_get(f->txt, f->txt_len, key, &v, &vl) : OTK_ERR_NOTFOUND;
+
+    out[0] = '\0';
+    *present = rc >= 0;
+    if (rc == 1) {
+        if (vl >= cap)
+            vl = cap - 1;
+        memcpy(out, v, vl);
+        out[vl] = '\0';
+    }
+}
+
+/* yes/no keys: 1, 0, or -1 (absent or another value) */
+static int
+txt_bool(const struct otk_mdns_found *f, const char *key)
+{
+    char v[16];
+    bool present;
+
+    txt_text(f, key, v, sizeof v, &present);
+    for (char *p = v; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1")   ? 1
+           : !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0") ? 0
+                                                                        : -1;
+}
+
+static const char *
+yes_no(int b)
+{
+    return b == 1 ? "yes" : b == 0 ? "no" : "?";
+}
+
+static void
+json_bool(int b)
+{
+    fputs(b == 1 ? "true" : b == 0 ? "false" : "null", stdout);
+}
+
+/* The address to upload to: the A record of the SRV target, else the responder's source. */
+static void
+address(const struct otk_mdns_found *f, char *out, size_t cap)
+{
+    struct in_addr a;
+
+    memcpy(&a, f->has_a ? f->ipv4 : f->src, 4);
+    if (!inet_ntop(AF_INET, &a, out, (socklen_t)cap))
+        snprintf(out, cap, "?");
+}
+
+/* Instance labels are shown as they are, control bytes as '?', cut at 32 columns' worth. */
+static void
+label_text(const struct otk_mdns_found *f, char *out, size_t cap)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < f->label_len && n + 1 < cap; i++)
+        out[n++] = f->label[i] < 0x20 || f->label[i] == 0x7F ? '?' : (char)f->label[i];
+    out[n] = '\0';
+}
+
+static void
+print_json(const struct otk_mdns_found *found, size_t n)
+{
+    putchar('[');
+    for (size_t i = 0; i < n; i++) {
+        const struct otk_mdns_found *f = &found[i];
+        char host[1100], addr[16], board[256];
+        bool has_board;
+        size_t pos = 0, sl;
+        const uint8_t *s;
+        int first = 1;
+
+        address(f, addr, sizeof addr);
+        txt_text(f, "board", board, sizeof board, &has_board);
+        fputs(i ? ",\n {\"name\":" : "\n {\"name\":", stdout);
+        json_bytes(f->label, f->label_len);
+        fputs(",\"host\":", stdout);
+        if (f->has_srv && otk_dns_name_to_text(f->host, host, sizeof host) >= 0)
+            json_str(host);
+        else
+            fputs("null", stdout);
+        fputs(",\"address\":", stdout);
+        json_str(addr);
+        printf(",\"address_from\":\"%s\"", f->has_a ? "a-record" : "source");
+        if (f->has_srv)
+            printf(",\"port\":%u", (unsigned)f->port);
+        else
+            fputs(",\"port\":null", stdout);
+        fputs(",\"board\":", stdout);
+        if (has_board)
+            json_str(board);
+        else
+            fputs("null", stdout);
+        fputs(",\"auth_upload\":", stdout);
+        json_bool(txt_bool(f, "auth_upload"));
+        fputs(",\"tcp_check\":", stdout);
+        json_bool(txt_bool(f, "tcp_check"));
+        fputs(",\"ssh_upload\":", stdout);
+        json_bool(txt_bool(f, "ssh_upload"));
+        /* every TXT key, as the device sent it */
+        fputs(",\"txt\":{", stdout);
+        while (f->has_txt && otk_dns_txt_next(f->txt, f->txt_len, &pos, &s, &sl) == 1) {
+            size_t k = 0;
+            while (k < sl && s[k] != '=')
+                k++;
+            if (k == 0)
+                continue;
+            if (!first)
+                putchar(',');
+            first = 0;
+            json_bytes(s, k);
+            putchar(':');
+            if (k < sl)
+                json_bytes(s + k + 1, sl - k - 1);
+            else
+                fputs("true", stdout); /* a boolean attribute (RFC 6763 §6.4) */
+        }
+        fputs("}}", stdout);
+    }
+    fputs(n ? "\n]\n" : "]\n", stdout);
+}
+
+static void
+print_table(const struct otk_mdns_found *found, size_t n)
+{
+    int w = 4;
+    char name[80];
+
+    for (size_t i = 0; i < n; i++) {
+        label_text(&found[i], name, sizeof name);
+        if ((int)strlen(name) > w)
+            w = (int)strlen(name);
+    }
+    printf("%-*s  %-15s  %5s  %-10s  %-8s  %-9s  %s\n", w, "NAME", "ADDRESS", "PORT", "BOARD",
+           "PASSWORD", "TCP_CHECK", "SSH_UPLOAD");
+    for (size_t i = 0; i < n; i++) {
+        const struct otk_mdns_found *f = &found[i];
+        char addr[16], board[64], port[8];
+        bool has_board;
+
+        label_text(f, name, sizeof name);
+        address(f, addr, sizeof addr);
+        txt_text(f, "board", board, sizeof board, &has_board);
+        snprintf(port, sizeof port, f->has_srv ? "%u" : "?", (unsigned)f->port);
+        printf("%-*s  %-15s  %5s  %-10s  %-8s  %-9s  %s\n", w, name, addr, port,
+               has_board ? board : "?", yes_no(txt_bool(f, "auth_upload")),
+               yes_no(txt_bool(f, "tcp_check")), yes_no(txt_bool(f, "ssh_upload")));
+    }
+}
+
+int
+cmd_list(int argc, char **argv)
+{
+    const char *iface = NULL;
+    double timeout = 2.0;
+    bool json = false;
+    struct otk_mdns_found *found;
+    size_t n = 0;
+    char err[256] = "";
+    int rc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        bool missing = false;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(help_text, stdout);
+            return OTK_EXIT_OK;
+        } else if (!strcmp(a, "--json")) {
+            json = true;
+        } else if ((v = opt_value(argc, argv, &i, "--timeout", "-t", &missing))) {
+            char *end;
+            errno = 0;
+            timeout = strtod(v, &end);
+            if (errno || end == v || *end || !(timeout > 0) || timeout > 600)
+                return usage_error("bad --timeout '%s' (seconds, more than 0, at most 600)", v);
+        } else if ((v = opt_value(argc, argv, &i, "--interface", "-I", &missing))) {
+            iface = v;
+        } else if (missing) {
+            return usage_error("option %s needs a value", a);
+        } else {
+            return usage_error("unknown option '%s'", a);
+        }
+    }
+    found = calloc(LIST_MAX, sizeof *found);
+    if (!found) {
+        fprintf(stderr, "otakit list: error: out of memory\n");
+        return OTK_EXIT_FAIL;
+    }
+    rc = otk_mdns_browse_run("_arduino._tcp", iface, (uint32_t)(timeout * 1000.0 + 0.5), found,
+                             LIST_MAX, &n, err, sizeof err);
+    if (rc == OTK_ERR_ARG) {
+        free(found);
+        return usage_error("%s", err);
+    }
+    if (rc != OTK_OK) {
+        fprintf(stderr, "otakit list: error: %s\n", err);
+        free(found);
+        return OTK_EXIT_FAIL;
+    }
+    if (json)
+        print_json(found, n);
+    else if (n)
+        print_table(found, n);
+    if (n == 0)
+        fprintf(stderr,
+                "otakit list: no ArduinoOTA device answered within %.1f s%s%s.\n"
+                "fix: check that the devices are on and on this network (mDNS does not cross "
+                "routers), that\ntheir firmware enables mDNS (ArduinoOTA does by default), and "
+                "with several interfaces\nchoose one with --interface.\n",
+                timeout, iface ? " on " : "", iface ? iface : "");
+    free(found);
+    return n ? OTK_EXIT_OK : OTK_EXIT_FAIL;
+}

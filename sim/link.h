@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: MIT */
+/* The emulator's radio link: sits between the device's sockets (src/port/posix/net_device.c)
+ * and the device engine, and makes everything the device sees and sends pay a round-trip time,
+ * a bandwidth, jitter and stalls, with a TCP receive window like lwIP's so that the uploader
+ * feels back-pressure as it would over Wi-Fi. Faults (sim/faults.h) are injected here too.
+ *
+ * Time is real (CLOCK_MONOTONIC, microseconds): the sockets are real. The model:
+ *
+ *   host --(kernel socket)--> [pulled: in flight on the air] --(owd + serialisation)-->
+ *        [arrived, undelivered] --(engine reads, <= 1460 bytes a time)--> engine
+ *
+ * The device pulls bytes from the kernel only while in-flight + undelivered bytes, as the
+ * sender knows them, stay below the window; the sender learns of consumed bytes one one-way
+ * delay after the engine consumed them (a window update). So a window-limited transfer moves
+ * at most `window` bytes per round trip, as TCP does. While the engine is stalled in a flash
+ * operation, otk_link_sleep() keeps the air moving: bytes in flight arrive, queued replies
+ * leave, the window fills - the engine itself reads nothing. */
+#ifndef OTK_LINK_H
+#define OTK_LINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otakit/device.h"
+#include "otakit/layout.h"
+#include "otakit/port.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum otk_link_profile {
+    OTK_LINK_NONE = 0,  /* plain loopback: no delay, no window (the kernel's buffers) */
+    OTK_LINK_LAN,       /* RTT 1 ms, 100 Mbit/s */
+    OTK_LINK_WIFI,      /* RTT 8 ms +- 3 ms, 20 Mbit/s */
+    OTK_LINK_WEAK_WIFI, /* RTT 40 ms +- 15 ms, 4 Mbit/s, a 300 ms stall every 2-8 s */
+};
+
+struct otk_link_params {
+    uint32_t rtt_us;           /* mean round-trip time */
+    uint32_t jitter_us;        /* the round trip varies uniformly within +- jitter_us */
+    uint64_t bits_per_s;       /* each direction; 0 = unlimited */
+    uint32_t window;           /* device TCP receive window in bytes; 0 = none (no model) */
+    uint32_t stall_ms;         /* length of the link's stalls; 0 = never stalls */
+    uint32_t stall_gap_min_ms; /* time between two stalls: uniform in [min, max] */
+    uint32_t stall_gap_max_ms;
+};
+
+/** Parse "none", "lan", "wifi", "weak-wifi". @return 0 or -1. */
+int otk_link_profile_parse(const char *s, enum otk_link_profile *out);
+const char *otk_link_profile_str(enum otk_link_profile p);
+
+/** The numbers of a profile; the window is the chip's lwIP TCP_WND: 5744 bytes (ESP32,
+ *  4 x MSS 1436) or 2144 bytes (ESP8266 lwIP2 low-memory build, 4 x MSS 536). */
+struct otk_link_params otk_link_params_of(enum otk_link_profile p, enum otk_profile chip);
+
+struct otk_faults;
+
+/** What the link needs from its surroundings. */
+struct otk_link_io {
+    /** The real port (sockets): the link calls it when a reply or a connect "leaves". */
+    const struct otk_net_ops *down;
+    /** Reset the device's TCP connection at once (fault "drop"); may be NULL. */
+    void (*abort_tcp)(void *user);
+    /** Wait up to timeout_us for socket events and feed them to the link (the otk_link_rx_*
+     *  functions) without calling the engine. Used by otk_link_sleep(). May be NULL. */
+    void (*pump)(void *user, int64_t timeout_us);
+    /** Monotonic microseconds; NULL = CLOCK_MONOTONIC. */
+    uint64_t (*clock_us)(void *user);
+    /** One line of text about a fault that fired (for the emulator's log); may be NULL. */
+    void (*log)(void *user, const char *text);
+    void *user;
+};
+
+struct otk_link;
+
+/** A link with these numbers, seeded random draws (jitter, stall times), optional faults (owned
+ *  by the caller, may be NULL). @return NULL on out of memory. */
+struct otk_link *otk_link_new(const struct otk_link_params *p, uint64_t seed,
+                              const struct otk_link_io *io, struct otk_faults *faults);
+void otk_link_free(struct otk_link *l);
+
+/** The ops table the engine must be given (otk_dev_init): its sends go through the link. */
+const struct otk_net_ops *otk_link_ops(struct otk_link *l);
+
+/** The engine the link delivers to (set after every otk_dev_init). */
+void otk_link_attach(struct otk_link *l, struct otk_dev *dev);
+
+/* ---- from the sockets (the port calls these; they only queue, never call the engine) ---- */
+
+void otk_link_rx_datagram(struct otk_link *l, const struct otk_addr *from, const uint8_t *data,
+                          size_t len);
+void otk_link_rx_connected(struct otk_link *l, int status);
+/** Bytes read from the TCP socket. @return how many the link took (the rest stays with the
+ *  port, which must offer it again). */
+size_t otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len);
+void otk_link_rx_closed(struct otk_link *l);
+/** How many TCP bytes the link takes now: the window's room (0 while the link is down). */
+size_t otk_link_rx_room(struct otk_link *l);
+
+/* ---- the loop ---- */
+
+/** Microseconds until the link has something to do (-1 = nothing scheduled). */
+int64_t otk_link_next_us(struct otk_link *l);
+
+/** Send what is due to the sockets, deliver what has arrived to the engine, and let an idle
+ *  engine use the pause (otk_dev_on_idle). */
+void otk_link_process(struct otk_link *l);
+
+/** The engine is stalled (a flash operation) for us microseconds: keep the air moving (pump
+ *  the sockets, send due replies) without calling the engine; returns after us. */
+void otk_link_sleep(struct otk_link *l, uint64_t us);
+
+/** The radio is taken by something else (the gateway's BLE scan) while held: the link
+ *  delivers nothing in either direction; what is in the air waits (TCP: at most a window; UDP:
+ *  at most 32 datagrams each way, then they are lost, as a radio's buffer overflows). */
+void otk_link_radio_hold(struct otk_link *l, bool held, uint32_t now_ms);
+
+/** Send everything queued towards the host now, ignoring the delays (before a reboot or an
+ *  exit: what the stack had queued still leaves). */
+void otk_link_flush(struct otk_link *l);
+
+/** The device restarts: forget the TCP connection's queues (UDP queues stay). */
+void otk_link_reset(struct otk_link *l);
+
+struct otk_netdev;
+
+/** The emulator's wiring: a link in front of an otk_netdev. The netdev's events go to the link
+ *  (its sink), the link sends through the netdev, pumps it during otk_link_sleep() and resets
+ *  its connection for the "drop" fault; with a window, the TCP socket's receive buffer is made
+ *  as small as Linux allows. log receives one line per fault that fires (may be NULL). */
+struct otk_link *otk_link_new_netdev(const struct otk_link_params *p, uint64_t seed,
+                                     struct otk_netdev *nd, struct otk_faults *faults,
+                                     void (*log)(void *user, const char *text), void *log_user);
+
+/** Counters for reports and tests. */
+struct otk_link_stats {
+    uint64_t tcp_pulled;      /* bytes taken from the socket */
+    uint64_t tcp_delivered;   /* bytes the engine consumed */
+    uint32_t max_undelivered; /* largest arrived-but-unread backlog seen */
+    uint32_t max_inflight;    /* largest in flight + undelivered seen (<= window) */
+    uint32_t udp_in, udp_out, udp_lost;
+    uint32_t stalls;  /* profile stalls that began */
+    uint64_t down_us; /* time the link was down (stalls, holds) */
+};
+void otk_link_stats(const struct otk_link *l, struct otk_link_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/* The emulated device's mDNS advertisement (see mdns_adv.h). */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mdns_adv.h"
+#include "otakit/err.h"
+#include "otakit/posix.h"
+
+void
+otk_mdns_adv_default_name(enum otk_profile profile, const char *flash_path, char *out, size_t cap)
+{
+    const struct otk_crypto_ops *c = otk_posix_crypto();
+    union otk_hash_ctx h;
+    uint8_t d[16];
+    char cwd[PATH_MAX];
+
+    c->md5_start(&h);
+    if (flash_path[0] != '/' && getcwd(cwd, sizeof cwd)) {
+        c->md5_update(&h, cwd, strlen(cwd));
+        c->md5_update(&h, "/", 1);
+    }
+    c->md5_update(&h, flash_path, strlen(flash_path));
+    c->md5_finish(&h, d);
+    snprintf(out, cap, "%s-%02x%02x%02x", profile == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32",
+             d[0], d[1], d[2]);
+}
+
+int
+otk_mdns_adv_start(struct otk_mdns_adv *a, const char *name, enum otk_profile profile,
+                   bool password, const char *bind_addr, uint16_t port,
+                   void (*log)(void *user, const char *text), void *user, char *err, size_t errcap)
+{
+    uint8_t txt[128];
+    size_t tl = 0;
+    struct otk_mdns_responder_cfg rc = {
+        .instance = name,
+        .host = name,
+        .service = "_arduino._tcp",
+        .bind_addr = bind_addr,
+        .port = port,
+        .txt = txt,
+        .log = log,
+        .user = user,
+    };
+
+    a->on = false;
+    /* the keys and values of MDNS.enableArduino() (docs/PROTOCOL.md, mDNS) */
+    if (otk_dns_txt_add(txt, sizeof txt, &tl, "board",
+                        profile == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32") != OTK_OK ||
+        otk_dns_txt_add(txt, sizeof txt, &tl, "tcp_check", "no") != OTK_OK ||
+        otk_dns_txt_add(txt, sizeof txt, &tl, "ssh_upload", "no") != OTK_OK ||
+        otk_dns_txt_add(txt, sizeof txt, &tl, "auth_upload", password ? "yes" : "no") != OTK_OK) {
+        snprintf(err, errcap, "TXT record does not fit");
+        return OTK_ERR_NOSPACE;
+    }
+    rc.txt_len = tl;
+    int r = otk_mdns_responder_open(&a->r, &rc, otk_posix_now_ms(), err, errcap);
+    a->on = r == OTK_OK;
+    return r;
+}
+
+int
+otk_mdns_adv_pollfds(struct otk_mdns_adv *a, struct pollfd *pfds, int *timeout_ms, uint32_t now)
+{
+    int32_t t;
+
+    if (!a->on)
+        return 0;
+    pfds[0].fd = otk_mdns_responder_fd(&a->r);
+    pfds[0].events = POLLIN;
+    pfds[0].revents = 0;
+    t = otk_mdns_responder_next_ms(&a->r, now);
+    if (t >= 0 && (*timeout_ms < 0 || t < *timeout_ms))
+        *timeout_ms = (int)t;
+    return 1;
+}
+
+void
+otk_mdns_adv_process(struct otk_mdns_adv *a, const struct pollfd *pfds, int n, uint32_t now)
+{
+    bool readable = false;
+
+    if (!a->on)
+        return;
+    for (int i = 0; i < n; i++)
+        if (pfds[i].fd == otk_mdns_responder_fd(&a->r))
+            readable = (pfds[i].revents & POLLIN) != 0;
+    otk_mdns_responder_process(&a->r, readable, now);
+}
+
+void
+otk_mdns_adv_stop(struct otk_mdns_adv *a)
+{
+    if (!a->on)
+        return;
+    otk_mdns_responder_close(&a->r);
+    a->on = false;
+}

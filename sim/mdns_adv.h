@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* The emulated device's mDNS advertisement: what MDNS.enableArduino() does on a real ESP32 or
+ * ESP8266 (service _arduino._tcp on the OTA port, TXT board / tcp_check / ssh_upload /
+ * auth_upload, host name <name>.local), hooked into the emulator's poll loop the same way as
+ * the network port. */
+#ifndef OTK_MDNS_ADV_H
+#define OTK_MDNS_ADV_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "otakit/mdns.h"
+#include "otakit/layout.h"
+#include "otakit/proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define OTK_MDNS_ADV_NFDS 1 /* descriptors otk_mdns_adv_pollfds may fill */
+
+struct otk_mdns_adv {
+    bool on;
+    struct otk_mdns_responder r;
+};
+
+/** The name a real device would pick: "esp32-" / "esp8266-" and 6 hex digits. A chip takes
+ *  them from its MAC address; the emulator from the flash file's absolute path, so that the
+ *  same flash file (the same "chip") keeps its name from run to run. out: 16 bytes or more. */
+void otk_mdns_adv_default_name(enum otk_profile profile, const char *flash_path, char *out,
+                               size_t cap);
+
+/** Start advertising name (instance and host label) for the OTA service on bind_addr:port.
+ *  @return OTK_OK, or an error with err set (the device then runs without mDNS). */
+int otk_mdns_adv_start(struct otk_mdns_adv *a, const char *name, enum otk_profile profile,
+                       bool password, const char *bind_addr, uint16_t port,
+                       void (*log)(void *user, const char *text), void *user, char *err,
+                       size_t errcap);
+
+/** Add the responder's descriptor to pfds and lower *timeout_ms (-1 = none) to its next
+ *  announcement. @return descriptors added (0 when not advertising). */
+int otk_mdns_adv_pollfds(struct otk_mdns_adv *a, struct pollfd *pfds, int *timeout_ms,
+                         uint32_t now);
+
+/** Answer queries reported in pfds[0..n) and send due announcements. */
+void otk_mdns_adv_process(struct otk_mdns_adv *a, const struct pollfd *pfds, int n, uint32_t now);
+
+/** Say goodbye and stop (safe when not started, and twice). */
+void otk_mdns_adv_stop(struct otk_mdns_adv *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: MIT */
+/* The mDNS querier behind `otakit list` and `otakit upload -i name.local`, on the host socket
+ * layer (otakit/hostnet.h), so it builds for every system the uploader does. The messages are
+ * built and parsed by the freestanding codec (src/core/mdns_wire.c).
+ *
+ * It sends from an ephemeral port: RFC 6762 §5.1 and §6.7 make responders answer such "legacy"
+ * one-shot queries by unicast to that port, so the querier needs neither port 5353 (which a
+ * system daemon may hold) nor group membership, and it hears only answers to its questions.
+ * Every query leaves through an interface chosen explicitly (IP_MULTICAST_IF): nothing goes out
+ * of an interface the caller did not name, unless the caller asked for all of them. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "otakit/err.h"
+#include "otakit/hostnet.h"
+#include "otakit/mdns.h"
+#include "otakit/posix.h"
+
+#define MAX_IFS      32
+#define RX_MAX       9000 /* RFC 6762 §17: up to a jumbo frame */
+#define FOLLOWUP_MS  200  /* between queries for missing SRV/TXT/A records */
+#define PTR_AGAIN_MS 1000 /* a second PTR query, for answers lost the first time */
+
+static void seterr(char *err, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+static int
+lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+static int
+casecmp(const char *a, const char *b)
+{
+    while (*a && lower((unsigned char)*a) == lower((unsigned char)*b))
+        a++, b++;
+    return lower((unsigned char)*a) - lower((unsigned char)*b);
+}
+
+bool
+otk_mdns_is_local(const char *name)
+{
+    size_t n = strlen(name);
+
+    if (n && name[n - 1] == '.')
+        n--;
+    if (n <= 6)
+        return false;
+    for (size_t i = 0; i < 6; i++)
+        if (lower((unsigned char)name[n - 6 + i]) != ".local"[i])
+            return false;
+    return true;
+}
+
+static uint16_t
+random_id(void)
+{
+    const struct otk_crypto_ops *c = otk_posix_crypto();
+    uint8_t b[2] = {0, 0};
+
+    if (c->random(c->user, b, sizeof b) != OTK_OK)
+        b[0] = (uint8_t)otk_posix_now_ms();
+    return (uint16_t)((b[0] << 8 | b[1]) | 1); /* never 0: that is what multicast answers use */
+}
+
+/* A UDP socket from an ephemeral port, ready to send multicast. */
+static int
+open_querier(otk_sock *s, char *err, size_t errcap)
+{
+    struct in_addr any;
+
+    memset(&any, 0, sizeof any);
+    if (otk_net_init() != OTK_NET_OK || otk_net_udp_open(any, s) != OTK_NET_OK) {
+        seterr(err, errcap, "cannot open a UDP socket: %s", otk_net_strerror());
+        return OTK_ERR_IO;
+    }
+    if (otk_mdns_sock_multicast(*s) != 0) {
+        seterr(err, errcap, "cannot set the multicast options of a UDP socket");
+        otk_net_close(s);
+        return OTK_ERR_IO;
+    }
+    return OTK_OK;
+}
+
+/* Send msg to the group through each interface. @return how many sends succeeded. */
+static size_t
+send_on(otk_sock s, const struct otk_mdns_if *ifs, size_t n, const uint8_t *msg, size_t len)
+{
+    struct sockaddr_in g;
+    size_t ok = 0;
+
+    memset(&g, 0, sizeof g);
+    g.sin_family = AF_INET;
+    g.sin_port = htons(OTK_MDNS_PORT);
+    inet_pton(AF_INET, OTK_MDNS_GROUP, &g.sin_addr);
+    for (size_t i = 0; i < n; i++)
+        if (otk_mdns_sock_send_if(s, &ifs[i]) == 0 && otk_net_sendto(s, msg, len, &g) == (long)len)
+            ok++;
+    return ok;
+}
+
+/* Wait up to ms for a datagram from port 5353 (§6: answers come from there; anything else is
+ * not an mDNS answer). @return its length, 0 if none (yet), -1 on error. */
+static long
+recv_answer(otk_sock s, int ms, uint8_t *buf, size_t cap, struct sockaddr_in *src)
+{
+    struct pollfd p;
+    long r;
+
+    memset(&p, 0, sizeof p);
+    p.fd = s;
+    p.events = POLLIN;
+    r = otk_net_poll(&p, 1, ms < 0 ? 0 : ms);
+    if (r == OTK_NET_AGAIN || r == 0)
+        return 0;
+    if (r < 0)
+        return -1;
+    r = otk_net_recvfrom(s, buf, cap, src);
+    if (r == OTK_NET_AGAIN || r == OTK_NET_UNREACH || r == OTK_NET_RESET)
+        return 0;
+    if (r < 0)
+        return -1;
+    return ntohs(src->sin_port) == OTK_MDNS_PORT ? r : 0;
+}
+
+/* An answer to our query: a legacy answer repeats our ID; multicast answers carry 0. */
+static bool
+id_ok(const uint8_t *buf, size_t len, uint16_t id)
+{
+    uint16_t got = len >= 2 ? (uint16_t)(buf[0] << 8 | buf[1]) : 0;
+
+    return got == id || got == 0;
+}
+
+static int
+by_label(const void *a, const void *b)
+{
+    const struct otk_mdns_found *x = a, *y = b;
+    int c = casecmp((const char *)x->label, (const char *)y->label);
+
+    return c ? c : memcmp(x->name, y->name, sizeof x->name);
+}
+
+int
+otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
+                    struct otk_mdns_found *found, size_t cap, size_t *n, char *err, size_t errcap)
+{
+    struct otk_mdns_if ifs[MAX_IFS];
+    struct otk_mdns_browse b;
+    uint8_t type[OTK_DNS_NAME_MAX], q[OTK_MDNS_MSG_MAX], f[OTK_MDNS_MSG_MAX];
+    uint8_t *rx;
+    char text[300];
+    size_t nif, qlen;
+    uint16_t id = random_id();
+    uint32_t t0, next_follow;
+    bool ptr_again = timeout_ms >= PTR_AGAIN_MS + 500;
+    otk_sock s = OTK_SOCK_NONE;
+    int rc;
+
+    *n = 0;
+    snprintf(text, sizeof text, "%s.local", service);
+    if (otk_dns_name_from_text(text, type) < 0) {
+        seterr(err, errcap, "'%s' is not a service type", service);
+        return OTK_ERR_ARG;
+    }
+    rc = otk_mdns_ifaces(iface, ifs, MAX_IFS, &nif, err, errcap);
+    if (rc != OTK_OK)
+        return rc;
+    rx = malloc(RX_MAX);
+    if (!rx) {
+        seterr(err, errcap, "out of memory");
+        return OTK_ERR_IO;
+    }
+    rc = open_querier(&s, err, errcap);
+    if (rc != OTK_OK) {
+        free(rx);
+        return rc;
+    }
+    otk_mdns_browse_init(&b, type, found, cap);
+    qlen = otk_mdns_query(q, sizeof q, id, type, OTK_DNS_PTR, false);
+    t0 = otk_posix_now_ms();
+    if (send_on(s, ifs, nif, q, qlen) == 0) {
+        seterr(err, errcap, "cannot send the mDNS query: %s", otk_net_strerror());
+        rc = OTK_ERR_IO;
+        goto out;
+    }
+    next_follow = t0 + FOLLOWUP_MS;
+    for (;;) {
+        uint32_t now = otk_posix_now_ms(), el = now - t0;
+        struct sockaddr_in src;
+        int32_t wait;
+        long r;
+        if (el >= timeout_ms)
+            break;
+        if (ptr_again && el >= PTR_AGAIN_MS) {
+            send_on(s, ifs, nif, q, qlen);
+            ptr_again = false;
+        }
+        if ((int32_t)(now - next_follow) >= 0) {
+            size_t fl = otk_mdns_browse_followup(&b, id, f, sizeof f);
+            if (fl)
+                send_on(s, ifs, nif, f, fl);
+            next_follow = now + FOLLOWUP_MS;
+        }
+        wait = (int32_t)(timeout_ms - el);
+        if ((int32_t)(next_follow - now) < wait)
+            wait = (int32_t)(next_follow - now);
+        r = recv_answer(s, wait, rx, RX_MAX, &src);
+        if (r < 0) {
+            seterr(err, errcap, "receiving mDNS answers: %s", otk_net_strerror());
+            rc = OTK_ERR_IO;
+            goto out;
+        }
+        if (r > 0 && id_ok(rx, (size_t)r, id))
+            (void)otk_mdns_browse_feed(&b, rx, (size_t)r, (const uint8_t *)&src.sin_addr);
+    }
+    qsort(found, b.n, sizeof *found, by_label);
+    *n = b.n;
+out:
+    otk_net_close(&s);
+    free(rx);
+    return rc;
+}
+
+/* The first A record for name in an answer. */
+static bool
+find_a(const uint8_t *msg, size_t len, const uint8_t *name, uint8_t out[4])
+{
+    struct otk_dns_msg m;
+    struct otk_dns_rr rr;
+
+    if (otk_dns_open(&m, msg, len) != OTK_OK || !(m.hdr.flags & OTK_DNS_QR))
+        return false;
+    while (otk_dns_next(&m, &rr) == 1)
+        if (rr.section != OTK_DNS_SEC_QD && rr.type == OTK_DNS_A && rr.rclass == OTK_DNS_IN &&
+            rr.ttl != 0 && otk_dns_name_eq(rr.name, name) && otk_dns_rr_a(&m, &rr, out) == OTK_OK)
+            return true;
+    return false;
+}
+
+int
+otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4])
+{
+    static const uint32_t resend[] = {500, 1500};
+    struct otk_mdns_if ifs[MAX_IFS];
+    uint8_t wire[OTK_DNS_NAME_MAX], q[OTK_MDNS_MSG_MAX];
+    uint8_t *rx;
+    size_t nif, qlen, k = 0;
+    uint16_t id = random_id();
+    uint32_t t0;
+    otk_sock s = OTK_SOCK_NONE;
+    int rc;
+
+    if (!otk_mdns_is_local(name) || otk_dns_name_from_text(name, wire) < 0)
+        return OTK_ERR_ARG;
+    rc = otk_mdns_ifaces(iface, ifs, MAX_IFS, &nif, NULL, 0);
+    if (rc != OTK_OK)
+        return rc;
+    rx = malloc(RX_MAX);
+    if (!rx)
+        return OTK_ERR_IO;
+    if (open_querier(&s, NULL, 0) != OTK_OK) {
+        free(rx);
+        return OTK_ERR_IO;
+    }
+    qlen = otk_mdns_query(q, sizeof q, id, wire, OTK_DNS_A, false);
+    t0 = otk_posix_now_ms();
+    rc = send_on(s, ifs, nif, q, qlen) ? OTK_ERR_TIMEOUT : OTK_ERR_IO;
+    while (rc == OTK_ERR_TIMEOUT) {
+        uint32_t el = otk_posix_now_ms() - t0;
+        int32_t wait;
+        struct sockaddr_in src;
+        long r;
+        if (el >= timeout_ms)
+            break;
+        if (k < sizeof resend / sizeof resend[0] && el >= resend[k]) {
+            send_on(s, ifs, nif, q, qlen);
+            k++;
+        }
+        wait = (int32_t)(timeout_ms - el);
+        if (k < sizeof resend / sizeof resend[0] && (int32_t)(resend[k] - el) < wait)
+            wait = (int32_t)(resend[k] - el);
+        r = recv_answer(s, wait, rx, RX_MAX, &src);
+        if (r < 0)
+            rc = OTK_ERR_IO;
+        else if (r > 0 && id_ok(rx, (size_t)r, id) && find_a(rx, (size_t)r, wire, ipv4))
+            rc = OTK_OK;
+    }
+    otk_net_close(&s);
+    free(rx);
+    return rc;
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/* mDNS on Windows: the IPv4 interfaces from Winsock's SIO_GET_INTERFACE_LIST (in ws2_32, so the
+ * .exe needs no further DLL), and the multicast options, which Winsock takes as DWORDs and an
+ * in_addr. Interfaces are named by address only here (no index is needed to send). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "otakit/err.h"
+#include "otakit/hostnet.h"
+#include "otakit/mdns.h"
+
+#define MAX_LIST 64
+
+static void
+seterr(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err || cap == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+}
+
+int
+otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n, char *err,
+                size_t errcap)
+{
+    INTERFACE_INFO list[MAX_LIST];
+    DWORD bytes = 0;
+    struct in_addr wa;
+    bool every = !want || !*want || !strcmp(want, "0.0.0.0");
+    SOCKET s;
+
+    *n = 0;
+    if (!every && inet_pton(AF_INET, want, &wa) != 1) {
+        seterr(err, errcap,
+               "'%s' is not an IPv4 address (on Windows, name the interface by its "
+               "address)",
+               want);
+        return OTK_ERR_ARG;
+    }
+    if (otk_net_init() != OTK_NET_OK ||
+        (s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)) == INVALID_SOCKET) {
+        seterr(err, errcap, "cannot open a socket to list the interfaces");
+        return OTK_ERR_IO;
+    }
+    if (WSAIoctl(s, SIO_GET_INTERFACE_LIST, NULL, 0, list, sizeof list, &bytes, NULL, NULL) != 0) {
+        seterr(err, errcap, "cannot list the network interfaces (Winsock error %d)",
+               WSAGetLastError());
+        closesocket(s);
+        return OTK_ERR_IO;
+    }
+    closesocket(s);
+    for (size_t i = 0; i < bytes / sizeof list[0] && *n < cap; i++) {
+        ULONG fl = list[i].iiFlags;
+        struct in_addr a = list[i].iiAddress.AddressIn.sin_addr;
+        if (!(fl & IFF_UP))
+            continue;
+        if (every ? !(fl & (IFF_MULTICAST | IFF_LOOPBACK)) : a.s_addr != wa.s_addr)
+            continue;
+        memcpy(out[*n].addr, &a, 4);
+        out[*n].index = 0;
+        (*n)++;
+    }
+    if (*n > 0)
+        return OTK_OK;
+    if (every) {
+        seterr(err, errcap, "no network interface is up");
+        return OTK_ERR_IO;
+    }
+    seterr(err, errcap, "'%s' is not an IPv4 address of this host", want);
+    return OTK_ERR_ARG;
+}
+
+int
+otk_mdns_sock_multicast(int sock)
+{
+    DWORD ttl = 255, loop = 1;
+
+    if (setsockopt((SOCKET)sock, IPPROTO_IP, IP_MULTICAST_TTL, (const char *)&ttl, sizeof ttl) ||
+        setsockopt((SOCKET)sock, IPPROTO_IP, IP_MULTICAST_LOOP, (const char *)&loop, sizeof loop))
+        return -1;
+    return 0;
+}
+
+int
+otk_mdns_sock_send_if(int sock, const struct otk_mdns_if *i)
+{
+    struct in_addr a;
+
+    memcpy(&a, i->addr, 4);
+    return setsockopt((SOCKET)sock, IPPROTO_IP, IP_MULTICAST_IF, (const char *)&a, sizeof a) ? -1
+                                                                                             : 0;
+}
