@@ -207,6 +207,13 @@ inside(uint32_t off, uint32_t size, uint32_t flash_size)
     return flash_size == 0 || (off <= flash_size && size <= flash_size - off);
 }
 
+static bool
+overlap(const struct otk_partition *a, const struct otk_partition *b)
+{
+    /* Both lie inside the flash (checked before), so the sums cannot wrap. */
+    return a->offset < b->offset + b->size && b->offset < a->offset + a->size;
+}
+
 int
 otk_layout_from_parts(const struct otk_partition *parts, int n, uint32_t flash_size,
                       struct otk_layout *out)
@@ -260,6 +267,20 @@ otk_layout_from_parts(const struct otk_partition *parts, int n, uint32_t flash_s
     if (fs != NULL && (fs->offset % OTK_SECTOR_SIZE != 0 || fs->size % OTK_SECTOR_SIZE != 0 ||
                        !inside(fs->offset, fs->size, flash_size))) {
         return OTK_ERR_RANGE;
+    }
+    /* The writer erases one region while another must survive: overlapping regions would let
+     * an update erase otadata or the running slot. */
+    {
+        const struct otk_partition *r[4] = {otadata, app[0], app[1], fs};
+        int nr = fs != NULL ? 4 : 3;
+
+        for (int i = 0; i < nr; i++) {
+            for (int j = i + 1; j < nr; j++) {
+                if (overlap(r[i], r[j])) {
+                    return OTK_ERR_RANGE;
+                }
+            }
+        }
     }
     out->flash_size = flash_size;
     out->otadata_offset = otadata->offset;

@@ -258,13 +258,43 @@ layout_resolution(void **state)
     assert_int_equal(otk_layout_from_parts(p, n, 0x400000, &l), OTK_ERR_RANGE);
 }
 
+static void
+layout_rejects_overlap(void **state)
+{
+    (void)state;
+    struct otk_partition p[8];
+    struct otk_layout l;
+    int n = otk_layout_default_parts(OTK_PROFILE_ESP32, p, 8);
+    int app0 = 2, app1 = 3, fs = 4;
+
+    assert_int_equal(p[app0].subtype, OTK_PART_SUBTYPE_OTA0);
+    assert_int_equal(p[app1].subtype, OTK_PART_SUBTYPE_OTA1);
+    assert_int_equal(p[fs].subtype, OTK_PART_SUBTYPE_SPIFFS);
+    /* both slots at one offset: an update would erase the running image */
+    p[app1].offset = p[app0].offset;
+    assert_int_equal(otk_layout_from_parts(p, n, 0x400000, &l), OTK_ERR_RANGE);
+    /* the filesystem reaching into app1 by one sector */
+    n = otk_layout_default_parts(OTK_PROFILE_ESP32, p, 8);
+    p[fs].offset = p[app1].offset + p[app1].size - OTK_SECTOR_SIZE;
+    assert_int_equal(otk_layout_from_parts(p, n, 0x400000, &l), OTK_ERR_RANGE);
+    /* otadata inside app0 */
+    n = otk_layout_default_parts(OTK_PROFILE_ESP32, p, 8);
+    p[1].offset = p[app0].offset;
+    assert_int_equal(otk_layout_from_parts(p, n, 0x400000, &l), OTK_ERR_RANGE);
+    /* touching is not overlapping */
+    n = otk_layout_default_parts(OTK_PROFILE_ESP32, p, 8);
+    assert_int_equal(p[app0].offset + p[app0].size, p[app1].offset);
+    assert_int_equal(otk_layout_from_parts(p, n, 0x400000, &l), OTK_OK);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(default_esp32),  cmocka_unit_test(default_esp8266),
-        cmocka_unit_test(encode_bytes),   cmocka_unit_test(roundtrip),
-        cmocka_unit_test(decode_rejects), cmocka_unit_test(layout_resolution),
+        cmocka_unit_test(default_esp32),          cmocka_unit_test(default_esp8266),
+        cmocka_unit_test(encode_bytes),           cmocka_unit_test(roundtrip),
+        cmocka_unit_test(decode_rejects),         cmocka_unit_test(layout_resolution),
+        cmocka_unit_test(layout_rejects_overlap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
