@@ -264,8 +264,17 @@ report_exit(struct otk_emu *e, int code, uint64_t ops)
 static int
 finish(struct otk_emu *e, int code)
 {
-    if (e->link)
+    if (e->link) {
+        struct otk_link_stats ls;
         otk_link_flush(e->link); /* what the stack had queued still leaves */
+        otk_link_stats(e->link, &ls);
+        report_text(e, OTK_EMU_REP_LOG,
+                    "link: %llu bytes received, max %u in flight + unread (window), max %u "
+                    "unread, %u stalls, %llu ms down, %u/%u datagrams in/out, %u lost",
+                    (unsigned long long)ls.tcp_pulled, ls.max_inflight, ls.max_undelivered,
+                    ls.stalls, (unsigned long long)(ls.down_us / 1000u), ls.udp_in, ls.udp_out,
+                    ls.udp_lost);
+    }
     otk_netdev_flush(&e->nd, EXIT_FLUSH_MS);
     otk_mdns_adv_stop(&e->adv); /* goodbye: caches forget the device now */
     otk_gw_free(e->gw);

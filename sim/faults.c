@@ -25,15 +25,15 @@ static const char *const kind_names[OTK_FAULT_KINDS] = {
 };
 
 static const char help[] =
-    "  lose-invite[:K]     the first K invitations are lost (default 1)\n"
-    "  lose-auth[:K]       the first K AUTH challenges are lost\n"
-    "  lose-answer[:K]     the first K authentication answers are lost\n"
-    "  lose-ok[:K]         the first K UDP \"OK\" replies are lost\n"
-    "  dup[:K]             the first K datagrams each way arrive twice (default all)\n"
-    "  drop[:N]            reset the TCP connection at byte N (default: seeded random)\n"
-    "  stall[:S[:N]]       the link is silent for S seconds (default 3) from byte N\n"
-    "  refuse-connect[:K]  the first K connections back to the uploader are refused\n"
-    "  corrupt[:N]         flip byte N of the image in transit (the MD5 check fails)\n";
+    "    lose-invite[:K]     the first K invitations are lost (default 1)\n"
+    "    lose-auth[:K]       the first K AUTH challenges are lost\n"
+    "    lose-answer[:K]     the first K authentication answers are lost\n"
+    "    lose-ok[:K]         the first K UDP \"OK\" replies are lost\n"
+    "    dup[:K]             the first K datagrams each way arrive twice (default all)\n"
+    "    drop[:N]            reset the TCP connection at byte N (default: seeded random)\n"
+    "    stall[:S[:N]]       the link is silent for S seconds (default 3) from byte N\n"
+    "    refuse-connect[:K]  the first K connections back to the uploader are refused\n"
+    "    corrupt[:N]         flip byte N of the image in transit (the MD5 check fails)\n";
 
 const char *
 otk_faults_help(void)

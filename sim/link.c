@@ -469,7 +469,8 @@ otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len)
         l->abort_pending = true;
     }
     if (sp.stall) {
-        uint64_t from = l->last_in_due > now ? l->last_in_due : now;
+        /* silent from just after the last byte before N arrives */
+        uint64_t from = (l->last_in_due > now ? l->last_in_due : now) + 1u;
         l->fstall.start = from;
         l->fstall.end = from + (uint64_t)sp.stall_ms * 1000u;
         l->st.down_us += (uint64_t)sp.stall_ms * 1000u;
@@ -727,19 +728,15 @@ deliver_one(struct otk_link *l)
         uint8_t piece[PIECE];
         uint32_t n = arrived_bytes(l, now, PIECE);
         uint32_t gen = l->gen;
-        uint32_t undelivered = n;
         if (n == 0)
             return false;
-        for (uint32_t j = 0, off = l->in_head_off; j < l->in.n; j++) {
-            const struct ev *x = &l->in.e[(l->in.head + j) % EVQ];
-            if (x->kind != EV_DATA || eff_due(l, x->due) > now)
-                break;
-            undelivered += x->len - off;
-            off = 0;
+        if (n == PIECE) {
+            uint32_t unread = arrived_bytes(l, now, IN_RING);
+            if (unread > l->st.max_undelivered)
+                l->st.max_undelivered = unread;
+        } else if (n > l->st.max_undelivered) {
+            l->st.max_undelivered = n;
         }
-        undelivered -= n;
-        if (undelivered + n > l->st.max_undelivered)
-            l->st.max_undelivered = undelivered + n;
         ring_get(l->in_buf, IN_RING, l->in_head, piece, n);
         size_t used = otk_dev_on_tcp_data(l->dev, piece, n, ms_of(now));
         if (l->gen != gen)
@@ -796,7 +793,9 @@ next_event(struct otk_link *l, bool deliver)
         if ((e = evq_head(&l->in)) != NULL && eff_due(l, e->due) < t)
             t = eff_due(l, e->due);
     }
-    if (l->wu_n && eff_due(l, l->wu[l->wu_head].due) < t)
+    /* a window update matters only to a sender the window holds back; otherwise the socket's
+     * own readiness wakes the loop (saves a wake-up per piece read) */
+    if (l->wu_n && l->pulled - l->known >= l->p.window && eff_due(l, l->wu[l->wu_head].due) < t)
         t = eff_due(l, l->wu[l->wu_head].due);
     if (l->abort_pending)
         t = now;

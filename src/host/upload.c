@@ -255,9 +255,10 @@ static void
 device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
 {
     int code = otk_upload_classify_device_error(text);
-    const char *where = udp ? "refused the upload before any data was sent"
-                            : "reported an error after receiving the image";
     uint32_t at = u->acked;
+    const char *where = udp                 ? "refused the upload before any data was sent"
+                        : at >= u->cfg.size ? "reported an error after receiving the image"
+                                            : "stopped the upload with an error";
 
     snprintf(u->device_text, sizeof u->device_text, "%s", text);
     switch (code) {

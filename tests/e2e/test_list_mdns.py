@@ -20,7 +20,7 @@ import unittest
 import otk
 
 KB = 1024
-PID = os.getpid() % 100000
+PID = os.getpid()
 
 
 def ip(*args, check=True):
@@ -40,6 +40,20 @@ def netns_usable():
         return "cannot create a network namespace: " + cp.stderr.strip()
     ip("netns", "del", probe, check=False)
     return None
+
+
+def remove_stale():
+    """Namespaces left by a run of this test that was killed (its process is gone)."""
+    for line in ip("netns", "list", check=False).stdout.splitlines():
+        m = re.match(r"(otk-mdns-(\d+)-\S+)", line)
+        if not m:
+            continue
+        try:
+            os.kill(int(m.group(2)), 0)
+        except ProcessLookupError:
+            ip("netns", "del", m.group(1), check=False)
+        except OSError:
+            pass
 
 
 class Netns:
@@ -96,6 +110,7 @@ class Discovery(unittest.TestCase):
         why = netns_usable()
         if why:
             raise unittest.SkipTest(why)
+        remove_stale()
 
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="otk-mdns-")
@@ -222,7 +237,7 @@ class Discovery(unittest.TestCase):
         interface the query came in on."""
         dns = self.netns("d")
         hns = self.netns("h")
-        va, vb = "otv%da" % PID, "otv%db" % PID
+        va, vb = "otv%da" % (PID % 10 ** 7), "otv%db" % (PID % 10 ** 7)  # 15 characters at most
         ip("link", "add", va, "type", "veth", "peer", "name", vb)
         # (if moving them fails, deleting the namespaces would not remove the pair)
         self.addCleanup(ip, "link", "del", va, check=False)

@@ -1,0 +1,328 @@
+/* SPDX-License-Identifier: MIT */
+/* The emulator's link model (sim/link.c) on a virtual clock: one-way delays both ways, the TCP
+ * receive window and its updates, radio holds, and the faults it injects. The device behind it
+ * is the real engine (on the unit tests' rig); "the host" is a recording otk_net_ops. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "faults.h"
+#include "helper_fakenet.h"
+#include "helper_rig.h"
+#include "link.h"
+#include "otakit/err.h"
+
+struct t {
+    struct rig *r;
+    struct fakenet host; /* what leaves the device's side of the air */
+    struct otk_link *l;
+    struct otk_faults faults;
+    uint64_t now; /* us */
+    int aborts;
+    struct otk_addr from;
+};
+
+static uint64_t
+clock_us(void *user)
+{
+    return ((struct t *)user)->now;
+}
+
+static void
+abort_tcp(void *user)
+{
+    ((struct t *)user)->aborts++;
+}
+
+/* ESP32 device, no password, link: RTT 8 ms without jitter, unlimited bandwidth, window 5744. */
+static struct t *
+setup(const char *fault)
+{
+    static struct t t;
+    struct otk_link_params p;
+    struct otk_link_io io;
+    struct otk_dev_config cfg;
+    char err[200];
+
+    memset(&t, 0, sizeof t);
+    t.r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+    fakenet_init(&t.host);
+    memset(&p, 0, sizeof p);
+    p.rtt_us = 8000;
+    p.window = 5744;
+    memset(&io, 0, sizeof io);
+    io.down = &t.host.ops;
+    io.abort_tcp = abort_tcp;
+    io.clock_us = clock_us;
+    io.user = &t;
+    otk_faults_init(&t.faults, 3);
+    if (fault)
+        assert_int_equal(otk_faults_add(&t.faults, fault, err, sizeof err), 0);
+    t.now = 1000000;
+    t.l = otk_link_new(&p, 1, &io, &t.faults);
+    assert_non_null(t.l);
+    cfg = t.r->dev.cfg;
+    assert_int_equal(otk_dev_init(&t.r->dev, &cfg, otk_link_ops(t.l), &t.r->flash.ops,
+                                  t.r->dev.crypto, NULL, t.r->sector),
+                     OTK_OK);
+    otk_link_attach(t.l, &t.r->dev);
+    t.from = fakenet_addr("127.0.0.1", 40000);
+    return &t;
+}
+
+static void
+teardown(struct t *t)
+{
+    otk_link_free(t->l);
+    rig_free(t->r);
+}
+
+static void
+at(struct t *t, uint64_t us)
+{
+    t->now = us;
+    otk_link_process(t->l);
+}
+
+static void
+invite(struct t *t)
+{
+    char inv[100];
+    snprintf(inv, sizeof inv, "0 48266 %u %s\n", (unsigned)t->r->img_size, t->r->md5);
+    otk_link_rx_datagram(t->l, &t->from, (const uint8_t *)inv, strlen(inv));
+}
+
+/* An invitation takes half a round trip to the device, the "OK" and the connect another half
+ * back; the connection's SYN-ACK half a round trip again. */
+static void
+handshake_delays(void **state)
+{
+    (void)state;
+    struct t *t = setup(NULL);
+    uint64_t t0 = t->now;
+
+    invite(t);
+    assert_int_equal(otk_link_next_us(t->l), 4000);
+    at(t, t0 + 3999);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_IDLE);
+    at(t, t0 + 4000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECTING);
+    assert_int_equal(t->host.n_dgrams, 0); /* "OK" still in the air */
+    assert_int_equal(t->host.connects, 0);
+    at(t, t0 + 7999);
+    assert_int_equal(t->host.n_dgrams, 0);
+    at(t, t0 + 8000);
+    assert_string_equal(fakenet_last_dgram(&t->host), "OK");
+    assert_int_equal(t->host.connects, 1);
+    otk_link_rx_connected(t->l, OTK_OK);
+    at(t, t0 + 11999);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECTING);
+    at(t, t0 + 12000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_RECEIVING);
+    teardown(t);
+}
+
+/* The window: the device takes no more than 5744 bytes until the sender has heard, half a round
+ * trip after the engine read them, that they were consumed. */
+static void
+receive_window(void **state)
+{
+    (void)state;
+    struct t *t = setup(NULL);
+    uint64_t t0 = t->now;
+    const uint8_t *img = t->r->img;
+
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    otk_link_rx_connected(t->l, OTK_OK);
+    assert_int_equal(otk_link_rx_room(t->l), 5744);
+    assert_int_equal(otk_link_rx_tcp(t->l, img, 1460), 1460);
+    assert_int_equal(otk_link_rx_room(t->l), 5744 - 1460);
+    assert_int_equal(otk_link_rx_tcp(t->l, img + 1460, 10000), 5744 - 1460);
+    assert_int_equal(otk_link_rx_room(t->l), 0);
+    assert_int_equal(otk_link_rx_tcp(t->l, img + 5744, 100), 0);
+    at(t, t0 + 11999);
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), 0);
+    at(t, t0 + 12000); /* connected, and every byte arrived */
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), 5744);
+    assert_int_equal(t->host.tcp_len, 0); /* the acks are on their way */
+    assert_int_equal(otk_link_rx_room(t->l), 0);
+    at(t, t0 + 15999);
+    assert_int_equal(otk_link_rx_room(t->l), 0);
+    at(t, t0 + 16000);
+    assert_int_equal(otk_link_rx_room(t->l), 5744);
+    assert_string_equal(t->host.tcp, "1460146014601364"); /* in pieces of at most 1460 */
+    (void)img;
+    teardown(t);
+}
+
+/* While the radio is held nothing gets through either way; then everything that waited does. */
+static void
+radio_hold(void **state)
+{
+    (void)state;
+    struct t *t = setup(NULL);
+    uint64_t t0 = t->now;
+
+    otk_link_radio_hold(t->l, true, 0);
+    invite(t);
+    assert_int_equal(otk_link_next_us(t->l), -1);
+    at(t, t0 + 50000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_IDLE);
+    otk_link_radio_hold(t->l, false, 0);
+    at(t, t0 + 50000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECTING);
+    /* a hold during the reply: it waits */
+    otk_link_radio_hold(t->l, true, 0);
+    at(t, t0 + 60000);
+    assert_int_equal(t->host.n_dgrams, 0);
+    assert_int_equal(otk_link_rx_room(t->l), 0);
+    otk_link_radio_hold(t->l, false, 0);
+    at(t, t0 + 60000);
+    assert_string_equal(fakenet_last_dgram(&t->host), "OK");
+    teardown(t);
+}
+
+static void
+fault_lose_invite(void **state)
+{
+    (void)state;
+    struct t *t = setup("lose-invite:2");
+    uint64_t t0 = t->now;
+
+    invite(t);
+    invite(t);
+    at(t, t0 + 10000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_IDLE);
+    invite(t); /* the third gets through */
+    at(t, t0 + 20000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECTING);
+    teardown(t);
+}
+
+static void
+fault_lose_ok_and_dup(void **state)
+{
+    (void)state;
+    struct t *t = setup("lose-ok");
+    uint64_t t0 = t->now;
+
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    assert_int_equal(t->host.n_dgrams, 0); /* lost */
+    assert_int_equal(t->host.connects, 1); /* the device connects all the same */
+    teardown(t);
+
+    t = setup("dup");
+    t0 = t->now;
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    /* two invitations arrived: the repeat gets "OK" again; each "OK" went out twice */
+    assert_int_equal(t->host.n_dgrams, 4);
+    teardown(t);
+}
+
+/* "drop": the device gets exactly N bytes, then its connection is reset; "corrupt" flips one. */
+static void
+fault_drop_and_corrupt(void **state)
+{
+    (void)state;
+    struct t *t = setup("drop:3000");
+    uint64_t t0 = t->now;
+
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    otk_link_rx_connected(t->l, OTK_OK);
+    assert_int_equal(otk_link_rx_tcp(t->l, t->r->img, 5000), 3000);
+    assert_int_equal(otk_link_rx_room(t->l), 0);
+    at(t, t0 + 8000);
+    assert_int_equal(t->aborts, 1);
+    at(t, t0 + 12000);
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), 3000);  /* exactly N bytes, then */
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_IDLE); /* the close: aborted */
+    teardown(t);
+
+    t = setup("corrupt:10");
+    t0 = t->now;
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    otk_link_rx_connected(t->l, OTK_OK);
+    assert_int_equal(otk_link_rx_tcp(t->l, t->r->img, 4096), 4096);
+    at(t, t0 + 12000);
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), 4096);
+    /* the sector went to flash with byte 10 flipped */
+    assert_int_equal(t->r->flash.mem[t->r->dev.cfg.layout.app_offset[1] + 10],
+                     t->r->img[10] ^ OTK_FAULT_CORRUPT_XOR);
+    teardown(t);
+}
+
+static void
+fault_refuse_connect(void **state)
+{
+    (void)state;
+    struct t *t = setup("refuse-connect:2");
+    uint64_t t0 = t->now;
+
+    invite(t);
+    at(t, t0 + 4000);
+    assert_int_equal(t->host.connects, 0);
+    /* refused after a round trip; the engine tries again 250 ms later, twice */
+    at(t, t0 + 12000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECT_WAIT);
+    t->now = t0 + 262000;
+    otk_dev_tick(&t->r->dev, (uint32_t)(t->now / 1000));
+    at(t, t0 + 270000);
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECT_WAIT);
+    t->now = t0 + 520000;
+    otk_dev_tick(&t->r->dev, (uint32_t)(t->now / 1000));
+    at(t, t0 + 524000);
+    assert_int_equal(t->host.connects, 1); /* the third goes out */
+    assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECTING);
+    teardown(t);
+}
+
+static void
+fault_specs(void **state)
+{
+    (void)state;
+    struct otk_faults f;
+    char err[1024];
+
+    otk_faults_init(&f, 1);
+    assert_int_equal(otk_faults_add(&f, "stall:2.5:1000", err, sizeof err), 0);
+    assert_int_equal(f.f[0].stall_ms, 2500);
+    assert_int_equal(f.f[0].at, 1000);
+    assert_int_equal(otk_faults_add(&f, "lose-ok:3", err, sizeof err), 0);
+    assert_int_equal(f.f[1].left, 3);
+    assert_int_equal(otk_faults_add(&f, "explode", err, sizeof err), -1);
+    assert_non_null(strstr(err, "unknown fault"));
+    assert_int_equal(otk_faults_add(&f, "drop:x", err, sizeof err), -1);
+    assert_int_equal(otk_faults_add(&f, "lose-invite:0", err, sizeof err), -1);
+    assert_int_equal(otk_faults_add(&f, "stall:0", err, sizeof err), -1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(handshake_delays),
+        cmocka_unit_test(receive_window),
+        cmocka_unit_test(radio_hold),
+        cmocka_unit_test(fault_lose_invite),
+        cmocka_unit_test(fault_lose_ok_and_dup),
+        cmocka_unit_test(fault_drop_and_corrupt),
+        cmocka_unit_test(fault_refuse_connect),
+        cmocka_unit_test(fault_specs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
