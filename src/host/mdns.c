@@ -8,7 +8,6 @@
  * system daemon may hold) nor group membership, and it hears only answers to its questions.
  * Every query leaves through an interface chosen explicitly (IP_MULTICAST_IF): nothing goes out
  * of an interface the caller did not name, unless the caller asked for all of them. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,25 +17,12 @@
 #include "otakit/mdns.h"
 #include "otakit/posix.h"
 
+#include "errbuf.h"
+
 #define MAX_IFS      32
 #define RX_MAX       9000 /* RFC 6762 §17: up to a jumbo frame */
 #define FOLLOWUP_MS  200  /* between queries for missing SRV/TXT/A records */
 #define PTR_AGAIN_MS 1000 /* a second PTR query, for answers lost the first time */
-
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static int
 lower(int c)
@@ -86,11 +72,11 @@ open_querier(otk_sock *s, char *err, size_t errcap)
 
     memset(&any, 0, sizeof any);
     if (otk_net_init() != OTK_NET_OK || otk_net_udp_open(any, s) != OTK_NET_OK) {
-        seterr(err, errcap, "cannot open a UDP socket: %s", otk_net_strerror());
+        otk__seterr(err, errcap, "cannot open a UDP socket: %s", otk_net_strerror());
         return OTK_ERR_IO;
     }
     if (otk_mdns_sock_multicast(*s) != 0) {
-        seterr(err, errcap, "cannot set the multicast options of a UDP socket");
+        otk__seterr(err, errcap, "cannot set the multicast options of a UDP socket");
         otk_net_close(s);
         return OTK_ERR_IO;
     }
@@ -175,7 +161,7 @@ otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
     *n = 0;
     snprintf(text, sizeof text, "%s.local", service);
     if (otk_dns_name_from_text(text, type) < 0) {
-        seterr(err, errcap, "'%s' is not a service type", service);
+        otk__seterr(err, errcap, "'%s' is not a service type", service);
         return OTK_ERR_ARG;
     }
     rc = otk_mdns_ifaces(iface, ifs, MAX_IFS, &nif, err, errcap);
@@ -183,7 +169,7 @@ otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
         return rc;
     rx = malloc(RX_MAX);
     if (!rx) {
-        seterr(err, errcap, "out of memory");
+        otk__seterr(err, errcap, "out of memory");
         return OTK_ERR_IO;
     }
     rc = open_querier(&s, err, errcap);
@@ -195,7 +181,7 @@ otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
     qlen = otk_mdns_query(q, sizeof q, id, type, OTK_DNS_PTR, false);
     t0 = otk_posix_now_ms();
     if (send_on(s, ifs, nif, q, qlen) == 0) {
-        seterr(err, errcap, "cannot send the mDNS query: %s", otk_net_strerror());
+        otk__seterr(err, errcap, "cannot send the mDNS query: %s", otk_net_strerror());
         rc = OTK_ERR_IO;
         goto out;
     }
@@ -222,7 +208,7 @@ otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
             wait = (int32_t)(next_follow - now);
         r = recv_answer(s, wait, rx, RX_MAX, &src);
         if (r < 0) {
-            seterr(err, errcap, "receiving mDNS answers: %s", otk_net_strerror());
+            otk__seterr(err, errcap, "receiving mDNS answers: %s", otk_net_strerror());
             rc = OTK_ERR_IO;
             goto out;
         }

@@ -6,7 +6,6 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -14,20 +13,7 @@
 #include "otakit/err.h"
 #include "otakit/mdns.h"
 
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
+#include "errbuf.h"
 
 int
 otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n, char *err,
@@ -40,7 +26,7 @@ otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n
 
     *n = 0;
     if (getifaddrs(&all) != 0) {
-        seterr(err, errcap, "cannot list the network interfaces: %s", strerror(errno));
+        otk__seterr(err, errcap, "cannot list the network interfaces: %s", strerror(errno));
         return OTK_ERR_IO;
     }
     for (p = all; p && *n < cap; p = p->ifa_next) {
@@ -66,10 +52,10 @@ otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n
     if (*n > 0)
         return OTK_OK;
     if (every) {
-        seterr(err, errcap, "no network interface is up");
+        otk__seterr(err, errcap, "no network interface is up");
         return OTK_ERR_IO;
     }
-    seterr(err, errcap, "'%s' is not an IPv4 address or interface name of this host", want);
+    otk__seterr(err, errcap, "'%s' is not an IPv4 address or interface name of this host", want);
     return OTK_ERR_ARG;
 }
 

@@ -16,23 +16,10 @@
 #include "otakit/err.h"
 #include "otakit/mdns.h"
 
+#include "errbuf.h"
+
 #define MAX_IFS 32
 #define RX_MAX  9000
-
-static void seterr(char *err, size_t cap, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 static void rlog(struct otk_mdns_responder *r, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -125,7 +112,7 @@ otk_mdns_responder_open(struct otk_mdns_responder *r, const struct otk_mdns_resp
     r->any = !c->bind_addr || !strcmp(c->bind_addr, "0.0.0.0");
     if (!r->any) {
         if (inet_pton(AF_INET, c->bind_addr, &ba) != 1) {
-            seterr(err, errcap, "'%s' is not an IPv4 address", c->bind_addr);
+            otk__seterr(err, errcap, "'%s' is not an IPv4 address", c->bind_addr);
             return OTK_ERR_ARG;
         }
         rc = otk_mdns_ifaces(c->bind_addr, ifs, 1, &n, err, errcap);
@@ -136,14 +123,14 @@ otk_mdns_responder_open(struct otk_mdns_responder *r, const struct otk_mdns_resp
     }
     if (otk_mdns_service_init(&r->svc, c->instance, c->host, c->service, c->port, r->addr, c->txt,
                               c->txt_len) != OTK_OK) {
-        seterr(err, errcap,
-               "bad mDNS name '%s' (1-63 letters, digits and '-') or service '%s' or TXT", c->host,
-               c->service);
+        otk__seterr(err, errcap,
+                    "bad mDNS name '%s' (1-63 letters, digits and '-') or service '%s' or TXT",
+                    c->host, c->service);
         return OTK_ERR_ARG;
     }
     r->fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (r->fd < 0) {
-        seterr(err, errcap, "cannot create a UDP socket: %s", strerror(errno));
+        otk__seterr(err, errcap, "cannot create a UDP socket: %s", strerror(errno));
         return OTK_ERR_IO;
     }
     /* Port 5353 is shared by every responder on the host (other devices, avahi): multicast
@@ -153,7 +140,7 @@ otk_mdns_responder_open(struct otk_mdns_responder *r, const struct otk_mdns_resp
     a.sin_family = AF_INET;
     a.sin_port = htons(OTK_MDNS_PORT);
     if (bind(r->fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        seterr(err, errcap, "cannot bind UDP port %d: %s", OTK_MDNS_PORT, strerror(errno));
+        otk__seterr(err, errcap, "cannot bind UDP port %d: %s", OTK_MDNS_PORT, strerror(errno));
         goto fail;
     }
     /* the interface each query came in on: a device answers only on its own link, with the
@@ -163,13 +150,13 @@ otk_mdns_responder_open(struct otk_mdns_responder *r, const struct otk_mdns_resp
     (void)otk_mdns_sock_multicast(r->fd);
     n = served(r, ifs, MAX_IFS);
     if (n == 0) {
-        seterr(err, errcap, "no network interface to advertise on");
+        otk__seterr(err, errcap, "no network interface to advertise on");
         goto fail;
     }
     for (size_t i = 0; i < n; i++)
         if (join(r->fd, &ifs[i]) != 0 && !r->any) {
-            seterr(err, errcap, "cannot join %s on %s: %s", OTK_MDNS_GROUP, c->bind_addr,
-                   strerror(errno));
+            otk__seterr(err, errcap, "cannot join %s on %s: %s", OTK_MDNS_GROUP, c->bind_addr,
+                        strerror(errno));
             goto fail;
         }
     r->announces_left = 2; /* §8.3: twice, one second apart */

@@ -2,7 +2,6 @@
 /* mDNS on Windows: the IPv4 interfaces from Winsock's SIO_GET_INTERFACE_LIST (in ws2_32, so the
  * .exe needs no further DLL), and the multicast options, which Winsock takes as DWORDs and an
  * in_addr. Interfaces are named by address only here (no index is needed to send). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,19 +9,9 @@
 #include "otakit/hostnet.h"
 #include "otakit/mdns.h"
 
+#include "errbuf.h"
+
 #define MAX_LIST 64
-
-static void
-seterr(char *err, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, cap, fmt, ap);
-    va_end(ap);
-}
 
 int
 otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n, char *err,
@@ -36,20 +25,20 @@ otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n
 
     *n = 0;
     if (!every && inet_pton(AF_INET, want, &wa) != 1) {
-        seterr(err, errcap,
-               "'%s' is not an IPv4 address (on Windows, name the interface by its "
-               "address)",
-               want);
+        otk__seterr(err, errcap,
+                    "'%s' is not an IPv4 address (on Windows, name the interface by its "
+                    "address)",
+                    want);
         return OTK_ERR_ARG;
     }
     if (otk_net_init() != OTK_NET_OK ||
         (s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP)) == INVALID_SOCKET) {
-        seterr(err, errcap, "cannot open a socket to list the interfaces");
+        otk__seterr(err, errcap, "cannot open a socket to list the interfaces");
         return OTK_ERR_IO;
     }
     if (WSAIoctl(s, SIO_GET_INTERFACE_LIST, NULL, 0, list, sizeof list, &bytes, NULL, NULL) != 0) {
-        seterr(err, errcap, "cannot list the network interfaces (Winsock error %d)",
-               WSAGetLastError());
+        otk__seterr(err, errcap, "cannot list the network interfaces (Winsock error %d)",
+                    WSAGetLastError());
         closesocket(s);
         return OTK_ERR_IO;
     }
@@ -68,10 +57,10 @@ otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n
     if (*n > 0)
         return OTK_OK;
     if (every) {
-        seterr(err, errcap, "no network interface is up");
+        otk__seterr(err, errcap, "no network interface is up");
         return OTK_ERR_IO;
     }
-    seterr(err, errcap, "'%s' is not an IPv4 address of this host", want);
+    otk__seterr(err, errcap, "'%s' is not an IPv4 address of this host", want);
     return OTK_ERR_ARG;
 }
 
