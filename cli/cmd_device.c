@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "emu.h"
 #include "faults.h"
 #include "mdns_adv.h"
@@ -105,80 +106,10 @@ usage(FILE *to)
 }
 
 static void
-json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", stdout);
-        else if (c == '\r')
-            fputs("\\r", stdout);
-        else if (c == '\t')
-            fputs("\\t", stdout);
-        else if (c < 0x20 || c >= 0x7F)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
-static void
 json_end(void)
 {
     fputs("}\n", stdout);
     fflush(stdout);
-}
-
-static const char *
-slot_state_str(uint32_t st)
-{
-    switch (st) {
-    case OTK_OTA_NEW:
-        return "new";
-    case OTK_OTA_PENDING_VERIFY:
-        return "pending-verify";
-    case OTK_OTA_VALID:
-        return "valid";
-    case OTK_OTA_INVALID:
-        return "invalid";
-    case OTK_OTA_ABORTED:
-        return "aborted";
-    case OTK_OTA_UNDEFINED:
-        return "undefined";
-    default:
-        return "unknown";
-    }
-}
-
-/* Stable keys for the image check result (the same as `otakit inspect --json`). */
-static const char *
-verify_key(enum otk_image_result r)
-{
-    switch (r) {
-    case OTK_IMG_OK:
-        return "ok";
-    case OTK_IMG_BAD_MAGIC:
-        return "bad_magic";
-    case OTK_IMG_BAD_HEADER:
-        return "bad_header";
-    case OTK_IMG_BAD_CHECKSUM:
-        return "bad_checksum";
-    case OTK_IMG_BAD_HASH:
-        return "bad_hash";
-    case OTK_IMG_WRONG_CHIP:
-        return "wrong_chip";
-    case OTK_IMG_TRUNCATED:
-        return "truncated";
-    case OTK_IMG_READ_ERROR:
-        return "read_error";
-    case OTK_IMG_GZIP:
-        return "gzip";
-    }
-    return "unknown";
 }
 
 static void
@@ -285,7 +216,7 @@ report_dev(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now)
         if (o->json) {
             printf("{\"event\":\"error\",\"ota_error\":%d,\"code\":%d,\"bytes\":%u,\"text\":",
                    (int)ev->ota_error, otk_upd_errnum(o->profile, ev->reason), (unsigned)ev->bytes);
-            json_str(ev->text ? ev->text : "");
+            cli_json_str(stdout, ev->text ? ev->text : "");
             json_end();
         } else {
             static const char *const names[] = {"auth", "begin", "connect", "receive", "end"};
@@ -303,15 +234,15 @@ report_boot(struct dev_out *o, const char *what, const struct otk_emu_boot *b)
 {
     if (o->json) {
         printf("{\"event\":\"%s\",\"slot\":%d,\"project\":", what, b->slot);
-        json_str(b->project);
+        cli_json_str(stdout, b->project);
         fputs(",\"version\":", stdout);
-        json_str(b->version);
+        cli_json_str(stdout, b->version);
         printf(",\"state\":\"%s\",\"rolled_back\":%s,\"fallback\":%s,\"selected_slot\":%d,"
                "\"verify\":",
-               slot_state_str(b->state), b->rolled_back ? "true" : "false",
+               cli_ota_state_key(b->state), b->rolled_back ? "true" : "false",
                b->fallback ? "true" : "false", b->selected_slot);
-        printf("\"%s\",\"verify_text\":", verify_key(b->verify));
-        json_str(otk_image_result_str(b->verify));
+        printf("\"%s\",\"verify_text\":", cli_image_result_key(b->verify));
+        cli_json_str(stdout, otk_image_result_str(b->verify));
         json_end();
         return;
     }
@@ -328,7 +259,7 @@ report_boot(struct dev_out *o, const char *what, const struct otk_emu_boot *b)
         if (b->fallback)
             printf("bootloader: slot %d does not verify (%s), falling back to slot %d\n",
                    b->selected_slot, otk_image_result_str(b->selected_verify), b->slot);
-        printf("boot: slot %d: %s [%s]\n", b->slot, name, slot_state_str(b->state));
+        printf("boot: slot %d: %s [%s]\n", b->slot, name, cli_ota_state_key(b->state));
     } else if (!strcmp(what, "confirm")) {
         printf("firmware confirmed itself: slot %d (%s) is valid\n", b->slot, name);
     } else if (!strcmp(what, "crash")) {
@@ -349,13 +280,13 @@ on_report(void *user, const struct otk_emu_report *r)
         if (o->json) {
             printf("{\"event\":\"listening\",\"profile\":\"%s\",\"addr\":",
                    otk_emu_profile_str(o->profile));
-            json_str(r->text);
+            cli_json_str(stdout, r->text);
             printf(",\"port\":%u,\"auth\":\"%s\",\"password\":%s,\"flash\":", (unsigned)r->port,
                    o->auth == OTK_AUTH_MD5 ? "md5" : "pbkdf2", o->has_password ? "true" : "false");
-            json_str(o->flash);
+            cli_json_str(stdout, o->flash);
             fputs(",\"mdns\":", stdout);
             if (r->mdns_name)
-                json_str(r->mdns_name);
+                cli_json_str(stdout, r->mdns_name);
             else
                 fputs("null", stdout);
             json_end();
@@ -392,7 +323,7 @@ on_report(void *user, const struct otk_emu_report *r)
         fprintf(stderr, "otakit device: error: %s\n", r->text);
         if (o->json) {
             fputs("{\"event\":\"fatal\",\"text\":", stdout);
-            json_str(r->text);
+            cli_json_str(stdout, r->text);
             json_end();
         }
         break;
@@ -402,7 +333,7 @@ on_report(void *user, const struct otk_emu_report *r)
         if (o->json) {
             printf("{\"event\":\"%s\",\"text\":",
                    r->type == OTK_EMU_REP_FLASH_LOG ? "flash_error" : "log");
-            json_str(r->text);
+            cli_json_str(stdout, r->text);
             json_end();
         } else if (r->type == OTK_EMU_REP_FLASH_LOG) {
             fprintf(stderr, "otakit device: flash: %s\n", r->text);
@@ -438,7 +369,7 @@ on_gw_report(void *user, const struct otk_gw_report *r)
     case OTK_GW_REP_READY:
         if (o->json) {
             fputs("{\"event\":\"gateway\",\"topic\":", stdout);
-            json_str(r->text);
+            cli_json_str(stdout, r->text);
             json_end();
         } else if (!o->quiet) {
             printf("gateway: tasks running, MQTT base topic %s\n", r->text);
@@ -448,7 +379,7 @@ on_gw_report(void *user, const struct otk_gw_report *r)
     case OTK_GW_REP_LOCK:
         if (o->json) {
             printf("{\"event\":\"lock\",\"held\":%s,\"phase\":", r->flag ? "true" : "false");
-            json_str(r->text);
+            cli_json_str(stdout, r->text);
             json_end();
         } else if (!o->quiet) {
             status_close(o);
@@ -479,7 +410,7 @@ on_gw_report(void *user, const struct otk_gw_report *r)
     case OTK_GW_REP_MQTT:
         if (o->json) {
             printf("{\"event\":\"mqtt\",\"connected\":%s,\"text\":", r->flag ? "true" : "false");
-            json_str(r->text ? r->text : "");
+            cli_json_str(stdout, r->text ? r->text : "");
             if (!r->flag)
                 printf(",\"retry_ms\":%u", (unsigned)r->value);
             json_end();
@@ -495,7 +426,7 @@ on_gw_report(void *user, const struct otk_gw_report *r)
     case OTK_GW_REP_READING:
         if (o->json) {
             fputs("{\"event\":\"reading\",\"topic\":", stdout);
-            json_str(r->text);
+            cli_json_str(stdout, r->text);
             printf(",\"seq\":%u,\"published\":%s", (unsigned)r->seq, r->flag ? "true" : "false");
             json_end();
         }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "flashsim.h"
 #include "otakit/err.h"
 #include "otakit/image.h"
@@ -32,73 +33,10 @@ usage(FILE *to)
                 "an image's chip, segments, checksum / SHA-256 result, project and version.\n");
 }
 
-static void
-json_str(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20 || c >= 0x7F)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static const char *
 chip_str(enum otk_profile p)
 {
     return p == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32";
-}
-
-static const char *
-verify_key(enum otk_image_result r)
-{
-    switch (r) {
-    case OTK_IMG_OK:
-        return "ok";
-    case OTK_IMG_BAD_MAGIC:
-        return "bad_magic";
-    case OTK_IMG_BAD_HEADER:
-        return "bad_header";
-    case OTK_IMG_BAD_CHECKSUM:
-        return "bad_checksum";
-    case OTK_IMG_BAD_HASH:
-        return "bad_hash";
-    case OTK_IMG_WRONG_CHIP:
-        return "wrong_chip";
-    case OTK_IMG_TRUNCATED:
-        return "truncated";
-    case OTK_IMG_READ_ERROR:
-        return "read_error";
-    case OTK_IMG_GZIP:
-        return "gzip";
-    }
-    return "unknown";
-}
-
-static const char *
-ota_state_key(uint32_t st)
-{
-    switch (st) {
-    case OTK_OTA_NEW:
-        return "new";
-    case OTK_OTA_PENDING_VERIFY:
-        return "pending-verify";
-    case OTK_OTA_VALID:
-        return "valid";
-    case OTK_OTA_INVALID:
-        return "invalid";
-    case OTK_OTA_ABORTED:
-        return "aborted";
-    case OTK_OTA_UNDEFINED:
-        return "undefined";
-    default:
-        return "unknown";
-    }
 }
 
 static const char *
@@ -178,14 +116,14 @@ static void
 print_image_fields(const struct otk_image_info *info, enum otk_image_result r, bool json)
 {
     if (json) {
-        printf("\"verify\":\"%s\",\"verify_text\":", verify_key(r));
-        json_str(otk_image_result_str(r));
+        printf("\"verify\":\"%s\",\"verify_text\":", cli_image_result_key(r));
+        cli_json_str(stdout, otk_image_result_str(r));
         printf(",\"chip\":\"%s\",\"project\":", chip_str(info->chip));
-        json_str(info->has_app_desc ? info->project : "");
+        cli_json_str(stdout, info->has_app_desc ? info->project : "");
         printf(",\"version\":");
-        json_str(info->has_app_desc ? info->version : "");
+        cli_json_str(stdout, info->has_app_desc ? info->version : "");
         printf(",\"idf_ver\":");
-        json_str(info->has_app_desc ? info->idf_ver : "");
+        cli_json_str(stdout, info->has_app_desc ? info->idf_ver : "");
         printf(",\"has_app_desc\":%s,\"image_length\":%u,\"hash_appended\":%s",
                info->has_app_desc ? "true" : "false", (unsigned)info->length,
                info->hash_appended ? "true" : "false");
@@ -209,7 +147,7 @@ inspect_image(const char *path, uint8_t *data, uint32_t len, bool json)
     uint32_t seg_off = info.chip == OTK_PROFILE_ESP8266 ? 8u : 24u;
     if (json) {
         printf("{\"type\":\"image\",\"file\":");
-        json_str(path);
+        cli_json_str(stdout, path);
         printf(",\"size\":%u,", (unsigned)len);
         print_image_fields(&info, r, true);
         printf(",\"entry\":%u,\"flash_mode\":%u,\"flash_size_freq\":%u,\"chip_id\":%u,"
@@ -327,7 +265,7 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
 
     if (json) {
         printf("{\"type\":\"flash\",\"file\":");
-        json_str(path);
+        cli_json_str(stdout, path);
         printf(",\"size\":%u,\"partitions\":[", (unsigned)len);
     } else {
         printf("%s: flash, %u bytes (%u KB)\npartitions:\n", path, (unsigned)len,
@@ -339,7 +277,7 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
         subtype_str(parts[i].type, parts[i].subtype, sub, sizeof sub);
         if (json) {
             printf("%s{\"label\":", i ? "," : "");
-            json_str(parts[i].label);
+            cli_json_str(stdout, parts[i].label);
             printf(",\"type\":\"%s\",\"subtype\":\"%s\",\"offset\":%u,\"size\":%u}",
                    type_str(parts[i].type), sub, (unsigned)parts[i].offset,
                    (unsigned)parts[i].size);
@@ -363,20 +301,20 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
             printf("%s{\"sector\":%d,\"offset\":%u,\"seq\":%u,\"state\":\"%s\",\"valid\":%s,"
                    "\"erased\":%s,\"slot\":%d}",
                    k ? "," : "", k, (unsigned)(l.otadata_offset + (uint32_t)k * OTK_SECTOR_SIZE),
-                   (unsigned)e->seq, ota_state_key(e->state), st.valid[k] ? "true" : "false",
+                   (unsigned)e->seq, cli_ota_state_key(e->state), st.valid[k] ? "true" : "false",
                    erased ? "true" : "false", st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1);
         }
         printf("],\"otadata_ok\":%s,\"active_entry\":%d,\"otadata_slot\":%d,"
                "\"otadata_state\":\"%s\",\"slots\":[",
                src == OTK_OK ? "true" : "false", st.active_entry, st.boot_slot,
-               ota_state_key(st.boot_state));
+               cli_ota_state_key(st.boot_state));
         for (int s = 0; s < 2; s++) {
             const char *label = "";
             for (int i = 0; i < n; i++)
                 if (parts[i].offset == l.app_offset[s])
                     label = parts[i].label;
             printf("%s{\"index\":%d,\"name\":", s ? "," : "", s);
-            json_str(label);
+            cli_json_str(stdout, label);
             printf(",\"offset\":%u,\"size\":%u,\"state\":\"%s\",\"empty\":%s,",
                    (unsigned)l.app_offset[s], (unsigned)l.app_size[s], sv[s].state,
                    sv[s].empty ? "true" : "false");
@@ -387,9 +325,9 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
                rolled_back ? "true" : "false", fallback ? "true" : "false");
         if (boot_slot >= 0) {
             printf(",\"boot_version\":");
-            json_str(sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.version : "");
+            cli_json_str(stdout, sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.version : "");
             printf(",\"boot_project\":");
-            json_str(sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.project : "");
+            cli_json_str(stdout, sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.project : "");
         }
         if (l.fs_offset) {
             uint32_t probe = l.fs_size < 4096 ? l.fs_size : 4096;
@@ -405,7 +343,7 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
                 printf("  sector %d: erased\n", k);
             else
                 printf("  sector %d: seq %u (slot %d), state %s, %s\n", k, (unsigned)e->seq,
-                       st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1, ota_state_key(e->state),
+                       st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1, cli_ota_state_key(e->state),
                        st.valid[k] ? "crc ok" : "INVALID (ignored)");
         }
         if (st.active_entry < 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json.h"
 #include "otakit/err.h"
 #include "otakit/hostnet.h"
 #include "otakit/mdns.h"
@@ -59,46 +60,6 @@ opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt, bool
         return NULL;
     }
     return argv[++*i];
-}
-
-/* JSON string from arbitrary bytes: valid UTF-8 passes, anything else becomes U+FFFD. */
-static void
-json_bytes(const uint8_t *s, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n;) {
-        uint8_t c = s[i];
-        size_t len = c < 0x80             ? 1
-                     : (c & 0xE0) == 0xC0 ? 2
-                     : (c & 0xF0) == 0xE0 ? 3
-                     : (c & 0xF8) == 0xF0 ? 4
-                                          : 0;
-        bool ok = len > 0 && i + len <= n && !(len == 2 && c < 0xC2);
-        for (size_t k = 1; ok && k < len; k++)
-            ok = (s[i + k] & 0xC0) == 0x80;
-        if (!ok) {
-            fputs("\\ufffd", stdout);
-            i++;
-            continue;
-        }
-        if (len > 1) {
-            fwrite(s + i, 1, len, stdout);
-        } else if (c == '"' || c == '\\') {
-            printf("\\%c", c);
-        } else if (c < 0x20 || c == 0x7F) {
-            printf("\\u%04x", c);
-        } else {
-            putchar(c);
-        }
-        i += len;
-    }
-    putchar('"');
-}
-
-static void
-json_str(const char *s)
-{
-    json_bytes((const uint8_t *)s, strlen(s));
 }
 
 /* A TXT value as text ("" if absent); *present tells whether the key is there. */
@@ -184,14 +145,14 @@ print_json(const struct otk_mdns_found *found, size_t n)
         address(f, addr, sizeof addr);
         txt_text(f, "board", board, sizeof board, &has_board);
         fputs(i ? ",\n {\"name\":" : "\n {\"name\":", stdout);
-        json_bytes(f->label, f->label_len);
+        cli_json_bytes(stdout, f->label, f->label_len);
         fputs(",\"host\":", stdout);
         if (f->has_srv && otk_dns_name_to_text(f->host, host, sizeof host) >= 0)
-            json_str(host);
+            cli_json_str(stdout, host);
         else
             fputs("null", stdout);
         fputs(",\"address\":", stdout);
-        json_str(addr);
+        cli_json_str(stdout, addr);
         printf(",\"address_from\":\"%s\"", f->has_a ? "a-record" : "source");
         if (f->has_srv)
             printf(",\"port\":%u", (unsigned)f->port);
@@ -199,7 +160,7 @@ print_json(const struct otk_mdns_found *found, size_t n)
             fputs(",\"port\":null", stdout);
         fputs(",\"board\":", stdout);
         if (has_board)
-            json_str(board);
+            cli_json_str(stdout, board);
         else
             fputs("null", stdout);
         fputs(",\"auth_upload\":", stdout);
@@ -219,10 +180,10 @@ print_json(const struct otk_mdns_found *found, size_t n)
             if (!first)
                 putchar(',');
             first = 0;
-            json_bytes(s, k);
+            cli_json_bytes(stdout, s, k);
             putchar(':');
             if (k < sl)
-                json_bytes(s + k + 1, sl - k - 1);
+                cli_json_bytes(stdout, s + k + 1, sl - k - 1);
             else
                 fputs("true", stdout); /* a boolean attribute (RFC 6763 §6.4) */
         }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "json.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
 
@@ -112,34 +113,12 @@ clear_bar(void)
 }
 
 static void
-json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\r')
-            fputs("\\r", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
-static void
 json_begin(const char *event, const struct target *t)
 {
     printf("{\"event\":\"%s\",\"t\":%.3f", event, secs(rep.t0, otk_posix_now_ms()));
     if (t) {
         printf(",\"target\":");
-        json_str(stdout, t->label);
+        cli_json_str(stdout, t->label);
     }
 }
 
@@ -274,7 +253,7 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
         if (rep.json && rep.debug) {
             json_begin("log", t);
             printf(",\"text\":");
-            json_str(stdout, text);
+            cli_json_str(stdout, text);
             json_end();
         }
         break;
@@ -322,7 +301,7 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
             json_begin("retry", t);
             printf(",\"attempt\":%u,\"error\":\"%s\",\"exit_code\":%d,\"message\":", u->attempt,
                    otk_upload_exit_name(u->result), u->result);
-            json_str(stdout, text);
+            cli_json_str(stdout, text);
             json_end();
         }
         if (!rep.quiet) {
@@ -345,9 +324,9 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
             else
                 printf("null");
             printf(",\"message\":");
-            json_str(stdout, u->result ? u->message : "");
+            cli_json_str(stdout, u->result ? u->message : "");
             printf(",\"device_text\":");
-            json_str(stdout, u->device_text);
+            cli_json_str(stdout, u->device_text);
             printf(",\"bytes\":%u,\"total\":%u,\"seconds\":%.3f,\"data_seconds\":%.3f,"
                    "\"attempts\":%u",
                    u->acked, u->cfg.size, dur, u->t_data ? secs(u->t_data, u->t_end) : 0.0,
@@ -640,7 +619,7 @@ cmd_upload(int argc, char **argv)
     if (o.json) {
         json_begin("start", NULL);
         printf(",\"file\":");
-        json_str(stdout, o.file);
+        cli_json_str(stdout, o.file);
         printf(",\"size\":%u,\"md5\":\"%s\",\"command\":\"%s\",\"targets\":%zu", size, md5,
                o.spiffs ? "filesystem" : "flash", o.ntargets);
         json_end();
