@@ -41,6 +41,7 @@ enum otk_upd_reason {
     OTK_UPD_RUNNING,          /* ESP8266 15 "Update already running" (also used on ESP32) */
     OTK_UPD_UNKNOWN_CMD,      /* ESP8266 16 "Unknown update command" */
     OTK_UPD_NO_DATA,          /* ESP8266 13 "No data supplied" */
+    OTK_UPD_UNCONFIRMED,      /* otakit 22: the running image is still pending verification */
 };
 
 struct otk_updater {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/slots.h"
 #include "otakit/updater.h"
@@ -54,6 +55,8 @@ static const struct reason_def reasons[] = {
     [OTK_UPD_RUNNING] = {15, 15, "Update already running", "Update already running"},
     [OTK_UPD_UNKNOWN_CMD] = {16, 16, "Unknown update command", "Unknown update command"},
     [OTK_UPD_NO_DATA] = {13, 13, "No data supplied", "No data supplied"},
+    [OTK_UPD_UNCONFIRMED] = {22, 22, "Running Firmware Not Confirmed",
+                             "Running firmware not confirmed"},
 };
 
 #define N_REASONS (sizeof reasons / sizeof reasons[0])
@@ -127,6 +130,16 @@ in_target(const struct otk_updater *u, uint32_t addr, uint32_t len)
     return addr >= u->start && len <= u->part_size && addr - u->start <= u->part_size - len;
 }
 
+static bool
+running_unconfirmed(const struct otk_updater *u, int running_slot)
+{
+    struct otk_slots_status st;
+
+    if (otk_slots_read(u->flash, u->layout, &st) != OTK_OK)
+        return false;
+    return st.boot_slot == running_slot && st.boot_state == OTK_OTA_PENDING_VERIFY;
+}
+
 enum otk_upd_reason
 otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_slot,
               const char *md5hex)
@@ -150,6 +163,12 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
     if (cmd == CMD_FLASH) {
         if (running_slot != 0 && running_slot != 1) {
             return fail(u, OTK_UPD_BAD_ARG);
+        }
+        if (running_unconfirmed(u, running_slot)) {
+            /* The other slot holds the last image known to work: it is the rollback target
+             * until the running one confirms itself, so it must not be overwritten (ESP-IDF's
+             * esp_ota_begin refuses this case too). */
+            return fail(u, OTK_UPD_UNCONFIRMED);
         }
         u->target_slot = 1 - running_slot;
         start = l->app_offset[u->target_slot];

@@ -602,11 +602,12 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
         dlog(u, "UDP reply from %s:%u in state %s: \"%s\"", inet_ntoa(from.sin_addr),
              ntohs(from.sin_port), otk_upload_state_name(u->state), shown);
         if (u->state == OTK_UP_CONNECT) {
-            if (r.kind == OTK_REPLY_ERR) {
-                char t[160];
-                snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
+            char t[160];
+            snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
+            /* "already running" after our "OK" answers a late copy of our own invitation: the
+             * session it refers to is ours, so it is no reason to give up. */
+            if (r.kind == OTK_REPLY_ERR && !contains(t, "already running"))
                 device_error(u, now, t, true);
-            }
             continue; /* duplicates of OK and such: nothing to do */
         }
         switch (r.kind) {

@@ -868,6 +868,41 @@ power_cut_sweep_esp8266(void **state)
     sweep(OTK_PROFILE_ESP8266, 1, false);
 }
 
+/* While the running image has not confirmed itself, the other slot is its rollback target: an
+ * app update must be refused (nothing written), a filesystem update may go ahead, and once the
+ * running image is confirmed the app update is accepted. */
+static void
+unconfirmed_running_image_protects_rollback_target(void **state)
+{
+    (void)state;
+    struct dev d;
+    uint8_t *a = gen(OTK_PROFILE_ESP32, "1.0.0", 40000, 1);
+    uint8_t *b = gen(OTK_PROFILE_ESP32, "2.0.0", 40000, 2);
+    uint8_t fs[5000];
+    char md5[33];
+    int slot;
+    bool rolled_back;
+    unsigned long before;
+
+    dev_init(&d, OTK_PROFILE_ESP32);
+    /* 1.0.0 into slot 1, booted once: now PENDING_VERIFY and running from slot 1 */
+    assert_int_equal(update(&d, 0, 0, a, 40000, 4096), OTK_UPD_OK);
+    assert_int_equal(otk_slots_boot(&d.rf.ops, &d.l, &slot, &rolled_back), OTK_OK);
+    assert_int_equal(slot, 1);
+    before = d.rf.mutations;
+    md5hex(b, 40000, md5);
+    assert_int_equal(otk_upd_begin(&d.u, 40000, 0, 1, md5), OTK_UPD_UNCONFIRMED);
+    assert_int_equal(d.rf.mutations, before);
+    errtext_is(&d, "Running Firmware Not Confirmed");
+    memset(fs, 0x5A, sizeof fs);
+    assert_int_equal(update(&d, 100, 1, fs, sizeof fs, 1000), OTK_UPD_OK);
+    assert_int_equal(otk_slots_confirm(&d.rf.ops, &d.l), OTK_OK);
+    assert_int_equal(update(&d, 0, 1, b, 40000, 4096), OTK_UPD_OK);
+    dev_free(&d);
+    free(a);
+    free(b);
+}
+
 int
 main(void)
 {
@@ -888,6 +923,7 @@ main(void)
         cmocka_unit_test(erase_ahead),
         cmocka_unit_test(power_cut_sweep_esp32),
         cmocka_unit_test(power_cut_sweep_esp8266),
+        cmocka_unit_test(unconfirmed_running_image_protects_rollback_target),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
