@@ -9,6 +9,8 @@
 #include "otakit/device.h"
 #include "otakit/err.h"
 
+#include "text.h"
+
 #define DEFAULT_RX_TIMEOUT_MS   1000u  /* the cores' _ota_timeout */
 #define DEFAULT_AUTH_TIMEOUT_MS 10000u /* espota waits 10 s for the auth reply */
 #define CONNECT_TIMEOUT_MS      10000u /* the uploader waits 10 s for our connection */
@@ -19,41 +21,6 @@
 #define CONNECT_RETRY_MS        250u   /* pause before trying again */
 #define THROTTLE_BASE_MS        1000u  /* delay after the second consecutive failure */
 #define THROTTLE_MAX_MS         30000u /* delays double up to this */
-
-/* A bounded string builder: writes are truncated, never overflow, always NUL-terminated. */
-struct sbuf {
-    char *p;
-    size_t cap;
-    size_t n;
-};
-
-static void
-sb_put(struct sbuf *s, const char *str, size_t len)
-{
-    while (len-- > 0 && s->n + 1 < s->cap)
-        s->p[s->n++] = *str++;
-    s->p[s->n] = '\0';
-}
-
-static void
-sb_str(struct sbuf *s, const char *str)
-{
-    sb_put(s, str, strlen(str));
-}
-
-static void
-sb_uint(struct sbuf *s, uint32_t v)
-{
-    char tmp[10];
-    size_t n = 0;
-
-    do {
-        tmp[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v);
-    while (n > 0)
-        sb_put(s, &tmp[--n], 1);
-}
 
 static bool
 time_reached(uint32_t now, uint32_t at)
@@ -204,14 +171,13 @@ throttle_success(struct otk_dev *d, const struct otk_addr *from)
     memset(&d->throttle_rest, 0, sizeof d->throttle_rest);
 }
 
-/* "ERROR[n]: text", the form ESP8266's Update.printError() produces. */
+/* "ERROR[n]: ", what ESP8266's Update.printError() puts before the text. */
 static void
-format_numbered(struct otk_dev *d, struct sbuf *s, enum otk_upd_reason r, const char *text)
+error_number(struct otk_dev *d, struct otk__sbuf *s, enum otk_upd_reason r)
 {
-    sb_str(s, "ERROR[");
-    sb_uint(s, (uint32_t)otk_upd_errnum(d->cfg.profile, r));
-    sb_str(s, "]: ");
-    sb_str(s, text);
+    otk__sb_str(s, "ERROR[");
+    otk__sb_uint(s, (uint32_t)otk_upd_errnum(d->cfg.profile, r));
+    otk__sb_str(s, "]: ");
 }
 
 /* Tell the host over UDP why the update cannot start. The ESP8266 core does this; the ESP32
@@ -219,11 +185,12 @@ format_numbered(struct otk_dev *d, struct sbuf *s, enum otk_upd_reason r, const 
 static void
 reply_refused(struct otk_dev *d, const struct otk_addr *to, enum otk_upd_reason r)
 {
-    struct sbuf s = {d->msg, sizeof d->msg, 0};
+    struct otk__sbuf s = {d->msg, sizeof d->msg, 0};
 
-    sb_str(&s, "ERR: ");
-    format_numbered(d, &s, r, otk_upd_reason_str(d->cfg.profile, r));
-    sb_str(&s, "\n");
+    otk__sb_str(&s, "ERR: ");
+    error_number(d, &s, r);
+    otk__sb_str(&s, otk_upd_reason_str(d->cfg.profile, r));
+    otk__sb_str(&s, "\n");
     udp_reply(d, to, d->msg);
 }
 
@@ -231,37 +198,51 @@ reply_refused(struct otk_dev *d, const struct otk_addr *to, enum otk_upd_reason 
 static void
 fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_reason r, bool tell_host)
 {
-    char text[OTK_DEV_MSG_MAX];
-    struct sbuf s = {d->msg, sizeof d->msg, 0};
+    struct otk__sbuf s = {d->msg, sizeof d->msg, 0};
+    bool esp8266 = d->cfg.profile == OTK_PROFILE_ESP8266;
+    const char *text;
+    size_t text_end;
 
     if (otk_upd_reason_of(&d->upd) == OTK_UPD_OK || d->upd.running)
         otk_upd_abort(&d->upd, r);
-    otk_upd_errtext(&d->upd, text, sizeof text);
-    if (tell_host) {
-        if (d->cfg.profile == OTK_PROFILE_ESP8266) {
-            format_numbered(d, &s, otk_upd_reason_of(&d->upd), text);
-            sb_str(&s, "\n");
-        } else {
-            sb_str(&s, text);
-            sb_str(&s, "\r\n");
-        }
+    r = otk_upd_reason_of(&d->upd);
+    /* The host reads "ERROR[n]: text\n" from an ESP8266, "text\r\n" from an ESP32. */
+    if (esp8266)
+        error_number(d, &s, r);
+    text = d->msg + s.n;
+    s.n += otk_upd_errtext(&d->upd, d->msg + s.n, s.cap - s.n);
+    text_end = s.n;
+    otk__sb_str(&s, esp8266 ? "\n" : "\r\n");
+    if (tell_host)
         (void)d->net->tcp_send(d->net->user, d->msg, s.n);
-    }
+    d->msg[text_end] = '\0'; /* the event carries the text alone */
     if (d->state == OTK_DEV_CONNECTING || d->state == OTK_DEV_RECEIVING ||
         d->state == OTK_DEV_FINISHING)
         d->net->tcp_close(d->net->user);
     go_idle(d);
-    emit(d, OTK_EV_ERROR, e, otk_upd_reason_of(&d->upd), text);
+    emit(d, OTK_EV_ERROR, e, r, text);
 }
 
+/* Send the nonce and wait for the host's answer. */
 static void
-send_challenge(struct otk_dev *d)
+challenge(struct otk_dev *d, uint32_t now)
 {
-    struct sbuf s = {d->msg, sizeof d->msg, 0};
+    struct otk__sbuf s = {d->msg, sizeof d->msg, 0};
 
-    sb_str(&s, "AUTH ");
-    sb_str(&s, d->nonce);
+    otk__sb_str(&s, "AUTH ");
+    otk__sb_str(&s, d->nonce);
     udp_reply(d, &d->peer, d->msg);
+    d->state = OTK_DEV_WAIT_AUTH;
+    set_deadline(d, now + d->cfg.auth_timeout_ms);
+}
+
+/* An invitation for one of the two update commands. Malformed invitations and unknown
+ * commands are ignored silently, as on the devices. */
+static bool
+parse_command(const uint8_t *data, size_t len, struct otk_invite *inv)
+{
+    return otk_proto_parse_invite(data, len, inv) == OTK_OK &&
+           (inv->cmd == OTK_CMD_FLASH || inv->cmd == OTK_CMD_FS);
 }
 
 static int
@@ -323,24 +304,14 @@ handle_invite(struct otk_dev *d, const struct otk_addr *from, const uint8_t *dat
     struct otk_invite inv;
 
     /* A source still waiting out its throttle delay is not heard at all. */
-    if (throttled(d, from, now))
-        return;
-    /* Malformed invitations and unknown commands are ignored silently, as on the devices. */
-    if (otk_proto_parse_invite(data, len, &inv) != OTK_OK)
-        return;
-    if (inv.cmd != OTK_CMD_FLASH && inv.cmd != OTK_CMD_FS)
+    if (throttled(d, from, now) || !parse_command(data, len, &inv))
         return;
     d->invite = inv;
     d->peer = *from;
-    if (d->cfg.secret[0] == '\0') {
+    if (d->cfg.secret[0] == '\0')
         start_update(d, now);
-        return;
-    }
-    if (make_nonce(d) != OTK_OK)
-        return;
-    send_challenge(d);
-    d->state = OTK_DEV_WAIT_AUTH;
-    set_deadline(d, now + d->cfg.auth_timeout_ms);
+    else if (make_nonce(d) == OTK_OK)
+        challenge(d, now);
 }
 
 static bool
@@ -387,12 +358,10 @@ handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, const uint8_t *
     /* The real cores drop to IDLE here ("200 was expected. got 0 instead") and the host's
      * answer to the first challenge then goes nowhere. Answering a retried invitation with the
      * same challenge keeps both of the host's datagrams valid. */
-    if (otk_proto_parse_invite(data, len, &inv) == OTK_OK &&
-        (inv.cmd == OTK_CMD_FLASH || inv.cmd == OTK_CMD_FS)) {
+    if (parse_command(data, len, &inv)) {
         d->invite = inv;
         d->peer = *from;
-        send_challenge(d);
-        set_deadline(d, now + d->cfg.auth_timeout_ms);
+        challenge(d, now);
     }
 }
 
@@ -490,10 +459,20 @@ otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
 static void
 send_ack(struct otk_dev *d, uint32_t n)
 {
-    struct sbuf s = {d->msg, sizeof d->msg, 0};
+    struct otk__sbuf s = {d->msg, sizeof d->msg, 0};
 
-    sb_uint(&s, n);
+    otk__sb_uint(&s, n);
     (void)d->net->tcp_send(d->net->user, d->msg, s.n);
+}
+
+/* The image is written and active: close the connection, report, reboot at `reboot_at`. */
+static void
+end_session(struct otk_dev *d, uint32_t reboot_at)
+{
+    d->net->tcp_close(d->net->user);
+    emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+    d->state = OTK_DEV_REBOOTING;
+    set_deadline(d, reboot_at);
 }
 
 static void
@@ -513,10 +492,7 @@ finish(struct otk_dev *d, uint32_t now)
         return;
     }
     (void)d->net->tcp_send(d->net->user, "OK", 2);
-    d->net->tcp_close(d->net->user);
-    emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
-    d->state = OTK_DEV_REBOOTING;
-    set_deadline(d, now + ESP32_REBOOT_PAUSE);
+    end_session(d, now + ESP32_REBOOT_PAUSE);
 }
 
 size_t
@@ -562,10 +538,7 @@ otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms)
         break;
     case OTK_DEV_FINISHING:
         /* The image is already active; the host leaving early changes nothing. */
-        d->net->tcp_close(d->net->user);
-        emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
-        d->state = OTK_DEV_REBOOTING;
-        set_deadline(d, now_ms);
+        end_session(d, now_ms);
         break;
     default:
         break;
@@ -610,10 +583,7 @@ otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
             d->ok_sent = true;
             set_deadline(d, now_ms + ESP8266_OK_PAUSE);
         } else {
-            d->net->tcp_close(d->net->user);
-            emit(d, OTK_EV_END, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
-            d->state = OTK_DEV_REBOOTING;
-            set_deadline(d, now_ms);
+            end_session(d, now_ms);
         }
         break;
     case OTK_DEV_REBOOTING:

@@ -15,7 +15,10 @@
 #include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/slots.h"
+#include "otakit/proto.h"
 #include "otakit/updater.h"
+
+#include "text.h"
 
 #define CMD_FLASH 0u
 #define CMD_FS    100u
@@ -26,40 +29,72 @@
  * number above the ESP8266 core's last one (16):
  *   17 Image verification failed, 18 Aborted, 19 Partition Could Not be Found,
  *   20 Bad Argument, 21 Could Not Activate The Firmware. */
-struct reason_def {
-    uint8_t esp32_num;
-    uint8_t esp8266_num;
-    const char *esp32_text;
-    const char *esp8266_text;
+enum { NUM_ESP32, NUM_ESP8266 };
+
+static const uint8_t reason_num[][2] = {
+    [OTK_UPD_OK] = {0, 0},
+    [OTK_UPD_WRITE] = {1, 1},
+    [OTK_UPD_ERASE] = {2, 2},
+    [OTK_UPD_READ] = {3, 3},
+    [OTK_UPD_SPACE] = {4, 4},
+    [OTK_UPD_SIZE] = {5, 5},
+    [OTK_UPD_STREAM] = {6, 6},
+    [OTK_UPD_MD5] = {7, 7},
+    [OTK_UPD_MAGIC] = {8, 10},
+    [OTK_UPD_ACTIVATE] = {9, 21},
+    [OTK_UPD_NO_PARTITION] = {10, 19},
+    [OTK_UPD_BAD_ARG] = {11, 20},
+    [OTK_UPD_ABORTED] = {12, 18},
+    [OTK_UPD_NEW_FLASH_CONFIG] = {9, 9},
+    [OTK_UPD_BAD_IMAGE] = {9, 17},
+    [OTK_UPD_RUNNING] = {15, 15},
+    [OTK_UPD_UNKNOWN_CMD] = {16, 16},
+    [OTK_UPD_NO_DATA] = {13, 13},
+    [OTK_UPD_UNCONFIRMED] = {22, 22},
 };
 
-static const struct reason_def reasons[] = {
-    [OTK_UPD_OK] = {0, 0, "No Error", "No Error"},
-    [OTK_UPD_WRITE] = {1, 1, "Flash Write Failed", "Flash Write Failed"},
-    [OTK_UPD_ERASE] = {2, 2, "Flash Erase Failed", "Flash Erase Failed"},
-    [OTK_UPD_READ] = {3, 3, "Flash Read Failed", "Flash Read Failed"},
-    [OTK_UPD_SPACE] = {4, 4, "Not Enough Space", "Not Enough Space"},
-    [OTK_UPD_SIZE] = {5, 5, "Bad Size Given", "Bad Size Given"},
-    [OTK_UPD_STREAM] = {6, 6, "Stream Read Timeout", "Stream Read Timeout"},
-    [OTK_UPD_MD5] = {7, 7, "MD5 Check Failed", "MD5 verification failed"},
-    [OTK_UPD_MAGIC] = {8, 10, "Wrong Magic Byte", "Magic byte is not 0xE9"},
-    [OTK_UPD_ACTIVATE] = {9, 21, "Could Not Activate The Firmware",
-                          "Could Not Activate The Firmware"},
-    [OTK_UPD_NO_PARTITION] = {10, 19, "Partition Could Not be Found",
-                              "Partition Could Not be Found"},
-    [OTK_UPD_BAD_ARG] = {11, 20, "Bad Argument", "Bad Argument"},
-    [OTK_UPD_ABORTED] = {12, 18, "Aborted", "Aborted"},
-    [OTK_UPD_NEW_FLASH_CONFIG] = {9, 9, "Could Not Activate The Firmware",
-                                  "new Flash config wrong"},
-    [OTK_UPD_BAD_IMAGE] = {9, 17, "Could Not Activate The Firmware", "Image verification failed"},
-    [OTK_UPD_RUNNING] = {15, 15, "Update already running", "Update already running"},
-    [OTK_UPD_UNKNOWN_CMD] = {16, 16, "Unknown update command", "Unknown update command"},
-    [OTK_UPD_NO_DATA] = {13, 13, "No data supplied", "No data supplied"},
-    [OTK_UPD_UNCONFIRMED] = {22, 22, "Running Firmware Not Confirmed",
-                             "Running firmware not confirmed"},
+#define N_REASONS (sizeof reason_num / sizeof reason_num[0])
+
+/* The texts both cores share, in the ESP32 core's words. */
+static const char *const reason_text[N_REASONS] = {
+    [OTK_UPD_OK] = "No Error",
+    [OTK_UPD_WRITE] = "Flash Write Failed",
+    [OTK_UPD_ERASE] = "Flash Erase Failed",
+    [OTK_UPD_READ] = "Flash Read Failed",
+    [OTK_UPD_SPACE] = "Not Enough Space",
+    [OTK_UPD_SIZE] = "Bad Size Given",
+    [OTK_UPD_STREAM] = "Stream Read Timeout",
+    [OTK_UPD_MD5] = "MD5 Check Failed",
+    [OTK_UPD_MAGIC] = "Wrong Magic Byte",
+    [OTK_UPD_ACTIVATE] = "Could Not Activate The Firmware",
+    [OTK_UPD_NO_PARTITION] = "Partition Could Not be Found",
+    [OTK_UPD_BAD_ARG] = "Bad Argument",
+    [OTK_UPD_ABORTED] = "Aborted",
+    [OTK_UPD_NEW_FLASH_CONFIG] = "Could Not Activate The Firmware",
+    [OTK_UPD_BAD_IMAGE] = "Could Not Activate The Firmware",
+    [OTK_UPD_RUNNING] = "Update already running",
+    [OTK_UPD_UNKNOWN_CMD] = "Unknown update command",
+    [OTK_UPD_NO_DATA] = "No data supplied",
+    [OTK_UPD_UNCONFIRMED] = "Running Firmware Not Confirmed",
 };
 
-#define N_REASONS (sizeof reasons / sizeof reasons[0])
+/* Where the ESP8266 core words it differently. */
+static const char *
+esp8266_text(enum otk_upd_reason r)
+{
+    switch (r) {
+    case OTK_UPD_MD5:
+        return "MD5 verification failed";
+    case OTK_UPD_MAGIC:
+        return "Magic byte is not 0xE9";
+    case OTK_UPD_NEW_FLASH_CONFIG:
+        return "new Flash config wrong";
+    case OTK_UPD_BAD_IMAGE:
+        return "Image verification failed";
+    default:
+        return reason_text[r];
+    }
+}
 
 void
 otk_upd_init(struct otk_updater *u, enum otk_profile profile, const struct otk_flash_ops *flash,
@@ -88,33 +123,6 @@ static bool
 esp32(const struct otk_updater *u)
 {
     return u->profile != OTK_PROFILE_ESP8266;
-}
-
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-static void
-hex_lower(const uint8_t *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15u];
-    }
-    out[2 * n] = '\0';
 }
 
 static uint32_t
@@ -201,7 +209,7 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
             return fail(u, OTK_UPD_BAD_ARG);
         }
         for (size_t i = 0; i < 32; i++) {
-            int v = hexval(md5hex[i]);
+            int v = otk__hex_value(md5hex[i]);
 
             if (v < 0) {
                 return fail(u, OTK_UPD_BAD_ARG);
@@ -417,27 +425,14 @@ otk_upd_is_finished(const struct otk_updater *u)
     return !u->running || u->progress == u->size;
 }
 
+/* ESP.magicFlashChipSize(): the flash size a header's size code announces, as log2(bytes);
+ * 0 for codes the core does not check. */
 static uint32_t
 esp8266_flash_size(uint8_t code)
 {
-    switch (code) {
-    case 0:
-        return 0x80000u;
-    case 1:
-        return 0x40000u;
-    case 2:
-        return 0x100000u;
-    case 3:
-        return 0x200000u;
-    case 4:
-        return 0x400000u;
-    case 8:
-        return 0x800000u;
-    case 9:
-        return 0x1000000u;
-    default:
-        return 0; /* ESP.magicFlashChipSize(): unknown codes are not checked */
-    }
+    static const uint8_t log2_size[16] = {19, 18, 20, 21, 22, 0, 0, 0, 23, 24};
+
+    return log2_size[code & 15u] ? 1u << log2_size[code & 15u] : 0;
 }
 
 static enum otk_upd_reason
@@ -494,7 +489,7 @@ otk_upd_end(struct otk_updater *u)
         return fail(u, r);
     }
     u->crypto->md5_finish(&u->md5, digest);
-    hex_lower(digest, sizeof digest, u->md5_actual);
+    otk_hex(digest, sizeof digest, u->md5_actual);
     if (u->md5_expected[0] != '\0' && strcmp(u->md5_expected, u->md5_actual) != 0) {
         return fail(u, OTK_UPD_MD5); /* both sides lowercase: a case-insensitive compare */
     }
@@ -536,7 +531,7 @@ otk_upd_errnum(enum otk_profile p, enum otk_upd_reason r)
     if ((size_t)r >= N_REASONS) {
         return -1;
     }
-    return p == OTK_PROFILE_ESP8266 ? reasons[r].esp8266_num : reasons[r].esp32_num;
+    return reason_num[r][p == OTK_PROFILE_ESP8266 ? NUM_ESP8266 : NUM_ESP32];
 }
 
 const char *
@@ -545,62 +540,28 @@ otk_upd_reason_str(enum otk_profile p, enum otk_upd_reason r)
     if ((size_t)r >= N_REASONS) {
         return "UNKNOWN";
     }
-    return p == OTK_PROFILE_ESP8266 ? reasons[r].esp8266_text : reasons[r].esp32_text;
-}
-
-/* Bounded string building without stdio. */
-struct sbuf {
-    char *out;
-    size_t cap;
-    size_t len;
-};
-
-static void
-put_str(struct sbuf *b, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if (b->len + 1 < b->cap) {
-            b->out[b->len++] = *s;
-        }
-    }
-    if (b->cap > 0) {
-        b->out[b->len] = '\0';
-    }
-}
-
-static void
-put_uint(struct sbuf *b, uint32_t v)
-{
-    char tmp[11];
-    size_t n = sizeof tmp - 1;
-
-    tmp[n] = '\0';
-    do {
-        tmp[--n] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0);
-    put_str(b, tmp + n);
+    return p == OTK_PROFILE_ESP8266 ? esp8266_text(r) : reason_text[r];
 }
 
 size_t
 otk_upd_errtext(const struct otk_updater *u, char *out, size_t cap)
 {
-    struct sbuf b = {out, cap, 0};
+    struct otk__sbuf b = {out, cap, 0};
 
-    if (cap > 0) {
-        out[0] = '\0';
+    if (cap == 0) {
+        return 0;
     }
     if (u->profile == OTK_PROFILE_ESP8266 && u->reason == OTK_UPD_MD5) {
         /* Updater::getErrorString() of the ESP8266 core */
-        put_str(&b, "MD5 verification failed: expected: ");
-        put_str(&b, u->md5_expected);
-        put_str(&b, ", calculated: ");
-        put_str(&b, u->md5_actual);
+        otk__sb_str(&b, "MD5 verification failed: expected: ");
+        otk__sb_str(&b, u->md5_expected);
+        otk__sb_str(&b, ", calculated: ");
+        otk__sb_str(&b, u->md5_actual);
     } else if (u->profile == OTK_PROFILE_ESP8266 && u->reason == OTK_UPD_NEW_FLASH_CONFIG) {
-        put_str(&b, "new Flash config wrong, real size: ");
-        put_uint(&b, u->layout->flash_size);
+        otk__sb_str(&b, "new Flash config wrong, real size: ");
+        otk__sb_uint(&b, u->layout->flash_size);
     } else {
-        put_str(&b, otk_upd_reason_str(u->profile, u->reason));
+        otk__sb_str(&b, otk_upd_reason_str(u->profile, u->reason));
     }
-    return b.len;
+    return b.n;
 }
