@@ -59,6 +59,7 @@ struct otk_updater {
     uint32_t progress; /* bytes accepted */
     uint32_t buf_len;
     uint32_t erased_until; /* flash offset up to which the target is erased */
+    uint32_t pre_erased;   /* otk_upd_pre_erase(): bytes of the idle slot done so far */
     bool running;
     enum otk_upd_reason reason;
     char md5_expected[33];
@@ -87,6 +88,17 @@ size_t otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len);
  *  @return 1 if it erased or skipped a unit, 0 if nothing was left to do, -1 if the erase
  *  failed (the update is then aborted with OTK_UPD_ERASE). */
 int otk_upd_erase_ahead(struct otk_updater *u);
+
+/** Between updates: erase the next 64 KB of the slot that is not running, so that the next
+ *  update finds it erased and spends no time erasing (on a slow link every block erase stalls
+ *  the transfer). Opt-in, like ESP-IDF's esp_ota_erase_last_boot_app_partition(): the previous
+ *  image is lost. Only while no update runs and only once the running image is the confirmed
+ *  boot choice (otadata selects running_slot, state VALID or UNDEFINED, or no otadata at all):
+ *  before that the other slot is the rollback target, or the image just written. One call
+ *  erases at most one block (a 150 ms stall on an ESP32) and reads the blocks it skips.
+ *  @return 1 if it erased or skipped a block (call again later), 0 if nothing is left to do or
+ *  not allowed now, -1 on a flash error. */
+int otk_upd_pre_erase(struct otk_updater *u, int running_slot);
 
 /** All announced bytes written? */
 bool otk_upd_is_finished(const struct otk_updater *u);

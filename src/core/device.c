@@ -81,14 +81,11 @@ same_ip(const struct otk_addr *a, const struct otk_addr *b)
 static uint32_t
 throttle_delay(uint8_t failures)
 {
-    uint32_t ms;
-
     if (failures < 2)
         return 0;
     if (failures - 2 >= 5)
-        return THROTTLE_MAX_MS; /* 1000 << 5 already exceeds the cap */
-    ms = THROTTLE_BASE_MS << (failures - 2);
-    return ms < THROTTLE_MAX_MS ? ms : THROTTLE_MAX_MS;
+        return THROTTLE_MAX_MS; /* 1000 << 5 already exceeds the cap; 1000 << 4 does not */
+    return THROTTLE_BASE_MS << (failures - 2);
 }
 
 static struct otk_dev_throttle *
@@ -498,18 +495,12 @@ finish(struct otk_dev *d, uint32_t now)
 size_t
 otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t now_ms)
 {
-    uint32_t remaining;
-
     if (d->state != OTK_DEV_RECEIVING)
         return len; /* nothing expected: drop */
-    remaining = d->invite.size - otk_upd_progress(&d->upd);
-    if (len > remaining) {
-        /* The host sent more than it announced: the ESP32 core's "Not Enough Space". */
-        fail_update(d, OTK_OTA_END_ERROR, OTK_UPD_SPACE, true);
-        return len;
-    }
     if (len == 0)
         return 0;
+    /* The writer refuses bytes beyond the announced size with the ESP32 core's "Not Enough
+     * Space", and any write it cannot do with its reason. */
     if (otk_upd_write(&d->upd, data, len) != len) {
         fail_update(d, OTK_OTA_END_ERROR, otk_upd_reason_of(&d->upd), true);
         return len;
@@ -626,6 +617,12 @@ otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms)
     }
     (void)now_ms;
     return r > 0;
+}
+
+bool
+otk_dev_pre_erase(struct otk_dev *d)
+{
+    return d->state == OTK_DEV_IDLE && otk_upd_pre_erase(&d->upd, d->cfg.running_slot) > 0;
 }
 
 enum otk_dev_state

@@ -108,7 +108,6 @@ otk_upd_init(struct otk_updater *u, enum otk_profile profile, const struct otk_f
     u->layout = layout;
     u->buf = sector_buf;
     u->target_slot = -1;
-    u->reason = OTK_UPD_OK;
 }
 
 static enum otk_upd_reason
@@ -138,14 +137,17 @@ in_target(const struct otk_updater *u, uint32_t addr, uint32_t len)
     return addr >= u->start && len <= u->part_size && addr - u->start <= u->part_size - len;
 }
 
-static bool
-running_unconfirmed(const struct otk_updater *u, int running_slot)
+/* The otadata state of the running image; OTK_OTA_INVALID if otadata would boot the other
+ * slot or cannot be read. With no otadata, app0 boots in state UNDEFINED. */
+static uint32_t
+running_state(const struct otk_updater *u, int running_slot)
 {
     struct otk_slots_status st;
 
-    if (otk_slots_read(u->flash, u->layout, &st) != OTK_OK)
-        return false;
-    return st.boot_slot == running_slot && st.boot_state == OTK_OTA_PENDING_VERIFY;
+    if (otk_slots_read(u->flash, u->layout, &st) != OTK_OK || st.boot_slot != running_slot) {
+        return OTK_OTA_INVALID;
+    }
+    return st.boot_state;
 }
 
 enum otk_upd_reason
@@ -154,7 +156,6 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
 {
     const struct otk_layout *l = u->layout;
     uint32_t start = 0, part_size = 0;
-    size_t md5_len = 0;
 
     if (u->running) {
         return OTK_UPD_RUNNING; /* the running update goes on untouched */
@@ -172,7 +173,7 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
         if (running_slot != 0 && running_slot != 1) {
             return fail(u, OTK_UPD_BAD_ARG);
         }
-        if (running_unconfirmed(u, running_slot)) {
+        if (running_state(u, running_slot) == OTK_OTA_PENDING_VERIFY) {
             /* The other slot holds the last image known to work: it is the rollback target
              * until the running one confirms itself, so it must not be overwritten (ESP-IDF's
              * esp_ota_begin refuses this case too). */
@@ -199,15 +200,9 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
          * rounded up to sectors and says UPDATE_ERROR_SPACE. */
         return fail(u, esp32(u) ? OTK_UPD_SIZE : OTK_UPD_SPACE);
     }
-    if (md5hex != NULL) {
-        md5_len = strlen(md5hex);
-    }
-    if (md5_len != 0) {
+    if (md5hex != NULL && md5hex[0] != '\0') {
         /* The protocol layer only passes 32 hex digits; anything else is a caller bug, and
-         * silently skipping the check would hide it. */
-        if (md5_len != 32) {
-            return fail(u, OTK_UPD_BAD_ARG);
-        }
+         * silently skipping the check would hide it. A NUL before the 32nd digit is not hex. */
         for (size_t i = 0; i < 32; i++) {
             int v = otk__hex_value(md5hex[i]);
 
@@ -216,6 +211,9 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
             }
             u->md5_expected[i] = "0123456789abcdef"[v];
         }
+        if (md5hex[32] != '\0') {
+            return fail(u, OTK_UPD_BAD_ARG);
+        }
         u->md5_expected[32] = '\0';
     }
     u->cmd = cmd;
@@ -223,6 +221,7 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
     u->part_size = part_size;
     u->size = size;
     u->erased_until = start;
+    u->pre_erased = 0; /* a failed update leaves data behind: erase again afterwards */
     u->crypto->md5_start(&u->md5);
     u->running = true;
     return OTK_UPD_OK;
@@ -322,6 +321,35 @@ otk_upd_erase_ahead(struct otk_updater *u)
         fail(u, r);
         return -1;
     }
+    return 1;
+}
+
+int
+otk_upd_pre_erase(struct otk_updater *u, int running_slot)
+{
+    uint32_t state;
+    int idle = 1 - running_slot;
+
+    if (u->running || (running_slot != 0 && running_slot != 1) ||
+        u->pre_erased >= u->layout->app_size[idle]) {
+        return 0;
+    }
+    /* Only if otadata boots the running slot and its image is confirmed: otherwise the other
+     * slot is the rollback target, or holds the image an update just activated. */
+    state = running_state(u, running_slot);
+    if (state != OTK_OTA_VALID && state != OTK_OTA_UNDEFINED) {
+        return 0;
+    }
+    /* The update's own erase path over the whole idle slot, partition guard included; begin()
+     * sets these fields afresh for the next update. */
+    u->cmd = CMD_FLASH;
+    u->start = u->layout->app_offset[idle];
+    u->part_size = u->size = u->layout->app_size[idle];
+    u->erased_until = u->start + u->pre_erased;
+    if (erase_next(u) != OTK_UPD_OK) {
+        return -1;
+    }
+    u->pre_erased = u->erased_until - u->start;
     return 1;
 }
 

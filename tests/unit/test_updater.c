@@ -903,6 +903,73 @@ unconfirmed_running_image_protects_rollback_target(void **state)
     free(b);
 }
 
+static int
+pre_erase_all(struct dev *d, int running)
+{
+    int steps = 0, r;
+
+    while ((r = otk_upd_pre_erase(&d->u, running)) == 1) {
+        steps++;
+    }
+    assert_int_equal(r, 0);
+    return steps;
+}
+
+/* Pre-erasing the idle slot: never the image an update just activated, never the rollback
+ * target of an unconfirmed image, one block a call once allowed, and the next update into
+ * that slot then erases nothing. */
+static void
+pre_erase_idle_slot(void **state)
+{
+    (void)state;
+    struct dev d;
+    uint8_t *a = gen(OTK_PROFILE_ESP32, "1.0.0", 40000, 1);
+    uint8_t *b = gen(OTK_PROFILE_ESP32, "2.0.0", 40000, 2);
+    uint32_t blocks;
+    unsigned long before;
+    bool rolled_back;
+    int slot;
+
+    dev_init(&d, OTK_PROFILE_ESP32);
+    blocks = (d.l.app_size[1] + OTK_BLOCK_SIZE - 1) / OTK_BLOCK_SIZE;
+    /* a into slot 1 while running slot 0: activated (NEW), not to be touched */
+    assert_int_equal(update(&d, 0, 0, a, 40000, 4096), OTK_UPD_OK);
+    before = d.rf.mutations;
+    assert_int_equal(pre_erase_all(&d, 0), 0);
+    /* booted once from slot 1, not confirmed: slot 0 is the rollback target */
+    assert_int_equal(otk_slots_boot(&d.rf.ops, &d.l, &slot, &rolled_back), OTK_OK);
+    assert_int_equal(slot, 1);
+    before = d.rf.mutations;
+    assert_int_equal(pre_erase_all(&d, 1), 0);
+    assert_int_equal(d.rf.mutations, before);
+    /* confirmed, then b into slot 0, booted and confirmed: slot 1 (a) may go */
+    assert_int_equal(otk_slots_confirm(&d.rf.ops, &d.l), OTK_OK);
+    assert_int_equal(update(&d, 0, 1, b, 40000, 4096), OTK_UPD_OK);
+    assert_int_equal(otk_slots_boot(&d.rf.ops, &d.l, &slot, &rolled_back), OTK_OK);
+    assert_int_equal(slot, 0);
+    assert_int_equal(otk_slots_confirm(&d.rf.ops, &d.l), OTK_OK);
+    assert_non_null(image_version(&d, 1));
+    before = d.rf.erases_64k;
+    assert_int_equal(pre_erase_all(&d, 0), (int)blocks); /* one step per block, erased or not */
+    assert_int_equal(d.rf.erases_64k - before, 1);       /* a filled one block */
+    assert_null(image_version(&d, 1));
+    for (uint32_t i = 0; i < d.l.app_size[1]; i++) {
+        assert_int_equal(d.rf.mem[d.l.app_offset[1] + i], 0xFF);
+    }
+    assert_int_equal(pre_erase_all(&d, 0), 0); /* done: no further reads or erases */
+    /* the next update into slot 1 erases nothing but the otadata sector it rewrites */
+    before = d.rf.erases_64k + d.rf.erases_4k + d.rf.erases_other;
+    assert_int_equal(update(&d, 0, 0, a, 40000, 4096), OTK_UPD_OK);
+    assert_int_equal(d.rf.erases_64k + d.rf.erases_4k + d.rf.erases_other - before, 1);
+    assert_string_equal(image_version(&d, 1), "1.0.0");
+    /* never during an update */
+    assert_int_equal(otk_upd_begin(&d.u, 40000, 0, 0, NULL), OTK_UPD_OK);
+    assert_int_equal(otk_upd_pre_erase(&d.u, 0), 0);
+    dev_free(&d);
+    free(a);
+    free(b);
+}
+
 int
 main(void)
 {
@@ -924,6 +991,7 @@ main(void)
         cmocka_unit_test(power_cut_sweep_esp32),
         cmocka_unit_test(power_cut_sweep_esp8266),
         cmocka_unit_test(unconfirmed_running_image_protects_rollback_target),
+        cmocka_unit_test(pre_erase_idle_slot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
