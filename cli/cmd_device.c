@@ -70,6 +70,8 @@ usage(FILE *to)
         "  --once                         exit after the first update (0 ok, 1 failed)\n"
         "  --json                         one JSON object per line on stdout\n"
         "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
+        "  --pre-erase                    once the running image is confirmed, erase the other\n"
+        "                                 slot while idle: the next update erases nothing\n"
         "  --cut-at N                     cut the power during the N-th flash operation\n"
         "                                 (exit status 99)\n"
         "  --quiet                        no status line, no informational lines\n"
@@ -553,6 +555,8 @@ cmd_device(int argc, char **argv)
             quiet = true;
         } else if (!strcmp(a, "--crash-on-boot")) {
             cfg.crash_on_boot = true;
+        } else if (!strcmp(a, "--pre-erase")) {
+            cfg.pre_erase = true;
         } else if (!strcmp(a, "--gateway")) {
             gateway = true;
         } else if (!strcmp(a, "--no-ota-lock")) {

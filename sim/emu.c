@@ -39,6 +39,9 @@ struct otk_emu {
     struct otk_gw *gw;     /* --gateway: BLE and MQTT tasks with the OTA lock */
     struct otk_link *link; /* --link / --fault / --gateway: the radio between sockets and engine */
     struct otk_mdns_adv adv; /* --name: the mDNS advertisement */
+    bool pre_erase_done;     /* --pre-erase: the idle slot is erased (or may not be) */
+    unsigned pre_erase_steps;
+    uint32_t pre_erase_t0; /* when the first block went, for the report */
 };
 
 const char *
@@ -347,15 +350,41 @@ link_start(struct otk_emu *e)
     return OTK_OK;
 }
 
+/* --pre-erase: one block of the idle slot per pass of the loop while the device is idle, so
+ * the network is served between blocks (each stalls the emulated CPU like a real erase).
+ * @return true if a block was done (poll without waiting, then come back). */
+static bool
+pre_erase_step(struct otk_emu *e)
+{
+    if (!e->cfg->pre_erase || e->pre_erase_done || otk_dev_state(&e->dev) != OTK_DEV_IDLE)
+        return false;
+    if (e->pre_erase_steps == 0)
+        e->pre_erase_t0 = otk_posix_now_ms();
+    if (otk_dev_pre_erase(&e->dev)) {
+        e->pre_erase_steps++;
+        return true;
+    }
+    e->pre_erase_done = true;
+    if (e->pre_erase_steps == 0)
+        report_text(e, OTK_EMU_REP_LOG,
+                    "pre-erase: not now (the running image is not confirmed, or otadata boots "
+                    "the other slot)");
+    else
+        report_text(e, OTK_EMU_REP_LOG, "pre-erase: slot %d is erased for the next update (%.2f s)",
+                    1 - e->running_slot,
+                    (double)(uint32_t)(otk_posix_now_ms() - e->pre_erase_t0) / 1000.0);
+    return false;
+}
+
 static int
 loop(struct otk_emu *e)
 {
     struct pollfd pfds[OTK_NETDEV_NFDS + OTK_GW_NFDS + OTK_MDNS_ADV_NFDS];
     while (!(e->cfg->stop && *e->cfg->stop)) {
         uint32_t now = otk_posix_now_ms();
-        int timeout = -1;
+        int timeout = pre_erase_step(e) ? 0 : -1;
         uint32_t at;
-        if (otk_dev_next_deadline(&e->dev, &at)) {
+        if (timeout < 0 && otk_dev_next_deadline(&e->dev, &at)) {
             int32_t d = (int32_t)(at - now);
             timeout = d > 0 ? (int)d : 0;
         }
@@ -407,6 +436,8 @@ loop(struct otk_emu *e)
             e->update_ok = false;
             if (engine_start(e) != OTK_OK)
                 return finish(e, OTK_EMU_EXIT_FAIL);
+            e->pre_erase_done = false;
+            e->pre_erase_steps = 0;
             report_text(e, OTK_EMU_REP_LOG, "rebooted; listening again");
         }
     }

@@ -50,6 +50,28 @@ class BootTest(unittest.TestCase):
             self.assertEqual(dev.wait_exit(30), 0, dev.stderr())
         self.assertEqual(otk.inspect(dev.flash)["boot_version"], "5.0.0")
 
+    def test_pre_erase_between_updates(self):
+        a = otk.make_image(os.path.join(self.tmp, "a.bin"), "esp32", "7.0.0", 200 * KB)
+        b = otk.make_image(os.path.join(self.tmp, "b.bin"), "esp32", "7.1.0", 200 * KB)
+        dev = otk.start_device(self.tmp, extra=["--pre-erase"])
+        with dev:
+            first = dev.wait_event("log", where=lambda e: e["text"].startswith("pre-erase:"))
+            self.assertIn("slot 1 is erased", first["text"])
+            self.assertTrue(pyclient.upload("127.0.0.1", dev.port, a).ok)
+            # rebooted into 7.0.0 (slot 1), confirmed: now the factory image in slot 0 goes
+            ev = dev.wait_event("log", 30, where=lambda e: e["text"].startswith("pre-erase: slot 0"))
+            self.assertIn("is erased", ev["text"])
+            info = otk.inspect(dev.flash)
+            self.assertEqual(info["boot_version"], "7.0.0")
+            self.assertTrue(info["slots"][0]["empty"], info["slots"][0])
+            with open(dev.flash, "rb") as f:
+                f.seek(info["slots"][0]["offset"])
+                self.assertEqual(f.read(info["slots"][0]["size"]).count(b"\xff"),
+                                 info["slots"][0]["size"])
+            self.assertTrue(pyclient.upload("127.0.0.1", dev.port, b).ok)
+            dev.wait_event("boot", 30, where=lambda e: e["version"] == "7.1.0")
+        self.assertEqual(otk.inspect(dev.flash)["boot_version"], "7.1.0")
+
     def test_fallback_and_no_boot(self):
         data = otk.make_image(os.path.join(self.tmp, "a.bin"), "esp32", "6.0.0", 128 * KB)
         dev = otk.start_device(self.tmp, extra=["--once"])
