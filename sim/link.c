@@ -422,36 +422,50 @@ otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len)
     size_t n = len < room ? len : room;
     if (n == 0)
         return 0;
+    /* at most MSS bytes per queued segment; keep two events spare (a close may follow) */
+    size_t seg_cap = (size_t)(EVQ - 2u - l->in.n) * MSS;
+    if (n > seg_cap)
+        n = seg_cap;
     uint64_t now = now_us(l);
     struct otk_fault_span sp;
     otk_faults_tcp(l->faults, l->pulled, n, &sp);
     n = sp.take;
     if (n > 0) {
-        /* The kernel may hand over one segment of the sender in several reads (its tiny
-         * buffer): reads close together and within one segment's size are one segment. */
-        struct ev *e = evq_tail(&l->in);
-        bool merge = e && e->kind == EV_DATA && now - l->last_pull < SEG_GAP && e->len + n <= MSS &&
-                     !(l->in.n == 1 && l->in_head_off > 0);
-        if (!merge && (e = evq_push(&l->in)) == NULL)
-            return 0;
-        l->last_pull = now;
         ring_put(l->in_buf, IN_RING, l->in_head, l->in_len, data, (uint32_t)n);
         if (sp.corrupt)
             l->in_buf[(l->in_head + l->in_len + sp.corrupt_index) % IN_RING] ^=
                 OTK_FAULT_CORRUPT_XOR;
         l->in_len += (uint32_t)n;
-        uint64_t start = now > l->tx_free_in ? now : l->tx_free_in;
-        l->tx_free_in = start + ser_us(l, n);
-        if (merge) {
-            /* the same segment: the same trip, only its tail leaves later */
-            e->len += (uint32_t)n;
-            e->due = in_due(l, l->tx_free_in + (uint64_t)e->status);
-        } else {
-            uint64_t trip = owd(l, IN);
-            e->kind = EV_DATA;
-            e->len = (uint32_t)n;
-            e->status = (int)trip; /* EV_DATA: the segment's one-way delay */
-            e->due = in_due(l, l->tx_free_in + trip);
+        /* The sender's segments are at most MSS bytes, each serialised after the one before:
+         * a read that holds several is cut into segments of MSS bytes. The kernel may also hand
+         * over one segment in several reads: reads close together and within one segment's
+         * size are one segment. */
+        struct ev *e = evq_tail(&l->in);
+        bool merge = e && e->kind == EV_DATA && now - l->last_pull < SEG_GAP && e->len < MSS &&
+                     !(l->in.n == 1 && l->in_head_off > 0);
+        l->last_pull = now;
+        size_t left = n;
+        while (left > 0) {
+            uint32_t k;
+            uint64_t start = now > l->tx_free_in ? now : l->tx_free_in;
+            if (merge) {
+                /* the same segment: the same trip, only its tail leaves later */
+                k = MSS - e->len < left ? MSS - e->len : (uint32_t)left;
+                l->tx_free_in = start + ser_us(l, k);
+                e->len += k;
+                e->due = in_due(l, l->tx_free_in + (uint64_t)e->status);
+                merge = false;
+            } else {
+                k = left < MSS ? (uint32_t)left : MSS;
+                l->tx_free_in = start + ser_us(l, k);
+                uint64_t trip = owd(l, IN);
+                e = evq_push(&l->in); /* cannot fail: seg_cap above */
+                e->kind = EV_DATA;
+                e->len = k;
+                e->status = (int)trip; /* EV_DATA: the segment's one-way delay */
+                e->due = in_due(l, l->tx_free_in + trip);
+            }
+            left -= k;
         }
         l->pulled += n;
         l->st.tcp_pulled += n;
@@ -544,9 +558,20 @@ release_out(struct otk_link *l, bool force)
                 otk_link_rx_connected(l, OTK_ERR_IO);
             break;
         case EV_DATA: {
+            /* Pieces that are due together leave in one send: the byte stream is the same, the
+             * sockets see one write instead of one per ack. */
             uint8_t tmp[2048];
             uint32_t left = ev.len;
-            while (left > 0) {
+            for (;;) {
+                struct ev *nx;
+                while (left < sizeof tmp && (nx = evq_head(&l->out)) != NULL &&
+                       nx->kind == EV_DATA && nx->len <= sizeof tmp - left &&
+                       (force || eff_due(l, nx->due) <= now)) {
+                    left += nx->len;
+                    evq_pop(&l->out);
+                }
+                if (left == 0)
+                    break;
                 uint32_t k = left < sizeof tmp ? left : (uint32_t)sizeof tmp;
                 ring_get(l->out_buf, OUT_RING, l->out_head, tmp, k);
                 l->out_head = (l->out_head + k) % OUT_RING;
@@ -1082,10 +1107,11 @@ otk_link_new_netdev(const struct otk_link_params *p, uint64_t seed, struct otk_n
     l->sink.rx_room = sink_rx_room;
     l->sink.user = l;
     otk_netdev_set_sink(nd, &l->sink);
-    /* With a window, as little as possible may hide in the kernel: Linux rounds this up to
-     * its minimum (about 2.3 KB of buffer; see docs/EMULATOR.md). */
+    /* With a window, little may hide in the kernel: at most one window beyond the model's
+     * (see docs/EMULATOR.md). Linux's minimum (about 1.1 KB) would make the sender cut the
+     * stream into 576-byte segments, each a wake-up and a window update of its own. */
     if (p->window)
-        otk_netdev_set_rcvbuf(nd, 1);
+        otk_netdev_set_rcvbuf(nd, (int)p->window);
     if (p->rtt_us)
         /* wake-ups on time: the default 50 us slack per timer adds up over a LAN round trip */
         prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
