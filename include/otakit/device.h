@@ -107,7 +107,6 @@ struct otk_dev {
     uint8_t nudges;
     uint8_t connect_tries; /* connections back to the host tried in this update */
     uint32_t last_ack;
-    uint32_t last_rx;
     char msg[OTK_DEV_MSG_MAX];
     struct otk_dev_throttle throttle[OTK_DEV_THROTTLE_SLOTS];
     struct otk_dev_throttle throttle_rest; /* sources evicted from throttle[] */

@@ -410,8 +410,7 @@ otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct o
     if (hooks)
         d->hooks = *hooks;
     otk_upd_init(&d->upd, cfg->profile, flash, crypto, &d->cfg.layout, sector_buf);
-    go_idle(d);
-    return OTK_OK;
+    return OTK_OK; /* zeroed: OTK_DEV_IDLE, no deadline */
 }
 
 void
@@ -449,7 +448,6 @@ otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
         return;
     }
     d->state = OTK_DEV_RECEIVING;
-    d->last_rx = now_ms;
     set_deadline(d, now_ms + d->cfg.rx_timeout_ms);
 }
 
@@ -507,7 +505,6 @@ otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t
     }
     send_ack(d, (uint32_t)len);
     d->last_ack = (uint32_t)len;
-    d->last_rx = now_ms;
     d->nudges = 0;
     set_deadline(d, now_ms + d->cfg.rx_timeout_ms);
     emit(d, OTK_EV_PROGRESS, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);

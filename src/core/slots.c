@@ -120,13 +120,9 @@ otk_slots_read(const struct otk_flash_ops *f, const struct otk_layout *l,
             return OTK_ERR_FLASH;
         }
         st->valid[i] = entry_valid(&st->entry[i]);
-    }
-    for (int i = 0; i < 2; i++) {
-        if (!entry_selectable(&st->entry[i], st->valid[i])) {
-            continue;
-        }
-        if (st->active_entry < 0 || st->entry[i].seq > st->entry[st->active_entry].seq) {
-            st->active_entry = i;
+        if (entry_selectable(&st->entry[i], st->valid[i]) &&
+            (st->active_entry < 0 || st->entry[i].seq > st->entry[0].seq)) {
+            st->active_entry = i; /* for i == 1, an active entry can only be entry 0 */
         }
     }
     /* boot_slot is otadata's choice. A PENDING_VERIFY winner is the image running right now
