@@ -53,37 +53,38 @@ starts_with(const uint8_t *dg, size_t len, const char *prefix)
     return len >= n && memcmp(dg, prefix, n) == 0;
 }
 
+/* The reply's text after a prefix of `skip` bytes, without the spaces that follow it. */
+static void
+text_after(struct otk_reply *out, size_t skip)
+{
+    out->text += skip;
+    out->text_len -= skip;
+    while (out->text_len > 0 && out->text[0] == ' ') {
+        out->text++;
+        out->text_len--;
+    }
+}
+
 void
 otk_proto_parse_reply(const uint8_t *dg, size_t len, struct otk_reply *out)
 {
-    const char *text = (const char *)dg;
     size_t n = len;
 
     /* Tolerate trailing whitespace; devices send none, proxies and fakes sometimes do. */
     while (n > 0 && otk__is_space(dg[n - 1]))
         n--;
-    out->text = text;
+    out->text = (const char *)dg;
     out->text_len = n;
     if (n == 2 && dg[0] == 'O' && dg[1] == 'K') {
         out->kind = OTK_REPLY_OK;
     } else if (starts_with(dg, n, "AUTH ")) {
         out->kind = OTK_REPLY_AUTH;
-        out->text = text + 5;
-        out->text_len = n - 5;
-        while (out->text_len > 0 && out->text[0] == ' ') {
-            out->text++;
-            out->text_len--;
-        }
+        text_after(out, 5);
     } else if (starts_with(dg, n, "Authentication Failed")) {
         out->kind = OTK_REPLY_AUTH_FAILED;
     } else if (starts_with(dg, n, "ERR:")) {
         out->kind = OTK_REPLY_ERR;
-        out->text = text + 4;
-        out->text_len = n - 4;
-        while (out->text_len > 0 && out->text[0] == ' ') {
-            out->text++;
-            out->text_len--;
-        }
+        text_after(out, 4);
     } else {
         out->kind = OTK_REPLY_OTHER;
     }
