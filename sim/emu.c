@@ -360,12 +360,15 @@ pre_erase_step(struct otk_emu *e)
         return false;
     if (e->pre_erase_steps == 0)
         e->pre_erase_t0 = otk_posix_now_ms();
-    if (otk_dev_pre_erase(&e->dev)) {
+    int r = otk_dev_pre_erase(&e->dev);
+    if (r > 0) {
         e->pre_erase_steps++;
         return true;
     }
     e->pre_erase_done = true;
-    if (e->pre_erase_steps == 0)
+    if (r < 0)
+        report_text(e, OTK_EMU_REP_LOG, "pre-erase: flash error; the next update erases as usual");
+    else if (e->pre_erase_steps == 0)
         report_text(e, OTK_EMU_REP_LOG,
                     "pre-erase: not now (the running image is not confirmed, or otadata boots "
                     "the other slot)");
@@ -419,6 +422,11 @@ loop(struct otk_emu *e)
 
         if (e->update_failed && e->cfg->once)
             return finish(e, OTK_EMU_EXIT_FAIL);
+        if (e->update_failed) {
+            /* what the failed update wrote into the idle slot is erased again */
+            e->pre_erase_done = false;
+            e->pre_erase_steps = 0;
+        }
         e->update_failed = false;
         if (e->reboot_pending) {
             e->reboot_pending = false;

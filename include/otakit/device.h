@@ -150,8 +150,9 @@ bool otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms);
 /** Opt-in: between updates, erase the slot the next update will write, one 64 KB block a call
  *  (see otk_upd_pre_erase: only once the running image is confirmed; the previous image is
  *  lost). Call it when the firmware is idle and can afford a flash stall. Does nothing while an
- *  update or its handshake runs. @return true if it erased or checked a block (call again). */
-bool otk_dev_pre_erase(struct otk_dev *d);
+ *  update or its handshake runs. @return 1 if it erased or checked a block (call again), 0 if
+ *  there is nothing to do now, -1 on a flash error. */
+int otk_dev_pre_erase(struct otk_dev *d);
 
 enum otk_dev_state otk_dev_state(const struct otk_dev *d);
 const char *otk_dev_state_str(enum otk_dev_state s);

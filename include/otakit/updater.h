@@ -93,7 +93,7 @@ int otk_upd_erase_ahead(struct otk_updater *u);
  *  update finds it erased and spends no time erasing (on a slow link every block erase stalls
  *  the transfer). Opt-in, like ESP-IDF's esp_ota_erase_last_boot_app_partition(): the previous
  *  image is lost. Only while no update runs and only once the running image is the confirmed
- *  boot choice (otadata selects running_slot, state VALID or UNDEFINED, or no otadata at all):
+ *  boot choice (otadata selects running_slot in state VALID, or there is no otadata at all):
  *  before that the other slot is the rollback target, or the image just written. One call
  *  erases at most one block (a 150 ms stall on an ESP32) and reads the blocks it skips.
  *  @return 1 if it erased or skipped a block (call again later), 0 if nothing is left to do or

@@ -616,10 +616,10 @@ otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms)
     return r > 0;
 }
 
-bool
+int
 otk_dev_pre_erase(struct otk_dev *d)
 {
-    return d->state == OTK_DEV_IDLE && otk_upd_pre_erase(&d->upd, d->cfg.running_slot) > 0;
+    return d->state == OTK_DEV_IDLE ? otk_upd_pre_erase(&d->upd, d->cfg.running_slot) : 0;
 }
 
 enum otk_dev_state

@@ -138,7 +138,7 @@ in_target(const struct otk_updater *u, uint32_t addr, uint32_t len)
 }
 
 /* The otadata state of the running image; OTK_OTA_INVALID if otadata would boot the other
- * slot or cannot be read. With no otadata, app0 boots in state UNDEFINED. */
+ * slot or cannot be read. */
 static uint32_t
 running_state(const struct otk_updater *u, int running_slot)
 {
@@ -324,10 +324,22 @@ otk_upd_erase_ahead(struct otk_updater *u)
     return 1;
 }
 
+/* Otadata boots the running slot and its image is confirmed (VALID), or there is no otadata
+ * at all (app0 runs, nothing to confirm or roll back). */
+static bool
+idle_slot_free(const struct otk_updater *u, int running_slot)
+{
+    struct otk_slots_status st;
+
+    if (otk_slots_read(u->flash, u->layout, &st) != OTK_OK || st.boot_slot != running_slot) {
+        return false;
+    }
+    return st.boot_state == OTK_OTA_VALID || st.active_entry < 0;
+}
+
 int
 otk_upd_pre_erase(struct otk_updater *u, int running_slot)
 {
-    uint32_t state;
     int idle = 1 - running_slot;
 
     if (u->running || (running_slot != 0 && running_slot != 1) ||
@@ -335,9 +347,10 @@ otk_upd_pre_erase(struct otk_updater *u, int running_slot)
         return 0;
     }
     /* Only if otadata boots the running slot and its image is confirmed: otherwise the other
-     * slot is the rollback target, or holds the image an update just activated. */
-    state = running_state(u, running_slot);
-    if (state != OTK_OTA_VALID && state != OTK_OTA_UNDEFINED) {
+     * slot is the rollback target, or holds the image an update just activated. Not on
+     * UNDEFINED either: otk_slots_confirm() rewrites such an entry, and a power cut in that
+     * rewrite hands the boot to the older entry, which selects the other slot. */
+    if (!idle_slot_free(u, running_slot)) {
         return 0;
     }
     /* The update's own erase path over the whole idle slot, partition guard included; begin()

@@ -925,6 +925,7 @@ pre_erase_idle_slot(void **state)
     struct dev d;
     uint8_t *a = gen(OTK_PROFILE_ESP32, "1.0.0", 40000, 1);
     uint8_t *b = gen(OTK_PROFILE_ESP32, "2.0.0", 40000, 2);
+    struct otk_slots_status st;
     uint32_t blocks;
     unsigned long before;
     bool rolled_back;
@@ -965,6 +966,24 @@ pre_erase_idle_slot(void **state)
     /* never during an update */
     assert_int_equal(otk_upd_begin(&d.u, 40000, 0, 0, NULL), OTK_UPD_OK);
     assert_int_equal(otk_upd_pre_erase(&d.u, 0), 0);
+    otk_upd_abort(&d.u, OTK_UPD_ABORTED);
+    dev_free(&d);
+
+    /* An UNDEFINED winner (otadata written without rollback support) is not enough: confirming
+     * rewrites it, and a power cut in that rewrite boots the older entry's slot. */
+    dev_init(&d, OTK_PROFILE_ESP32);
+    assert_int_equal(update(&d, 0, 0, a, 40000, 4096), OTK_UPD_OK);
+    assert_int_equal(otk_slots_read(&d.rf.ops, &d.l, &st), OTK_OK);
+    memset(d.rf.mem + d.l.otadata_offset + (uint32_t)st.active_entry * OTK_SECTOR_SIZE + 24, 0xFF,
+           4);
+    assert_int_equal(otk_slots_read(&d.rf.ops, &d.l, &st), OTK_OK);
+    assert_int_equal(st.boot_slot, 1);
+    assert_int_equal(st.boot_state, OTK_OTA_UNDEFINED);
+    before = d.rf.mutations;
+    assert_int_equal(pre_erase_all(&d, 1), 0);
+    assert_int_equal(d.rf.mutations, before);
+    assert_int_equal(otk_slots_confirm(&d.rf.ops, &d.l), OTK_OK);
+    assert_int_equal(pre_erase_all(&d, 1), (int)blocks);
     dev_free(&d);
     free(a);
     free(b);
