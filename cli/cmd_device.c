@@ -469,35 +469,6 @@ is_hex(const char *s, size_t n)
     return true;
 }
 
-static int
-fail_usage(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "otakit device: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'otakit device --help'.\n");
-    return OTK_EXIT_USAGE;
-}
-
-/* "--name value" or "--name=value". @return the value or NULL if this is not the option. */
-static const char *
-opt_value(int argc, char **argv, int *i, const char *name, bool *missing)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    (*i)++;
-    return argv[*i];
-}
-
 static bool
 parse_u64(const char *s, unsigned long long max, unsigned long long *out)
 {
@@ -564,114 +535,121 @@ cmd_device(int argc, char **argv)
             gw_opts = true;
         } else if (!strcmp(a, "--no-mdns")) {
             no_mdns = true;
-        } else if ((v = opt_value(argc, argv, &i, "--name", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--name", NULL, &missing))) {
             /* a host name label: it is also NAME.local */
             if (!*v || strlen(v) > 63 ||
                 strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
                           "0123456789-") != strlen(v))
-                return fail_usage("bad --name '%s' (1 to 63 letters, digits and '-')", v);
+                return cli_usage_error("device",
+                                       "bad --name '%s' (1 to 63 letters, digits and '-')", v);
             name = v;
-        } else if ((v = opt_value(argc, argv, &i, "--ble-window", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--ble-window", NULL, &missing))) {
             if (!parse_u64(v, 600000, &num))
-                return fail_usage("bad --ble-window '%s' (milliseconds)", v);
+                return cli_usage_error("device", "bad --ble-window '%s' (milliseconds)", v);
             gw.ble_window_ms = (uint32_t)num;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--ble-interval", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--ble-interval", NULL, &missing))) {
             if (!parse_u64(v, 600000, &num) || num == 0)
-                return fail_usage("bad --ble-interval '%s' (milliseconds, > 0)", v);
+                return cli_usage_error("device", "bad --ble-interval '%s' (milliseconds, > 0)", v);
             gw.ble_interval_ms = (uint32_t)num;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--ble-cpu-stall", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--ble-cpu-stall", NULL, &missing))) {
             if (!parse_u64(v, 60000, &num))
-                return fail_usage("bad --ble-cpu-stall '%s' (milliseconds)", v);
+                return cli_usage_error("device", "bad --ble-cpu-stall '%s' (milliseconds)", v);
             gw.ble_cpu_stall_ms = (uint32_t)num;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--mqtt-host", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--mqtt-host", NULL, &missing))) {
             gw.mqtt_host = v;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--mqtt-port", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--mqtt-port", NULL, &missing))) {
             if (!parse_u64(v, 65535, &num) || num == 0)
-                return fail_usage("bad --mqtt-port '%s' (1..65535)", v);
+                return cli_usage_error("device", "bad --mqtt-port '%s' (1..65535)", v);
             gw.mqtt_port = (uint16_t)num;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--mqtt-topic", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--mqtt-topic", NULL, &missing))) {
             if (!*v || strlen(v) > 128 || strpbrk(v, "#+"))
-                return fail_usage("bad --mqtt-topic '%s' (no wildcards, up to 128 characters)", v);
+                return cli_usage_error(
+                    "device", "bad --mqtt-topic '%s' (no wildcards, up to 128 characters)", v);
             gw.topic = v;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--reading-interval", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--reading-interval", NULL, &missing))) {
             if (!parse_u64(v, 3600000, &num) || num < 10)
-                return fail_usage("bad --reading-interval '%s' (milliseconds, >= 10)", v);
+                return cli_usage_error("device",
+                                       "bad --reading-interval '%s' (milliseconds, >= 10)", v);
             gw.reading_ms = (uint32_t)num;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--ota-watchdog", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--ota-watchdog", NULL, &missing))) {
             if (!parse_u64(v, 3600000, &num) || num == 0)
-                return fail_usage("bad --ota-watchdog '%s' (milliseconds, > 0)", v);
+                return cli_usage_error("device", "bad --ota-watchdog '%s' (milliseconds, > 0)", v);
             gw.watchdog_ms = (uint32_t)num;
             gw_opts = true;
-        } else if ((v = opt_value(argc, argv, &i, "--profile", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--profile", NULL, &missing))) {
             if (!strcmp(v, "esp32"))
                 cfg.profile = OTK_PROFILE_ESP32;
             else if (!strcmp(v, "esp8266"))
                 cfg.profile = OTK_PROFILE_ESP8266;
             else
-                return fail_usage("unknown profile '%s' (esp32 or esp8266)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--auth-variant", &missing))) {
+                return cli_usage_error("device", "unknown profile '%s' (esp32 or esp8266)", v);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--auth-variant", NULL, &missing))) {
             if (strcmp(v, "md5") && strcmp(v, "pbkdf2"))
-                return fail_usage("unknown auth variant '%s' (md5 or pbkdf2)", v);
+                return cli_usage_error("device", "unknown auth variant '%s' (md5 or pbkdf2)", v);
             auth = v;
-        } else if ((v = opt_value(argc, argv, &i, "--port", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--port", NULL, &missing))) {
             if (!parse_u64(v, 65535, &num))
-                return fail_usage("bad port '%s' (0..65535)", v);
+                return cli_usage_error("device", "bad port '%s' (0..65535)", v);
             port = (long)num;
-        } else if ((v = opt_value(argc, argv, &i, "--bind", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--bind", NULL, &missing))) {
             cfg.bind_addr = v;
-        } else if ((v = opt_value(argc, argv, &i, "--password-hash", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--password-hash", NULL, &missing))) {
             hash = v;
-        } else if ((v = opt_value(argc, argv, &i, "--password", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--password", NULL, &missing))) {
             password = v;
-        } else if ((v = opt_value(argc, argv, &i, "--flash-timing", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--flash-timing", NULL, &missing))) {
             if (!strcmp(v, "instant"))
                 cfg.timing = OTK_FLASH_INSTANT;
             else if (!strcmp(v, "realistic"))
                 cfg.timing = OTK_FLASH_REALISTIC;
             else
-                return fail_usage("unknown flash timing '%s' (realistic or instant)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--flash", &missing))) {
+                return cli_usage_error("device", "unknown flash timing '%s' (realistic or instant)",
+                                       v);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--flash", NULL, &missing))) {
             flash = v;
-        } else if ((v = opt_value(argc, argv, &i, "--cut-at", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--cut-at", NULL, &missing))) {
             if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num) || num == 0)
-                return fail_usage("bad --cut-at '%s' (a flash operation number, 1..)", v);
+                return cli_usage_error("device",
+                                       "bad --cut-at '%s' (a flash operation number, 1..)", v);
             cfg.cut_at = num;
-        } else if ((v = opt_value(argc, argv, &i, "--link", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--link", NULL, &missing))) {
             if (otk_link_profile_parse(v, &cfg.link) != 0)
-                return fail_usage("unknown link '%s' (none, lan, wifi or weak-wifi)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
+                return cli_usage_error("device", "unknown link '%s' (none, lan, wifi or weak-wifi)",
+                                       v);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", NULL, &missing))) {
             if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num))
-                return fail_usage("bad --seed '%s' (a number)", v);
+                return cli_usage_error("device", "bad --seed '%s' (a number)", v);
             cfg.seed = num;
-        } else if ((v = opt_value(argc, argv, &i, "--fault", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--fault", NULL, &missing))) {
             char ferr[1024];
             if (otk_faults_add(&faults, v, ferr, sizeof ferr) != 0)
-                return fail_usage("%s", ferr);
+                return cli_usage_error("device", "%s", ferr);
         } else if (missing) {
-            return fail_usage("option %s needs a value", a);
+            return cli_usage_error("device", "option %s needs a value", a);
         } else {
-            return fail_usage("unknown option '%s'", a);
+            return cli_usage_error("device", "unknown option '%s'", a);
         }
         if (missing)
-            return fail_usage("option %s needs a value", a);
+            return cli_usage_error("device", "option %s needs a value", a);
     }
 
     otk_faults_seed(&faults, cfg.seed);
     if (gw_opts && !gateway)
-        return fail_usage("%s", "gateway options need --gateway");
+        return cli_usage_error("device", "%s", "gateway options need --gateway");
     if (gateway && gw.ble_window_ms && gw.ble_window_ms >= gw.ble_interval_ms)
-        return fail_usage("%s", "--ble-window must be shorter than --ble-interval");
+        return cli_usage_error("device", "%s", "--ble-window must be shorter than --ble-interval");
     if (password && !*password)
-        return fail_usage("%s", "--password is empty (leave it out for no password)");
+        return cli_usage_error("device", "%s",
+                               "--password is empty (leave it out for no password)");
     if (password && hash)
-        return fail_usage("%s", "--password and --password-hash exclude each other");
+        return cli_usage_error("device", "%s", "--password and --password-hash exclude each other");
     if (!auth)
         cfg.auth = cfg.profile == OTK_PROFILE_ESP8266 ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
     else
@@ -690,11 +668,13 @@ cmd_device(int argc, char **argv)
         bool ok = is_hex(hash, OTK_MD5_HEX_LEN) ||
                   (cfg.auth == OTK_AUTH_PBKDF2 && is_hex(hash, OTK_SHA256_HEX_LEN));
         if (!ok)
-            return fail_usage(cfg.auth == OTK_AUTH_PBKDF2
-                                  ? "--password-hash '%s' must be 32 (MD5) or 64 (SHA-256) hex "
-                                    "digits"
-                                  : "--password-hash '%s' must be 32 hex digits (MD5)",
-                              hash);
+            return cli_usage_error(
+                "device",
+                cfg.auth == OTK_AUTH_PBKDF2
+                    ? "--password-hash '%s' must be 32 (MD5) or 64 (SHA-256) hex "
+                      "digits"
+                    : "--password-hash '%s' must be 32 hex digits (MD5)",
+                hash);
         for (const char *p = hash; *p; p++)
             if (isupper((unsigned char)*p)) {
                 fprintf(stderr, "otakit device: warning: uppercase hash: a real device would "

@@ -32,14 +32,6 @@ usage(FILE *to)
                 "  -o, --output FILE      where to write the image\n");
 }
 
-static int
-fail_usage(const char *msg, const char *arg)
-{
-    fprintf(stderr, "otakit image: error: %s%s%s\nTry 'otakit image --help'.\n", msg,
-            arg ? ": " : "", arg ? arg : "");
-    return OTK_EXIT_USAGE;
-}
-
 /* Decimal bytes with an optional K / M suffix (1024-based; "KB", "KiB" also accepted). */
 static bool
 parse_size(const char *s, uint32_t *out)
@@ -69,23 +61,6 @@ parse_size(const char *s, uint32_t *out)
     return true;
 }
 
-static const char *
-value(int argc, char **argv, int *i, const char *name, const char *alias, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (!strncmp(a, name, n) && a[n] == '=')
-        return a + n + 1;
-    if (strcmp(a, name) && !(alias && !strcmp(a, alias)))
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    (*i)++;
-    return argv[*i];
-}
-
 int
 cmd_image(int argc, char **argv)
 {
@@ -99,46 +74,46 @@ cmd_image(int argc, char **argv)
         if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             usage(stdout);
             return OTK_EXIT_OK;
-        } else if ((v = value(argc, argv, &i, "--chip", NULL, &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--chip", NULL, &missing))) {
             if (!strcmp(v, "esp32"))
                 chip = OTK_PROFILE_ESP32;
             else if (!strcmp(v, "esp8266"))
                 chip = OTK_PROFILE_ESP8266;
             else
-                return fail_usage("unknown chip (esp32 or esp8266)", v);
-        } else if ((v = value(argc, argv, &i, "--version", NULL, &missing))) {
+                return cli_usage_error("image", "unknown chip (esp32 or esp8266): %s", v);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--version", NULL, &missing))) {
             version = v;
-        } else if ((v = value(argc, argv, &i, "--project", NULL, &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--project", NULL, &missing))) {
             project = v;
-        } else if ((v = value(argc, argv, &i, "--size", NULL, &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--size", NULL, &missing))) {
             if (!parse_size(v, &size))
-                return fail_usage("bad size (bytes, or with K / M suffix)", v);
+                return cli_usage_error("image", "bad size (bytes, or with K / M suffix): %s", v);
             have_size = true;
-        } else if ((v = value(argc, argv, &i, "--seed", NULL, &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", NULL, &missing))) {
             char *end;
             errno = 0;
             unsigned long s = strtoul(v, &end, 0);
             if (errno || *end || !*v || s > 0xFFFFFFFFul)
-                return fail_usage("bad seed", v);
+                return cli_usage_error("image", "bad seed: %s", v);
             seed = (uint32_t)s;
-        } else if ((v = value(argc, argv, &i, "--output", "-o", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--output", "-o", &missing))) {
             output = v;
         } else if (missing) {
-            return fail_usage("option needs a value", argv[i]);
+            return cli_usage_error("image", "option needs a value: %s", argv[i]);
         } else {
-            return fail_usage("unknown option", argv[i]);
+            return cli_usage_error("image", "unknown option: %s", argv[i]);
         }
     }
     if (!version)
-        return fail_usage("--version is required", NULL);
+        return cli_usage_error("image", "--version is required");
     if (!have_size)
-        return fail_usage("--size is required", NULL);
+        return cli_usage_error("image", "--size is required");
     if (!output)
-        return fail_usage("-o FILE is required", NULL);
+        return cli_usage_error("image", "-o FILE is required");
     if (strlen(version) > 31)
-        return fail_usage("version longer than 31 characters", version);
+        return cli_usage_error("image", "version longer than 31 characters: %s", version);
     if (strlen(project) > 31)
-        return fail_usage("project name longer than 31 characters", project);
+        return cli_usage_error("image", "project name longer than 31 characters: %s", project);
 
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf) {

@@ -35,33 +35,6 @@ static const char help_text[] =
     "\n"
     "exit status: 0 devices found, 1 none answered (or a network error), 2 usage error\n";
 
-static int
-usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "otakit list: error: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'otakit list --help'.\n");
-    return OTK_EXIT_USAGE;
-}
-
-/* "--name value", "--name=value", "-x value"; @return the value, or NULL if a is not name. */
-static const char *
-opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(lng);
-
-    if (!strncmp(a, lng, n) && a[n] == '=')
-        return a + n + 1;
-    if (strcmp(a, lng) != 0 && (!shrt || strcmp(a, shrt) != 0))
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
 /* A TXT value as text ("" if absent); *present tells whether the key is there. */
 static void
 txt_text(const struct otk_mdns_found *f, const char *key, char *out, size_t cap, bool *present)
@@ -239,18 +212,19 @@ cmd_list(int argc, char **argv)
             return OTK_EXIT_OK;
         } else if (!strcmp(a, "--json")) {
             json = true;
-        } else if ((v = opt_value(argc, argv, &i, "--timeout", "-t", &missing))) {
+        } else if ((v = cli_opt_value(argc, argv, &i, "--timeout", "-t", &missing))) {
             char *end;
             errno = 0;
             timeout = strtod(v, &end);
             if (errno || end == v || *end || !(timeout > 0) || timeout > 600)
-                return usage_error("bad --timeout '%s' (seconds, more than 0, at most 600)", v);
-        } else if ((v = opt_value(argc, argv, &i, "--interface", "-I", &missing))) {
+                return cli_usage_error("list",
+                                       "bad --timeout '%s' (seconds, more than 0, at most 600)", v);
+        } else if ((v = cli_opt_value(argc, argv, &i, "--interface", "-I", &missing))) {
             iface = v;
         } else if (missing) {
-            return usage_error("option %s needs a value", a);
+            return cli_usage_error("list", "option %s needs a value", a);
         } else {
-            return usage_error("unknown option '%s'", a);
+            return cli_usage_error("list", "unknown option '%s'", a);
         }
     }
     found = calloc(LIST_MAX, sizeof *found);
@@ -262,7 +236,7 @@ cmd_list(int argc, char **argv)
                              LIST_MAX, &n, err, sizeof err);
     if (rc == OTK_ERR_ARG) {
         free(found);
-        return usage_error("%s", err);
+        return cli_usage_error("list", "%s", err);
     }
     if (rc != OTK_OK) {
         fprintf(stderr, "otakit list: error: %s\n", err);
