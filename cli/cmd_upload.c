@@ -437,18 +437,6 @@ load_image(const struct otk_upload_opts *o, uint8_t **data, uint32_t *size)
     return 0;
 }
 
-static void
-md5_hex(const uint8_t *d, uint32_t n, char out[33])
-{
-    const struct otk_crypto_ops *c = otk_posix_crypto();
-    union otk_hash_ctx ctx;
-    uint8_t dig[16];
-    c->md5_start(&ctx);
-    c->md5_update(&ctx, d, n);
-    c->md5_finish(&ctx, dig);
-    otk_hex(dig, 16, out);
-}
-
 /* ---- summary ---- */
 
 static int
@@ -551,7 +539,7 @@ cmd_upload(int argc, char **argv)
         otk_upload_opts_free(&o);
         return rc;
     }
-    md5_hex(image, size, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), image, size, md5);
 
     memset(&rep, 0, sizeof rep);
     rep.json = o.json;

@@ -69,6 +69,9 @@ int otk_proto_parse_auth(const uint8_t *dg, size_t len, struct otk_auth_answer *
 size_t otk_proto_format_invite(char *buf, size_t cap, uint32_t cmd, uint16_t port, uint32_t size,
                                const char *md5hex);
 
+/** The MD5 an invitation carries: lowercase hex of MD5(data) into out (33 bytes). */
+void otk_proto_md5_hex(const struct otk_crypto_ops *c, const void *data, size_t len, char *out);
+
 /** Format "200 <cnonce> <response>\n". @return bytes written, 0 if cap too small. */
 size_t otk_proto_format_auth(char *buf, size_t cap, const char *cnonce, const char *response,
                              size_t hex_len);

@@ -29,6 +29,18 @@ otk_proto_format_invite(char *buf, size_t cap, uint32_t cmd, uint16_t port, uint
     return s.n;
 }
 
+void
+otk_proto_md5_hex(const struct otk_crypto_ops *c, const void *data, size_t len, char *out)
+{
+    union otk_hash_ctx ctx;
+    uint8_t d[16];
+
+    c->md5_start(&ctx);
+    c->md5_update(&ctx, data, len);
+    c->md5_finish(&ctx, d);
+    otk_hex(d, sizeof d, out);
+}
+
 size_t
 otk_proto_format_auth(char *buf, size_t cap, const char *cnonce, const char *response,
                       size_t hex_len)

@@ -176,15 +176,10 @@ static void
 upload(struct fz *f, uint32_t cmd, const uint8_t *img, size_t len, size_t chunk, bool stop)
 {
     const struct otk_crypto_ops *c = &f->c.ops;
-    union otk_hash_ctx ctx;
-    uint8_t d[16];
     char md5[33], buf[100];
     size_t n;
 
-    c->md5_start(&ctx);
-    c->md5_update(&ctx, img, len);
-    c->md5_finish(&ctx, d);
-    otk_hex(d, 16, md5);
+    otk_proto_md5_hex(c, img, len, md5);
     n = otk_proto_format_invite(buf, sizeof buf, cmd, 40000, (uint32_t)len, md5);
     send(f, 0, buf, n);
     if (f->dev.cfg.secret[0])

@@ -36,19 +36,6 @@ on_reboot(void *user)
 }
 
 void
-rig_md5_hex(const uint8_t *data, size_t len, char *out)
-{
-    const struct otk_crypto_ops *c = otk_posix_crypto();
-    union otk_hash_ctx ctx;
-    uint8_t d[16];
-
-    c->md5_start(&ctx);
-    c->md5_update(&ctx, data, len);
-    c->md5_finish(&ctx, d);
-    otk_hex(d, 16, out);
-}
-
-void
 rig_opts_default(struct rig_opts *o, enum otk_profile p, enum otk_auth_variant v,
                  const char *password)
 {
@@ -98,7 +85,7 @@ rig_new_opts(const struct rig_opts *o)
         assert_int_equal(
             otk_imagegen(o->profile, "test", o->version, o->img_size, o->seed, r->img, o->img_size),
             (int)o->img_size);
-        rig_md5_hex(r->img, o->img_size, r->md5);
+        otk_proto_md5_hex(otk_posix_crypto(), r->img, o->img_size, r->md5);
     }
     r->host = fakenet_addr("127.0.0.1", 40000);
     r->now = 1000;
@@ -211,7 +198,7 @@ rig_upload(struct rig *r, uint32_t cmd, const uint8_t *data, uint32_t size, cons
     int ends = r->events[OTK_EV_END];
     int reboots = r->reboots;
 
-    rig_md5_hex(data, size, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), data, size, md5);
     rig_invite(r, cmd, size, md5);
     if (password)
         rig_answer_challenge(r, r->dev.cfg.auth, password);

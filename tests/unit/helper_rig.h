@@ -66,9 +66,6 @@ struct rig *rig_new_opts(const struct rig_opts *o);
 struct rig *rig_new(enum otk_profile p, enum otk_auth_variant v, const char *password);
 void rig_free(struct rig *r);
 
-/** Lowercase hex MD5 of data (33 bytes out). */
-void rig_md5_hex(const uint8_t *data, size_t len, char *out);
-
 void rig_send_dgram(struct rig *r, const struct otk_addr *from, const char *text);
 /** An invitation from r->host, TCP port 48266. */
 void rig_invite(struct rig *r, uint32_t cmd, uint32_t size, const char *md5);

@@ -212,7 +212,7 @@ wrong_magic(void **state)
     uint8_t *junk = calloc(1, 8192);
     char md5[33];
 
-    rig_md5_hex(junk, 8192, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), junk, 8192, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, junk, 8192, md5, "Wrong Magic Byte\r\n");
     expect_tcp_error(OTK_PROFILE_ESP8266, junk, 8192, md5, "ERROR[10]: Magic byte is not 0xE9\n");
     free(junk);
@@ -229,16 +229,16 @@ broken_checksum_and_other_chip(void **state)
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
     img[IMG_SIZE / 2] ^= 0x40;
-    rig_md5_hex(img, IMG_SIZE, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, img, IMG_SIZE, md5, "Could Not Activate The Firmware\r\n");
     /* an ESP8266 build sent to an ESP32 and the other way round */
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP8266, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    rig_md5_hex(img, IMG_SIZE, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, img, IMG_SIZE, md5, "Could Not Activate The Firmware\r\n");
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    rig_md5_hex(img, IMG_SIZE, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP8266, img, IMG_SIZE, md5, "ERROR[9]: new Flash config wrong");
     free(img);
 }
@@ -384,7 +384,7 @@ filesystem_goes_to_spiffs(void **state)
 
     for (size_t i = 0; i < sizeof fs; i++)
         fs[i] = (uint8_t)(i * 7);
-    rig_md5_hex(fs, sizeof fs, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), fs, sizeof fs, md5);
     rig_invite(r, OTK_CMD_FS, sizeof fs, md5);
     rig_stream(r, fs, sizeof fs, 1460);
     rig_run_ticks(r, r->now + 200);
@@ -807,16 +807,16 @@ truncated_image_refused(void **state)
 
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    rig_md5_hex(img, cut, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, cut, md5);
     expect_tcp_error(OTK_PROFILE_ESP32, img, cut, md5, "Could Not Activate The Firmware\r\n");
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP8266, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    rig_md5_hex(img, cut, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, cut, md5);
     expect_tcp_error(OTK_PROFILE_ESP8266, img, cut, md5, "ERROR[17]: Image verification failed\n");
     /* an ESP32 build on an ESP8266: the whole text, with the chip's real size */
     assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", IMG_SIZE, 3, img, IMG_SIZE),
                      IMG_SIZE);
-    rig_md5_hex(img, IMG_SIZE, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, IMG_SIZE, md5);
     expect_tcp_error(OTK_PROFILE_ESP8266, img, IMG_SIZE, md5,
                      "ERROR[9]: new Flash config wrong, real size: 4194304\n");
     free(img);

@@ -17,6 +17,7 @@
 #include "otakit/imagegen.h"
 #include "otakit/layout.h"
 #include "otakit/posix.h"
+#include "otakit/proto.h"
 #include "otakit/slots.h"
 #include "otakit/updater.h"
 
@@ -59,21 +60,6 @@ gen(enum otk_profile p, const char *version, uint32_t size, uint32_t seed)
     return b;
 }
 
-static void
-md5hex(const uint8_t *d, size_t n, char out[33])
-{
-    const struct otk_crypto_ops *c = otk_posix_crypto();
-    union otk_hash_ctx h;
-    uint8_t md[16];
-
-    c->md5_start(&h);
-    c->md5_update(&h, d, n);
-    c->md5_finish(&h, md);
-    for (int i = 0; i < 16; i++) {
-        snprintf(out + 2 * i, 3, "%02x", md[i]);
-    }
-}
-
 /* Stream data in chunks of `chunk` bytes; stop at the first refused write.
  * @return the reason of end(), or of the write that failed. */
 static enum otk_upd_reason
@@ -98,7 +84,7 @@ update(struct dev *d, uint32_t cmd, int running, const uint8_t *img, size_t len,
     char md5[33];
     enum otk_upd_reason r;
 
-    md5hex(img, len, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, len, md5);
     r = otk_upd_begin(&d->u, (uint32_t)len, cmd, running, md5);
     if (r != OTK_UPD_OK) {
         return r;
@@ -339,7 +325,7 @@ begin_errors(void **state)
     char md5[33];
 
     assert_non_null(d);
-    md5hex(img, 4096, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, 4096, md5);
     for (int p = 0; p < 2; p++) {
         bool e32 = p == OTK_PROFILE_ESP32;
         uint32_t slot_size;
@@ -417,7 +403,7 @@ write_more_than_announced(void **state)
     assert_non_null(d);
     for (int p = 0; p < 2; p++) {
         dev_init(d, (enum otk_profile)p);
-        md5hex(img, 10000, md5);
+        otk_proto_md5_hex(otk_posix_crypto(), img, 10000, md5);
         assert_int_equal(otk_upd_begin(&d->u, 10000, 0, 0, md5), OTK_UPD_OK);
         assert_int_equal(otk_upd_write(&d->u, img, 9000), 9000);
         assert_int_equal(otk_upd_write(&d->u, img + 9000, 1460), 0);
@@ -462,7 +448,7 @@ magic_checks(void **state)
         {
             char md5[33];
 
-            md5hex(data, sizeof data, md5);
+            otk_proto_md5_hex(otk_posix_crypto(), data, sizeof data, md5);
             assert_int_equal(otk_upd_begin(&d->u, sizeof data, 0, 0, md5), OTK_UPD_OK);
             if (e32) {
                 assert_int_equal(otk_upd_write(&d->u, data, 1), 0);
@@ -511,7 +497,7 @@ md5_mismatch(void **state)
         char good[33];
         char text[200];
 
-        md5hex(img, 30000, good);
+        otk_proto_md5_hex(otk_posix_crypto(), img, 30000, good);
         dev_init(d, (enum otk_profile)p);
         assert_int_equal(otk_upd_begin(&d->u, 30000, 0, 0, "0123456789abcdef0123456789ABCDEF"),
                          OTK_UPD_OK);
@@ -823,7 +809,7 @@ erase_ahead(void **state)
     memset(d->rf.mem + start + 0x10000, 0xFF, 0x10000); /* block 1 reads as erased */
     memset(d->rf.mem + start + 0x30000, 0xFF, 0x8000);  /* block 3 only half (a power cut) */
     assert_int_equal(otk_upd_erase_ahead(&d->u), 0);    /* no update running */
-    md5hex(img, size, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), img, size, md5);
     assert_int_equal(otk_upd_begin(&d->u, size, 0, 0, md5), OTK_UPD_OK);
     assert_int_equal(d->rf.mutations, 0); /* begin erases nothing */
     assert_int_equal(otk_upd_erase_ahead(&d->u), 1);
@@ -890,7 +876,7 @@ unconfirmed_running_image_protects_rollback_target(void **state)
     assert_int_equal(otk_slots_boot(&d.rf.ops, &d.l, &slot, &rolled_back), OTK_OK);
     assert_int_equal(slot, 1);
     before = d.rf.mutations;
-    md5hex(b, 40000, md5);
+    otk_proto_md5_hex(otk_posix_crypto(), b, 40000, md5);
     assert_int_equal(otk_upd_begin(&d.u, 40000, 0, 1, md5), OTK_UPD_UNCONFIRMED);
     assert_int_equal(d.rf.mutations, before);
     errtext_is(&d, "Running Firmware Not Confirmed");

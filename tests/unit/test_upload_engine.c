@@ -253,12 +253,7 @@ cfg_for(struct otk_upload_cfg *c, const struct fake *f)
     c->crypto = otk_posix_crypto();
     c->retries = 0;
     c->retry_backoff_ms = 50;
-    union otk_hash_ctx ctx;
-    uint8_t d[16];
-    c->crypto->md5_start(&ctx);
-    c->crypto->md5_update(&ctx, image, sizeof image);
-    c->crypto->md5_finish(&ctx, d);
-    otk_hex(d, 16, c->md5);
+    otk_proto_md5_hex(c->crypto, image, sizeof image, c->md5);
 }
 
 /* Run engine and fake in one loop until the engine is done or limit_ms passed. */
