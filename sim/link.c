@@ -894,6 +894,7 @@ otk_link_reset(struct otk_link *l)
 {
     l->eng_open = false;
     tcp_new(l);
+    l->uin.n = 0; /* datagrams on their way in die with the device's stack */
     l->out.head = l->out.n = 0;
     l->out_head = l->out_len = 0;
 }

@@ -79,8 +79,9 @@ long otk_net_send(otk_sock s, const void *buf, size_t len);
 /** Receive from a TCP connection. @return bytes, 0 when the peer closed, or a negative rc */
 long otk_net_recv(otk_sock s, void *buf, size_t cap);
 
-/** Bytes handed to a TCP socket that the peer has not acknowledged yet, or -1 if the system
- *  cannot tell (then progress counts bytes handed to the socket). */
+/** Bytes handed to a TCP socket that the peer has not acknowledged yet, -1 if the system
+ *  cannot tell (then progress counts bytes handed to the socket), or OTK_NET_RESET where the
+ *  system can tell that the connection is gone (its queue, and so the count, is lost). */
 long otk_net_unacked(otk_sock s);
 
 /** Read the ICMP errors queued on a UDP socket (where the system queues them apart from the

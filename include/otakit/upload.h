@@ -140,6 +140,7 @@ struct otk_upload {
     bool rerun_done_;      /* an ambiguous auth failure has been re-run */
     bool extra_challenge_; /* a second AUTH challenge arrived in this handshake */
     unsigned unreach_;     /* ICMP port-unreachable reports in this handshake */
+    unsigned busy_;        /* "Update already running" answers in this handshake */
     uint32_t deadline_;    /* state deadline */
     uint32_t next_send_;   /* next retransmission */
     uint32_t gap_;         /* current retransmission interval */

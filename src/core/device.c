@@ -424,6 +424,11 @@ otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_
     case OTK_DEV_WAIT_AUTH:
         handle_wait_auth(d, from, data, len, now_ms);
         break;
+    case OTK_DEV_REBOOTING:
+        /* A restarting device hears nothing, as a real one (its loop no longer runs); a
+         * refusal here would tell the next uploader to give up on a device that is back in a
+         * moment. The uploader retransmits its invitation and gets the rebooted device. */
+        break;
     default:
         handle_busy(d, from, data, len);
         break;

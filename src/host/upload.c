@@ -28,6 +28,7 @@
 #define SLICE_MAX           (64 * 1024)
 #define LOCKSTEP_CHUNK      1024
 #define INVITE_GAP0_MS      500
+#define BUSY_GAP_MS         1000 /* invitations to a busy device: steady, to catch its end */
 #define AUTH_GAP0_MS        1000
 #define ERROR_GRACE_MS      1500
 #define PROGRESS_TICK       100
@@ -163,6 +164,31 @@ dlog(struct otk_upload *u, const char *fmt, ...)
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     emit(u, OTK_UP_EV_LOG, buf);
+}
+
+/* What the device sent, for the debug trace: at most max bytes, with newlines, quotes and
+ * other control bytes escaped (\n, \", \x07) so that one reply stays on one line. */
+static const char *
+escaped(char *out, size_t cap, const void *buf, size_t len, size_t max)
+{
+    const unsigned char *p = buf;
+    size_t n = 0;
+
+    for (size_t i = 0; i < len && i < max && n + 5 < cap; i++) {
+        unsigned char c = p[i];
+        const char *e = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+
+        if (!e && (c == '"' || c == '\\'))
+            out[n++] = '\\';
+        if (e)
+            n += (size_t)snprintf(out + n, cap - n, "%s", e);
+        else if (c < 0x20 || c >= 0x7f)
+            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
+        else
+            out[n++] = (char)c;
+    }
+    out[n] = 0;
+    return out;
 }
 
 static void
@@ -392,6 +418,7 @@ begin_handshake(struct otk_upload *u, uint32_t now)
     u->invites_ = 0;
     u->handshakes_++;
     u->unreach_ = 0;
+    u->busy_ = 0;
     u->extra_challenge_ = false;
     set_state(u, OTK_UP_INVITE);
     send_invite(u);
@@ -557,7 +584,15 @@ drain_errqueue(struct otk_upload *u)
 static void
 no_answer(struct otk_upload *u, uint32_t now)
 {
-    if (u->unreach_)
+    if (u->busy_)
+        finish(u, now, OTK_UPX_DEVICE,
+               "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): another upload to "
+               "it is in progress, or it is still finishing one.\n"
+               "fix: wait for the other upload to end and upload again (a longer -t waits "
+               "longer); if no other upload runs, reset the device.",
+               u->who_, u->device_text, u->busy_, u->busy_ == 1 ? "" : "s",
+               u->cfg.invite_timeout_ms / 1000.0, u->invites_, u->invites_ == 1 ? "" : "s");
+    else if (u->unreach_)
         finish(u, now, OTK_UPX_NO_ANSWER,
                "%s answered that nothing listens on UDP port %u (ICMP port unreachable, "
                "%u times): wrong port, or ArduinoOTA is not running on it.\n"
@@ -597,8 +632,8 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
         dg[n] = 0;
         struct otk_reply r;
         otk_proto_parse_reply(dg, (size_t)n, &r);
-        char shown[200];
-        snprintf(shown, sizeof shown, "%.*s", (int)(n > 150 ? 150 : n), (const char *)dg);
+        char shown[640];
+        escaped(shown, sizeof shown, dg, (size_t)n, 150);
         dlog(u, "UDP reply from %s:%u in state %s: \"%s\"", inet_ntoa(from.sin_addr),
              ntohs(from.sin_port), otk_upload_state_name(u->state), shown);
         if (u->state == OTK_UP_CONNECT) {
@@ -610,6 +645,8 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
                 device_error(u, now, t, true);
             continue; /* duplicates of OK and such: nothing to do */
         }
+        if (r.kind == OTK_REPLY_OK || r.kind == OTK_REPLY_AUTH)
+            u->device_text[0] = 0; /* a busy answer before this one is history */
         switch (r.kind) {
         case OTK_REPLY_OK:
             if (u->state == OTK_UP_AUTH)
@@ -640,6 +677,16 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
         case OTK_REPLY_ERR: {
             char t[160];
             snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
+            if (u->state == OTK_UP_INVITE && contains(t, "already running")) {
+                /* Busy with another upload, or finishing one: not final. Keep inviting, once
+                 * a second, until it is free or -t runs out (no_answer() then says so). */
+                snprintf(u->device_text, sizeof u->device_text, "%s", t);
+                u->busy_++;
+                u->gap_ = BUSY_GAP_MS;
+                u->next_send_ = now + BUSY_GAP_MS;
+                dlog(u, "the device is busy; inviting again in %.1f s", BUSY_GAP_MS / 1000.0);
+                break;
+            }
             device_error(u, now, t, true);
             break;
         }
@@ -687,6 +734,8 @@ update_acked(struct otk_upload *u, uint32_t now)
     /* bytes still in our send queue (unsent or not acknowledged by the device's stack); where
      * the system cannot tell, progress counts what the socket took */
     long outq = u->conn_fd_ >= 0 ? otk_net_unacked(u->conn_fd_) : -1;
+    if (outq == OTK_NET_RESET)
+        return; /* what the device had acknowledged stays the last figure seen */
     if (outq > 0 && (uint32_t)outq <= u->sent)
         acked = u->sent - (uint32_t)outq;
     if (acked != u->acked) {
@@ -712,8 +761,10 @@ read_replies(struct otk_upload *u, uint32_t now)
             u->lock_wait_ = false;
             /* acks are many and say little: log the first one and any text */
             if (u->parser_.ack_count <= 1 || u->parser_.error || u->parser_.ok ||
-                u->parser_.pending_o)
-                dlog(u, "device says: \"%.*s\"", (int)(n > 100 ? 100 : n), (const char *)buf);
+                u->parser_.pending_o) {
+                char shown[640];
+                dlog(u, "device says: \"%s\"", escaped(shown, sizeof shown, buf, (size_t)n, 100));
+            }
             if (u->parser_.ok) {
                 finish(u, now, OTK_UPX_OK, NULL);
                 return;

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -159,8 +160,13 @@ long
 otk_net_unacked(otk_sock s)
 {
 #ifdef TIOCOUTQ
-    /* Linux: bytes in the send queue, unsent or not yet acknowledged by the peer */
+    /* Linux: bytes in the send queue, unsent or not yet acknowledged by the peer. A reset
+     * empties the queue without any byte being acknowledged: say the count is lost. */
+    struct tcp_info ti;
+    socklen_t tl = sizeof ti;
     int outq = 0;
+    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_CLOSE)
+        return OTK_NET_RESET;
     if (ioctl(s, TIOCOUTQ, &outq) == 0 && outq >= 0)
         return outq;
 #else

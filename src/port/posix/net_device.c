@@ -486,6 +486,12 @@ otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint
 void
 otk_netdev_reset(struct otk_netdev *nd)
 {
+    uint8_t junk[16];
+
+    /* Datagrams that arrived while the device was going down die with its network stack; the
+     * sender retransmits to the device that comes back. */
+    while (recv(nd->udp_fd, junk, sizeof junk, MSG_DONTWAIT) >= 0 || errno == EINTR)
+        ;
     if (nd->tcp_fd >= 0) {
         if (nd->tcp == OTK_NETDEV_TCP_CONNECTING) {
             close(nd->tcp_fd);

@@ -88,7 +88,8 @@ int otk_netdev_pollfds(struct otk_netdev *nd, struct pollfd *pfds, int *timeout_
 /** Handle what poll() reported in pfds (the same array and count) and feed the engine. */
 void otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint32_t now_ms);
 
-/** The device restarts: drop the TCP connection (flushed best-effort), keep the UDP port. */
+/** The device restarts: drop the TCP connection (flushed best-effort) and the datagrams that
+ *  wait unread, keep the UDP port. */
 void otk_netdev_reset(struct otk_netdev *nd);
 
 /** Give queued bytes and a lingering close up to limit_ms to reach the peer (used before the
