@@ -5,6 +5,7 @@
 #define OTK_IMAGE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "layout.h"
@@ -54,6 +55,40 @@ enum otk_image_result otk_image_verify(const struct otk_flash_ops *f,
                                        const struct otk_crypto_ops *c, uint32_t off,
                                        uint32_t max_len, enum otk_profile expect,
                                        union otk_hash_ctx *hash_ctx, struct otk_image_info *info);
+
+/* The chip an image is built for. The ESP32 family's extended header carries ESP-IDF's chip id
+ * (esp_chip_id_t: these values); the ESP8266's header has none, so it gets a value of otakit's
+ * own that no ESP-IDF chip id takes. */
+#define OTK_CHIP_ESP32     0
+#define OTK_CHIP_ESP32S2   2
+#define OTK_CHIP_ESP32C3   5
+#define OTK_CHIP_ESP32S3   9
+#define OTK_CHIP_ESP32C2   12
+#define OTK_CHIP_ESP32C6   13
+#define OTK_CHIP_ESP32H2   16
+#define OTK_CHIP_ESP32P4   18
+#define OTK_CHIP_ESP32C61  20
+#define OTK_CHIP_ESP32C5   23
+#define OTK_CHIP_ESP8266   0x8266
+#define OTK_CHIP_UNKNOWN   (-1)
+#define OTK_IMAGE_HEAD_LEN 16 /* bytes otk_image_chip() needs to decide */
+
+/** The chip an application image is built for, from its first bytes: OTK_CHIP_ESP8266 for the
+ *  ESP8266 formats (0xE9 with an ESP8266 load address where the ESP32 family has its extended
+ *  header, or 0xEA), else the ESP32 family's chip id; OTK_CHIP_UNKNOWN when len is below
+ *  OTK_IMAGE_HEAD_LEN or the bytes are no app image (another magic, gzip). Reads only the head:
+ *  the rest of the image may be anything. */
+int otk_image_chip(const uint8_t *head, size_t len);
+
+/** What the image writer checks of an application image's first len (>= 1) bytes for a device
+ *  of profile p, as soon as they arrive: OTK_IMG_BAD_MAGIC if it does not start with 0xE9
+ *  (ESP8266: nor with gzip's 1F 8B), OTK_IMG_WRONG_CHIP if its header names another chip than
+ *  the profile's (ESP32: chip id 0 only, as its bootloader checks), else OTK_IMG_OK (also while
+ *  fewer than OTK_IMAGE_HEAD_LEN bytes leave the chip open). */
+enum otk_image_result otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p);
+
+/** "ESP32-S3", "ESP8266", ...; NULL for a chip id it does not know. */
+const char *otk_image_chip_name(int chip);
 
 /** Short English text for a result. */
 const char *otk_image_result_str(enum otk_image_result r);

@@ -42,6 +42,8 @@ enum otk_upd_reason {
     OTK_UPD_UNKNOWN_CMD,      /* ESP8266 16 "Unknown update command" */
     OTK_UPD_NO_DATA,          /* ESP8266 13 "No data supplied" */
     OTK_UPD_UNCONFIRMED,      /* otakit 22: the running image is still pending verification */
+    OTK_UPD_WRONG_CHIP,       /* otakit 23 "Image For Another Chip": its header names another
+                                 chip than the profile's (checked before the first erase) */
 };
 
 struct otk_updater {
@@ -80,11 +82,14 @@ enum otk_upd_reason otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t
                                   int running_slot, const char *md5hex);
 
 /** Accept image bytes. @return len on success; 0 on failure (see otk_upd_reason_of; the update
- *  is then aborted). More bytes than remain is OTK_UPD_SPACE, as on the ESP32 core. */
+ *  is then aborted). More bytes than remain is OTK_UPD_SPACE, as on the ESP32 core. An
+ *  application image whose first OTK_IMAGE_HEAD_LEN bytes name another chip is
+ *  OTK_UPD_WRONG_CHIP, before anything is erased. */
 size_t otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len);
 
 /** Erase the next erase unit ahead of the writes, if the writes will need it soon (at most the
- *  64 KB block being written and the next). Units that already read as erased are skipped.
+ *  64 KB block being written and the next), and not before the image's head has been checked.
+ *  Units that already read as erased are skipped.
  *  @return 1 if it erased or skipped a unit, 0 if nothing was left to do, -1 if the erase
  *  failed (the update is then aborted with OTK_UPD_ERASE). */
 int otk_upd_erase_ahead(struct otk_updater *u);

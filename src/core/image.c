@@ -404,6 +404,66 @@ otk_image_verify(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, 
     return r;
 }
 
+int
+otk_image_chip(const uint8_t *head, size_t len)
+{
+    if (len >= 1 && head[0] == 0xEA) {
+        return OTK_CHIP_ESP8266; /* the ESP8266's second image format */
+    }
+    if (len < OTK_IMAGE_HEAD_LEN || head[0] != OTK_IMAGE_MAGIC) {
+        return OTK_CHIP_UNKNOWN;
+    }
+    /* Bytes 8..11: the ESP8266's first segment header starts with a load address; the ESP32
+     * family has its WP pin and SPI pin drive strengths there (0xEE 0 0 0 from esptool), which
+     * never read as an address the ESP8266 knows. */
+    if (addr_known(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0],
+                   otk__get_u32(head + 8))) {
+        return OTK_CHIP_ESP8266;
+    }
+    return otk__get_u16(head + 12);
+}
+
+enum otk_image_result
+otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p)
+{
+    int chip = otk_image_chip(head, len);
+
+    if (p == OTK_PROFILE_ESP8266 && head[0] == 0x1F) {
+        return len < 2 || head[1] == 0x8B ? OTK_IMG_OK : OTK_IMG_BAD_MAGIC; /* gzip: eboot */
+    }
+    if (head[0] != OTK_IMAGE_MAGIC) {
+        return OTK_IMG_BAD_MAGIC; /* also 0xEA: the Arduino cores take 0xE9 images only */
+    }
+    if (chip != OTK_CHIP_UNKNOWN &&
+        chip != (p == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32)) {
+        return OTK_IMG_WRONG_CHIP;
+    }
+    return OTK_IMG_OK;
+}
+
+const char *
+otk_image_chip_name(int chip)
+{
+    static const struct {
+        int id;
+        const char *name;
+    } names[] = {
+        {OTK_CHIP_ESP32, "ESP32"},        {OTK_CHIP_ESP32S2, "ESP32-S2"},
+        {OTK_CHIP_ESP32C3, "ESP32-C3"},   {OTK_CHIP_ESP32S3, "ESP32-S3"},
+        {OTK_CHIP_ESP32C2, "ESP32-C2"},   {OTK_CHIP_ESP32C6, "ESP32-C6"},
+        {OTK_CHIP_ESP32H2, "ESP32-H2"},   {OTK_CHIP_ESP32P4, "ESP32-P4"},
+        {OTK_CHIP_ESP32C61, "ESP32-C61"}, {OTK_CHIP_ESP32C5, "ESP32-C5"},
+        {OTK_CHIP_ESP8266, "ESP8266"},
+    };
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (names[i].id == chip) {
+            return names[i].name;
+        }
+    }
+    return NULL;
+}
+
 const char *
 otk_image_result_str(enum otk_image_result r)
 {

@@ -51,6 +51,7 @@ static const uint8_t reason_num[][2] = {
     [OTK_UPD_UNKNOWN_CMD] = {16, 16},
     [OTK_UPD_NO_DATA] = {13, 13},
     [OTK_UPD_UNCONFIRMED] = {22, 22},
+    [OTK_UPD_WRONG_CHIP] = {23, 23},
 };
 
 #define N_REASONS (sizeof reason_num / sizeof reason_num[0])
@@ -76,6 +77,7 @@ static const char *const reason_text[N_REASONS] = {
     [OTK_UPD_UNKNOWN_CMD] = "Unknown update command",
     [OTK_UPD_NO_DATA] = "No data supplied",
     [OTK_UPD_UNCONFIRMED] = "Running Firmware Not Confirmed",
+    [OTK_UPD_WRONG_CHIP] = "Image For Another Chip",
 };
 
 /* Where the ESP8266 core words it differently. */
@@ -302,8 +304,8 @@ otk_upd_erase_ahead(struct otk_updater *u)
     uint32_t cover_end, pos, limit;
     enum otk_upd_reason r;
 
-    if (!u->running) {
-        return 0;
+    if (!u->running || u->progress < OTK_IMAGE_HEAD_LEN) {
+        return 0; /* nothing is erased before write() has checked the image's chip */
     }
     /* the block being written and the next: far enough to overlap the transfer, near enough
      * that an abandoned update has not erased a slot for nothing */
@@ -391,29 +393,6 @@ flush(struct otk_updater *u)
     return OTK_UPD_OK;
 }
 
-/* The magic check, as soon as the bytes are known (the cores wait for the first 4 KB sector or
- * for end(); failing at once saves a whole upload). */
-static bool
-magic_ok(const struct otk_updater *u, const uint8_t *data, size_t len)
-{
-    uint32_t p = u->progress;
-
-    if (u->cmd != CMD_FLASH || p > 1) {
-        return true;
-    }
-    if (p == 0) {
-        if (data[0] == OTK_IMAGE_MAGIC) {
-            return true;
-        }
-        if (esp32(u) || data[0] != 0x1F) {
-            return false;
-        }
-        return len < 2 || data[1] == 0x8B; /* ESP8266 gzip image: 1F 8B */
-    }
-    /* p == 1: the first byte sits in the (not yet flushed) buffer */
-    return u->buf[0] != 0x1F || data[0] == 0x8B;
-}
-
 size_t
 otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
 {
@@ -430,10 +409,6 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
         fail(u, OTK_UPD_SPACE); /* ESP32: the only place it says "Not Enough Space" */
         return 0;
     }
-    if (!magic_ok(u, data, len)) {
-        fail(u, OTK_UPD_MAGIC);
-        return 0;
-    }
     u->crypto->md5_update(&u->md5, data, len);
     while (done < len) {
         size_t n = len - done;
@@ -445,6 +420,17 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
         u->buf_len += (uint32_t)n;
         u->progress += (uint32_t)n;
         done += n;
+        /* The magic byte and the chip, as soon as the bytes are known (the first sector's
+         * buffer starts with them): the cores wait for the first 4 KB or for end(), and an
+         * image for another chip is refused before anything is erased, whatever its size. */
+        if (u->cmd == CMD_FLASH && u->progress - n < OTK_IMAGE_HEAD_LEN) {
+            enum otk_image_result h = otk_image_head_check(u->buf, u->buf_len, u->profile);
+
+            if (h != OTK_IMG_OK) {
+                fail(u, h == OTK_IMG_BAD_MAGIC ? OTK_UPD_MAGIC : OTK_UPD_WRONG_CHIP);
+                return 0;
+            }
+        }
         /* A full sector, or the last bytes of the image (as both cores do in write()). */
         if (u->buf_len == OTK_SECTOR_SIZE || u->progress == u->size) {
             enum otk_upd_reason r = flush(u);

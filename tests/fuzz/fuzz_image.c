@@ -54,6 +54,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 check_str(info.time, sizeof info.time);
             }
         }
+        if (size > 0) {
+            enum otk_image_result h = otk_image_head_check(data, size, (enum otk_profile)chip);
+
+            FUZZ_CHECK(h == OTK_IMG_OK || h == OTK_IMG_BAD_MAGIC || h == OTK_IMG_WRONG_CHIP);
+        }
+    }
+    {
+        int id = otk_image_chip(data, size);
+
+        FUZZ_CHECK(id == OTK_CHIP_UNKNOWN || id == OTK_CHIP_ESP8266 || (id >= 0 && id <= 0xFFFF));
+        (void)otk_image_chip_name(id);
     }
     FUZZ_CHECK(rf.mutations == 0); /* verification only reads */
     ramflash_free(&rf);

@@ -492,15 +492,73 @@ read_error(void **state)
     free(img);
 }
 
+/* The chip an image is for, from its first OTK_IMAGE_HEAD_LEN bytes, and the writer's head
+ * check built on it. */
+static void
+chip_of_head(void **state)
+{
+    (void)state;
+    uint8_t *e32 = gen(OTK_PROFILE_ESP32, 4096, 1);
+    uint8_t *e82 = gen(OTK_PROFILE_ESP8266, 4096, 1);
+    static const char *const real[] = {"esp32-arduino-idf3.3.bin", "esp8266-arduino.bin"};
+    uint8_t gz[OTK_IMAGE_HEAD_LEN] = {0x1F, 0x8B};
+    uint8_t v2[OTK_IMAGE_HEAD_LEN] = {0xEA};
+
+    assert_int_equal(otk_image_chip(e32, 4096), OTK_CHIP_ESP32);
+    assert_int_equal(otk_image_chip(e82, 4096), OTK_CHIP_ESP8266);
+    assert_int_equal(otk_image_chip(e32, OTK_IMAGE_HEAD_LEN - 1), OTK_CHIP_UNKNOWN);
+    assert_int_equal(otk_image_chip(v2, 1), OTK_CHIP_ESP8266);
+    assert_int_equal(otk_image_chip(gz, sizeof gz), OTK_CHIP_UNKNOWN);
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = 0;
+        uint8_t *img = load_file(real[i], &len);
+
+        if (img != NULL) { /* the real builds, where the test data is there */
+            assert_int_equal(otk_image_chip(img, len), i == 0 ? OTK_CHIP_ESP32 : OTK_CHIP_ESP8266);
+            free(img);
+        }
+    }
+    /* the same ESP32-format header with an ESP32-S3's chip id */
+    e32[12] = OTK_CHIP_ESP32S3;
+    assert_int_equal(otk_image_chip(e32, 4096), OTK_CHIP_ESP32S3);
+    assert_string_equal(otk_image_chip_name(OTK_CHIP_ESP32S3), "ESP32-S3");
+    assert_string_equal(otk_image_chip_name(OTK_CHIP_ESP8266), "ESP8266");
+    assert_null(otk_image_chip_name(4242));
+    assert_int_equal(otk_image_head_check(e32, 4096, OTK_PROFILE_ESP32), OTK_IMG_WRONG_CHIP);
+    assert_int_equal(otk_image_head_check(e32, 4096, OTK_PROFILE_ESP8266), OTK_IMG_WRONG_CHIP);
+    e32[12] = OTK_CHIP_ESP32;
+    assert_int_equal(otk_image_head_check(e32, 4096, OTK_PROFILE_ESP32), OTK_IMG_OK);
+    assert_int_equal(otk_image_head_check(e32, 4096, OTK_PROFILE_ESP8266), OTK_IMG_WRONG_CHIP);
+    assert_int_equal(otk_image_head_check(e82, 4096, OTK_PROFILE_ESP8266), OTK_IMG_OK);
+    assert_int_equal(otk_image_head_check(e82, 4096, OTK_PROFILE_ESP32), OTK_IMG_WRONG_CHIP);
+    /* too few bytes to tell the chip: only the magic byte counts */
+    assert_int_equal(otk_image_head_check(e82, 8, OTK_PROFILE_ESP32), OTK_IMG_OK);
+    /* gzip: ESP8266 only; the second image format: neither core takes it */
+    assert_int_equal(otk_image_head_check(gz, 1, OTK_PROFILE_ESP8266), OTK_IMG_OK);
+    assert_int_equal(otk_image_head_check(gz, 2, OTK_PROFILE_ESP8266), OTK_IMG_OK);
+    assert_int_equal(otk_image_head_check(gz, 2, OTK_PROFILE_ESP32), OTK_IMG_BAD_MAGIC);
+    gz[1] = 0;
+    assert_int_equal(otk_image_head_check(gz, 2, OTK_PROFILE_ESP8266), OTK_IMG_BAD_MAGIC);
+    assert_int_equal(otk_image_head_check(v2, 1, OTK_PROFILE_ESP8266), OTK_IMG_BAD_MAGIC);
+    free(e32);
+    free(e82);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(real_esp32_image),        cmocka_unit_test(real_esp8266_image),
-        cmocka_unit_test(corrupt_real_esp32),      cmocka_unit_test(corrupt_real_esp8266),
-        cmocka_unit_test(generated_images_verify), cmocka_unit_test(generator_contract),
-        cmocka_unit_test(largest_esp8266_image),   cmocka_unit_test(corrupt_generated),
-        cmocka_unit_test(garbage_is_bounded),      cmocka_unit_test(read_error),
+        cmocka_unit_test(real_esp32_image),
+        cmocka_unit_test(real_esp8266_image),
+        cmocka_unit_test(corrupt_real_esp32),
+        cmocka_unit_test(corrupt_real_esp8266),
+        cmocka_unit_test(generated_images_verify),
+        cmocka_unit_test(generator_contract),
+        cmocka_unit_test(largest_esp8266_image),
+        cmocka_unit_test(corrupt_generated),
+        cmocka_unit_test(garbage_is_bounded),
+        cmocka_unit_test(read_error),
+        cmocka_unit_test(chip_of_head),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,17 +252,16 @@ real_images_update(void **state)
         dev_init(d, cases[i].p);
         assert_int_equal(update(d, 0, 0, buf, n, 1460), OTK_UPD_OK);
         dev_free(d);
-        /* the other chip refuses it, with the other core's words */
+        /* the other chip refuses it by its head (the ESP32 image, 955 KB, would fit the
+         * 960 KB ESP8266 slot), before any flash operation, whatever the chunking */
         dev_init(d, cases[i].p == OTK_PROFILE_ESP32 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32);
-        if (d->p == OTK_PROFILE_ESP8266) {
-            /* the ESP32 image (955 KB) fits the 960 KB ESP8266 slot */
-            assert_int_equal(update(d, 0, 0, buf, n, 1460), OTK_UPD_NEW_FLASH_CONFIG);
-            assert_int_equal(errnum(d), 9);
-            errtext_is(d, "new Flash config wrong, real size: 4194304");
-        } else {
-            assert_int_equal(update(d, 0, 0, buf, n, 1460), OTK_UPD_ACTIVATE);
-            assert_int_equal(errnum(d), 9);
-            errtext_is(d, "Could Not Activate The Firmware");
+        assert_int_equal(otk_image_chip(buf, n),
+                         cases[i].p == OTK_PROFILE_ESP32 ? OTK_CHIP_ESP32 : OTK_CHIP_ESP8266);
+        for (size_t chunk = 1; chunk <= 4096; chunk *= 8) {
+            assert_int_equal(update(d, 0, 0, buf, n, chunk), OTK_UPD_WRONG_CHIP);
+            assert_int_equal(d->rf.mutations, 0);
+            assert_int_equal(errnum(d), 23);
+            errtext_is(d, "Image For Another Chip");
         }
         /* a refused image changes nothing in otadata */
         for (uint32_t a = d->l.otadata_offset; a < d->l.otadata_offset + 0x2000; a++) {
@@ -321,15 +320,15 @@ begin_errors(void **state)
 {
     (void)state;
     struct dev *d = malloc(sizeof *d);
-    uint8_t *img = gen(OTK_PROFILE_ESP32, "x", 4096, 1);
     char md5[33];
 
     assert_non_null(d);
-    otk_proto_md5_hex(otk_posix_crypto(), img, 4096, md5);
     for (int p = 0; p < 2; p++) {
         bool e32 = p == OTK_PROFILE_ESP32;
+        uint8_t *img = gen((enum otk_profile)p, "x", 4096, 1);
         uint32_t slot_size;
 
+        otk_proto_md5_hex(otk_posix_crypto(), img, 4096, md5);
         dev_init(d, (enum otk_profile)p);
         slot_size = d->l.app_size[1];
         assert_int_equal(otk_upd_begin(&d->u, 0, 0, 0, md5), OTK_UPD_SIZE);
@@ -387,9 +386,9 @@ begin_errors(void **state)
         /* nothing was written by any of this but the 100 accepted bytes (still buffered) */
         assert_int_equal(d->rf.mutations, 0);
         dev_free(d);
+        free(img);
     }
     free(d);
-    free(img);
 }
 
 static void
@@ -397,11 +396,12 @@ write_more_than_announced(void **state)
 {
     (void)state;
     struct dev *d = malloc(sizeof *d);
-    uint8_t *img = gen(OTK_PROFILE_ESP32, "x", 20000, 1);
     char md5[33];
 
     assert_non_null(d);
     for (int p = 0; p < 2; p++) {
+        uint8_t *img = gen((enum otk_profile)p, "x", 20000, 1);
+
         dev_init(d, (enum otk_profile)p);
         otk_proto_md5_hex(otk_posix_crypto(), img, 10000, md5);
         assert_int_equal(otk_upd_begin(&d->u, 10000, 0, 0, md5), OTK_UPD_OK);
@@ -416,9 +416,9 @@ write_more_than_announced(void **state)
             assert_int_equal(d->rf.mem[a], 0xFF);
         }
         dev_free(d);
+        free(img);
     }
     free(d);
-    free(img);
 }
 
 static void
@@ -552,12 +552,15 @@ bad_images(void **state)
         assert_int_equal(errnum(d), e32 ? 9 : 17);
         errtext_is(d, e32 ? "Could Not Activate The Firmware" : "Image verification failed");
         img[12345] ^= 0x40;
-        /* the other chip's image */
-        assert_int_equal(update(d, 0, 0, other, 30000, 1460),
-                         e32 ? OTK_UPD_ACTIVATE : OTK_UPD_NEW_FLASH_CONFIG);
-        assert_int_equal(errnum(d), 9);
-        errtext_is(d, e32 ? "Could Not Activate The Firmware"
-                          : "new Flash config wrong, real size: 4194304");
+        /* the other chip's image: refused by its head, before any flash operation */
+        {
+            uint64_t before = d->rf.mutations;
+
+            assert_int_equal(update(d, 0, 0, other, 30000, 1460), OTK_UPD_WRONG_CHIP);
+            assert_int_equal(d->rf.mutations, before);
+        }
+        assert_int_equal(errnum(d), 23);
+        errtext_is(d, "Image For Another Chip");
         /* truncated image (a whole image's MD5, but fewer bytes announced and sent) */
         assert_int_equal(update(d, 0, 0, img, 20000, 1460),
                          e32 ? OTK_UPD_ACTIVATE : OTK_UPD_BAD_IMAGE);
@@ -584,11 +587,10 @@ early_end(void **state)
 {
     (void)state;
     struct dev *d = malloc(sizeof *d);
-    uint8_t *img = gen(OTK_PROFILE_ESP32, "x", 30000, 5);
-
     assert_non_null(d);
     for (int p = 0; p < 2; p++) {
         bool e32 = p == OTK_PROFILE_ESP32;
+        uint8_t *img = gen((enum otk_profile)p, "x", 30000, 5);
 
         dev_init(d, (enum otk_profile)p);
         assert_int_equal(otk_upd_begin(&d->u, 30000, 0, 0, NULL), OTK_UPD_OK);
@@ -605,9 +607,9 @@ early_end(void **state)
         dev_init(d, (enum otk_profile)p);
         assert_int_equal(otk_upd_end(&d->u), OTK_UPD_NO_DATA);
         dev_free(d);
+        free(img);
     }
     free(d);
-    free(img);
 }
 
 static void
@@ -648,10 +650,10 @@ flash_failures(void **state)
 {
     (void)state;
     struct dev *d = malloc(sizeof *d);
-    uint8_t *img = gen(OTK_PROFILE_ESP32, "x", 30000, 5);
-
     assert_non_null(d);
     for (int p = 0; p < 2; p++) {
+        uint8_t *img = gen((enum otk_profile)p, "x", 30000, 5);
+
         dev_init(d, (enum otk_profile)p);
         /* an old image in the target slot: erased slots are not erased again */
         memset(d->rf.mem + d->l.app_offset[1], 0x5A, 0x10000);
@@ -683,9 +685,9 @@ flash_failures(void **state)
             ramflash_power_on(&d->rf);
         }
         dev_free(d);
+        free(img);
     }
     free(d);
-    free(img);
 }
 
 /* The partition guard: even if the updater's bookkeeping were wrong (simulated here by
@@ -812,13 +814,20 @@ erase_ahead(void **state)
     otk_proto_md5_hex(otk_posix_crypto(), img, size, md5);
     assert_int_equal(otk_upd_begin(&d->u, size, 0, 0, md5), OTK_UPD_OK);
     assert_int_equal(d->rf.mutations, 0); /* begin erases nothing */
+    /* nor does erase-ahead before the head (magic, chip) has been checked */
+    assert_int_equal(otk_upd_erase_ahead(&d->u), 0);
+    assert_int_equal(otk_upd_write(&d->u, img, OTK_IMAGE_HEAD_LEN - 1), OTK_IMAGE_HEAD_LEN - 1);
+    assert_int_equal(otk_upd_erase_ahead(&d->u), 0);
+    assert_int_equal(otk_upd_write(&d->u, img + OTK_IMAGE_HEAD_LEN - 1, 1), 1);
+    assert_int_equal(d->rf.mutations, 0);
     assert_int_equal(otk_upd_erase_ahead(&d->u), 1);
     assert_int_equal(d->rf.erases_64k, 1);
     assert_int_equal(otk_upd_erase_ahead(&d->u), 1); /* block 1: skipped */
     assert_int_equal(d->rf.erases_64k, 1);
     assert_int_equal(otk_upd_erase_ahead(&d->u), 0); /* two blocks ahead are enough */
     /* writing the first two blocks erases nothing more */
-    assert_int_equal(otk_upd_write(&d->u, img, 0x20000), 0x20000);
+    assert_int_equal(otk_upd_write(&d->u, img + OTK_IMAGE_HEAD_LEN, 0x20000 - OTK_IMAGE_HEAD_LEN),
+                     0x20000 - OTK_IMAGE_HEAD_LEN);
     assert_int_equal(d->rf.erases_64k, 1);
     assert_int_equal(d->rf.erases_4k, 0);
     /* now blocks 2 and 3 may go */
