@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "otakit/image.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
 
@@ -29,7 +30,8 @@ static const char help_text[] =
     "  -i, --ip ADDRESS        device IPv4 address or host name; repeat for several devices,\n"
     "                          ADDRESS:PORT overrides -p for one device\n"
     "  -I, --host_ip ADDRESS   local address to use and to listen on (default 0.0.0.0 = any)\n"
-    "  -p, --port PORT         device OTA port (default 3232; ESP8266 devices use 8266)\n"
+    "  -p, --port PORT         device OTA port (default: 8266 for an ESP8266 app image,\n"
+    "                          else 3232)\n"
     "  -P, --host_port PORT    local TCP port the device connects back to (default: a free\n"
     "                          one; with several devices PORT, PORT+1, ...)\n"
     "  -a, --auth PASSWORD     OTA password (default: none)\n"
@@ -48,7 +50,8 @@ static const char help_text[] =
     "      --targets FILE      read devices from FILE, one ADDRESS[:PORT] a line ('-' = stdin)\n"
     "      --json              one JSON event a line on stdout (state, progress, result)\n"
     "      --lockstep          send 1024-byte chunks and wait for each ack, like espota.py\n"
-    "      --force             upload a flash image even if it does not start with 0xE9\n"
+    "      --force             upload an app image even if it does not start with 0xE9, or\n"
+    "                          its chip is not the one the port suggests (8266 / 3232)\n"
     "      --stall-timeout S   fail when the device takes no data for S seconds (default 10)\n"
     "      --result-timeout S  wait S seconds after the last byte for the result (default 60)\n"
     "  -q, --quiet             print errors only\n"
@@ -64,6 +67,7 @@ static const char help_text[] =
     "    6 wrong or missing password       14 transfer stalled\n"
     "    7 no answer to authentication     15 connection dropped without a result\n"
     "    8 device never connected back     16 cannot open local sockets (-I/-P)\n"
+    "                                      17 image built for another chip than the device\n"
     "  130 interrupted\n"
     "With several devices the exit code is the failure shared by all failed devices, or 1.\n"
     "Details and IDE set-ups: docs/CLI.md.\n";
@@ -563,6 +567,7 @@ cmd_upload(int argc, char **argv)
     base.md5_target = o.md5_target;
     base.spiffs = o.spiffs;
     base.lockstep = o.lockstep;
+    base.force = o.force;
     base.image = image;
     base.size = size;
     memcpy(base.md5, md5, sizeof base.md5);
@@ -577,9 +582,14 @@ cmd_upload(int argc, char **argv)
     base.crypto = otk_posix_crypto();
     base.on_event = on_event;
 
+    /* espota.py's default port is its core's: 3232 (ESP32) or 8266 (ESP8266). Without -p the
+     * port follows the image: an ESP8266 app image goes to 8266, anything else to 3232. */
+    int default_port = o.port;
+    if (!o.port_given && !o.spiffs && otk_image_chip(image, size) == OTK_CHIP_ESP8266)
+        default_port = OTK_PORT_ESP8266;
     for (size_t i = 0; i < o.ntargets; i++) {
         struct target *t = &rep.targets[i];
-        int port = o.port;
+        int port = default_port;
         struct otk_upload_cfg c = base;
         if (otk_upload_split_target(o.targets[i], t->host, sizeof t->host, &port) < 0) {
             fprintf(stderr,

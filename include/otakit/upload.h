@@ -41,6 +41,7 @@ enum otk_upload_exit {
     OTK_UPX_STALLED = 14,       /* the device stopped taking data */
     OTK_UPX_DROPPED = 15,       /* connection closed without a result */
     OTK_UPX_LOCAL_NET = 16,     /* cannot open the local sockets (bind / listen) */
+    OTK_UPX_WRONG_CHIP = 17,    /* the image is for another chip than the device */
 };
 
 /** True for outcomes worth repeating the whole upload for (--retries): no answer, no answer to
@@ -52,8 +53,8 @@ bool otk_upload_exit_transient(int code);
 const char *otk_upload_exit_name(int code);
 
 /** Map a device error text (TCP trailer, or the text after "ERR: " on UDP) to an outcome:
- *  OTK_UPX_TOO_BIG, _NOT_FIRMWARE, _MD5, _REJECTED, _STALLED ("Stream Read Timeout") or
- *  _DEVICE. */
+ *  OTK_UPX_TOO_BIG, _NOT_FIRMWARE, _MD5, _REJECTED, _WRONG_CHIP ("Image For Another Chip"),
+ *  _STALLED ("Stream Read Timeout") or _DEVICE. */
 int otk_upload_classify_device_error(const char *text);
 
 enum otk_up_state {
@@ -91,6 +92,7 @@ struct otk_upload_cfg {
     bool md5_target;      /* -m: PBKDF2 devices store the MD5 hash: skip the SHA-256 try */
     bool spiffs;          /* -s: filesystem image (command 100) */
     bool lockstep;        /* --lockstep: 1024-byte chunks, one ack wait each, like espota.py */
+    bool force;           /* --force: send an app image whatever chip it names */
     const uint8_t *image; /* the whole image in memory (not copied; must outlive the upload) */
     uint32_t size;
     char md5[OTK_MD5_HEX_LEN + 1]; /* lowercase hex MD5 of image */
@@ -187,6 +189,7 @@ struct otk_upload_opts {
     const char *host_ip;
     int host_port; /* -1 = ephemeral */
     int port;      /* device port */
+    bool port_given; /* -p was on the command line (else the port follows the image's chip) */
     const char *auth;
     const char *file;
     bool md5_target, spiffs, debug, progress, quiet, json, lockstep, force, help;

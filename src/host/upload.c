@@ -21,6 +21,7 @@
 
 #include "otakit/err.h"
 #include "otakit/hostnet.h"
+#include "otakit/image.h"
 #include "otakit/mdns.h"
 #include "otakit/upload.h"
 
@@ -54,6 +55,7 @@ static const char *const exit_names[] = {
     [OTK_UPX_STALLED] = "stalled",
     [OTK_UPX_DROPPED] = "dropped",
     [OTK_UPX_LOCAL_NET] = "local-network",
+    [OTK_UPX_WRONG_CHIP] = "wrong-chip",
 };
 
 const char *
@@ -99,6 +101,8 @@ otk_upload_classify_device_error(const char *text)
         return OTK_UPX_NOT_FIRMWARE;
     if (contains(text, "MD5 Check Failed") || contains(text, "MD5 verification failed"))
         return OTK_UPX_MD5;
+    if (contains(text, "Image For Another Chip")) /* otakit devices: the image's header said so */
+        return OTK_UPX_WRONG_CHIP;
     if (contains(text, "Could Not Activate") || contains(text, "Flash config wrong") ||
         contains(text, "verification failed") || contains(text, "Decryption error"))
         return OTK_UPX_REJECTED;
@@ -277,6 +281,54 @@ finish(struct otk_upload *u, uint32_t now, int code, const char *fmt, ...)
     emit(u, OTK_UP_EV_DONE, u->message);
 }
 
+/* ---- chips ---- */
+
+/* The chip the image is built for (OTK_CHIP_UNKNOWN for filesystem images and unknown heads). */
+static int
+image_chip(const struct otk_upload *u)
+{
+    return u->cfg.spiffs ? OTK_CHIP_UNKNOWN : otk_image_chip(u->cfg.image, u->cfg.size);
+}
+
+/* ESP8266, or the ESP32 family (OTK_CHIP_ESP32 stands for all of it): what a port or an error
+ * text can tell apart. */
+static int
+family(int chip)
+{
+    return chip == OTK_CHIP_UNKNOWN || chip == OTK_CHIP_ESP8266 ? chip : OTK_CHIP_ESP32;
+}
+
+/* The chip family the device's own words reveal: the ESP8266 core's Update errors read
+ * "ERROR[n]: text" on TCP, the ESP32 core's bare "text"; over UDP only an ESP8266 refuses an
+ * image as "Not Enough Space" (the ESP32 says "Bad Size Given"). */
+static int
+family_of_error(const char *text, bool udp)
+{
+    if (udp)
+        return contains(text, "Not Enough Space")  ? OTK_CHIP_ESP8266
+               : contains(text, "Bad Size Given") ? OTK_CHIP_ESP32
+                                                   : OTK_CHIP_UNKNOWN;
+    return strncmp(text, "ERROR[", 6) == 0 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32;
+}
+
+/* The image is for one chip and the device is another: say both, and how we know. */
+static void
+wrong_chip(struct otk_upload *u, uint32_t now, int img, const char *dev, const char *how)
+{
+    const char *name = otk_image_chip_name(img);
+    char what[64];
+
+    if (name)
+        snprintf(what, sizeof what, "an %s image", name);
+    else
+        snprintf(what, sizeof what, "an image for chip id %d (unknown to otakit)", img);
+    finish(u, now, OTK_UPX_WRONG_CHIP,
+           "%s: this is %s; the device is %s (%s).\n"
+           "fix: upload the build for the device's board (the device keeps running its "
+           "current image).",
+           u->cfg.target, what, dev, how);
+}
+
 static void
 device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
 {
@@ -287,6 +339,18 @@ device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
                                             : "stopped the upload with an error";
 
     snprintf(u->device_text, sizeof u->device_text, "%s", text);
+    if (code == OTK_UPX_WRONG_CHIP || code == OTK_UPX_TOO_BIG || code == OTK_UPX_REJECTED) {
+        /* A refusal of an image for another chip: name both chips, whatever the words. */
+        int img = image_chip(u), dev = family_of_error(text, udp);
+        char how[224];
+
+        if (img != OTK_CHIP_UNKNOWN && dev != OTK_CHIP_UNKNOWN &&
+            (code == OTK_UPX_WRONG_CHIP || family(img) != dev)) {
+            snprintf(how, sizeof how, "it %s: \"%.160s\"", where, text);
+            wrong_chip(u, now, img, dev == OTK_CHIP_ESP8266 ? "an ESP8266" : "an ESP32", how);
+            return;
+        }
+    }
     switch (code) {
     case OTK_UPX_TOO_BIG:
         finish(u, now, code,
@@ -359,6 +423,9 @@ device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
                      "with OTA support over serial once";
         else if (contains(text, "Aborted"))
             advice = "the device ended the update before it had the whole image";
+        else if (code == OTK_UPX_WRONG_CHIP)
+            advice = "the image's header names another chip than the device's: upload the "
+                     "build for the device's board";
         finish(u, now, code, "%s %s: \"%s\" (at byte %u of %u).\nfix: %s.", u->cfg.target, where,
                text, at, u->cfg.size, advice);
     }
@@ -963,6 +1030,28 @@ resolve(struct otk_upload *u, uint32_t now)
     return 0;
 }
 
+/* Before a byte goes out: an app image whose chip family differs from the one the port says
+ * (3232: the ESP32 family, 8266: the ESP8266) is refused, unless --force. */
+static bool
+chip_refused(struct otk_upload *u, uint32_t now)
+{
+    int img = image_chip(u);
+    int dev = u->cfg.port == OTK_PORT_ESP8266 ? OTK_CHIP_ESP8266
+              : u->cfg.port == OTK_PORT_ESP32 ? OTK_CHIP_ESP32
+                                              : OTK_CHIP_UNKNOWN;
+    char how[160];
+
+    if (u->cfg.force || img == OTK_CHIP_UNKNOWN || dev == OTK_CHIP_UNKNOWN ||
+        family(img) == dev)
+        return false;
+    snprintf(how, sizeof how,
+             "UDP port %u is where %s devices listen; if this one listens there anyway "
+             "(ArduinoOTA.setPort()), --force sends the image",
+             u->cfg.port, dev == OTK_CHIP_ESP8266 ? "ESP8266" : "ESP32-family");
+    wrong_chip(u, now, img, dev == OTK_CHIP_ESP8266 ? "an ESP8266" : "of the ESP32 family", how);
+    return true;
+}
+
 int
 otk_upload_start(struct otk_upload *u, uint32_t now)
 {
@@ -973,7 +1062,7 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
                otk_net_strerror());
         return -1;
     }
-    if (resolve(u, now) < 0 || open_listener(u, now) < 0)
+    if (chip_refused(u, now) || resolve(u, now) < 0 || open_listener(u, now) < 0)
         return -1;
     find_local_ip(u);
     dlog(u, "device %s is %s:%u; listening for its connection on %s:%u (TCP)", u->cfg.target,

@@ -201,9 +201,10 @@ apply(struct otk_upload_opts *o, const struct opt *op, const char *v, char *err,
         if (n < (op->id == O_HOST_PORT ? 0 : 1) || n > 65535)
             return fail(err, cap, "argument %s: port %ld is out of range (1-65535)", op->display,
                         n);
-        if (op->id == O_PORT)
+        if (op->id == O_PORT) {
             o->port = (int)n;
-        else
+            o->port_given = true;
+        } else
             o->host_port = n == 0 ? -1 : (int)n;
         break;
     case O_AUTH:
