@@ -309,10 +309,10 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
             json_end();
         }
         if (!rep.quiet) {
-            snprintf(prefix, sizeof prefix, "attempt %u of %u failed: ", u->attempt,
-                     u->cfg.retries + 1);
-            print_message(prefix, text);
-            fprintf(stderr, "%s: retrying in %.0f s\n", t->label,
+            /* one line: the whole message (cause and fix) comes once, with the final result */
+            clear_bar();
+            fprintf(stderr, "%s: attempt %u of %u failed (%s); retrying in %.0f s\n", t->label,
+                    u->attempt, u->cfg.retries + 1, otk_upload_exit_name(u->result),
                     secs(now, u->deadline_) > 0 ? secs(now, u->deadline_) : 0.0);
         }
         t->last_pct_line = 0;
@@ -345,6 +345,10 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
                 fprintf(stderr, "%sOK: %u bytes in %.2f s (%s)%s\n", prefix, u->cfg.size, dur, rate,
                         u->attempt > 1 ? " after a retry" : "");
             }
+        } else if (u->attempt > 1) {
+            snprintf(prefix, sizeof prefix, "error (attempt %u of %u): ", u->attempt,
+                     u->cfg.retries + 1);
+            print_message(prefix, u->message);
         } else {
             print_message("error: ", u->message);
         }

@@ -187,8 +187,8 @@ struct otk_upload_opts {
     size_t ntargets;
     const char *targets_file;
     const char *host_ip;
-    int host_port; /* -1 = ephemeral */
-    int port;      /* device port */
+    int host_port;   /* -1 = ephemeral */
+    int port;        /* device port */
     bool port_given; /* -p was on the command line (else the port follows the image's chip) */
     const char *auth;
     const char *file;

@@ -305,9 +305,9 @@ static int
 family_of_error(const char *text, bool udp)
 {
     if (udp)
-        return contains(text, "Not Enough Space")  ? OTK_CHIP_ESP8266
+        return contains(text, "Not Enough Space") ? OTK_CHIP_ESP8266
                : contains(text, "Bad Size Given") ? OTK_CHIP_ESP32
-                                                   : OTK_CHIP_UNKNOWN;
+                                                  : OTK_CHIP_UNKNOWN;
     return strncmp(text, "ERROR[", 6) == 0 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32;
 }
 
@@ -785,12 +785,14 @@ conclude_closed(struct otk_upload *u, uint32_t now, const char *how)
                u->cfg.target, how, u->cfg.size);
     } else {
         finish(u, now, OTK_UPX_DROPPED,
-               "%s %s at byte %u of %u (%.0f%%) without sending a result: it lost Wi-Fi, "
-               "rebooted, or gave up waiting for data.\n"
+               "%s %s without sending a result, when its network stack had acknowledged %u of "
+               "%u bytes (%.0f%%) and %u more were in flight: it lost Wi-Fi, rebooted, or gave "
+               "up waiting for data.\n"
                "fix: upload again (--retries does this automatically); if it keeps happening, "
                "check the signal strength and what else the device does during the update "
                "(BLE scans, MQTT).",
-               u->cfg.target, how, u->acked, u->cfg.size, pct(u->acked, u->cfg.size));
+               u->cfg.target, how, u->acked, u->cfg.size, pct(u->acked, u->cfg.size),
+               u->sent - u->acked);
     }
 }
 
@@ -1041,8 +1043,7 @@ chip_refused(struct otk_upload *u, uint32_t now)
                                               : OTK_CHIP_UNKNOWN;
     char how[160];
 
-    if (u->cfg.force || img == OTK_CHIP_UNKNOWN || dev == OTK_CHIP_UNKNOWN ||
-        family(img) == dev)
+    if (u->cfg.force || img == OTK_CHIP_UNKNOWN || dev == OTK_CHIP_UNKNOWN || family(img) == dev)
         return false;
     snprintf(how, sizeof how,
              "UDP port %u is where %s devices listen; if this one listens there anyway "

@@ -328,7 +328,22 @@ class UploadErrors(unittest.TestCase):
     def test_dropped_connection(self):
         with ScriptedDevice("drop", after=50 * KB, times=99) as fake:
             cp = upload("-i", "127.0.0.1", "-p", fake.port, "--retries", "0", "-f", self.app)
-            self.assertExit(cp, DROPPED, "without sending a result", "at byte")
+            self.assertExit(cp, DROPPED, "without sending a result", "had acknowledged")
+            m = re.search(r"acknowledged (\d+) of (\d+) bytes \(\d+%\) and (\d+) more were in "
+                          r"flight", cp.stderr)
+            self.assertIsNotNone(m, cp.stderr)
+            acked, total, flight = map(int, m.groups())
+            self.assertEqual(total, 200 * KB)
+            self.assertLessEqual(acked + flight, total)
+
+    def test_retries_print_the_error_once(self):
+        with ScriptedDevice("drop", after=50 * KB, times=99) as fake:
+            cp = upload("-i", "127.0.0.1", "-p", fake.port, "--retries", "2", "-f", self.app)
+            self.assertEqual(cp.returncode, DROPPED, cp.stderr)
+            self.assertEqual(cp.stderr.count("without sending a result"), 1, cp.stderr)
+            self.assertEqual(cp.stderr.count("fix:"), 1, cp.stderr)
+            self.assertIn("attempt 1 of 3 failed (dropped); retrying in 1 s", cp.stderr)
+            self.assertIn("error (attempt 3 of 3): ", cp.stderr)
 
     def test_dropped_connection_then_retry_succeeds(self):
         with ScriptedDevice("drop", after=50 * KB, times=1) as fake:
