@@ -283,11 +283,14 @@ finish(struct otk_upload *u, uint32_t now, int code, const char *fmt, ...)
 
 /* ---- chips ---- */
 
-/* The chip the image is built for (OTK_CHIP_UNKNOWN for filesystem images and unknown heads). */
+/* The chip the image is built for: OTK_CHIP_UNKNOWN for filesystem images, heads that are no
+ * app image, and chip ids otakit does not know (more likely a damaged header than a new chip). */
 static int
 image_chip(const struct otk_upload *u)
 {
-    return u->cfg.spiffs ? OTK_CHIP_UNKNOWN : otk_image_chip(u->cfg.image, u->cfg.size);
+    int chip = u->cfg.spiffs ? OTK_CHIP_UNKNOWN : otk_image_chip(u->cfg.image, u->cfg.size);
+
+    return otk_image_chip_name(chip) ? chip : OTK_CHIP_UNKNOWN;
 }
 
 /* ESP8266, or the ESP32 family (OTK_CHIP_ESP32 stands for all of it): what a port or an error
@@ -315,18 +318,11 @@ family_of_error(const char *text, bool udp)
 static void
 wrong_chip(struct otk_upload *u, uint32_t now, int img, const char *dev, const char *how)
 {
-    const char *name = otk_image_chip_name(img);
-    char what[64];
-
-    if (name)
-        snprintf(what, sizeof what, "an %s image", name);
-    else
-        snprintf(what, sizeof what, "an image for chip id %d (unknown to otakit)", img);
     finish(u, now, OTK_UPX_WRONG_CHIP,
-           "%s: this is %s; the device is %s (%s).\n"
+           "%s: this is an %s image; the device is %s (%s).\n"
            "fix: upload the build for the device's board (the device keeps running its "
            "current image).",
-           u->cfg.target, what, dev, how);
+           u->cfg.target, otk_image_chip_name(img), dev, how);
 }
 
 static void

@@ -4,6 +4,7 @@ real `otakit device` and `otakit upload` processes over 127.0.0.1."""
 
 import hashlib
 import os
+import socket
 import tempfile
 import time
 import unittest
@@ -22,7 +23,7 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-class BackToBack(unittest.TestCase):
+class InTmp(unittest.TestCase):
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="otk-b2b-")
         self.tmp = self._tmp.name
@@ -30,6 +31,8 @@ class BackToBack(unittest.TestCase):
     def tearDown(self):
         self._tmp.cleanup()
 
+
+class BackToBack(InTmp):
     def run_in_a_row(self, profile, count=10):
         """count uploads to one device without a pause, app and filesystem images alternating:
         each one starts while the device is still rebooting from (or finishing) the last."""
@@ -74,7 +77,6 @@ class BackToBack(unittest.TestCase):
             # an invitation that is never answered keeps the device waiting for its AUTH
             # answer (10 s), busy for everyone else; otakit upload comes from 127.0.0.1 too,
             # so use another loopback address for the squatter
-            import socket
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("127.0.0.2", 0))
             s.sendto(b"0 4000 1000 00000000000000000000000000000000\n", ("127.0.0.1", dev.port))
@@ -86,14 +88,7 @@ class BackToBack(unittest.TestCase):
         self.assertIn("another upload to it is in progress", cp.stderr)
 
 
-class WrongChip(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="otk-chip-")
-        self.tmp = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
+class WrongChip(InTmp):
     def refused(self, profile, image, port=None):
         """Upload image to a device of profile; return the upload's result after checking that
         the flash file did not change by a byte."""
