@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "json.h"
 #include "otakit/image.h"
+#include "otakit/mdns.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
 
@@ -572,6 +573,7 @@ cmd_upload(int argc, char **argv)
     base.spiffs = o.spiffs;
     base.lockstep = o.lockstep;
     base.force = o.force;
+    base.port_auto = !o.port_given;
     base.image = image;
     base.size = size;
     memcpy(base.md5, md5, sizeof base.md5);
@@ -593,7 +595,7 @@ cmd_upload(int argc, char **argv)
         default_port = OTK_PORT_ESP8266;
     for (size_t i = 0; i < o.ntargets; i++) {
         struct target *t = &rep.targets[i];
-        int port = default_port;
+        int port = -1;
         struct otk_upload_cfg c = base;
         if (otk_upload_split_target(o.targets[i], t->host, sizeof t->host, &port) < 0) {
             fprintf(stderr,
@@ -605,6 +607,10 @@ cmd_upload(int argc, char **argv)
             otk_upload_opts_free(&o);
             return OTK_UPX_USAGE;
         }
+        if (port < 0)
+            port = default_port;
+        else
+            c.port_auto = false; /* ADDRESS:PORT */
         snprintf(t->label, sizeof t->label, "%s", o.targets[i]);
         c.target = t->host;
         c.port = (uint16_t)port;
@@ -628,9 +634,12 @@ cmd_upload(int argc, char **argv)
     }
     if (!o.quiet && !o.json) {
         if (o.ntargets == 1)
-            fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %s port %u\n", o.file,
+            fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %s port %u%s\n", o.file,
                     size, o.spiffs ? "filesystem" : "app", md5, rep.targets[0].host,
-                    rep.targets[0].up.cfg.port);
+                    rep.targets[0].up.cfg.port,
+                    rep.targets[0].up.cfg.port_auto && otk_mdns_is_local(rep.targets[0].host)
+                        ? " (unless its mDNS record names another)"
+                        : "");
         else
             fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %zu devices\n", o.file,
                     size, o.spiffs ? "filesystem" : "app", md5, o.ntargets);

@@ -319,6 +319,18 @@ int otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout
  *  on iface (as above). @return OTK_OK, OTK_ERR_TIMEOUT (no answer), OTK_ERR_ARG, OTK_ERR_IO. */
 int otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4]);
 
+/** What mDNS says of an ArduinoOTA device besides its address. */
+struct otk_mdns_device {
+    uint16_t port;  /* SRV of "<label>._arduino._tcp.local"; 0: none came */
+    char board[64]; /* its TXT key board; "": none came */
+};
+
+/** otk_mdns_resolve(), and with dev (may be NULL) also the SRV and TXT records of the
+ *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it: asked for
+ *  along with the A record, and waited for up to 0.3 s after the address came. */
+int otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms,
+                            uint8_t ipv4[4], struct otk_mdns_device *dev);
+
 /** Default wait of otk_mdns_resolve used by `otakit upload`. */
 #define OTK_MDNS_RESOLVE_MS 3000u
 

@@ -93,6 +93,7 @@ struct otk_upload_cfg {
     bool spiffs;          /* -s: filesystem image (command 100) */
     bool lockstep;        /* --lockstep: 1024-byte chunks, one ack wait each, like espota.py */
     bool force;           /* --force: send an app image whatever chip it names */
+    bool port_auto;       /* no -p: a .local device's mDNS SRV port wins over port */
     const uint8_t *image; /* the whole image in memory (not copied; must outlive the upload) */
     uint32_t size;
     char md5[OTK_MD5_HEX_LEN + 1]; /* lowercase hex MD5 of image */
@@ -128,6 +129,7 @@ struct otk_upload {
     char local_ip[INET_ADDRSTRLEN]; /* address the device must connect back to */
     uint16_t listen_port;           /* TCP port it must connect to */
     char dev_ip[INET_ADDRSTRLEN];   /* resolved device address */
+    char board[64];                 /* a .local device's mDNS TXT board ("": none) */
     char device_text[160];          /* error text the device sent, if any */
     char message[1024];             /* what went wrong and how to fix it (DONE, not OK) */
 

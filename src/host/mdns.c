@@ -19,10 +19,11 @@
 
 #include "errbuf.h"
 
-#define MAX_IFS      32
-#define RX_MAX       9000 /* RFC 6762 §17: up to a jumbo frame */
-#define FOLLOWUP_MS  200  /* between queries for missing SRV/TXT/A records */
-#define PTR_AGAIN_MS 1000 /* a second PTR query, for answers lost the first time */
+#define MAX_IFS         32
+#define RX_MAX          9000 /* RFC 6762 §17: up to a jumbo frame */
+#define FOLLOWUP_MS     200  /* between queries for missing SRV/TXT/A records */
+#define PTR_AGAIN_MS    1000 /* a second PTR query, for answers lost the first time */
+#define DEVICE_GRACE_MS 300  /* after the A record: for the device's SRV and TXT records */
 
 static int
 lower(int c)
@@ -239,21 +240,63 @@ find_a(const uint8_t *msg, size_t len, const uint8_t *name, uint8_t out[4])
     return false;
 }
 
+/* The SRV port and TXT board of the instance, where msg carries them. */
+static void
+find_device(const uint8_t *msg, size_t len, const uint8_t *inst, struct otk_mdns_device *dev)
+{
+    struct otk_dns_msg m;
+    struct otk_dns_rr rr;
+
+    if (otk_dns_open(&m, msg, len) != OTK_OK || !(m.hdr.flags & OTK_DNS_QR))
+        return;
+    while (otk_dns_next(&m, &rr) == 1) {
+        const uint8_t *v;
+        size_t vl;
+
+        if (rr.section == OTK_DNS_SEC_QD || rr.rclass != OTK_DNS_IN || rr.ttl == 0 ||
+            !otk_dns_name_eq(rr.name, inst))
+            continue;
+        if (rr.type == OTK_DNS_SRV)
+            (void)otk_dns_rr_srv(&m, &rr, NULL, NULL, &dev->port, NULL);
+        else if (rr.type == OTK_DNS_TXT &&
+                 otk_dns_txt_get(m.buf + rr.rdata, rr.rdlength, "board", &v, &vl) == 1)
+            snprintf(dev->board, sizeof dev->board, "%.*s", (int)vl, (const char *)v);
+    }
+}
+
 int
 otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4])
 {
+    return otk_mdns_resolve_device(name, iface, timeout_ms, ipv4, NULL);
+}
+
+int
+otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4],
+                        struct otk_mdns_device *dev)
+{
     static const uint32_t resend[] = {500, 1500};
     struct otk_mdns_if ifs[MAX_IFS];
-    uint8_t wire[OTK_DNS_NAME_MAX], q[OTK_MDNS_MSG_MAX];
+    uint8_t wire[OTK_DNS_NAME_MAX], inst[OTK_DNS_NAME_MAX], q[3][OTK_MDNS_MSG_MAX];
     uint8_t *rx;
-    size_t nif, qlen, k = 0;
+    size_t nif, qlen[3] = {0, 0, 0}, k = 0;
     uint16_t id = random_id();
-    uint32_t t0;
+    uint32_t t0, t_a = 0;
     otk_sock s = OTK_SOCK_NONE;
+    bool have_a = false;
     int rc;
 
     if (!otk_mdns_is_local(name) || otk_dns_name_from_text(name, wire) < 0)
         return OTK_ERR_ARG;
+    if (dev) {
+        char text[OTK_DNS_NAME_MAX + 32];
+
+        memset(dev, 0, sizeof *dev);
+        /* MDNS.enableArduino() names the instance after the host: "<label>._arduino._tcp" */
+        snprintf(text, sizeof text, "%.*s._arduino._tcp.local", (int)wire[0],
+                 (const char *)wire + 1);
+        if (otk_dns_name_from_text(text, inst) < 0)
+            dev = NULL;
+    }
     rc = otk_mdns_ifaces(iface, ifs, MAX_IFS, &nif, NULL, 0);
     if (rc != OTK_OK)
         return rc;
@@ -264,28 +307,51 @@ otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8
         free(rx);
         return OTK_ERR_IO;
     }
-    qlen = otk_mdns_query(q, sizeof q, id, wire, OTK_DNS_A, false);
+    /* one question a message: the A record, and the instance's SRV and TXT apart */
+    qlen[0] = otk_mdns_query(q[0], sizeof q[0], id, wire, OTK_DNS_A, false);
+    if (dev) {
+        qlen[1] = otk_mdns_query(q[1], sizeof q[1], id, inst, OTK_DNS_SRV, false);
+        qlen[2] = otk_mdns_query(q[2], sizeof q[2], id, inst, OTK_DNS_TXT, false);
+    }
     t0 = otk_posix_now_ms();
-    rc = send_on(s, ifs, nif, q, qlen) ? OTK_ERR_TIMEOUT : OTK_ERR_IO;
+    rc = OTK_ERR_TIMEOUT;
+    for (size_t i = 0; i < 3; i++)
+        if (qlen[i] && !send_on(s, ifs, nif, q[i], qlen[i]))
+            rc = OTK_ERR_IO;
     while (rc == OTK_ERR_TIMEOUT) {
         uint32_t el = otk_posix_now_ms() - t0;
+        /* with the address in hand, the device's port and board get a short while more */
+        uint32_t limit = have_a ? t_a + DEVICE_GRACE_MS : timeout_ms;
         int32_t wait;
         struct sockaddr_in src;
         long r;
-        if (el >= timeout_ms)
+
+        if (have_a && (!dev || (dev->port && dev->board[0]) || el >= limit)) {
+            rc = OTK_OK;
+            break;
+        }
+        if (el >= limit)
             break;
         if (k < sizeof resend / sizeof resend[0] && el >= resend[k]) {
-            send_on(s, ifs, nif, q, qlen);
+            for (size_t i = 0; i < 3; i++)
+                if (qlen[i])
+                    send_on(s, ifs, nif, q[i], qlen[i]);
             k++;
         }
-        wait = (int32_t)(timeout_ms - el);
+        wait = (int32_t)(limit - el);
         if (k < sizeof resend / sizeof resend[0] && (int32_t)(resend[k] - el) < wait)
             wait = (int32_t)(resend[k] - el);
         r = recv_answer(s, wait, rx, RX_MAX, &src);
-        if (r < 0)
+        if (r < 0) {
             rc = OTK_ERR_IO;
-        else if (r > 0 && id_ok(rx, (size_t)r, id) && find_a(rx, (size_t)r, wire, ipv4))
-            rc = OTK_OK;
+        } else if (r > 0 && id_ok(rx, (size_t)r, id)) {
+            if (!have_a && find_a(rx, (size_t)r, wire, ipv4)) {
+                have_a = true;
+                t_a = otk_posix_now_ms() - t0;
+            }
+            if (dev)
+                find_device(rx, (size_t)r, inst, dev);
+        }
     }
     otk_net_close(&s);
     free(rx);

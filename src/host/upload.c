@@ -14,6 +14,7 @@
  * - Success only on "OK"; error texts are mapped to causes and fixes.
  *
  * Sockets only through otakit/hostnet.h (one port per OS), so this file builds for Windows. */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -993,12 +994,17 @@ resolve(struct otk_upload *u, uint32_t now)
     struct in_addr ip;
     char why[128];
     bool mdns = otk_mdns_is_local(t);
+    struct otk_mdns_device dev;
 
     /* ".local" belongs to mDNS (RFC 6762 §3): ask the link ourselves, so that no avahi /
      * Bonjour is needed; the system resolver remains the fallback. -I picks the interface. */
-    if (mdns && otk_mdns_resolve(t, u->cfg.host_ip, OTK_MDNS_RESOLVE_MS, (uint8_t *)&ip) == OTK_OK)
-        dlog(u, "%s resolved by mDNS", t);
-    else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
+    if (mdns && otk_mdns_resolve_device(t, u->cfg.host_ip, OTK_MDNS_RESOLVE_MS, (uint8_t *)&ip,
+                                        &dev) == OTK_OK) {
+        dlog(u, "%s resolved by mDNS (port %u, board \"%s\")", t, dev.port, dev.board);
+        snprintf(u->board, sizeof u->board, "%s", dev.board);
+        if (u->cfg.port_auto && dev.port)
+            u->cfg.port = dev.port; /* what the device publishes beats any default */
+    } else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
         if (inet_pton(AF_INET6, t, &a6) == 1) {
             finish(u, now, OTK_UPX_RESOLVE,
@@ -1028,8 +1034,40 @@ resolve(struct otk_upload *u, uint32_t now)
     return 0;
 }
 
-/* Before a byte goes out: an app image whose chip family differs from the one the port says
- * (3232: the ESP32 family, 8266: the ESP8266) is refused, unless --force. */
+/* The chip an mDNS TXT board value names (ARDUINO_BOARD: "ESP8266_GENERIC", "ESP32_DEV",
+ * "ESP32S3_DEV"; "esp32" from otakit device): the ESP8266, or "ESP32" followed by a variant
+ * (S3, C3, ... with or without '-' / '_') or by nothing of the kind (the ESP32 itself);
+ * OTK_CHIP_UNKNOWN where the board name says no chip ("M5STACK_CORE2"). */
+static int
+board_chip(const char *board)
+{
+    static const char *const variants[] = {"S2", "S3", "C2", "C3", "C5", "C61", "C6", "H2", "P4"};
+    static const int ids[] = {OTK_CHIP_ESP32S2, OTK_CHIP_ESP32S3, OTK_CHIP_ESP32C2,
+                              OTK_CHIP_ESP32C3, OTK_CHIP_ESP32C5, OTK_CHIP_ESP32C61,
+                              OTK_CHIP_ESP32C6, OTK_CHIP_ESP32H2, OTK_CHIP_ESP32P4};
+    const char *p = board;
+
+    if (contains(board, "8266"))
+        return OTK_CHIP_ESP8266;
+    while (*p && strncasecmp(p, "ESP32", 5) != 0)
+        p++;
+    if (!*p)
+        return OTK_CHIP_UNKNOWN;
+    p += 5;
+    if (*p == '-' || *p == '_')
+        p++;
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        size_t n = strlen(variants[i]);
+
+        if (!strncasecmp(p, variants[i], n) && !isalnum((unsigned char)p[n]))
+            return ids[i];
+    }
+    return OTK_CHIP_ESP32;
+}
+
+/* Before a byte goes out: an app image for another chip than the device's mDNS TXT board
+ * names, or of another family than its port says (3232: the ESP32 family, 8266: the ESP8266),
+ * is refused, unless --force. */
 static bool
 chip_refused(struct otk_upload *u, uint32_t now)
 {
@@ -1037,9 +1075,21 @@ chip_refused(struct otk_upload *u, uint32_t now)
     int dev = u->cfg.port == OTK_PORT_ESP8266 ? OTK_CHIP_ESP8266
               : u->cfg.port == OTK_PORT_ESP32 ? OTK_CHIP_ESP32
                                               : OTK_CHIP_UNKNOWN;
-    char how[160];
+    int named = board_chip(u->board);
+    char how[160], who[48];
 
-    if (u->cfg.force || img == OTK_CHIP_UNKNOWN || dev == OTK_CHIP_UNKNOWN || family(img) == dev)
+    if (u->cfg.force || img == OTK_CHIP_UNKNOWN)
+        return false;
+    if (named != OTK_CHIP_UNKNOWN) {
+        if (named == img)
+            return false;
+        snprintf(how, sizeof how, "its mDNS TXT record says board=%s; --force sends the image",
+                 u->board);
+        snprintf(who, sizeof who, "an %s", otk_image_chip_name(named));
+        wrong_chip(u, now, img, who, how);
+        return true;
+    }
+    if (dev == OTK_CHIP_UNKNOWN || family(img) == dev)
         return false;
     snprintf(how, sizeof how,
              "UDP port %u is where %s devices listen; if this one listens there anyway "
@@ -1059,7 +1109,7 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
                otk_net_strerror());
         return -1;
     }
-    if (chip_refused(u, now) || resolve(u, now) < 0 || open_listener(u, now) < 0)
+    if (resolve(u, now) < 0 || chip_refused(u, now) || open_listener(u, now) < 0)
         return -1;
     find_local_ip(u);
     dlog(u, "device %s is %s:%u; listening for its connection on %s:%u (TCP)", u->cfg.target,

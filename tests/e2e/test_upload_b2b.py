@@ -150,6 +150,28 @@ class WrongChip(InTmp):
         cp = upload("-i", "127.0.0.1", "-t", "0.5", "--retries", "0", "-f", e82)
         self.assertIn("to 127.0.0.1 port 8266", cp.stderr)
 
+    def test_mdns_names_port_and_board(self):
+        """NAME.local without -p: the port comes from the device's SRV record, and its TXT board
+        refuses an image for another chip before a byte is sent."""
+        name = "otkb2b%d" % os.getpid()
+        e32 = os.path.join(self.tmp, "e32.bin")
+        e82 = os.path.join(self.tmp, "e82.bin")
+        otk.make_image(e32, "esp32", "3.0.0", 64 * KB)
+        otk.make_image(e82, "esp8266", "3.1.0", 64 * KB)
+        dev = otk.start_device(self.tmp, profile="esp8266", extra=["--name", name])
+        with dev:
+            before = digest(dev.flash)
+            cp = upload("-i", name + ".local", "-d", "-f", e32)
+            self.assertEqual(cp.returncode, 17, cp.stderr)
+            self.assertIn("this is an ESP32 image; the device is an ESP8266 (its mDNS TXT record "
+                          "says board=esp8266", cp.stderr)
+            self.assertNotIn("sent invitation", cp.stderr)
+            self.assertEqual(digest(dev.flash), before)
+            cp = upload("-i", name + ".local", "-d", "-f", e82)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assertIn("to 127.0.0.1:%d" % dev.port, cp.stderr)
+            dev.wait_event("boot", where=lambda e: e.get("version") == "3.1.0")
+
     def test_real_images_still_accepted(self):
         for name, profile in (("esp32-arduino-idf3.3.bin", "esp32"),
                               ("esp8266-arduino.bin", "esp8266")):
