@@ -36,7 +36,7 @@ enum otk_upload_exit {
     OTK_UPX_TOO_BIG = 9,        /* "Not Enough Space" / "Bad Size Given" */
     OTK_UPX_NOT_FIRMWARE = 10,  /* "Wrong Magic Byte" / "Magic byte is not 0xE9" */
     OTK_UPX_MD5 = 11,           /* "MD5 Check Failed": corrupted in transit */
-    OTK_UPX_REJECTED = 12,      /* could not activate / wrong chip / verification / signature */
+    OTK_UPX_REJECTED = 12,      /* could not activate / flash config / verification / signature */
     OTK_UPX_DEVICE = 13,        /* any other error text from the device */
     OTK_UPX_STALLED = 14,       /* the device stopped taking data */
     OTK_UPX_DROPPED = 15,       /* connection closed without a result */
