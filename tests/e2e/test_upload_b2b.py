@@ -81,9 +81,12 @@ class BackToBack(InTmp):
             s.bind(("127.0.0.2", 0))
             s.sendto(b"0 4000 1000 00000000000000000000000000000000\n", ("127.0.0.1", dev.port))
             self.assertTrue(s.recv(200).startswith(b"AUTH "))
-            cp = upload("-i", "127.0.0.1", "-p", dev.port, "-a", "pw", "-t", "2", "-f", app)
+            cp = upload("-i", "127.0.0.1", "-p", dev.port, "-a", "pw", "-t", "2", "-d", "-f",
+                        app)
             s.close()
         self.assertEqual(cp.returncode, 13, cp.stderr)
+        # -d quotes the device's reply on one line, its newline escaped
+        self.assertIn('"ERR: ERROR[15]: Update already running\\n"', cp.stderr)
         self.assertRegex(cp.stderr, r'answered "ERROR\[15\]: Update already running" \d+ times')
         self.assertIn("another upload to it is in progress", cp.stderr)
 
