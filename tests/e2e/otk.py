@@ -2,26 +2,94 @@
 """Shared helpers for the end-to-end tests: run `otakit` processes over 127.0.0.1.
 
 Environment: OTAKIT = path of the otakit binary (CTest sets it), OTK_TESTDATA = the test data
-directory (real firmware images in firmware/)."""
+directory, with firmware images built by others in firmware/ (default: ../shared/testdata beside
+the repository; the repository does not carry them).
 
+Every script ends with otk.main(), which tells ctest what ran (see main)."""
+
+import functools
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
+import unittest
 
 OTAKIT = os.environ.get("OTAKIT") or shutil.which("otakit") or "otakit"
-TESTDATA = os.environ.get("OTK_TESTDATA", "")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TESTDATA = os.environ.get("OTK_TESTDATA") or os.path.join(os.path.dirname(ROOT), "shared",
+                                                          "testdata")
+SKIPPED = 77  # ctest's SKIP_RETURN_CODE (tests/CMakeLists.txt)
 
 
 def firmware(name):
     """Path of a real firmware image from the test data, or None if it is not there."""
-    if not TESTDATA:
-        return None
     p = os.path.join(TESTDATA, "firmware", name)
     return p if os.path.exists(p) else None
+
+
+def needs_firmware(*names):
+    """Decorator of a test case that needs real firmware images from the test data: the case
+    gets their paths as arguments, runs in the script's ctest entry of its own (`script
+    --testdata`, e2e.NAME.testdata) and is skipped, saying which file is missing, when one is."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def case(self):
+            for name in names:
+                if not firmware(name):
+                    # the same words as tests/unit/helper_testdata.c
+                    self.skipTest("no test data: %s is missing (firmware built by others, not "
+                                  "in the repository: ../shared/testdata beside it, or set "
+                                  "OTK_TESTDATA)"
+                                  % os.path.join(TESTDATA, "firmware", name))
+            return fn(self, *[firmware(name) for name in names])
+        case.otk_testdata = True
+        return case
+    return wrap
+
+
+def _cases(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from _cases(t)
+        else:
+            yield t
+
+
+def main():
+    """Run the calling script's test cases for ctest: `script` runs the cases that need nothing
+    beside the repository, `script --testdata` those marked @needs_firmware (further arguments:
+only the cases whose id contains one of them). The exit status
+    is 1 if a case failed, else SKIPPED (ctest: skipped) if a case was skipped, each reason on a
+    line "skipped: ..." (scripts/test lists them), else 0."""
+    args = sys.argv[1:]
+    data = "--testdata" in args
+    only = [a for a in args if a != "--testdata"]  # by hand: run the cases whose id has one
+    module = sys.modules["__main__"]
+    suite = unittest.TestSuite(
+        t for t in _cases(unittest.defaultTestLoader.loadTestsFromModule(module))
+        if getattr(getattr(t, t._testMethodName, None), "otk_testdata", False) == data
+        and (not only or any(o in t.id() for o in only)))
+    result = unittest.TextTestRunner(verbosity=2).run(suite)
+    if not result.wasSuccessful():
+        sys.exit(1)
+    if not result.skipped:
+        if result.testsRun == 0:
+            print("no test case ran", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(0)
+    reasons = {}
+    for test, reason in result.skipped:
+        reasons.setdefault(reason, []).append(getattr(test, "_testMethodName", str(test)))
+    ran = result.testsRun - sum(isinstance(t, unittest.TestCase) for t, _ in result.skipped)
+    for reason, names in reasons.items():
+        who = ("every case" if ran == 0 and len(reasons) == 1
+               else ", ".join(names))
+        print("skipped: %s: %s" % (who, reason))
+    sys.exit(SKIPPED)
 
 
 def run(*args, timeout=60, check=False):

@@ -142,4 +142,4 @@ class ErrorTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

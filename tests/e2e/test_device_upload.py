@@ -130,18 +130,14 @@ class UploadTest(unittest.TestCase):
         self.assertEqual(info["slots"][0]["version"], "0.0.0")
         self.assertFalse(info["fs"]["empty"])
 
-    def test_real_esp32_image(self):
-        path = otk.firmware("esp32-arduino-idf3.3.bin")
-        if not path:
-            self.skipTest("OTK_TESTDATA has no esp32-arduino-idf3.3.bin")
+    @otk.needs_firmware("esp32-arduino-idf3.3.bin")
+    def test_real_esp32_image(self, path):
         data = otk.file_bytes(path)
         info = self.upload_and_boot("esp32", data, "9036908-dirty")
         self.assertEqual(info["slots"][1]["project"], "esp32-arduino-lib-builder")
 
-    def test_real_esp8266_image(self):
-        path = otk.firmware("esp8266-arduino.bin")
-        if not path:
-            self.skipTest("OTK_TESTDATA has no esp8266-arduino.bin")
+    @otk.needs_firmware("esp8266-arduino.bin")
+    def test_real_esp8266_image(self, path):
         data = otk.file_bytes(path)
         dev = otk.start_device(self.tmp, profile="esp8266", extra=["--once"])
         with dev:
@@ -155,4 +151,4 @@ class UploadTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -82,4 +82,4 @@ class Unrecoverable(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

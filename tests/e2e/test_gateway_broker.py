@@ -96,4 +96,4 @@ class GatewayBrokerTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -109,4 +109,4 @@ class GatewayFailureTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

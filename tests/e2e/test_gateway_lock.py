@@ -149,4 +149,4 @@ class GatewayLockTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -58,4 +58,4 @@ class GatewayRadioTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

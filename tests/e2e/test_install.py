@@ -208,4 +208,4 @@ c otakit --ver
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -367,4 +367,4 @@ class Integration(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

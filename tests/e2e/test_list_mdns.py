@@ -263,4 +263,4 @@ class Discovery(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -354,4 +354,4 @@ class UploadErrors(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

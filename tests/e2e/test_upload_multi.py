@@ -111,4 +111,4 @@ class UploadMulti(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

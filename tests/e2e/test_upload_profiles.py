@@ -100,10 +100,8 @@ class UploadProfiles(unittest.TestCase):
                                                         "--lockstep", "-f", "{image}"])
         self.assertIn("OK:", cp.stderr)
 
-    def test_real_esp32_firmware(self):
-        real = otk.firmware("esp32-arduino-idf3.3.bin")
-        if not real:
-            self.skipTest("no test data (OTK_TESTDATA)")
+    @otk.needs_firmware("esp32-arduino-idf3.3.bin")
+    def test_real_esp32_firmware(self, real):
         dev = otk.start_device(self.tmp, profile="esp32", extra=["--once"])
         with dev:
             cp = upload("-i", "127.0.0.1", "-p", dev.port, "-f", real)
@@ -201,4 +199,4 @@ class UploadProfiles(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -174,4 +174,4 @@ class WindowsExe(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -13,52 +13,13 @@
 #include <cmocka.h>
 
 #include "helper_ramflash.h"
+#include "helper_testdata.h"
 #include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/posix.h"
 
 #define FLASH_SIZE 0x200000u
-
-static uint8_t *
-load_file(const char *name, size_t *len)
-{
-    const char *dir = getenv("OTK_TESTDATA");
-    char path[1024];
-    FILE *f;
-    uint8_t *buf;
-    long n;
-
-    if (dir == NULL) {
-        return NULL;
-    }
-    snprintf(path, sizeof path, "%s/firmware/%s", dir, name);
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    assert_int_equal(fseek(f, 0, SEEK_END), 0);
-    n = ftell(f);
-    assert_true(n > 0);
-    rewind(f);
-    buf = malloc((size_t)n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static uint8_t *
-must_load(const char *name, size_t *len)
-{
-    uint8_t *b = load_file(name, len);
-
-    if (b == NULL) {
-        fail_msg("cannot read %s (is OTK_TESTDATA set?)", name);
-    }
-    return b;
-}
 
 /* Verify img[0..len) placed at the very end of a fresh RAM flash, with max_len = len. */
 static enum otk_image_result
@@ -93,7 +54,7 @@ real_esp32_image(void **state)
 {
     (void)state;
     size_t len = 0;
-    uint8_t *img = must_load("esp32-arduino-idf3.3.bin", &len);
+    uint8_t *img = testdata_load("esp32-arduino-idf3.3.bin", &len);
     struct otk_image_info info;
 
     assert_int_equal(len, 977776);
@@ -138,7 +99,7 @@ real_esp8266_image(void **state)
 {
     (void)state;
     size_t len = 0;
-    uint8_t *img = must_load("esp8266-arduino.bin", &len);
+    uint8_t *img = testdata_load("esp8266-arduino.bin", &len);
     struct otk_image_info info;
 
     assert_int_equal(len, 410880);
@@ -158,7 +119,7 @@ corrupt_real_esp32(void **state)
 {
     (void)state;
     size_t len = 0;
-    uint8_t *img = must_load("esp32-arduino-idf3.3.bin", &len);
+    uint8_t *img = testdata_load("esp32-arduino-idf3.3.bin", &len);
     uint8_t *c = malloc(len);
     struct otk_image_info info;
 
@@ -234,7 +195,7 @@ corrupt_real_esp8266(void **state)
 {
     (void)state;
     size_t len = 0;
-    uint8_t *img = must_load("esp8266-arduino.bin", &len);
+    uint8_t *img = testdata_load("esp8266-arduino.bin", &len);
     uint8_t *c = malloc(len);
     struct otk_image_info info;
 
@@ -500,7 +461,6 @@ chip_of_head(void **state)
     (void)state;
     uint8_t *e32 = gen(OTK_PROFILE_ESP32, 4096, 1);
     uint8_t *e82 = gen(OTK_PROFILE_ESP8266, 4096, 1);
-    static const char *const real[] = {"esp32-arduino-idf3.3.bin", "esp8266-arduino.bin"};
     uint8_t gz[OTK_IMAGE_HEAD_LEN] = {0x1F, 0x8B};
     uint8_t v2[OTK_IMAGE_HEAD_LEN] = {0xEA};
 
@@ -509,15 +469,6 @@ chip_of_head(void **state)
     assert_int_equal(otk_image_chip(e32, OTK_IMAGE_HEAD_LEN - 1), OTK_CHIP_UNKNOWN);
     assert_int_equal(otk_image_chip(v2, 1), OTK_CHIP_ESP8266);
     assert_int_equal(otk_image_chip(gz, sizeof gz), OTK_CHIP_UNKNOWN);
-    for (size_t i = 0; i < 2; i++) {
-        size_t len = 0;
-        uint8_t *img = load_file(real[i], &len);
-
-        if (img != NULL) { /* the real builds, where the test data is there */
-            assert_int_equal(otk_image_chip(img, len), i == 0 ? OTK_CHIP_ESP32 : OTK_CHIP_ESP8266);
-            free(img);
-        }
-    }
     /* the same ESP32-format header with an ESP32-S3's chip id */
     e32[12] = OTK_CHIP_ESP32S3;
     assert_int_equal(otk_image_chip(e32, 4096), OTK_CHIP_ESP32S3);
@@ -544,14 +495,26 @@ chip_of_head(void **state)
     free(e82);
 }
 
+/* The chip of the real builds, from their heads. */
+static void
+real_images_chip(void **state)
+{
+    (void)state;
+    static const char *const real[] = {"esp32-arduino-idf3.3.bin", "esp8266-arduino.bin"};
+
+    for (size_t i = 0; i < 2; i++) {
+        size_t len = 0;
+        uint8_t *img = testdata_load(real[i], &len);
+
+        assert_int_equal(otk_image_chip(img, len), i == 0 ? OTK_CHIP_ESP32 : OTK_CHIP_ESP8266);
+        free(img);
+    }
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(real_esp32_image),
-        cmocka_unit_test(real_esp8266_image),
-        cmocka_unit_test(corrupt_real_esp32),
-        cmocka_unit_test(corrupt_real_esp8266),
         cmocka_unit_test(generated_images_verify),
         cmocka_unit_test(generator_contract),
         cmocka_unit_test(largest_esp8266_image),
@@ -560,5 +523,12 @@ main(void)
         cmocka_unit_test(read_error),
         cmocka_unit_test(chip_of_head),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest data_tests[] = {
+        cmocka_unit_test(real_esp32_image),   cmocka_unit_test(real_esp8266_image),
+        cmocka_unit_test(corrupt_real_esp32), cmocka_unit_test(corrupt_real_esp8266),
+        cmocka_unit_test(real_images_chip),
+    };
+    static const char *const files[] = {"esp32-arduino-idf3.3.bin", "esp8266-arduino.bin", NULL};
+
+    return testdata_main(argc, argv, tests, data_tests, files);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "helper_ramflash.h"
+#include "helper_testdata.h"
 #include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/imagegen.h"
@@ -229,24 +230,13 @@ real_images_update(void **state)
         {"esp32-arduino-idf3.3.bin", OTK_PROFILE_ESP32},
         {"esp8266-arduino.bin", OTK_PROFILE_ESP8266},
     };
-    const char *dir = getenv("OTK_TESTDATA");
 
-    if (dir == NULL) {
-        fail_msg("OTK_TESTDATA is not set");
-    }
     for (size_t i = 0; i < 2; i++) {
-        char path[1024];
-        FILE *f;
-        static uint8_t buf[1 << 20];
         size_t n;
+        uint8_t *buf = testdata_load(cases[i].file, &n);
         struct dev *d = malloc(sizeof *d);
 
         assert_non_null(d);
-        snprintf(path, sizeof path, "%s/firmware/%s", dir, cases[i].file);
-        f = fopen(path, "rb");
-        assert_non_null(f);
-        n = fread(buf, 1, sizeof buf, f);
-        fclose(f);
         assert_true(n > 100000);
         /* its own chip takes it */
         dev_init(d, cases[i].p);
@@ -269,6 +259,7 @@ real_images_update(void **state)
         }
         dev_free(d);
         free(d);
+        free(buf);
     }
 }
 
@@ -985,12 +976,11 @@ pre_erase_idle_slot(void **state)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_update_esp32),
         cmocka_unit_test(full_update_esp8266),
-        cmocka_unit_test(real_images_update),
         cmocka_unit_test(error_table),
         cmocka_unit_test(begin_errors),
         cmocka_unit_test(write_more_than_announced),
@@ -1007,5 +997,10 @@ main(void)
         cmocka_unit_test(unconfirmed_running_image_protects_rollback_target),
         cmocka_unit_test(pre_erase_idle_slot),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest data_tests[] = {
+        cmocka_unit_test(real_images_update),
+    };
+    static const char *const files[] = {"esp32-arduino-idf3.3.bin", "esp8266-arduino.bin", NULL};
+
+    return testdata_main(argc, argv, tests, data_tests, files);
 }
