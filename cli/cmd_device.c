@@ -154,8 +154,30 @@ status_line(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now, boo
     status_draw(o, ev->bytes, ev->total, pct, kbs, now, force);
 }
 
+/* A refused answer and why (sim/auth_explain.h): the device keeps waiting for another. */
 static void
-report_dev(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now)
+report_auth_failed(struct dev_out *o, const struct otk_auth_explain *why)
+{
+    static const char *const tri[] = {"null", "false", "true"};
+
+    if (o->json) {
+        fputs("{\"event\":\"auth_failed\",\"scheme\":", stdout);
+        fputs(why->scheme < 0               ? "null"
+              : why->scheme == OTK_AUTH_MD5 ? "\"md5\""
+                                            : "\"pbkdf2\"",
+              stdout);
+        printf(",\"password_right\":%s,\"text\":", tri[why->password + 1]);
+        cli_json_str(stdout, why->text);
+        json_end();
+    } else {
+        printf("OTA auth failed: %s (still waiting)\n", why->text);
+        fflush(stdout);
+    }
+}
+
+static void
+report_dev(struct dev_out *o, const struct otk_dev_event *ev, const struct otk_auth_explain *why,
+           uint32_t now)
 {
     switch (ev->type) {
     case OTK_EV_START:
@@ -206,13 +228,7 @@ report_dev(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now)
         status_close(o);
         o->in_update = false;
         if (ev->ota_error == OTK_OTA_AUTH_ERROR) {
-            if (o->json) {
-                fputs("{\"event\":\"auth_failed\"", stdout);
-                json_end();
-            } else {
-                printf("OTA auth failed: wrong password (still waiting)\n");
-                fflush(stdout);
-            }
+            report_auth_failed(o, why);
             break;
         }
         if (o->json) {
@@ -318,7 +334,7 @@ on_report(void *user, const struct otk_emu_report *r)
         report_boot(o, "no_boot", r->boot);
         break;
     case OTK_EMU_REP_DEV:
-        report_dev(o, r->ev, r->now_ms);
+        report_dev(o, r->ev, r->auth, r->now_ms);
         break;
     case OTK_EMU_REP_FATAL:
         status_close(o);
@@ -660,6 +676,7 @@ cmd_device(int argc, char **argv)
     if (port < 0)
         port = cfg.profile == OTK_PROFILE_ESP8266 ? OTK_PORT_ESP8266 : OTK_PORT_ESP32;
     cfg.port = (uint16_t)port;
+    cfg.password = password;
     if (password) {
         otk_proto_password_secret(otk_posix_crypto(), cfg.auth, password, strlen(password),
                                   cfg.secret);

@@ -92,15 +92,33 @@ on_power_cut(void *user, uint64_t op)
     report(e, &r);
 }
 
+/* A refused answer: look at it (the datagram the engine is handling; NULL reads as malformed)
+ * to tell why. */
+static void
+explain_auth(struct otk_emu *e, struct otk_auth_explain *x)
+{
+    size_t len;
+    const uint8_t *dg =
+        e->link ? otk_link_delivering(e->link, &len) : otk_netdev_delivering(&e->nd, &len);
+
+    otk_auth_explain(otk_posix_crypto(), e->cfg->auth, e->cfg->secret, e->cfg->password,
+                     otk_dev_nonce(&e->dev), dg, len, x);
+}
+
 static void
 on_dev_event(void *user, const struct otk_dev_event *ev)
 {
     struct otk_emu *e = user;
-    if (ev->type == OTK_EV_END)
-        e->update_ok = true;
-    else if (ev->type == OTK_EV_ERROR && ev->ota_error != OTK_OTA_AUTH_ERROR)
-        e->update_failed = true; /* an auth failure is not an update: keep waiting */
+    struct otk_auth_explain why;
     struct otk_emu_report r = {.type = OTK_EMU_REP_DEV, .ev = ev};
+    if (ev->type == OTK_EV_END) {
+        e->update_ok = true;
+    } else if (ev->type == OTK_EV_ERROR && ev->ota_error == OTK_OTA_AUTH_ERROR) {
+        explain_auth(e, &why); /* an auth failure is not an update: keep waiting */
+        r.auth = &why;
+    } else if (ev->type == OTK_EV_ERROR) {
+        e->update_failed = true;
+    }
     report(e, &r);
     if (e->gw)
         otk_gw_on_dev_event(e->gw, ev, otk_posix_now_ms());

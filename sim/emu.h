@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth_explain.h"
 #include "flashsim.h"
 #include "gateway.h"
 #include "link.h"
@@ -51,13 +52,14 @@ struct otk_emu_boot {
 
 struct otk_emu_report {
     enum otk_emu_report_type type;
-    const struct otk_dev_event *ev;  /* REP_DEV */
-    const struct otk_emu_boot *boot; /* REP_BOOT, REP_CONFIRM, REP_CRASH, REP_NOBOOT */
-    const char *text;                /* REP_FLASH_LOG, REP_LOG, REP_FATAL, REP_LISTENING */
-    uint16_t port;                   /* REP_LISTENING */
-    int code;                        /* REP_EXIT */
-    uint64_t flash_ops;              /* REP_EXIT */
-    bool power_cut;                  /* REP_EXIT */
+    const struct otk_dev_event *ev;      /* REP_DEV */
+    const struct otk_auth_explain *auth; /* REP_DEV of an OTK_OTA_AUTH_ERROR: why it failed */
+    const struct otk_emu_boot *boot;     /* REP_BOOT, REP_CONFIRM, REP_CRASH, REP_NOBOOT */
+    const char *text;                    /* REP_FLASH_LOG, REP_LOG, REP_FATAL, REP_LISTENING */
+    uint16_t port;                       /* REP_LISTENING */
+    int code;                            /* REP_EXIT */
+    uint64_t flash_ops;                  /* REP_EXIT */
+    bool power_cut;                      /* REP_EXIT */
     uint32_t now_ms;
     const char *mdns_name; /* REP_LISTENING: the name advertised by mDNS (NULL: none) */
 };
@@ -66,6 +68,7 @@ struct otk_emu_config {
     enum otk_profile profile;
     enum otk_auth_variant auth;
     char secret[OTK_SHA256_HEX_LEN + 1]; /* empty: no password */
+    const char *password; /* the password the secret came from (NULL: only its hash is known) */
     const char *bind_addr;
     uint16_t port;
     const char *flash_path;

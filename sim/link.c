@@ -70,6 +70,7 @@ struct otk_link {
     struct otk_link_io io;
     struct otk_faults *faults;
     struct otk_dev *dev;
+    const struct dgram *delivering; /* the datagram the engine is handling (NULL between calls) */
     struct otk_net_ops ops;
     uint64_t rng;
     uint64_t t0;
@@ -730,7 +731,9 @@ deliver_one(struct otk_link *l)
     if (i >= 0 && at <= now && at <= tat) {
         struct dgram g;
         udp_remove(&l->uin, i, &g);
+        l->delivering = &g;
         otk_dev_on_datagram(l->dev, &g.addr, g.data, g.len, ms_of(now));
+        l->delivering = NULL;
         return true;
     }
     if (!e || tat > now)
@@ -1012,6 +1015,13 @@ const struct otk_net_ops *
 otk_link_ops(struct otk_link *l)
 {
     return &l->ops;
+}
+
+const uint8_t *
+otk_link_delivering(const struct otk_link *l, size_t *len)
+{
+    *len = l->delivering ? l->delivering->len : 0;
+    return l->delivering ? l->delivering->data : NULL;
 }
 
 void

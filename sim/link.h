@@ -87,6 +87,10 @@ const struct otk_net_ops *otk_link_ops(struct otk_link *l);
 /** The engine the link delivers to (set after every otk_dev_init). */
 void otk_link_attach(struct otk_link *l, struct otk_dev *dev);
 
+/** The datagram the engine is handling right now (*len its length), for an event hook that
+ *  wants to look at it; NULL outside otk_dev_on_datagram (as otk_netdev_delivering). */
+const uint8_t *otk_link_delivering(const struct otk_link *l, size_t *len);
+
 /* ---- from the sockets (the port calls these; they only queue, never call the engine) ---- */
 
 void otk_link_rx_datagram(struct otk_link *l, const struct otk_addr *from, const uint8_t *data,

@@ -138,6 +138,14 @@ void otk_dev_tick(struct otk_dev *d, uint32_t now_ms);
 /** Whether a deadline is pending; if so *at gets it. */
 bool otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at);
 
+/** The nonce of the last challenge sent ("" before the first): with the failed answer, a port
+ *  can tell a wrong password from a right one in the other scheme (sim/auth_explain.h). */
+static inline const char *
+otk_dev_nonce(const struct otk_dev *d)
+{
+    return d->nonce;
+}
+
 /** Whether the engine wants TCP data now (RECEIVING). */
 bool otk_dev_wants_data(const struct otk_dev *d);
 

@@ -53,15 +53,16 @@ def sha256_hex(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def auth_response(password, nonce, cnonce, pbkdf2_secret="sha256"):
-    """The answer to an AUTH challenge. The variant follows from the nonce length.
+def auth_response(password, nonce, cnonce, pbkdf2_secret="sha256", scheme=None):
+    """The answer to an AUTH challenge. The variant follows from the nonce length, unless
+    scheme="md5" (the MD5 scheme whatever the nonce, as espota.py before arduino-esp32 3.3.1).
 
     MD5 (32-hex nonce):     md5( md5(pw) ":" nonce ":" cnonce )
     PBKDF2 (64-hex nonce):  sha256( hex(PBKDF2-SHA256(H, nonce ":" cnonce, 10000, 32))
                                     ":" nonce ":" cnonce ), H = sha256(pw) (or md5(pw) for a
                             device that stored an MD5 hash: pbkdf2_secret="md5")"""
     pw = password.encode("utf-8")
-    if len(nonce) == 32:
+    if len(nonce) == 32 or scheme == "md5":
         secret = md5_hex(pw)
         return md5_hex(("%s:%s:%s" % (secret, nonce, cnonce)).encode())
     if len(nonce) == 64:
@@ -83,9 +84,12 @@ def split_trailer(text):
 
 def upload(host, port, data, password=None, cmd=FLASH, chunk=1024, size=None, md5=None,
            invite_tries=10, invite_timeout=1.0, timeout=10.0, pbkdf2_secret="sha256",
-           cnonce=None, stream=False, progress=None, stop_after=None, stop_mode="close"):
+           cnonce=None, stream=False, progress=None, stop_after=None, stop_mode="close",
+           scheme=None, invite_read=128):
     """Upload `data` (bytes) to an ArduinoOTA device. size/md5 override what the invitation
-    announces (to provoke errors); the bytes sent are always `data`. stream=True sends without
+    announces (to provoke errors); the bytes sent are always `data`. scheme="md5" answers in
+    the MD5 scheme whatever the nonce; invite_read=37 reads the reply to the invitation as
+    espota.py of arduino-esp32 before 3.3.1 does (recv(37): a 64-digit nonce is cut to 32). stream=True sends without
     waiting for each ack. stop_after=N: after N bytes either close the connection
     (stop_mode="close") or go silent and wait for the device (stop_mode="stall").
     Returns a Result."""
@@ -108,7 +112,7 @@ def upload(host, port, data, password=None, cmd=FLASH, chunk=1024, size=None, md
             udp.sendto(invite, (host, port))
             udp.settimeout(invite_timeout)
             try:
-                reply = udp.recv(128).decode("latin-1")
+                reply = udp.recv(invite_read).decode("latin-1")
                 break
             except socket.timeout:
                 udp.close()
@@ -128,9 +132,9 @@ def upload(host, port, data, password=None, cmd=FLASH, chunk=1024, size=None, md
             n = len(nonce)
             cn = cnonce
             if cn is None:
-                cn = os.urandom(n // 2).hex()
+                cn = os.urandom((32 if scheme == "md5" else n) // 2).hex()
             try:
-                resp = auth_response(password, nonce, cn, pbkdf2_secret)
+                resp = auth_response(password, nonce, cn, pbkdf2_secret, scheme)
             except ValueError as e:
                 res.error = str(e)
                 return res

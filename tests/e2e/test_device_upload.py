@@ -112,6 +112,38 @@ class UploadTest(unittest.TestCase):
             self.assertTrue(r.ok, r)
             dev.wait_event("boot", where=lambda e: e["version"] == "4.0.0")
 
+    def test_right_password_in_the_other_scheme_is_named(self):
+        # The default ESP32 expects PBKDF2; espota.py before arduino-esp32 3.3.1 reads 37 bytes
+        # of "AUTH <64 digits>" and answers the first 32 in the MD5 scheme, the ESP8266's
+        # espota.py reads the whole nonce and answers it in the MD5 scheme too.
+        data = otk.make_image(os.path.join(self.tmp, "a.bin"), "esp32", "4.1.0", 64 * 1024)
+        dev = otk.start_device(self.tmp, profile="esp32", password="right")
+
+        def refused(password, **kw):
+            start = len(dev.events)
+            r = pyclient.upload("127.0.0.1", dev.port, data, password=password, **kw)
+            self.assertEqual(r.auth_reply, "Authentication Failed", (kw, r))
+            return dev.wait_event("auth_failed", start=start)
+
+        with dev:
+            for kw in ({"invite_read": 37}, {"scheme": "md5"}):
+                ev = refused("right", **kw)
+                self.assertEqual((ev["scheme"], ev["password_right"]), ("md5", True), ev)
+                for words in ("password is right", "MD5 scheme", "before 3.3.1",
+                              "expects the PBKDF2 scheme", "--auth-variant md5"):
+                    self.assertIn(words, ev["text"])
+            # a wrong password in the other scheme is called wrong, and the scheme named
+            ev = refused("wrong", invite_read=37)
+            self.assertEqual((ev["scheme"], ev["password_right"]), ("md5", False), ev)
+            self.assertIn("wrong password", ev["text"])
+            # a wrong password in the device's own scheme: which scheme it did not match
+            ev = refused("wrong")
+            self.assertEqual((ev["scheme"], ev["password_right"]), ("pbkdf2", False), ev)
+            self.assertIn("does not match it in the PBKDF2 scheme", ev["text"])
+        # the advice works: the same old uploader updates a device started with it
+        self.upload_and_boot("esp32", data, "4.1.0", password="right",
+                             client_kw={"invite_read": 37}, dev_kw={"auth_variant": "md5"})
+
     def test_filesystem_upload_lands_in_spiffs(self):
         blob = bytes(hashlib.sha256(b"%d" % i).digest()[i % 32] for i in range(300 * 1024))
         dev = otk.start_device(self.tmp, profile="esp32", extra=["--once"])

@@ -397,6 +397,23 @@ process_read(struct otk_netdev *nd, uint32_t now_ms)
     }
 }
 
+static void
+deliver(struct otk_netdev *nd, const struct otk_addr *from, const uint8_t *dg, size_t len,
+        uint32_t now_ms)
+{
+    nd->delivering = dg;
+    nd->delivering_len = len;
+    otk_dev_on_datagram(nd->dev, from, dg, len, now_ms);
+    nd->delivering = NULL;
+}
+
+const uint8_t *
+otk_netdev_delivering(const struct otk_netdev *nd, size_t *len)
+{
+    *len = nd->delivering_len;
+    return nd->delivering;
+}
+
 void
 otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint32_t now_ms)
 {
@@ -478,7 +495,7 @@ otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint
             if (nd->sink)
                 nd->sink->datagram(nd->sink->user, &a, dg, (size_t)r);
             else
-                otk_dev_on_datagram(nd->dev, &a, dg, (size_t)r, now_ms);
+                deliver(nd, &a, dg, (size_t)r, now_ms);
         }
     }
 }

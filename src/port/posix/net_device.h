@@ -61,6 +61,8 @@ struct otk_netdev {
     uint16_t port;     /* the UDP port really bound */
     char bind_str[64]; /* the address bound, as text */
     uint64_t tcp_rx_bytes;
+    const uint8_t *delivering; /* the datagram the engine is handling (NULL between calls) */
+    size_t delivering_len;
     struct otk_dev *dev;
     struct otk_net_ops ops_tab;
 };
@@ -104,6 +106,10 @@ void otk_netdev_set_sink(struct otk_netdev *nd, const struct otk_netdev_sink *si
 
 /** SO_RCVBUF to set on the TCP client before it connects (0: the kernel's default). */
 void otk_netdev_set_rcvbuf(struct otk_netdev *nd, int bytes);
+
+/** The datagram the engine is handling right now (*len its length), for an event hook that
+ *  wants to look at it, e.g. at an answer that failed; NULL outside otk_dev_on_datagram. */
+const uint8_t *otk_netdev_delivering(const struct otk_netdev *nd, size_t *len);
 
 /** Reset the TCP connection now (RST, unread data discarded); no closed event follows. */
 void otk_netdev_abort(struct otk_netdev *nd);
