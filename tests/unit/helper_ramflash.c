@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* In-RAM NOR flash for unit tests (see helper_ramflash.h). */
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_check.h"
 #include "helper_ramflash.h"
 #include "otakit/err.h"
 

@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /* The device engine on a test bench (see helper_rig.h). */
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "helper_check.h"
 #include "helper_rig.h"
 #include "otakit/err.h"
 #include "otakit/imagegen.h"

@@ -13,8 +13,8 @@
  *     assert_int_equal(rig_boot_slot(r), 1);
  *     rig_free(r);
  *
- * Failed checks inside these helpers fail the running cmocka test (outside a test, cmocka
- * prints the failure and exits non-zero). */
+ * Failed checks inside these helpers fail the running cmocka test (outside a test, and in the
+ * benchmarks, which have no cmocka: helper_check.h, they print the failure and exit 1). */
 #ifndef OTK_HELPER_RIG_H
 #define OTK_HELPER_RIG_H
 
