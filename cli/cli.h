@@ -3,6 +3,7 @@
 #define OTK_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define OTK_VERSION_STR "0.1.0"
 
@@ -23,6 +24,20 @@ __attribute__((format(printf, 2, 3)))
 /* "otakit CMD: error: ..." and the pointer to --help on stderr. @return OTK_EXIT_USAGE. */
 int
 cli_usage_error(const char *cmd, const char *fmt, ...);
+
+#define CLI_WORD_MAX 40 /* longest word a typo check compares */
+
+/* The candidate that `word` looks like a typo of (1 edit away, 2 for words longer than 4;
+ * a swap of neighbours counts 1), or NULL. */
+const char *cli_closest_word(const char *word, const char *const *cands, size_t n);
+
+/* Whether `arg` ("--name" or "--name=value") is a typo of a long option that the command's
+ * help text names; if so, that option goes to out. */
+bool cli_suggest_option(const char *arg, const char *help, char *out, size_t cap);
+
+/* "otakit CMD: error: unknown option 'ARG'", with "did you mean '--x'?" when ARG is a typo of
+ * an option in `help`, and the pointer to --help. @return OTK_EXIT_USAGE. */
+int cli_unknown_option(const char *cmd, const char *arg, const char *help);
 
 int cmd_upload(int argc, char **argv);
 int cmd_device(int argc, char **argv);

@@ -47,64 +47,66 @@ struct dev_out {
     bool gateway; /* the status line shows the OTA lock's progress reports */
 };
 
+/* The help text, a format: %s is the list of network faults (also the options that
+ * cli_unknown_option suggests from). */
+static const char help_fmt[] =
+    "usage: otakit device [options]\n"
+    "\n"
+    "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
+    "\n"
+    "options:\n"
+    "  --profile esp32|esp8266        chip profile (default esp32)\n"
+    "  --auth-variant md5|pbkdf2      password scheme (default pbkdf2 on esp32, md5 on "
+    "esp8266)\n"
+    "  --port N                       UDP port (default 3232 / 8266; 0 = any free)\n"
+    "  --bind ADDR                    IPv4 address to bind (default 127.0.0.1)\n"
+    "  --password PW                  require this password\n"
+    "  --password-hash HEX            require the password whose stored hash is HEX\n"
+    "                                 (MD5 hex, or SHA-256 hex for pbkdf2)\n"
+    "  --flash FILE                   flash file (default otakit-<profile>.flash)\n"
+    "  --flash-timing realistic|instant  flash erase/program delays (default instant)\n"
+    "  --once                         exit after the first update (0 ok, 1 failed)\n"
+    "  --json                         one JSON object per line on stdout\n"
+    "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
+    "  --pre-erase                    once the running image is confirmed, erase the other\n"
+    "                                 slot while idle: the next update erases nothing\n"
+    "  --cut-at N                     cut the power during the N-th flash operation\n"
+    "                                 (exit status 99)\n"
+    "  --quiet                        no status line, no informational lines\n"
+    "  --name NAME                    device name: mDNS host NAME.local and instance of\n"
+    "                                 _arduino._tcp (default esp32-XXXXXX /\n"
+    "                                 esp8266-XXXXXX, the digits from the flash file)\n"
+    "  --no-mdns                      do not advertise the device by mDNS\n"
+    "\n"
+    "network model (docs/EMULATOR.md):\n"
+    "  --link none|lan|wifi|weak-wifi radio link: round trip, bandwidth, jitter, stalls\n"
+    "                                 and lwIP's receive window (default none: loopback)\n"
+    "  --seed N                       seed of the link's and the faults' draws (default 1)\n"
+    "  --fault KIND[:ARG]             inject a network fault (repeatable), KIND one of:\n"
+    "%s"
+    "\n"
+    "gateway (a BLE + MQTT gateway around the device, with the OTA lock):\n"
+    "  --gateway                      run the BLE scan and MQTT tasks\n"
+    "  --no-ota-lock                  the same tasks, not paused during updates\n"
+    "  --ble-window MS                radio held by each scan window (default 30;\n"
+    "                                 0 = no BLE task)\n"
+    "  --ble-interval MS              scan period (default 52)\n"
+    "  --ble-cpu-stall MS             CPU busy after each window (default 0)\n"
+    "  --mqtt-host HOST               broker (default 127.0.0.1; '' = no MQTT task)\n"
+    "  --mqtt-port N                  broker port (default 1883)\n"
+    "  --mqtt-topic BASE              base topic (default otakit/<name>)\n"
+    "  --reading-interval MS          period of the readings (default 1000)\n"
+    "  --ota-watchdog MS              release the lock after MS without progress\n"
+    "                                 (default 30000)\n"
+    "  -h, --help                     this text\n"
+    "\n"
+    "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
+    "99 power cut\n";
+
 static void
 usage(FILE *to)
 {
-    fprintf(
-        to,
-        "usage: otakit device [options]\n"
-        "\n"
-        "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
-        "\n"
-        "options:\n"
-        "  --profile esp32|esp8266        chip profile (default esp32)\n"
-        "  --auth-variant md5|pbkdf2      password scheme (default pbkdf2 on esp32, md5 on "
-        "esp8266)\n"
-        "  --port N                       UDP port (default 3232 / 8266; 0 = any free)\n"
-        "  --bind ADDR                    IPv4 address to bind (default 127.0.0.1)\n"
-        "  --password PW                  require this password\n"
-        "  --password-hash HEX            require the password whose stored hash is HEX\n"
-        "                                 (MD5 hex, or SHA-256 hex for pbkdf2)\n"
-        "  --flash FILE                   flash file (default otakit-<profile>.flash)\n"
-        "  --flash-timing realistic|instant  flash erase/program delays (default instant)\n"
-        "  --once                         exit after the first update (0 ok, 1 failed)\n"
-        "  --json                         one JSON object per line on stdout\n"
-        "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
-        "  --pre-erase                    once the running image is confirmed, erase the other\n"
-        "                                 slot while idle: the next update erases nothing\n"
-        "  --cut-at N                     cut the power during the N-th flash operation\n"
-        "                                 (exit status 99)\n"
-        "  --quiet                        no status line, no informational lines\n"
-        "  --name NAME                    device name: mDNS host NAME.local and instance of\n"
-        "                                 _arduino._tcp (default esp32-XXXXXX /\n"
-        "                                 esp8266-XXXXXX, the digits from the flash file)\n"
-        "  --no-mdns                      do not advertise the device by mDNS\n"
-        "\n"
-        "network model (docs/EMULATOR.md):\n"
-        "  --link none|lan|wifi|weak-wifi radio link: round trip, bandwidth, jitter, stalls\n"
-        "                                 and lwIP's receive window (default none: loopback)\n"
-        "  --seed N                       seed of the link's and the faults' draws (default 1)\n"
-        "  --fault KIND[:ARG]             inject a network fault (repeatable), KIND one of:\n"
-        "%s"
-        "\n"
-        "gateway (a BLE + MQTT gateway around the device, with the OTA lock):\n"
-        "  --gateway                      run the BLE scan and MQTT tasks\n"
-        "  --no-ota-lock                  the same tasks, not paused during updates\n"
-        "  --ble-window MS                radio held by each scan window (default 30;\n"
-        "                                 0 = no BLE task)\n"
-        "  --ble-interval MS              scan period (default 52)\n"
-        "  --ble-cpu-stall MS             CPU busy after each window (default 0)\n"
-        "  --mqtt-host HOST               broker (default 127.0.0.1; '' = no MQTT task)\n"
-        "  --mqtt-port N                  broker port (default 1883)\n"
-        "  --mqtt-topic BASE              base topic (default otakit/<name>)\n"
-        "  --reading-interval MS          period of the readings (default 1000)\n"
-        "  --ota-watchdog MS              release the lock after MS without progress\n"
-        "                                 (default 30000)\n"
-        "  -h, --help                     this text\n"
-        "\n"
-        "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
-        "99 power cut\n",
-        otk_faults_help());
+    fprintf(to, help_fmt, otk_faults_help());
 }
 
 static void
@@ -123,24 +125,55 @@ status_close(struct dev_out *o)
     }
 }
 
+/* A rate needs this much time behind it: a faster upload shows none (not "0 KB/s"). */
+#define RATE_MIN_MS 100u
+
+/* "864/1310 KB" (in bytes when the total is below 1 KB: "28/28 B"), led by the rate when it
+ * could be measured ("180 KB/s  ", "700 B/s  "; rate < 0: none). */
 static void
-status_draw(struct dev_out *o, uint32_t bytes, uint32_t total, unsigned pct, unsigned kbs,
+status_figures(char *out, size_t cap, uint32_t bytes, uint32_t total, long long rate)
+{
+    int n = 0;
+
+    if (rate >= 1024)
+        n = snprintf(out, cap, "%lld KB/s  ", rate / 1024);
+    else if (rate >= 0)
+        n = snprintf(out, cap, "%lld B/s  ", rate);
+    if (total < 1024u)
+        snprintf(out + n, cap - (size_t)n, "%u/%u B", (unsigned)bytes, (unsigned)total);
+    else
+        snprintf(out + n, cap - (size_t)n, "%u/%u KB", (unsigned)(bytes / 1024u),
+                 (unsigned)(total / 1024u));
+}
+
+static void
+status_draw(struct dev_out *o, uint32_t bytes, uint32_t total, unsigned pct, long long rate,
             uint32_t now, bool force)
 {
+    char fig[64];
+
+    status_figures(fig, sizeof fig, bytes, total, rate);
     if (o->tty) {
         if (!force && now - o->last_status_ms < 100)
             return;
         o->last_status_ms = now;
-        fprintf(stderr, "\rOTA %3u%%  %u KB/s  %u/%u KB  ", pct, kbs, bytes / 1024u, total / 1024u);
+        fprintf(stderr, "\rOTA %3u%%  %s  ", pct, fig);
         o->status_open = true;
     } else {
         int decile = (int)(pct / 10u);
         if (decile <= o->last_decile && !force)
             return;
         o->last_decile = decile;
-        fprintf(stderr, "OTA %3u%%  %u KB/s  %u/%u KB\n", pct, kbs, bytes / 1024u, total / 1024u);
+        fprintf(stderr, "OTA %3u%%  %s\n", pct, fig);
     }
     fflush(stderr);
+}
+
+/* Bytes per second since the start, or -1 while too little time has passed to say. */
+static long long
+rate_since(uint32_t bytes, uint32_t ms)
+{
+    return ms >= RATE_MIN_MS ? (long long)((uint64_t)bytes * 1000u / ms) : -1;
 }
 
 static void
@@ -149,9 +182,7 @@ status_line(struct dev_out *o, const struct otk_dev_event *ev, uint32_t now, boo
     if (o->quiet || ev->total == 0 || o->gateway)
         return;
     unsigned pct = (unsigned)((uint64_t)ev->bytes * 100u / ev->total);
-    uint32_t ms = now - o->start_ms;
-    unsigned kbs = ms >= 100 ? (unsigned)((uint64_t)ev->bytes * 1000u / ms / 1024u) : 0;
-    status_draw(o, ev->bytes, ev->total, pct, kbs, now, force);
+    status_draw(o, ev->bytes, ev->total, pct, rate_since(ev->bytes, now - o->start_ms), now, force);
 }
 
 /* A refused answer and why (sim/auth_explain.h): the device keeps waiting for another. */
@@ -200,12 +231,15 @@ report_dev(struct dev_out *o, const struct otk_dev_event *ev, const struct otk_a
         bool last = ev->bytes >= ev->total;
         if (o->json && (last || now - o->last_json_ms >= 100)) {
             o->last_json_ms = now;
-            uint32_t ms = now - o->start_ms;
-            double kbs = ms ? (double)ev->bytes / 1024.0 / ((double)ms / 1000.0) : 0.0;
+            long long rate = rate_since(ev->bytes, now - o->start_ms);
             unsigned pct = ev->total ? (unsigned)((uint64_t)ev->bytes * 100u / ev->total) : 0;
             printf("{\"event\":\"progress\",\"bytes\":%u,\"total\":%u,\"percent\":%u,"
-                   "\"rate_kbs\":%.1f",
-                   (unsigned)ev->bytes, (unsigned)ev->total, pct, kbs);
+                   "\"rate_kbs\":",
+                   (unsigned)ev->bytes, (unsigned)ev->total, pct);
+            if (rate < 0)
+                fputs("null", stdout);
+            else
+                printf("%.1f", (double)rate / 1024.0);
             json_end();
         }
         status_line(o, ev, now, last);
@@ -461,7 +495,8 @@ on_gw_report(void *user, const struct otk_gw_report *r)
         if (o->quiet)
             break;
         if (p->phase == OTK_OTA_PHASE_START || p->phase == OTK_OTA_PHASE_RUNNING) {
-            status_draw(o, p->bytes, p->total, p->percent, p->rate / 1024u, r->now_ms,
+            status_draw(o, p->bytes, p->total, p->percent,
+                        p->elapsed_ms >= RATE_MIN_MS ? (long long)p->rate : -1, r->now_ms,
                         p->bytes >= p->total);
         } else if (p->phase == OTK_OTA_PHASE_STALLED) {
             status_close(o);
@@ -650,7 +685,7 @@ cmd_device(int argc, char **argv)
         } else if (missing) {
             return cli_usage_error("device", "option %s needs a value", a);
         } else {
-            return cli_usage_error("device", "unknown option '%s'", a);
+            return cli_unknown_option("device", a, help_fmt);
         }
         if (missing)
             return cli_usage_error("device", "option %s needs a value", a);

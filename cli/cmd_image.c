@@ -13,23 +13,26 @@
 #include "otakit/imagegen.h"
 #include "otakit/layout.h"
 
+static const char help_text[] =
+    "usage: otakit image [--chip esp32|esp8266] --version V --size BYTES\n"
+    "                    [--project NAME] [--seed N] -o FILE\n"
+    "\n"
+    "Write a valid ESP application image of exactly BYTES bytes (suffix K or M for\n"
+    "KiB / MiB). Different seeds give different contents of the same size.\n"
+    "\n"
+    "options:\n"
+    "  --chip esp32|esp8266   target chip (default esp32)\n"
+    "  --version V            version string in the app description (max 31 "
+    "chars)\n"
+    "  --size BYTES           image size, e.g. 1048576, 1024K, 1M\n"
+    "  --project NAME         project name (default otakit-demo, max 31 chars)\n"
+    "  --seed N               seed of the filler contents (default 1)\n"
+    "  -o, --output FILE      where to write the image\n";
+
 static void
 usage(FILE *to)
 {
-    fprintf(to, "usage: otakit image [--chip esp32|esp8266] --version V --size BYTES\n"
-                "                    [--project NAME] [--seed N] -o FILE\n"
-                "\n"
-                "Write a valid ESP application image of exactly BYTES bytes (suffix K or M for\n"
-                "KiB / MiB). Different seeds give different contents of the same size.\n"
-                "\n"
-                "options:\n"
-                "  --chip esp32|esp8266   target chip (default esp32)\n"
-                "  --version V            version string in the app description (max 31 "
-                "chars)\n"
-                "  --size BYTES           image size, e.g. 1048576, 1024K, 1M\n"
-                "  --project NAME         project name (default otakit-demo, max 31 chars)\n"
-                "  --seed N               seed of the filler contents (default 1)\n"
-                "  -o, --output FILE      where to write the image\n");
+    fputs(help_text, to);
 }
 
 /* Decimal bytes with an optional K / M suffix (1024-based; "KB", "KiB" also accepted). */
@@ -101,7 +104,7 @@ cmd_image(int argc, char **argv)
         } else if (missing) {
             return cli_usage_error("image", "option needs a value: %s", argv[i]);
         } else {
-            return cli_usage_error("image", "unknown option: %s", argv[i]);
+            return cli_unknown_option("image", argv[i], help_text);
         }
     }
     if (!version)

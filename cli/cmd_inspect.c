@@ -23,14 +23,17 @@ struct out {
     bool first; /* no comma before the next JSON member */
 };
 
+static const char help_text[] =
+    "usage: otakit inspect FILE [--json]\n"
+    "\n"
+    "Show what a flash file (from 'otakit device') or an application image holds:\n"
+    "partitions, otadata, each slot's image and state, which slot boots next; or\n"
+    "an image's chip, segments, checksum / SHA-256 result, project and version.\n";
+
 static void
 usage(FILE *to)
 {
-    fprintf(to, "usage: otakit inspect FILE [--json]\n"
-                "\n"
-                "Show what a flash file (from 'otakit device') or an application image holds:\n"
-                "partitions, otadata, each slot's image and state, which slot boots next; or\n"
-                "an image's chip, segments, checksum / SHA-256 result, project and version.\n");
+    fputs(help_text, to);
 }
 
 static const char *
@@ -433,8 +436,7 @@ cmd_inspect(int argc, char **argv)
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
         } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "otakit inspect: error: unknown option '%s'\n", argv[i]);
-            return OTK_EXIT_USAGE;
+            return cli_unknown_option("inspect", argv[i], help_text);
         } else if (!path) {
             path = argv[i];
         } else {

@@ -224,7 +224,7 @@ cmd_list(int argc, char **argv)
         } else if (missing) {
             return cli_usage_error("list", "option %s needs a value", a);
         } else {
-            return cli_usage_error("list", "unknown option '%s'", a);
+            return cli_unknown_option("list", a, help_text);
         }
     }
     found = calloc(LIST_MAX, sizeof *found);

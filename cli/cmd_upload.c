@@ -521,7 +521,16 @@ cmd_upload(int argc, char **argv)
 
     rc = otk_upload_parse_args(argc, argv, &o, err, sizeof err);
     if (rc) {
+        static const char unknown[] = "unrecognized argument: ";
+        char hint[CLI_WORD_MAX + 1];
         fprintf(stderr, "otakit upload: error: %s\n", err);
+        /* the parser (src/host/upload_args.c) names the option it does not know */
+        if (!strncmp(err, unknown, sizeof unknown - 1)) {
+            char *name = err + sizeof unknown - 1;
+            name[strcspn(name, " ")] = '\0';
+            if (cli_suggest_option(name, help_text, hint, sizeof hint))
+                fprintf(stderr, "did you mean '%s'?\n", hint);
+        }
         fprintf(stderr, "usage: otakit upload -i ADDRESS -f FILE [options] (see --help)\n");
         otk_upload_opts_free(&o);
         return rc;

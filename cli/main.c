@@ -16,12 +16,13 @@ static const struct {
     {"image", cmd_image, "write a valid application image for tests and demos"},
     {"inspect", cmd_inspect, "show partitions, otadata and slot images of a flash file"},
 };
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void
 usage(FILE *to)
 {
     fprintf(to, "usage: otakit <command> [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(to, "  %-8s %s\n", commands[i].name, commands[i].help);
     fprintf(to, "\nRun 'otakit <command> --help' for a command's options.\n");
 }
@@ -41,9 +42,16 @@ main(int argc, char **argv)
         printf("otakit %s\n", OTK_VERSION_STR);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    const char *names[NCOMMANDS + 2] = {"--help", "--version"};
+    for (size_t i = 0; i < NCOMMANDS; i++) {
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "otakit: error: unknown command '%s'\nTry 'otakit --help'.\n", argv[1]);
+        names[i + 2] = commands[i].name;
+    }
+    const char *hint = cli_closest_word(argv[1], names, NCOMMANDS + 2);
+    fprintf(stderr, "otakit: error: unknown command '%s'", argv[1]);
+    if (hint)
+        fprintf(stderr, "; did you mean '%s'?", hint);
+    fprintf(stderr, "\nTry 'otakit --help'.\n");
     return OTK_EXIT_USAGE;
 }

@@ -498,7 +498,11 @@ otk_emu_run(const struct otk_emu_config *cfg)
     otk_flashsim_set_cut(&e->fs, cfg->cut_at);
     rc = otk_netdev_open(&e->nd, cfg->bind_addr, cfg->port, err, sizeof err);
     if (rc != OTK_OK) {
-        report_text(e, OTK_EMU_REP_FATAL, "network: %s", err);
+        report_text(e, OTK_EMU_REP_FATAL, "network: %s%s", err,
+                    rc == OTK_ERR_BUSY ? " (another program has that port, perhaps another "
+                                         "otakit device: give another with --port N, or "
+                                         "--port 0 for any free one)"
+                                       : "");
         report_exit(e, OTK_EMU_EXIT_FAIL, 0);
         otk_flashsim_close(&e->fs);
         free(e);

@@ -220,11 +220,12 @@ otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *er
         return OTK_ERR_IO;
     }
     if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || set_nonblock(fd) != 0) {
+        int e = errno;
         char what[96];
         snprintf(what, sizeof what, "cannot bind UDP %s:%u", addr, (unsigned)port);
-        set_err(err, errcap, what, strerror(errno));
+        set_err(err, errcap, what, strerror(e));
         close(fd);
-        return OTK_ERR_IO;
+        return e == EADDRINUSE ? OTK_ERR_BUSY : OTK_ERR_IO;
     }
     socklen_t sl = sizeof sa;
     if (getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {

@@ -68,7 +68,8 @@ struct otk_netdev {
 };
 
 /** Bind the UDP socket to addr:port (IPv4; port 0 = ephemeral). err receives a message.
- *  @return OTK_OK, OTK_ERR_ARG (address), OTK_ERR_IO (socket, bind). */
+ *  @return OTK_OK, OTK_ERR_ARG (address), OTK_ERR_BUSY (the port is in use), OTK_ERR_IO
+ *  (socket, bind). */
 int otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *err,
                     size_t errcap);
 
