@@ -61,6 +61,14 @@ answer(const struct device *d, enum otk_auth_variant v, enum otk_auth_variant ha
     return x;
 }
 
+/* The answer's scheme (-1: neither) and whether the password is right in it (-1: unknown). */
+static void
+verdict_is(const struct otk_auth_explain *x, int scheme, int password)
+{
+    assert_int_equal(x->scheme, scheme);
+    assert_int_equal(x->password, password);
+}
+
 static void
 old_espota_against_pbkdf2(void **state)
 {
@@ -70,8 +78,7 @@ old_espota_against_pbkdf2(void **state)
     for (size_t cut = 32; cut <= 64; cut += 32) {
         struct otk_auth_explain x = answer(&d, OTK_AUTH_MD5, OTK_AUTH_MD5, "admin", cut);
 
-        assert_int_equal(x.scheme, OTK_AUTH_MD5);
-        assert_int_equal(x.password, 1);
+        verdict_is(&x, OTK_AUTH_MD5, 1);
         assert_non_null(strstr(x.text, "the password is right, but the answer uses the MD5 "
                                        "scheme (espota.py of the ESP8266 core, and of "
                                        "arduino-esp32 before 3.3.1)"));
@@ -80,8 +87,7 @@ old_espota_against_pbkdf2(void **state)
     }
     /* a wrong password in the MD5 scheme is wrong, and the scheme is still named */
     struct otk_auth_explain x = answer(&d, OTK_AUTH_MD5, OTK_AUTH_MD5, "admin2", 32);
-    assert_int_equal(x.scheme, OTK_AUTH_MD5);
-    assert_int_equal(x.password, 0);
+    verdict_is(&x, OTK_AUTH_MD5, 0);
     assert_non_null(strstr(x.text, "wrong password, and the answer uses the MD5 scheme"));
     assert_non_null(strstr(x.text, "--auth-variant md5 selects the other"));
 }
@@ -94,8 +100,7 @@ new_espota_against_md5(void **state)
     /* a PBKDF2 answer with the SHA-256 or the MD5 hash of the password (espota 3.3.1+ tries
      * both) */
     struct otk_auth_explain x = answer(&d, OTK_AUTH_PBKDF2, OTK_AUTH_PBKDF2, "admin", 32);
-    assert_int_equal(x.scheme, OTK_AUTH_PBKDF2);
-    assert_int_equal(x.password, 1);
+    verdict_is(&x, OTK_AUTH_PBKDF2, 1);
     assert_non_null(strstr(x.text, "start it with --auth-variant pbkdf2"));
     x = answer(&d, OTK_AUTH_PBKDF2, OTK_AUTH_MD5, "admin", 32);
     assert_int_equal(x.password, 1);
@@ -110,8 +115,7 @@ same_scheme_wrong_password(void **state)
     struct device d = device(OTK_AUTH_PBKDF2, "admin", NULL);
     struct otk_auth_explain x = answer(&d, OTK_AUTH_PBKDF2, OTK_AUTH_PBKDF2, "nimda", 64);
 
-    assert_int_equal(x.scheme, OTK_AUTH_PBKDF2);
-    assert_int_equal(x.password, 0);
+    verdict_is(&x, OTK_AUTH_PBKDF2, 0);
     assert_string_equal(x.text, "wrong password: the answer does not match it in the PBKDF2 "
                                 "scheme (espota.py of arduino-esp32 3.3.1 and later) this "
                                 "device expects");
@@ -125,8 +129,7 @@ only_a_hash_known(void **state)
     struct device sha = device(OTK_AUTH_PBKDF2, NULL,
                                "8c6976e5b5410415bde908bd4dee15dfb167a9c873fc4bb8a81f6f2ab448a918");
     struct otk_auth_explain x = answer(&sha, OTK_AUTH_MD5, OTK_AUTH_MD5, "admin", 32);
-    assert_int_equal(x.scheme, OTK_AUTH_MD5);
-    assert_int_equal(x.password, -1);
+    verdict_is(&x, OTK_AUTH_MD5, -1);
     assert_non_null(strstr(x.text, "if the password is right, start it with --auth-variant md5"));
     /* an MD5 hash kept by a PBKDF2 device serves both schemes */
     struct device md5 = device(OTK_AUTH_PBKDF2, NULL, "21232f297a57a5a743894a0e4a801fc3");
@@ -145,8 +148,7 @@ malformed_answers(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         otk_auth_explain(otk_posix_crypto(), d.v, d.secret, d.password, d.nonce,
                          (const uint8_t *)bad[i], strlen(bad[i]), &x);
-        assert_int_equal(x.scheme, -1);
-        assert_int_equal(x.password, -1);
+        verdict_is(&x, -1, -1);
         assert_true(strlen(x.text) > 0);
     }
     otk_auth_explain(otk_posix_crypto(), d.v, d.secret, d.password, d.nonce, NULL, 0, &x);
