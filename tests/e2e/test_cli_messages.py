@@ -67,9 +67,10 @@ class DeviceMessages(unittest.TestCase):
         dev = otk.start_device(self.tmp, profile="esp32")
         with dev:
             # a 28-byte filesystem image: bytes, not "0/0 KB"
+            start = len(dev.events)
             r = pyclient.upload("127.0.0.1", dev.port, bytes(range(28)), cmd=pyclient.SPIFFS)
             self.assertTrue(r.ok, r)
-            dev.wait_event("end")
+            dev.wait_event("boot", start=start)  # rebooted: ready for the next upload
             lines = self.status_lines(dev)
             self.assertTrue(lines, dev.stderr())
             self.assertRegex(lines[-1], r"^OTA 100%  (\d+ B/s  )?28/28 B$")
