@@ -175,12 +175,9 @@ class WrongChip(InTmp):
             self.assertIn("to 127.0.0.1:%d" % dev.port, cp.stderr)
             dev.wait_event("boot", where=lambda e: e.get("version") == "3.1.0")
 
-    def test_real_images_still_accepted(self):
-        for name, profile in (("esp32-arduino-idf3.3.bin", "esp32"),
-                              ("esp8266-arduino.bin", "esp8266")):
-            path = otk.firmware(name)
-            if path is None:
-                self.skipTest("needs the real firmware images (../shared/testdata)")
+    @otk.needs_firmware("esp32-arduino-idf3.3.bin", "esp8266-arduino.bin")
+    def test_real_images_still_accepted(self, real32, real8266):
+        for path, profile in ((real32, "esp32"), (real8266, "esp8266")):
             dev = otk.start_device(self.tmp, profile=profile,
                                    flash=os.path.join(self.tmp, profile + "-real.flash"))
             with dev:
@@ -189,4 +186,4 @@ class WrongChip(InTmp):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()
