@@ -72,6 +72,10 @@ struct otk_dev_config {
     uint32_t rx_timeout_ms;   /* data idle limit before a nudge; 0 = 1000 as the cores */
     uint8_t rx_nudges;        /* re-sent acks before giving up; ESP32 uses 3 */
     uint32_t auth_timeout_ms; /* WAIT_AUTH limit; 0 = 10000 (the real cores wait forever) */
+    /** Progress floor: bytes per second an update must average over every 8 s, or it ends
+     *  with "Stream Read Timeout" (a peer trickling bytes would hold the device for ever; the
+     *  real cores have no such limit). 0 = 1024. */
+    uint32_t min_rate;
 };
 
 #define OTK_DEV_MSG_MAX 160
@@ -107,6 +111,8 @@ struct otk_dev {
     uint8_t nudges;
     uint8_t connect_tries; /* connections back to the host tried in this update */
     uint32_t last_ack;
+    uint32_t floor_at;   /* the progress floor's window ends here... */
+    uint32_t floor_mark; /* ...and progress must have reached this by then */
     char msg[OTK_DEV_MSG_MAX];
     struct otk_dev_throttle throttle[OTK_DEV_THROTTLE_SLOTS];
     struct otk_dev_throttle throttle_rest; /* sources evicted from throttle[] */

@@ -36,10 +36,11 @@ enum otk_auth_variant {
 size_t otk_auth_hex_len(enum otk_auth_variant v);
 
 /** A parsed invitation "<cmd> <port> <size> <md5>\n". */
+/* No padding before md5: two invitations compare with one memcmp up to the MD5's end. */
 struct otk_invite {
     uint32_t cmd;
-    uint16_t port;
     uint32_t size;
+    uint16_t port;
     char md5[OTK_MD5_HEX_LEN + 1]; /* lowercase, NUL-terminated */
 };
 

@@ -2,8 +2,11 @@
 /* The ArduinoOTA device engine. Wire behaviour follows the ESP32 and ESP8266 cores (see
  * docs/PROTOCOL.md) with their known bugs fixed where the fix is invisible to a correct host:
  * a repeated invitation gets the same challenge again, the wait for AUTH times out, begin
- * failures reach the host on every profile, a second uploader is told the device is busy, and
- * sources that keep guessing the password are made to wait longer and longer. */
+ * failures reach the host on every profile, a second uploader is told the device is busy,
+ * sources that keep guessing the password are made to wait longer and longer, and an update
+ * that does not move forward ends. Against hostile peers (docs/SECURITY.md): a challenge binds
+ * its address, its invitation and its nonce, which nothing replaces while it is answerable. */
+#include <stddef.h>
 #include <string.h>
 
 #include "otakit/device.h"
@@ -13,6 +16,9 @@
 
 #define DEFAULT_RX_TIMEOUT_MS   1000u  /* the cores' _ota_timeout */
 #define DEFAULT_AUTH_TIMEOUT_MS 10000u /* espota waits 10 s for the auth reply */
+#define AUTH_GRACE_MS           2000u  /* an unanswered challenge holds off other invitations */
+#define DEFAULT_MIN_RATE        1024u  /* bytes per second an update must average... */
+#define FLOOR_WINDOW_MS         8000u  /* ...over every 8 s (FLOOR_WINDOW_MS / 1000 = 1 << 3) */
 #define CONNECT_TIMEOUT_MS      10000u /* the uploader waits 10 s for our connection */
 #define ESP8266_CONNECT_PAUSE   100u   /* between UDP "OK" and connect, as the core */
 #define ESP8266_OK_PAUSE        1000u  /* before and after "OK": stops the host coalescing */
@@ -220,17 +226,15 @@ fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_reason r, bool
     emit(d, OTK_EV_ERROR, e, r, text);
 }
 
-/* Send the nonce and wait for the host's answer. */
+/* Send the pending nonce (again) to `to`. */
 static void
-challenge(struct otk_dev *d, uint32_t now)
+challenge(struct otk_dev *d, const struct otk_addr *to)
 {
     struct otk__sbuf s = {d->msg, sizeof d->msg, 0};
 
     otk__sb_str(&s, "AUTH ");
     otk__sb_str(&s, d->nonce);
-    udp_reply(d, &d->peer, d->msg);
-    d->state = OTK_DEV_WAIT_AUTH;
-    set_deadline(d, now + d->cfg.auth_timeout_ms);
+    udp_reply(d, to, d->msg);
 }
 
 /* An invitation for one of the two update commands. Malformed invitations and unknown
@@ -282,9 +286,7 @@ start_update(struct otk_dev *d, uint32_t now)
         return;
     }
     udp_reply(d, &d->peer, "OK");
-    d->nudges = 0;
-    d->connect_tries = 0;
-    d->last_ack = 0;
+    d->connect_tries = 0; /* (nudges and last_ack are set by the first data, before any use) */
     emit(d, OTK_EV_START, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
     if (d->cfg.profile == OTK_PROFILE_ESP8266) {
         d->state = OTK_DEV_CONNECT_WAIT;
@@ -294,21 +296,21 @@ start_update(struct otk_dev *d, uint32_t now)
     }
 }
 
+/* A new exchange: the update starts at once without a password; with one, the invitation,
+ * its address and a fresh nonce become one challenge, fixed until it ends. */
 static void
-handle_invite(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
-              uint32_t now)
+begin_exchange(struct otk_dev *d, const struct otk_addr *from, const struct otk_invite *inv,
+               uint32_t now)
 {
-    struct otk_invite inv;
-
-    /* A source still waiting out its throttle delay is not heard at all. */
-    if (throttled(d, from, now) || !parse_command(data, len, &inv))
-        return;
-    d->invite = inv;
+    d->invite = *inv;
     d->peer = *from;
-    if (d->cfg.secret[0] == '\0')
+    if (d->cfg.secret[0] == '\0') {
         start_update(d, now);
-    else if (make_nonce(d) == OTK_OK)
-        challenge(d, now);
+    } else if (make_nonce(d) == OTK_OK) {
+        challenge(d, from);
+        d->state = OTK_DEV_WAIT_AUTH;
+        set_deadline(d, now + d->cfg.auth_timeout_ms);
+    }
 }
 
 static bool
@@ -328,57 +330,90 @@ auth_answer_ok(struct otk_dev *d, const uint8_t *data, size_t len)
     return otk_ct_equal(expect, a.response, hl);
 }
 
+/* The answer to the pending challenge, from its address (any port: the newest espota answers
+ * from a new socket). It starts the update announced by the challenged invitation, nothing
+ * else; right or wrong, the nonce dies with it, so a captured answer cannot be replayed. */
 static void
-handle_wait_auth(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
-                 uint32_t now)
+handle_answer(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
+              uint32_t now)
 {
-    struct otk_invite inv;
-
-    if (!same_ip(from, &d->peer)) {
-        reply_refused(d, from, OTK_UPD_RUNNING);
-        return;
-    }
-    if (otk_proto_peek_cmd(data, len) == OTK_CMD_AUTH) {
-        if (auth_answer_ok(d, data, len)) {
-            throttle_success(d, from);
-            d->peer = *from;
-            start_update(d, now);
-        } else {
-            /* The nonce dies with the attempt, so a captured answer cannot be replayed. */
-            throttle_failure(d, from, now);
-            udp_reply(d, from, "Authentication Failed");
-            go_idle(d);
-            emit(d, OTK_EV_ERROR, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, "Authentication Failed");
-        }
-        return;
-    }
-    /* The real cores drop to IDLE here ("200 was expected. got 0 instead") and the host's
-     * answer to the first challenge then goes nowhere. Answering a retried invitation with the
-     * same challenge keeps both of the host's datagrams valid. */
-    if (parse_command(data, len, &inv)) {
-        d->invite = inv;
+    if (auth_answer_ok(d, data, len)) {
+        throttle_success(d, from);
         d->peer = *from;
-        challenge(d, now);
+        start_update(d, now);
+        return;
     }
+    throttle_failure(d, from, now);
+    udp_reply(d, from, "Authentication Failed");
+    go_idle(d);
+    emit(d, OTK_EV_ERROR, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, "Authentication Failed");
 }
 
-/* An invitation while an update runs: if it repeats the one being served before any data
- * moved, our "OK" was lost and is sent again; anyone else is told the device is busy. */
+/* The challenge ends unanswered (expired, or taken over after the grace): it counts against
+ * its address like a wrong answer, so holding the device that way costs the same. */
 static void
-handle_busy(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len)
+abandon_challenge(struct otk_dev *d, uint32_t now)
+{
+    throttle_failure(d, &d->peer, now);
+    go_idle(d);
+}
+
+/* The rules for a datagram, in order. Anything but an invitation for one of the two update
+ * commands, or the answer to a pending challenge, is ignored, as on the devices. */
+void
+otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
+                    uint32_t now_ms)
 {
     struct otk_invite inv;
-    bool early;
+    bool ours = same_ip(from, &d->peer);
 
-    if (otk_proto_parse_invite(data, len, &inv) != OTK_OK)
+    /* A restarting device hears nothing, as a real one (its loop no longer runs); a refusal
+     * here would tell the next uploader to give up on a device that is back in a moment. The
+     * uploader retransmits its invitation and gets the rebooted device. */
+    if (d->state == OTK_DEV_REBOOTING)
         return;
-    early = d->state == OTK_DEV_CONNECT_WAIT || d->state == OTK_DEV_CONNECTING ||
-            (d->state == OTK_DEV_RECEIVING && otk_upd_progress(&d->upd) == 0);
-    if (early && same_ip(from, &d->peer) && inv.cmd == d->invite.cmd &&
-        inv.port == d->invite.port && inv.size == d->invite.size &&
-        memcmp(inv.md5, d->invite.md5, OTK_MD5_HEX_LEN) == 0 && d->cfg.secret[0] == '\0') {
-        udp_reply(d, from, "OK");
+    if (d->state == OTK_DEV_WAIT_AUTH && ours && otk_proto_peek_cmd(data, len) == OTK_CMD_AUTH) {
+        handle_answer(d, from, data, len, now_ms);
         return;
+    }
+    if (!parse_command(data, len, &inv))
+        return;
+    /* The host retransmitted the invitation being served (from any port: espota uses a new
+     * socket): the same challenge again, which keeps both of its datagrams valid and does not
+     * extend the challenge (the real cores drop to IDLE here: "200 was expected. got 0
+     * instead"); without a password, before any data, our lost "OK" again. */
+    if (d->state != OTK_DEV_IDLE && ours &&
+        memcmp(&inv, &d->invite, offsetof(struct otk_invite, md5) + OTK_MD5_HEX_LEN) == 0) {
+        if (d->state == OTK_DEV_WAIT_AUTH) {
+            challenge(d, from);
+            return;
+        }
+        /* (no byte has moved before RECEIVING, and always has after it) */
+        if (d->cfg.secret[0] == '\0' && d->state <= OTK_DEV_RECEIVING &&
+            otk_upd_progress(&d->upd) == 0) {
+            udp_reply(d, from, "OK");
+            return;
+        }
+    }
+    /* A source still waiting out its throttle delay is not heard at all. */
+    if (throttled(d, from, now_ms))
+        return;
+    /* Past the grace, a challenge nobody answered gives way to the new invitation. */
+    if (d->state == OTK_DEV_WAIT_AUTH &&
+        time_reached(now_ms, d->deadline - d->cfg.auth_timeout_ms + AUTH_GRACE_MS))
+        abandon_challenge(d, now_ms);
+    if (d->state == OTK_DEV_IDLE) {
+        begin_exchange(d, from, &inv, now_ms);
+        return;
+    }
+    /* What the challenge was sent for is fixed: another invitation from its address is
+     * refused and counts against that address (never against the pending answer). Another
+     * address is not heard during the grace: hosts retransmit invitations, and its next copy
+     * after the grace gets in. While an update runs, everyone else is told it is busy. */
+    if (d->state == OTK_DEV_WAIT_AUTH) {
+        if (!ours)
+            return;
+        throttle_failure(d, from, now_ms);
     }
     reply_refused(d, from, OTK_UPD_RUNNING);
 }
@@ -405,34 +440,14 @@ otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct o
         d->cfg.rx_timeout_ms = DEFAULT_RX_TIMEOUT_MS;
     if (!d->cfg.auth_timeout_ms)
         d->cfg.auth_timeout_ms = DEFAULT_AUTH_TIMEOUT_MS;
+    if (!d->cfg.min_rate)
+        d->cfg.min_rate = DEFAULT_MIN_RATE;
     d->net = net;
     d->crypto = crypto;
     if (hooks)
         d->hooks = *hooks;
     otk_upd_init(&d->upd, cfg->profile, flash, crypto, &d->cfg.layout, sector_buf);
     return OTK_OK; /* zeroed: OTK_DEV_IDLE, no deadline */
-}
-
-void
-otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
-                    uint32_t now_ms)
-{
-    switch (d->state) {
-    case OTK_DEV_IDLE:
-        handle_invite(d, from, data, len, now_ms);
-        break;
-    case OTK_DEV_WAIT_AUTH:
-        handle_wait_auth(d, from, data, len, now_ms);
-        break;
-    case OTK_DEV_REBOOTING:
-        /* A restarting device hears nothing, as a real one (its loop no longer runs); a
-         * refusal here would tell the next uploader to give up on a device that is back in a
-         * moment. The uploader retransmits its invitation and gets the rebooted device. */
-        break;
-    default:
-        handle_busy(d, from, data, len);
-        break;
-    }
 }
 
 void
@@ -453,6 +468,8 @@ otk_dev_on_connected(struct otk_dev *d, int status, uint32_t now_ms)
         return;
     }
     d->state = OTK_DEV_RECEIVING;
+    d->floor_at = now_ms; /* the first byte opens the first window */
+    d->floor_mark = 0;
     set_deadline(d, now_ms + d->cfg.rx_timeout_ms);
 }
 
@@ -495,6 +512,24 @@ finish(struct otk_dev *d, uint32_t now)
     end_session(d, now + ESP32_REBOOT_PAUSE);
 }
 
+/* The progress floor: each window of FLOOR_WINDOW_MS must bring min_rate bytes a second. The
+ * idle limit alone lets a peer that sends one byte a second hold the device for ever; this
+ * bounds any update to about size / min_rate. Checked as data arrives (a silent host meets
+ * the idle limit first). */
+static bool
+below_floor(struct otk_dev *d, uint32_t now)
+{
+    uint32_t p = otk_upd_progress(&d->upd);
+
+    if (!time_reached(now, d->floor_at))
+        return false;
+    if (p < d->floor_mark)
+        return true;
+    d->floor_at = now + FLOOR_WINDOW_MS;
+    d->floor_mark = p + (d->cfg.min_rate << 3);
+    return false;
+}
+
 size_t
 otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t now_ms)
 {
@@ -502,6 +537,11 @@ otk_dev_on_tcp_data(struct otk_dev *d, const uint8_t *data, size_t len, uint32_t
         return len; /* nothing expected: drop */
     if (len == 0)
         return 0;
+    /* Too slow: the host hears the cores' text for a stream that does not come in time. */
+    if (below_floor(d, now_ms)) {
+        fail_update(d, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM, true);
+        return len;
+    }
     /* The writer refuses bytes beyond the announced size with the ESP32 core's "Not Enough
      * Space", and any write it cannot do with its reason. */
     if (otk_upd_write(&d->upd, data, len) != len) {
@@ -559,7 +599,7 @@ otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
         return;
     switch (d->state) {
     case OTK_DEV_WAIT_AUTH:
-        go_idle(d); /* the real cores wait forever and stay deaf to everyone else */
+        abandon_challenge(d, now_ms); /* the real cores wait forever, deaf to everyone else */
         break;
     case OTK_DEV_CONNECT_WAIT:
         connect_back(d, now_ms);
