@@ -103,9 +103,9 @@ struct otk_dev {
     struct otk_updater upd;
     enum otk_dev_state state;
     struct otk_invite invite;
-    struct otk_addr peer; /* where UDP replies go */
-    char nonce[OTK_SHA256_HEX_LEN + 1];
-    uint32_t deadline; /* valid when has_deadline */
+    struct otk_addr peer;                       /* where UDP replies go */
+    char challenge[5 + OTK_SHA256_HEX_LEN + 1]; /* "AUTH <nonce>" */
+    uint32_t deadline;                          /* valid when has_deadline */
     bool has_deadline;
     bool ok_sent; /* ESP8266 finishing: first pause done, "OK" sent */
     uint8_t nudges;

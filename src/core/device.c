@@ -226,15 +226,13 @@ fail_update(struct otk_dev *d, enum otk_ota_error e, enum otk_upd_reason r, bool
     emit(d, OTK_EV_ERROR, e, r, text);
 }
 
-/* Send the pending nonce (again) to `to`. */
+#define NONCE_AT 5 /* the nonce is kept as the challenge: "AUTH <nonce>" */
+
+/* Send the pending challenge (again) to `to`. */
 static void
 challenge(struct otk_dev *d, const struct otk_addr *to)
 {
-    struct otk__sbuf s = {d->msg, sizeof d->msg, 0};
-
-    otk__sb_str(&s, "AUTH ");
-    otk__sb_str(&s, d->nonce);
-    udp_reply(d, to, d->msg);
+    udp_reply(d, to, d->challenge);
 }
 
 /* An invitation for one of the two update commands. Malformed invitations and unknown
@@ -254,7 +252,8 @@ make_nonce(struct otk_dev *d)
 
     if (d->crypto->random(d->crypto->user, raw, n) != OTK_OK)
         return OTK_ERR_CRYPTO;
-    otk_hex(raw, n, d->nonce);
+    memcpy(d->challenge, "AUTH ", NONCE_AT);
+    otk_hex(raw, n, d->challenge + NONCE_AT);
     return OTK_OK;
 }
 
@@ -325,7 +324,7 @@ auth_answer_ok(struct otk_dev *d, const uint8_t *data, size_t len)
     if (a.cnonce_len != hl || a.response_len != hl)
         return false;
     if (otk_proto_auth_response(d->crypto, d->cfg.auth, d->cfg.secret, strlen(d->cfg.secret),
-                                d->nonce, hl, a.cnonce, hl, expect) != OTK_OK)
+                                d->challenge + NONCE_AT, hl, a.cnonce, hl, expect) != OTK_OK)
         return false;
     return otk_ct_equal(expect, a.response, hl);
 }

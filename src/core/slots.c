@@ -64,20 +64,27 @@ slot_of(uint32_t seq)
     return (int)((seq - 1u) % 2u);
 }
 
+/* An entry is stored as it is laid out in struct otk_otadata_entry, words little endian: the
+ * bytes go straight into the struct and each word is read back from its own bytes (a no-op on
+ * the little-endian chips, a swap on any other host). */
+_Static_assert(sizeof(struct otk_otadata_entry) == ENTRY_LEN, "otadata entry layout");
+
+static uint32_t
+entry_addr(const struct otk_layout *l, int i)
+{
+    return l->otadata_offset + (uint32_t)i * OTK_SECTOR_SIZE;
+}
+
 static int
 read_entry(const struct otk_flash_ops *f, const struct otk_layout *l, int i,
            struct otk_otadata_entry *e)
 {
-    uint8_t b[ENTRY_LEN];
-
-    if (f->read(f->user, l->otadata_offset + (uint32_t)i * OTK_SECTOR_SIZE, b, sizeof b) !=
-        OTK_OK) {
+    if (f->read(f->user, entry_addr(l, i), e, ENTRY_LEN) != OTK_OK) {
         return OTK_ERR_FLASH;
     }
-    e->seq = otk__get_u32(b);
-    memcpy(e->label, b + 4, LABEL_LEN);
-    e->state = otk__get_u32(b + 24);
-    e->crc = otk__get_u32(b + 28);
+    e->seq = otk__get_u32((const uint8_t *)&e->seq);
+    e->state = otk__get_u32((const uint8_t *)&e->state);
+    e->crc = otk__get_u32((const uint8_t *)&e->crc);
     return OTK_OK;
 }
 
@@ -88,17 +95,16 @@ static int
 write_entry(const struct otk_flash_ops *f, const struct otk_layout *l, int i,
             const struct otk_otadata_entry *e)
 {
-    uint8_t b[ENTRY_LEN];
-    uint32_t addr = l->otadata_offset + (uint32_t)i * OTK_SECTOR_SIZE;
+    struct otk_otadata_entry b = *e;
+    uint32_t addr = entry_addr(l, i);
 
-    otk__put_u32(b, e->seq);
-    memcpy(b + 4, e->label, LABEL_LEN);
-    otk__put_u32(b + 24, e->state);
-    otk__put_u32(b + 28, e->crc);
+    otk__put_u32((uint8_t *)&b.seq, e->seq);
+    otk__put_u32((uint8_t *)&b.state, e->state);
+    otk__put_u32((uint8_t *)&b.crc, e->crc);
     if (f->erase(f->user, addr, OTK_SECTOR_SIZE) != OTK_OK) {
         return OTK_ERR_FLASH;
     }
-    if (f->write(f->user, addr, b, sizeof b) != OTK_OK) {
+    if (f->write(f->user, addr, &b, ENTRY_LEN) != OTK_OK) {
         return OTK_ERR_FLASH;
     }
     return OTK_OK;

@@ -689,21 +689,18 @@ malformed_auth_answers(void **state)
     rig_send_dgram(r, &r->host, WRONG_ANSWER);
     assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
     rig_free(r);
-    /* while a challenge is pending: another address is told the device is busy, junk from the
-     * challenged host is ignored, and the right answer still works */
+    /* while a challenge is pending: another address's answer is not heard (it was not
+     * challenged), nor its invitation during the grace; junk from the challenged host is
+     * ignored; the right answer still works */
     r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
     rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
-    rig_send_dgram(r, &other, WRONG_ANSWER);
-    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
-    assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].ip[3], 2);
-    rig_send_dgram(r, &other, "0 1234 100 d41d8cd98f00b204e9800998ecf8427e");
-    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
     r->net.n_dgrams = 0;
+    rig_send_dgram(r, &other, WRONG_ANSWER);
+    rig_send_dgram(r, &other, "0 1234 100 d41d8cd98f00b204e9800998ecf8427e");
     rig_send_dgram(r, &r->host, "hello");
     assert_int_equal(r->net.n_dgrams, 0);
     assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
-    /* (the busy replies above overwrote the last datagram: send the invitation again, which
-     * repeats the same challenge) */
+    /* (send the invitation again, which repeats the same challenge) */
     rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
     assert_string_equal(fakenet_last_dgram(&r->net), "OK");
@@ -825,6 +822,421 @@ truncated_image_refused(void **state)
     free(img);
 }
 
+/* ---- hostile peers: a challenge binds its address, its invitation and its nonce ---- */
+
+#define EVIL_MD5 "0123456789abcdef0123456789abcdef"
+
+static void
+invite_from(struct rig *r, const struct otk_addr *from, uint16_t port, uint32_t size,
+            const char *md5)
+{
+    char buf[100];
+
+    otk_proto_format_invite(buf, sizeof buf, OTK_CMD_FLASH, port, size, md5);
+    rig_send_dgram(r, from, buf);
+}
+
+/* The right answer (password "pw") to the challenge `auth` ("AUTH <nonce>"), into out. */
+static void
+answer_for(struct rig *r, const char *auth, char *out, size_t cap)
+{
+    const struct otk_crypto_ops *c = otk_posix_crypto();
+    size_t hl = otk_auth_hex_len(r->dev.cfg.auth);
+    char secret[65], resp[65], cnonce[65];
+
+    assert_true(strncmp(auth, "AUTH ", 5) == 0);
+    memset(cnonce, 'c', hl);
+    cnonce[hl] = '\0';
+    otk_proto_password_secret(c, r->dev.cfg.auth, "pw", 2, secret);
+    assert_int_equal(
+        otk_proto_auth_response(c, r->dev.cfg.auth, secret, hl, auth + 5, hl, cnonce, hl, resp),
+        OTK_OK);
+    otk_proto_format_auth(out, cap, cnonce, resp, hl);
+}
+
+/* The race of the issue: while the legitimate host is challenged, a process sharing its IP
+ * address keeps inviting with its own TCP port and image. It is refused (and throttled), the
+ * legitimate host's answer starts the legitimate update, which connects to the legitimate port
+ * and boots. */
+static void
+hijack_race_refused(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr attacker = r->host;
+    char first[100];
+
+    attacker.port = 40001;
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    snprintf(first, sizeof first, "%s", fakenet_last_dgram(&r->net));
+    for (int i = 0; i < 6; i++) {
+        r->net.n_dgrams = 0;
+        invite_from(r, &attacker, 5555, 1000, EVIL_MD5);
+        if (i < 2) {
+            /* refused, and counted against the sender: nothing after its first failure, then
+             * 1 s of silence */
+            assert_string_equal(fakenet_last_dgram(&r->net),
+                                "ERR: ERROR[15]: Update already running\n");
+            assert_int_equal(r->net.dgram_to[0].port, 40001);
+        } else {
+            assert_int_equal(r->net.n_dgrams, 0);
+        }
+        assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
+        r->now += 100;
+    }
+    /* the legitimate host's retransmission still gets its own challenge */
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_string_equal(fakenet_last_dgram(&r->net), first);
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    assert_int_equal(r->net.connects, 1);
+    assert_int_equal(r->net.connect_to.port, 48266);
+    assert_memory_equal(r->net.connect_to.ip, r->host.ip, 4);
+    assert_int_equal(r->dev.invite.size, r->img_size);
+    assert_string_equal(r->dev.invite.md5, r->md5);
+    rig_stream(r, r->img, r->img_size, 1460);
+    rig_run_ticks(r, r->now + 200);
+    assert_int_equal(r->reboots, 1);
+    assert_int_equal(rig_boot_slot(r), 1);
+    rig_free(r);
+}
+
+/* Past the grace the same address may take the unanswered challenge over, but only with a
+ * fresh nonce sent to itself: the legitimate answer, late, cannot start the other update. */
+static void
+takeover_gets_fresh_nonce(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr attacker = r->host;
+    char legit_answer[200], first[100];
+
+    attacker.port = 40001;
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    snprintf(first, sizeof first, "%s", fakenet_last_dgram(&r->net));
+    answer_for(r, first, legit_answer, sizeof legit_answer);
+    r->now += 2000;
+    invite_from(r, &attacker, 5555, 1000, EVIL_MD5);
+    assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
+    assert_string_not_equal(fakenet_last_dgram(&r->net), first);
+    assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].port, 40001);
+    rig_send_dgram(r, &r->host, legit_answer);
+    assert_string_equal(fakenet_last_dgram(&r->net), "Authentication Failed");
+    assert_int_equal(r->net.connects, 0);
+    assert_int_equal(r->events[OTK_EV_START], 0);
+    assert_int_equal(r->flash.mutations, 0);
+    rig_free(r);
+}
+
+/* The newest espota answers from a new socket: the answer counts from any port of the
+ * challenged address; "OK" goes to that port, the connection to the invitation's TCP port. */
+static void
+answer_from_another_port(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, "pw");
+    struct otk_addr answerer = r->host;
+
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    answerer.port = 40002;
+    r->host = answerer;
+    rig_answer_challenge(r, OTK_AUTH_PBKDF2, "pw");
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].port, 40002);
+    assert_int_equal(r->net.connect_to.port, 48266);
+    rig_free(r);
+}
+
+/* Repeating an invitation gets the same nonce but does not extend the challenge. */
+static void
+repeats_do_not_extend_challenge(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    const uint32_t t0 = r->now;
+    char first[100];
+
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    snprintf(first, sizeof first, "%s", fakenet_last_dgram(&r->net));
+    for (uint32_t t = 1000; t < 10000; t += 1000) {
+        rig_run_ticks(r, t0 + t);
+        rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+        assert_string_equal(fakenet_last_dgram(&r->net), first);
+    }
+    rig_run_ticks(r, t0 + 10000);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    rig_free(r);
+}
+
+/* A challenge nobody answers counts against its address like a wrong answer. */
+static void
+abandoned_challenge_throttles_sender(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr squatter = fakenet_addr("10.0.0.9", 30000);
+
+    for (int i = 0; i < 2; i++) {
+        r->net.n_dgrams = 0;
+        invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
+        assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
+        rig_run_ticks(r, r->now + 10000); /* expires: a failure */
+        assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    }
+    /* two failures: 1 s of silence for it, none for anyone else */
+    r->net.n_dgrams = 0;
+    invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
+    assert_int_equal(r->net.n_dgrams, 0);
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    rig_free(r);
+}
+
+/* A foreign address's unanswered challenge holds the device for the grace only: another
+ * address's invitation is not heard before it, and takes over after it, with its own nonce;
+ * the squatter's answer is then not heard, and its abandoned challenge counts against it. */
+static void
+another_address_gets_in_after_grace(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr squatter = fakenet_addr("10.0.0.9", 30000);
+    char squat[100], squat_answer[200], legit_answer[200];
+    const uint32_t t0 = r->now;
+
+    invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
+    snprintf(squat, sizeof squat, "%s", fakenet_last_dgram(&r->net));
+    answer_for(r, squat, squat_answer, sizeof squat_answer); /* as if it knew the password */
+    for (uint32_t t = 0; t < 2000; t += 500) {
+        r->now = t0 + t + 499;
+        r->net.n_dgrams = 0;
+        rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+        assert_int_equal(r->net.n_dgrams, 0);
+    }
+    r->now = t0 + 2000;
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
+    assert_string_not_equal(fakenet_last_dgram(&r->net), squat);
+    assert_int_equal(r->net.dgram_to[r->net.n_dgrams - 1].ip[0], 127);
+    answer_for(r, fakenet_last_dgram(&r->net), legit_answer, sizeof legit_answer);
+    r->net.n_dgrams = 0;
+    rig_send_dgram(r, &squatter, squat_answer); /* its nonce is gone, and it is not challenged */
+    assert_int_equal(r->net.n_dgrams, 0);
+    rig_send_dgram(r, &r->host, legit_answer);
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    assert_int_equal(r->net.connect_to.port, 48266);
+    assert_memory_equal(r->net.connect_to.ip, r->host.ip, 4);
+    otk_dev_on_tcp_closed(&r->dev, r->now); /* (the uploader leaves: idle again) */
+    /* the squatter has one failure (the takeover); a second (expiry) makes it wait */
+    invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
+    rig_run_ticks(r, r->now + 10000);
+    r->net.n_dgrams = 0;
+    invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
+    assert_int_equal(r->net.n_dgrams, 0);
+    rig_free(r);
+}
+
+/* A flood of valid invitations from one address (one every millisecond) while the legitimate
+ * host retransmits its invitation every 500 ms as otakit upload does: it gets in after the
+ * grace, and the flood only ever meets "busy" or silence. */
+static void
+flood_does_not_lock_out(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr flooder = fakenet_addr("10.0.0.9", 30000);
+    const uint32_t t0 = r->now;
+    uint32_t got_in = 0;
+
+    for (uint32_t t = 0; t < 20000 && !got_in; t++) {
+        r->now = t0 + t;
+        rig_run_ticks(r, r->now);
+        invite_from(r, &flooder, 5555, 1000, EVIL_MD5);
+        if (t % 500 == 250) {
+            r->net.n_dgrams = 0;
+            rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+            if (r->net.n_dgrams > 0 && r->net.dgram_to[0].ip[0] == 127) {
+                assert_true(strncmp(r->net.dgram[0], "AUTH ", 5) == 0);
+                r->host.port = 40000;
+                rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+                got_in = t;
+            }
+        }
+    }
+    print_message("flood: the legitimate host got in after %u ms\n", (unsigned)got_in);
+    assert_true(got_in > 0 && got_in <= 2750);
+    assert_int_equal(r->net.connect_to.port, 48266);
+    r->net.n_dgrams = 0;
+    invite_from(r, &flooder, 5555, 1000, EVIL_MD5);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    rig_stream(r, r->img, r->img_size, 1460);
+    rig_run_ticks(r, r->now + 200);
+    assert_int_equal(rig_boot_slot(r), 1);
+    rig_free(r);
+}
+
+/* No password: a second uploader on the same machine, starting at the same moment, is told
+ * the device is busy; the update under way keeps its parameters and completes. */
+static void
+second_uploader_does_not_disturb(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP8266, OTK_AUTH_MD5, NULL);
+    struct otk_addr other = r->host;
+
+    other.port = 40001;
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_CONNECT_WAIT);
+    invite_from(r, &other, 5555, 1000, EVIL_MD5);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    rig_run_ticks(r, r->now + 100);
+    invite_from(r, &other, 5555, 1000, EVIL_MD5);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    assert_int_equal(r->net.connects, 1);
+    assert_int_equal(r->net.connect_to.port, 48266);
+    rig_stream(r, r->img, r->img_size, 1460);
+    rig_run_ticks(r, r->now + 3000);
+    assert_int_equal(r->reboots, 1);
+    assert_int_equal(rig_boot_slot(r), 1);
+    rig_free(r);
+}
+
+/* Any interleaving of invitations (their own, or copies of the legitimate one) and answers
+ * from an address sharing the legitimate host's IP and from a foreign address, with the clock
+ * jumping across the grace and the expiry: every update that starts is the legitimate one,
+ * connects to the legitimate port, and only after the legitimate host answered a challenge it
+ * received itself. */
+static void
+random_interleavings_never_redirect(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr legit = r->host, same_ip = r->host, foreign = fakenet_addr("10.0.0.9", 1);
+    char legit_inv[100], buf[200];
+    unsigned seed = 12345, starts = 0, attacker_dgrams = 0;
+
+    same_ip.port = 40001;
+    otk_proto_format_invite(legit_inv, sizeof legit_inv, OTK_CMD_FLASH, 48266, r->img_size, r->md5);
+    for (int step = 0; step < 20000; step++) {
+        unsigned x = (seed = seed * 1103515245u + 12345u) >> 16;
+        const struct otk_addr *who = x & 1 ? &same_ip : &foreign;
+        int starts_before = r->events[OTK_EV_START];
+
+        r->net.n_dgrams = 0;
+        switch ((x >> 1) % 8) {
+        case 0: /* the legitimate host (re)sends its invitation and answers what it got */
+            rig_send_dgram(r, &legit, legit_inv);
+            if (r->net.n_dgrams > 0 && strncmp(r->net.dgram[0], "AUTH ", 5) == 0 &&
+                r->net.dgram_to[0].port == legit.port) {
+                answer_for(r, r->net.dgram[0], buf, sizeof buf);
+                rig_send_dgram(r, &legit, buf);
+            }
+            break;
+        case 1: /* a copy of the legitimate invitation */
+            rig_send_dgram(r, who, legit_inv);
+            attacker_dgrams++;
+            break;
+        case 2: /* its own invitation */
+        case 3:
+            invite_from(r, who, (uint16_t)(5000 + (x >> 8) % 3), 1000 + (x >> 10) % 2, EVIL_MD5);
+            attacker_dgrams++;
+            break;
+        case 4: /* a wrong answer */
+            rig_send_dgram(r, who, WRONG_ANSWER);
+            attacker_dgrams++;
+            break;
+        case 5: /* time passes: within the grace, across it, across the expiry */
+            rig_run_ticks(r, r->now + (x >> 4) % 12000);
+            break;
+        case 6: /* the uploader goes away: the update (if any) ends */
+            otk_dev_on_tcp_closed(&r->dev, r->now);
+            break;
+        default:
+            r->now += 1;
+            break;
+        }
+        if (r->events[OTK_EV_START] != starts_before) {
+            starts++;
+            assert_int_equal(r->dev.invite.size, r->img_size);
+            assert_int_equal(r->dev.invite.port, 48266);
+            assert_string_equal(r->dev.invite.md5, r->md5);
+            assert_int_equal(r->net.connect_to.port, 48266);
+            assert_memory_equal(r->net.connect_to.ip, legit.ip, 4);
+        }
+    }
+    print_message("interleavings: %u updates started, all legitimate; %u attacker datagrams\n",
+                  starts, attacker_dgrams);
+    assert_true(starts > 10);
+    assert_int_equal(r->flash.mutations, 0);
+    rig_free(r);
+}
+
+/* Slowloris: one byte every 0.9 s never meets the idle limit; the progress floor ends it. */
+static void
+slowloris_ends(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+    const uint32_t t0 = r->now;
+
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+    for (uint32_t i = 0; otk_dev_wants_data(&r->dev) && i < 100; i++) {
+        rig_run_ticks(r, r->now + 900);
+        otk_dev_on_tcp_data(&r->dev, r->img + i, 1, r->now);
+    }
+    print_message("slowloris ended after %u ms\n", (unsigned)(r->now - t0));
+    assert_true(r->now - t0 <= 8000 + 900 + 900);
+    assert_non_null(strstr(r->net.tcp, "Stream Read Timeout\r\n"));
+    assert_int_equal(r->last_error.ota_error, OTK_OTA_RECEIVE_ERROR);
+    assert_int_equal(r->last_error.reason, OTK_UPD_STREAM);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+    assert_int_equal(rig_boot_slot(r), 0);
+    rig_free(r);
+}
+
+/* A slow but honest host above the floor (2 KB/s against the default 1 KB/s) goes on; the
+ * same host is ended when the device asks for 4 KB/s (otk_dev_config.min_rate). */
+static void
+progress_floor_configurable(void **state)
+{
+    (void)state;
+    for (int strict = 0; strict < 2; strict++) {
+        struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+        uint32_t off = 0;
+
+        if (strict) {
+            r->dev.cfg.min_rate = 4096;
+            rig_restart(r, 0);
+        }
+        rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+        otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+        for (int i = 0; i < 40 && otk_dev_wants_data(&r->dev); i++) { /* 20 s */
+            otk_dev_on_tcp_data(&r->dev, r->img + off, 1024, r->now);
+            off += 1024;
+            rig_run_ticks(r, r->now + 500);
+        }
+        if (strict) {
+            assert_int_equal(r->last_error.reason, OTK_UPD_STREAM);
+            assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+            assert_int_equal(rig_boot_slot(r), 0);
+        } else {
+            assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_RECEIVING);
+            while (off < r->img_size && otk_dev_wants_data(&r->dev)) {
+                uint32_t n = r->img_size - off < 1460 ? r->img_size - off : 1460;
+
+                otk_dev_on_tcp_data(&r->dev, r->img + off, n, r->now);
+                off += n;
+            }
+            rig_run_ticks(r, r->now + 200);
+            assert_int_equal(rig_boot_slot(r), 1);
+        }
+        rig_free(r);
+    }
+}
+
 int
 main(void)
 {
@@ -860,6 +1272,17 @@ main(void)
         cmocka_unit_test(invitations_during_update),
         cmocka_unit_test(tcp_data_edge_cases),
         cmocka_unit_test(truncated_image_refused),
+        cmocka_unit_test(hijack_race_refused),
+        cmocka_unit_test(takeover_gets_fresh_nonce),
+        cmocka_unit_test(answer_from_another_port),
+        cmocka_unit_test(repeats_do_not_extend_challenge),
+        cmocka_unit_test(abandoned_challenge_throttles_sender),
+        cmocka_unit_test(another_address_gets_in_after_grace),
+        cmocka_unit_test(flood_does_not_lock_out),
+        cmocka_unit_test(second_uploader_does_not_disturb),
+        cmocka_unit_test(random_interleavings_never_redirect),
+        cmocka_unit_test(slowloris_ends),
+        cmocka_unit_test(progress_floor_configurable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -573,7 +573,9 @@ engine_unauthenticated_invitations_never_take_it(void **state)
     assert_int_equal(w.ble.pauses + w.mqtt.pauses, 0);
     assert_int_equal(w.t.results, 0); /* not an update: no result either */
     assert_int_equal(w.t.progress_calls, 0);
-    /* the right one takes it */
+    /* the right one takes it (once the throttle's delay is over: the abandoned challenge and
+     * the wrong answer count as two failures) */
+    r->now += 1000;
     rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     rig_answer_challenge(r, OTK_AUTH_MD5, "OTAPASSWORD");
     assert_true(otk_lock_running(&w.l));
