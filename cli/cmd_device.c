@@ -44,7 +44,8 @@ struct dev_out {
     bool has_password;
     enum otk_auth_variant auth;
     const char *flash;
-    bool gateway; /* the status line shows the OTA lock's progress reports */
+    bool gateway;      /* the status line shows the OTA lock's progress reports */
+    uint32_t min_rate; /* the progress floor, bytes/s, for the text of a too slow update */
 };
 
 /* The help text, a format: %s is the list of network faults (also the options that
@@ -70,6 +71,8 @@ static const char help_fmt[] =
     "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
     "  --pre-erase                    once the running image is confirmed, erase the other\n"
     "                                 slot while idle: the next update erases nothing\n"
+    "  --min-rate N                   progress floor: an update must bring N bytes/s\n"
+    "                                 over every 8 s or it ends (default 1024)\n"
     "  --cut-at N                     cut the power during the N-th flash operation\n"
     "                                 (exit status 99)\n"
     "  --quiet                        no status line, no informational lines\n"
@@ -273,8 +276,13 @@ report_dev(struct dev_out *o, const struct otk_dev_event *ev, const struct otk_a
         } else {
             static const char *const names[] = {"auth", "begin", "connect", "receive", "end"};
             const char *n = (unsigned)ev->ota_error < 5 ? names[ev->ota_error] : "?";
-            printf("OTA error (%s, %d): %s\n", n, otk_upd_errnum(o->profile, ev->reason),
+            printf("OTA error (%s, %d): %s", n, otk_upd_errnum(o->profile, ev->reason),
                    ev->text && *ev->text ? ev->text : "(no text sent)");
+            if (ev->ota_error == OTK_OTA_RECEIVE_ERROR && ev->reason == OTK_UPD_STREAM)
+                printf(" (the host sent nothing for 1 s and 3 nudges, or less than %u bytes/s "
+                       "over 8 s: the progress floor)",
+                       (unsigned)o->min_rate);
+            putchar('\n');
             fflush(stdout);
         }
         break;
@@ -665,6 +673,11 @@ cmd_device(int argc, char **argv)
                                        v);
         } else if ((v = cli_opt_value(argc, argv, &i, "--flash", NULL, &missing))) {
             flash = v;
+        } else if ((v = cli_opt_value(argc, argv, &i, "--min-rate", NULL, &missing))) {
+            /* (bytes per 8 s must fit 32 bits) */
+            if (!parse_u64(v, UINT32_MAX >> 3, &num) || num == 0)
+                return cli_usage_error("device", "bad --min-rate '%s' (bytes per second, >= 1)", v);
+            cfg.min_rate = (uint32_t)num;
         } else if ((v = cli_opt_value(argc, argv, &i, "--cut-at", NULL, &missing))) {
             if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num) || num == 0)
                 return cli_usage_error("device",
@@ -759,6 +772,7 @@ cmd_device(int argc, char **argv)
     out.has_password = cfg.secret[0] != '\0';
     out.auth = cfg.auth;
     out.flash = cfg.flash_path;
+    out.min_rate = cfg.min_rate ? cfg.min_rate : 1024;
     cfg.report = on_report;
     cfg.user = &out;
     if (gateway) {

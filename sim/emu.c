@@ -262,6 +262,7 @@ engine_start(struct otk_emu *e)
      * docs/PROTOCOL.md); the emulator gives both profiles the working ESP32 behaviour. */
     dc.rx_timeout_ms = 1000;
     dc.rx_nudges = 3;
+    dc.min_rate = e->cfg->min_rate;
     struct otk_dev_hooks hooks = {.on_event = on_dev_event, .reboot = on_reboot, .user = e};
     const struct otk_net_ops *net = e->link ? otk_link_ops(e->link) : otk_netdev_ops(&e->nd);
     int rc = otk_dev_init(&e->dev, &dc, net, otk_flashsim_ops(&e->fs), otk_posix_crypto(), &hooks,

@@ -76,6 +76,7 @@ struct otk_emu_config {
     bool once;          /* exit after the first update (0 success, 1 failure) */
     bool crash_on_boot; /* a freshly updated image dies before confirming itself */
     bool pre_erase;     /* erase the idle slot between updates (otk_dev_pre_erase) */
+    uint32_t min_rate;  /* --min-rate: the progress floor in bytes/s (0: the engine's 1024) */
     uint64_t cut_at;    /* power cut at this flash op (0 = never) */
     void (*report)(void *user, const struct otk_emu_report *r);
     void *user;

@@ -87,7 +87,7 @@ _otakit()
         ;;
     -a | --auth | --password | --password-hash | -P | --host_port | --host-port | -t | \
         --timeout | --retries | --stall-timeout | --result-timeout | --size | --project | \
-        --seed | --cut-at)
+        --seed | --cut-at | --min-rate)
         return 0
         ;;
     --version)
