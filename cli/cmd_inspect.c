@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "json.h"
@@ -384,6 +385,20 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
 static uint8_t *
 read_file(const char *path, uint32_t *len)
 {
+    /* Regular files only: opening a FIFO with no writer blocks for ever, and a directory or a
+     * device is no flash dump. (stat first: fopen itself is what would block.) */
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+        fprintf(stderr,
+                "otakit inspect: error: %s is not a regular file (%s).\n"
+                "fix: give a flash file (otakit device --flash) or a firmware image; save a "
+                "stream to a file first.\n",
+                path,
+                S_ISDIR(sb.st_mode)    ? "a directory"
+                : S_ISFIFO(sb.st_mode) ? "a FIFO or pipe"
+                                       : "a device or socket");
+        return NULL;
+    }
     FILE *f = fopen(path, "rb");
     if (!f) {
         fprintf(stderr, "otakit inspect: error: cannot open %s: %s\n", path, strerror(errno));

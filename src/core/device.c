@@ -358,7 +358,10 @@ abandon_challenge(struct otk_dev *d, uint32_t now)
 }
 
 /* The rules for a datagram, in order. Anything but an invitation for one of the two update
- * commands, or the answer to a pending challenge, is ignored, as on the devices. */
+ * commands, or the answer to a pending challenge, is ignored, as on the devices. A challenge
+ * binds its address, its invitation and its nonce: nothing replaces them during the grace,
+ * and after it only a new exchange with a fresh nonce does, so an answer can only ever start
+ * the update it was computed for. */
 void
 otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data, size_t len,
                     uint32_t now_ms)
@@ -405,16 +408,12 @@ otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_
         begin_exchange(d, from, &inv, now_ms);
         return;
     }
-    /* What the challenge was sent for is fixed: another invitation from its address is
-     * refused and counts against that address (never against the pending answer). Another
-     * address is not heard during the grace: hosts retransmit invitations, and its next copy
-     * after the grace gets in. While an update runs, everyone else is told it is busy. */
-    if (d->state == OTK_DEV_WAIT_AUTH) {
-        if (!ours)
-            return;
-        throttle_failure(d, from, now_ms);
-    }
-    reply_refused(d, from, OTK_UPD_RUNNING);
+    /* During the grace what the challenge was sent for is fixed: any other invitation, from
+     * any address or port, is not heard (not refused: a process sharing the host's address
+     * cannot be told from the host, and hosts retransmit invitations, so the next copy after
+     * the grace gets in). While an update runs, everyone else is told it is busy. */
+    if (d->state != OTK_DEV_WAIT_AUTH)
+        reply_refused(d, from, OTK_UPD_RUNNING);
 }
 
 int

@@ -855,9 +855,9 @@ answer_for(struct rig *r, const char *auth, char *out, size_t cap)
 }
 
 /* The race of the issue: while the legitimate host is challenged, a process sharing its IP
- * address keeps inviting with its own TCP port and image. It is refused (and throttled), the
- * legitimate host's answer starts the legitimate update, which connects to the legitimate port
- * and boots. */
+ * address keeps inviting with its own TCP port and image. It is not heard; the legitimate
+ * host's answer starts the legitimate update, which connects to the legitimate port and
+ * boots. */
 static void
 hijack_race_refused(void **state)
 {
@@ -869,18 +869,10 @@ hijack_race_refused(void **state)
     attacker.port = 40001;
     rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
     snprintf(first, sizeof first, "%s", fakenet_last_dgram(&r->net));
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 19; i++) {
         r->net.n_dgrams = 0;
-        invite_from(r, &attacker, 5555, 1000, EVIL_MD5);
-        if (i < 2) {
-            /* refused, and counted against the sender: nothing after its first failure, then
-             * 1 s of silence */
-            assert_string_equal(fakenet_last_dgram(&r->net),
-                                "ERR: ERROR[15]: Update already running\n");
-            assert_int_equal(r->net.dgram_to[0].port, 40001);
-        } else {
-            assert_int_equal(r->net.n_dgrams, 0);
-        }
+        invite_from(r, &attacker, (uint16_t)(5555 + i), 1000 + (uint32_t)i, EVIL_MD5);
+        assert_int_equal(r->net.n_dgrams, 0);
         assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
         r->now += 100;
     }
@@ -898,6 +890,42 @@ hijack_race_refused(void **state)
     rig_run_ticks(r, r->now + 200);
     assert_int_equal(r->reboots, 1);
     assert_int_equal(rig_boot_slot(r), 1);
+    rig_free(r);
+}
+
+/* The same race with the attacker first: it holds a challenge of its own, which the legitimate
+ * host's retransmission takes over after the grace, with a fresh nonce sent to the legitimate
+ * host only. */
+static void
+hijack_race_attacker_first(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr attacker = r->host;
+    char theirs[100];
+    uint32_t t0 = r->now;
+
+    attacker.port = 40001;
+    invite_from(r, &attacker, 5555, 1000, EVIL_MD5);
+    snprintf(theirs, sizeof theirs, "%s", fakenet_last_dgram(&r->net));
+    for (uint32_t t = 0; t <= 2000; t += 100) {
+        r->now = t0 + t;
+        r->net.n_dgrams = 0;
+        invite_from(r, &attacker, 5555, 1000, EVIL_MD5); /* its own, repeated */
+        assert_string_equal(fakenet_last_dgram(&r->net), theirs);
+        if (t % 500 == 0) { /* the legitimate host retransmits */
+            r->net.n_dgrams = 0;
+            rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+            assert_int_equal(r->net.n_dgrams, t < 2000 ? 0 : 1);
+        }
+    }
+    assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
+    assert_string_not_equal(fakenet_last_dgram(&r->net), theirs);
+    assert_int_equal(r->net.dgram_to[0].port, r->host.port);
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    assert_string_equal(fakenet_last_dgram(&r->net), "OK");
+    assert_int_equal(r->net.connect_to.port, 48266);
+    assert_string_equal(r->dev.invite.md5, r->md5);
     rig_free(r);
 }
 
@@ -1274,6 +1302,7 @@ main(void)
         cmocka_unit_test(tcp_data_edge_cases),
         cmocka_unit_test(truncated_image_refused),
         cmocka_unit_test(hijack_race_refused),
+        cmocka_unit_test(hijack_race_attacker_first),
         cmocka_unit_test(takeover_gets_fresh_nonce),
         cmocka_unit_test(answer_from_another_port),
         cmocka_unit_test(repeats_do_not_extend_challenge),
