@@ -7,7 +7,11 @@
  *
  * Checked on every flash operation: the running slot is never touched, and otadata only once
  * the slot it will select holds an image the bootloader accepts. After every event: the flash
- * was used by the NOR rules and the state agrees with itself. */
+ * was used by the NOR rules and the state agrees with itself. On every challenge sent: a nonce
+ * is only ever sent for one invitation. On every update started with a password: it is the
+ * invitation that the answered nonce was sent for (no answer can be redirected). Sources 6 and
+ * 7 share source 0's IP address (other ports): a process on the uploader's machine. */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,14 @@
 #include "otakit/slots.h"
 
 #define RUNNING_IMG 1024u
+#define NONCES      16u /* challenges remembered per run */
+#define INVITE_KEY  (offsetof(struct otk_invite, md5) + OTK_MD5_HEX_LEN)
+
+/* A challenge the device sent, and the invitation it answered. */
+struct sent_nonce {
+    char auth[80]; /* "AUTH <nonce>" */
+    struct otk_invite inv;
+};
 
 struct fz {
     struct otk_dev dev;
@@ -35,7 +47,12 @@ struct fz {
     struct otk_flash_ops guarded; /* rf.ops behind guard() */
     uint32_t now;
     int ends;
-    int switches; /* otadata writes seen */
+    int switches;               /* otadata writes seen */
+    struct otk_net_ops net_ops; /* f->net.ops behind sent() */
+    bool sending_invite;        /* the datagram being delivered parses as an invitation... */
+    struct otk_invite sending;  /* ...this one */
+    struct sent_nonce nonces[NONCES];
+    unsigned n_nonces;
 };
 
 static struct fz g; /* reset on every run */
@@ -45,15 +62,56 @@ static struct ramflash flash_keep;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static const struct sent_nonce *
+find_nonce(const struct fz *f, const char *auth)
+{
+    for (unsigned i = 0; i < f->n_nonces && i < NONCES; i++)
+        if (strcmp(f->nonces[i].auth, auth) == 0)
+            return &f->nonces[i];
+    return NULL;
+}
+
+/* Every datagram the device sends: a challenge answers the invitation being delivered, and a
+ * nonce seen before must have been sent for the same invitation. */
+static int
+sent(void *user, const struct otk_addr *to, const void *buf, size_t len)
+{
+    struct fz *f = (struct fz *)((char *)user - offsetof(struct fz, net)); /* user: &f->net */
+    const struct sent_nonce *seen;
+    struct sent_nonce *n;
+
+    if (len > 5 && len < sizeof n->auth && memcmp(buf, "AUTH ", 5) == 0) {
+        FUZZ_CHECK(f->sending_invite);
+        n = &f->nonces[f->n_nonces % NONCES];
+        memcpy(n->auth, buf, len);
+        n->auth[len] = '\0';
+        seen = find_nonce(f, n->auth);
+        if (seen && seen != n) {
+            FUZZ_CHECK(memcmp(&seen->inv, &f->sending, INVITE_KEY) == 0);
+        } else {
+            n->inv = f->sending;
+            f->n_nonces++;
+        }
+    }
+    return f->net.ops.udp_send(f->net.ops.user, to, buf, len);
+}
+
 static void
 on_event(void *user, const struct otk_dev_event *ev)
 {
     struct fz *f = user;
+    const struct sent_nonce *n;
 
     FUZZ_CHECK(ev->type <= OTK_EV_ERROR);
     FUZZ_CHECK(ev->text != NULL);
     if (ev->type == OTK_EV_END)
         f->ends++;
+    /* an update that a password let in is the one its nonce was sent for */
+    if (ev->type == OTK_EV_START && f->dev.cfg.secret[0]) {
+        n = find_nonce(f, f->dev.challenge);
+        FUZZ_CHECK(n != NULL);
+        FUZZ_CHECK(memcmp(&n->inv, &f->dev.invite, INVITE_KEY) == 0);
+    }
 }
 
 static void
@@ -149,7 +207,9 @@ check(struct fz *f)
 static void
 send(struct fz *f, int src, const void *buf, size_t len)
 {
+    f->sending_invite = otk_proto_parse_invite(buf, len, &f->sending) == OTK_OK;
     otk_dev_on_datagram(&f->dev, &f->src[src & 7], buf, len, f->now);
+    f->sending_invite = false;
 }
 
 /* The right answer to the last challenge, if the last datagram was one. */
@@ -227,12 +287,14 @@ setup(struct fz *f, uint8_t flags)
     f->guarded.write = g_write;
     f->guarded.erase = g_erase;
     f->guarded.user = f;
-    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->guarded, &f->c.ops, &hooks,
+    f->net_ops = f->net.ops;
+    f->net_ops.udp_send = sent;
+    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net_ops, &f->guarded, &f->c.ops, &hooks,
                             f->sector) == OTK_OK);
     for (int i = 0; i < 8; i++) {
         char ip[16];
 
-        snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
+        snprintf(ip, sizeof ip, "10.0.0.%d", i < 6 ? i + 1 : 1);
         f->src[i] = fakenet_addr(ip, (unsigned)(40000 + i));
     }
     f->now = (uint32_t)(flags >> 3) << 27;

@@ -67,6 +67,77 @@ add_u16(struct buf *b, unsigned v)
     add_u8(b, v >> 8);
 }
 
+/* One well-formed invitation (FD_INVITE) from source src, naming TCP port `port`. */
+static void
+add_invite(struct buf *b, unsigned src, unsigned port, const char *md5_16)
+{
+    add_u8(b, FD_INVITE | src << 3);
+    add_u16(b, port);
+    add_u16(b, 64); /* << 4: 1024 bytes */
+    add(b, md5_16, 16);
+}
+
+static void
+add_tick(struct buf *b, unsigned ms)
+{
+    add_u8(b, FD_TICK);
+    add_u16(b, ms);
+}
+
+/* The hostile peers of docs/SECURITY.md: source 6 shares source 0's IP address. */
+static void
+hostile_device_seeds(int *n)
+{
+    struct buf b;
+    static const uint8_t e9 = 0xE9;
+
+    /* the hijack race: the legitimate host (0) is challenged, a process on its address (6)
+     * invites with its own port and image, the host retransmits and answers */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, FD_FLAG_PASSWORD);
+    add_invite(&b, 0, 40000, "0123456789abcdef");
+    add_invite(&b, 6, 5555, "fedcba9876543210");
+    add_tick(&b, 100);
+    add_invite(&b, 6, 5556, "fedcba9876543210");
+    add_invite(&b, 0, 40000, "0123456789abcdef");
+    add_u8(&b, FD_AUTH);
+    add_u8(&b, FD_CONNECTED);
+    put("fuzz_device", (*n)++, b.b, b.n);
+    /* the same with the attacker first: the host takes its challenge over after the grace */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, FD_FLAG_PASSWORD | FD_FLAG_PBKDF2);
+    add_invite(&b, 6, 5555, "fedcba9876543210");
+    add_tick(&b, 500);
+    add_invite(&b, 0, 40000, "0123456789abcdef");
+    add_tick(&b, 1500);
+    add_invite(&b, 0, 40000, "0123456789abcdef");
+    add_u8(&b, FD_AUTH);
+    add_u8(&b, FD_CONNECTED);
+    put("fuzz_device", (*n)++, b.b, b.n);
+    /* a squatter on another address never answers: expiry, again, then throttled */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, FD_FLAG_PASSWORD);
+    for (int i = 0; i < 3; i++) {
+        add_invite(&b, 3, 5555, "fedcba9876543210");
+        add_tick(&b, 11000);
+    }
+    add_invite(&b, 0, 40000, "0123456789abcdef");
+    add_u8(&b, FD_AUTH);
+    put("fuzz_device", (*n)++, b.b, b.n);
+    /* slowloris: one byte every 0.9 s until the progress floor ends the update */
+    memset(&b, 0, sizeof b);
+    add_u8(&b, 0);
+    add_invite(&b, 0, 40000, "0123456789abcdef");
+    add_u8(&b, FD_CONNECTED);
+    for (int i = 0; i < 12; i++) {
+        add_u8(&b, FD_TCP);
+        add_u16(&b, 1);
+        add(&b, &e9, 1);
+        add_tick(&b, 900);
+    }
+    put("fuzz_device", (*n)++, b.b, b.n);
+}
+
 static void
 device_seeds(void)
 {
@@ -151,6 +222,7 @@ device_seeds(void)
         add(&b, "200 abc def\n", 12);
     }
     put("fuzz_device", n++, b.b, b.n);
+    hostile_device_seeds(&n);
 }
 
 /* fuzz_mdns: one selector byte (bit 0: the query came from port 5353), then a message: queries
