@@ -544,6 +544,39 @@ throttle_many_sources_bounded(void **state)
     rig_free(r);
 }
 
+/* docs/SECURITY.md's figures for 64 addresses, each retrying every 200 ms: the delays start
+ * short, so the first 30 s let 25 wrong guesses through; once they reached their cap, at most
+ * 5 in any 30 s. */
+static void
+throttle_64_sources_per_window(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr src[64];
+    unsigned window[10] = {0};
+    char ip[20];
+    const uint32_t t0 = r->now;
+
+    for (int i = 0; i < 64; i++) {
+        snprintf(ip, sizeof ip, "10.0.%d.%d", i / 200, i % 200 + 1);
+        src[i] = fakenet_addr(ip, 30000);
+    }
+    for (uint32_t t = 0; t < 300000; t += 200) {
+        r->now = t0 + t;
+        for (int i = 0; i < 64; i++)
+            if (guess(r, &src[i]))
+                window[t / 30000]++;
+    }
+    print_message("64 sources, wrong guesses per 30 s: %u %u %u %u %u %u %u %u %u %u\n", window[0],
+                  window[1], window[2], window[3], window[4], window[5], window[6], window[7],
+                  window[8], window[9]);
+    assert_true(window[0] <= 25);
+    for (int w = 2; w < 10; w++)
+        assert_true(window[w] <= OTK_DEV_THROTTLE_SLOTS + 1);
+    assert_int_equal(r->flash.mutations, 0);
+    rig_free(r);
+}
+
 static void
 throttle_across_clock_wrap(void **state)
 {
@@ -1293,6 +1326,7 @@ main(void)
         cmocka_unit_test(throttle_delays_grow),
         cmocka_unit_test(throttle_per_source_reset_on_success),
         cmocka_unit_test(throttle_many_sources_bounded),
+        cmocka_unit_test(throttle_64_sources_per_window),
         cmocka_unit_test(throttle_across_clock_wrap),
         cmocka_unit_test(throttle_without_password_never_applies),
         cmocka_unit_test(malformed_invitations_ignored),
