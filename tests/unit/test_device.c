@@ -1037,20 +1037,34 @@ abandoned_challenge_throttles_sender(void **state)
     struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
     struct otk_addr squatter = fakenet_addr("10.0.0.9", 30000);
 
-    for (int i = 0; i < 2; i++) {
+    static const uint32_t delay[] = {0, 1000, 2000, 4000}; /* after failures 1..4 */
+    char challenge[100], answer[200];
+
+    for (int i = 0; i < 4; i++) {
         r->net.n_dgrams = 0;
         invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
         assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
         rig_run_ticks(r, r->now + 10000); /* expires: a failure */
         assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_IDLE);
+        if (delay[i] > 0) { /* it waits, as after a wrong answer; nobody else does */
+            r->net.n_dgrams = 0;
+            invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
+            assert_int_equal(r->net.n_dgrams, 0);
+            if (i < 3)
+                r->now += delay[i];
+        }
     }
-    /* two failures: 1 s of silence for it, none for anyone else */
+    /* four failures: 4 s of silence. The legitimate host is challenged; past the grace, the
+     * squatter, still waiting, cannot take that challenge over */
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    snprintf(challenge, sizeof challenge, "%s", fakenet_last_dgram(&r->net));
+    answer_for(r, challenge, answer, sizeof answer);
+    r->now += 2500;
     r->net.n_dgrams = 0;
     invite_from(r, &squatter, 5555, 1000, EVIL_MD5);
     assert_int_equal(r->net.n_dgrams, 0);
-    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
-    assert_true(strncmp(fakenet_last_dgram(&r->net), "AUTH ", 5) == 0);
-    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_WAIT_AUTH);
+    rig_send_dgram(r, &r->host, answer);
     assert_string_equal(fakenet_last_dgram(&r->net), "OK");
     rig_free(r);
 }
