@@ -1152,6 +1152,31 @@ flood_does_not_lock_out(void **state)
     rig_free(r);
 }
 
+/* While an update runs, a throttled address and an unknown command get no answer at all;
+ * anyone else gets "busy". */
+static void
+busy_ignores_throttled_and_unknown(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(OTK_PROFILE_ESP32, OTK_AUTH_MD5, "pw");
+    struct otk_addr guesser = fakenet_addr("10.0.0.7", 30000);
+    struct otk_addr other = fakenet_addr("10.0.0.8", 30000);
+
+    assert_true(guess(r, &guesser));
+    assert_true(guess(r, &guesser)); /* two failures: 1 s of silence */
+    rig_invite(r, OTK_CMD_FLASH, r->img_size, r->md5);
+    rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
+    otk_dev_on_connected(&r->dev, OTK_OK, r->now);
+    assert_int_equal(otk_dev_state(&r->dev), OTK_DEV_RECEIVING);
+    r->net.n_dgrams = 0;
+    invite_from(r, &guesser, 5555, 1000, EVIL_MD5);
+    rig_send_dgram(r, &other, "300 5555 1000 " EVIL_MD5 "\n");
+    assert_int_equal(r->net.n_dgrams, 0);
+    invite_from(r, &other, 5555, 1000, EVIL_MD5);
+    assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
+    rig_free(r);
+}
+
 /* No password: a second uploader on the same machine, starting at the same moment, is told
  * the device is busy; the update under way keeps its parameters and completes. */
 static void
@@ -1357,6 +1382,7 @@ main(void)
         cmocka_unit_test(abandoned_challenge_throttles_sender),
         cmocka_unit_test(another_address_gets_in_after_grace),
         cmocka_unit_test(flood_does_not_lock_out),
+        cmocka_unit_test(busy_ignores_throttled_and_unknown),
         cmocka_unit_test(second_uploader_does_not_disturb),
         cmocka_unit_test(random_interleavings_never_redirect),
         cmocka_unit_test(slowloris_ends),
