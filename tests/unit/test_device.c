@@ -887,6 +887,21 @@ answer_for(struct rig *r, const char *auth, char *out, size_t cap)
     otk_proto_format_auth(out, cap, cnonce, resp, hl);
 }
 
+/* The update under way is the legitimate one (r->host, TCP port 48266, r->img): it streams,
+ * the device reboots after `settle` ms, and the new image is the one otadata boots. */
+static void
+legit_update_boots(struct rig *r, uint32_t settle)
+{
+    assert_int_equal(r->net.connect_to.port, 48266);
+    assert_memory_equal(r->net.connect_to.ip, r->host.ip, 4);
+    assert_int_equal(r->dev.invite.size, r->img_size);
+    assert_string_equal(r->dev.invite.md5, r->md5);
+    rig_stream(r, r->img, r->img_size, 1460);
+    rig_run_ticks(r, r->now + settle);
+    assert_int_equal(r->reboots, 1);
+    assert_int_equal(rig_boot_slot(r), 1);
+}
+
 /* The race of the issue: while the legitimate host is challenged, a process sharing its IP
  * address keeps inviting with its own TCP port and image. It is not heard; the legitimate
  * host's answer starts the legitimate update, which connects to the legitimate port and
@@ -915,14 +930,7 @@ hijack_race_refused(void **state)
     rig_answer_challenge(r, OTK_AUTH_MD5, "pw");
     assert_string_equal(fakenet_last_dgram(&r->net), "OK");
     assert_int_equal(r->net.connects, 1);
-    assert_int_equal(r->net.connect_to.port, 48266);
-    assert_memory_equal(r->net.connect_to.ip, r->host.ip, 4);
-    assert_int_equal(r->dev.invite.size, r->img_size);
-    assert_string_equal(r->dev.invite.md5, r->md5);
-    rig_stream(r, r->img, r->img_size, 1460);
-    rig_run_ticks(r, r->now + 200);
-    assert_int_equal(r->reboots, 1);
-    assert_int_equal(rig_boot_slot(r), 1);
+    legit_update_boots(r, 200);
     rig_free(r);
 }
 
@@ -1142,13 +1150,10 @@ flood_does_not_lock_out(void **state)
     }
     print_message("flood: the legitimate host got in after %u ms\n", (unsigned)got_in);
     assert_true(got_in > 0 && got_in <= 2750);
-    assert_int_equal(r->net.connect_to.port, 48266);
     r->net.n_dgrams = 0;
     invite_from(r, &flooder, 5555, 1000, EVIL_MD5);
     assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
-    rig_stream(r, r->img, r->img_size, 1460);
-    rig_run_ticks(r, r->now + 200);
-    assert_int_equal(rig_boot_slot(r), 1);
+    legit_update_boots(r, 200);
     rig_free(r);
 }
 
@@ -1195,11 +1200,7 @@ second_uploader_does_not_disturb(void **state)
     invite_from(r, &other, 5555, 1000, EVIL_MD5);
     assert_string_equal(fakenet_last_dgram(&r->net), "ERR: ERROR[15]: Update already running\n");
     assert_int_equal(r->net.connects, 1);
-    assert_int_equal(r->net.connect_to.port, 48266);
-    rig_stream(r, r->img, r->img_size, 1460);
-    rig_run_ticks(r, r->now + 3000);
-    assert_int_equal(r->reboots, 1);
-    assert_int_equal(rig_boot_slot(r), 1);
+    legit_update_boots(r, 3000);
     rig_free(r);
 }
 
