@@ -74,7 +74,7 @@ struct otk_dev_config {
     uint32_t auth_timeout_ms; /* WAIT_AUTH limit; 0 = 10000 (the real cores wait forever) */
     /** Progress floor: bytes per second an update must average over every 8 s, or it ends
      *  with "Stream Read Timeout" (a peer trickling bytes would hold the device for ever; the
-     *  real cores have no such limit). 0 = 1024. */
+     *  real cores have no such limit). 0 = 1024; at most 2^29 - 1. */
     uint32_t min_rate;
 };
 
