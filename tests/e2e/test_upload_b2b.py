@@ -10,6 +10,7 @@ import time
 import unittest
 
 import otk
+import pyclient
 
 KB = 1024
 
@@ -74,16 +75,29 @@ class BackToBack(InTmp):
         otk.make_image(app, "esp32", "2.0.0", 64 * KB)
         dev = otk.start_device(self.tmp, password="pw")
         with dev:
-            # an invitation that is never answered keeps the device waiting for its AUTH
-            # answer (10 s), busy for everyone else; otakit upload comes from 127.0.0.1 too,
-            # so use another loopback address for the squatter
+            # another host (another loopback address) authenticates and sends a first byte: its
+            # update runs, busy for everyone else, until the idle limit ends it (1 s and 3
+            # nudges); an unanswered challenge would not do: it holds others off for 2 s only
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            tcp.bind(("127.0.0.2", 0))
+            tcp.listen(1)
+            tcp.settimeout(5)
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             s.bind(("127.0.0.2", 0))
-            s.sendto(b"0 4000 1000 00000000000000000000000000000000\n", ("127.0.0.1", dev.port))
-            self.assertTrue(s.recv(200).startswith(b"AUTH "))
+            s.settimeout(5)
+            s.sendto(b"0 %d 1000 00000000000000000000000000000000\n" % tcp.getsockname()[1],
+                     ("127.0.0.1", dev.port))
+            nonce = s.recv(200).decode().split()[1]
+            cnonce = "c" * len(nonce)
+            s.sendto(("200 %s %s\n" % (cnonce, pyclient.auth_response("pw", nonce, cnonce)))
+                     .encode(), ("127.0.0.1", dev.port))
+            self.assertEqual(s.recv(200), b"OK")
+            conn, _ = tcp.accept()
+            conn.sendall(b"\xe9")  # data moved: the device is receiving
             cp = upload("-i", "127.0.0.1", "-p", dev.port, "-a", "pw", "-t", "2", "-d", "-f",
                         app)
-            s.close()
+            for sock in (conn, tcp, s):
+                sock.close()
         self.assertEqual(cp.returncode, 13, cp.stderr)
         # -d quotes the device's reply on one line, its newline escaped
         self.assertIn('"ERR: ERROR[15]: Update already running\\n"', cp.stderr)
