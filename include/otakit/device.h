@@ -149,7 +149,7 @@ bool otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at);
 static inline const char *
 otk_dev_nonce(const struct otk_dev *d)
 {
-    return d->nonce;
+    return d->challenge + 5; /* after "AUTH " (all zero before the first) */
 }
 
 /** Whether the engine wants TCP data now (RECEIVING). */

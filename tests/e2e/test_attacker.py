@@ -168,4 +168,4 @@ class AttackTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()
