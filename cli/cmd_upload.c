@@ -69,6 +69,8 @@ static const char help_text[] =
     "    7 no answer to authentication     15 connection dropped without a result\n"
     "    8 device never connected back     16 cannot open local sockets (-I/-P)\n"
     "                                      17 image built for another chip than the device\n"
+    "                                      18 the device broke the protocol (OK too early,\n"
+    "                                         acks of bytes never sent, garbage)\n"
     "  130 interrupted\n"
     "With several devices the exit code is the failure shared by all failed devices, or 1.\n"
     "Details and IDE set-ups: docs/CLI.md.\n";
@@ -326,6 +328,11 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
                    u->result);
             if (u->result)
                 printf("\"%s\"", otk_upload_exit_name(u->result));
+            else
+                printf("null");
+            printf(",\"cause\":");
+            if (u->cause)
+                cli_json_str(stdout, u->cause);
             else
                 printf("null");
             printf(",\"message\":");

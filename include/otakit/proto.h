@@ -115,20 +115,67 @@ struct otk_reply {
 /** Classify a UDP reply from a device (host side). Never reads past len. */
 void otk_proto_parse_reply(const uint8_t *dg, size_t len, struct otk_reply *out);
 
+/** Device text made printable on one line, for messages and traces: \n \r \t \" \\, other
+ *  bytes below 0x20 and above 0x7e as \xNN (a reply that starts with NUL stays visible).
+ *  Writes at most cap - 1 characters and a NUL, never half an escape. @return characters
+ *  written. */
+size_t otk_text_escape(char *out, size_t cap, const uint8_t *in, size_t len);
+
 /** Host-side parser of the device's TCP reply stream: decimal acks with no separators
  *  ("1024102410OK"), then "OK" on success or an error text, then close. Feed it whatever
- *  arrives, split anywhere. */
+ *  arrives, split anywhere.
+ *
+ *  Each ack is the byte count of one read of the device (ESP32 core and otakit: at most 1460;
+ *  ESP8266: what one drain took, any size). Joined by TCP, acks cannot be read back exactly
+ *  ("11460" is 1 + 1460, or 11 + 460, or 1146 + 0...), so the parser keeps two readings:
+ *  - claimed_min, the fewest bytes the digits can stand for in any reading (each nonzero
+ *    digit with the zeros after it: "1460" is at least 10 + 4 + 60). A device whose
+ *    claimed_min exceeds what was sent acknowledged bytes that were never sent.
+ *  - claimed, a reading for progress: the most the digits can stand for when every ack is
+ *    at most OTK_ACK_PIECE_MAX bytes, except that a run of digits the caller marks as complete
+ *    (otk_ack_parser_end_run: a read that emptied the socket) counts whole if it fits in
+ *    `room` (an ESP8266's big ack arrives on its own). Exact for acks that arrive apart and
+ *    for joined acks of at most 1460; short when TCP joins ESP8266 acks bigger than that,
+ *    high when it joins small ones. The caller bounds it by what the device's TCP stack
+ *    acknowledged, and uses it for progress only, never to decide success. */
+#define OTK_ACK_PIECE_MAX 1460u
+#define OTK_ACK_TEXT_MAX  1024u /* error text longer than this is garbage (cores send < 130) */
+#define OTK_ACK_SEP_MAX                                                                            \
+    64u /* separators (CR, LF, space) or zeros that start no ack, in a                             \
+           row, beyond this: garbage */
+
 struct otk_ack_parser {
-    bool ok;            /* "OK" seen */
-    bool error;         /* non-digit text that is not "OK" seen */
-    bool pending_o;     /* an 'O' waiting for its 'K' */
-    uint32_t ack_count; /* number of digit runs seen (progress signals) */
+    bool ok;              /* "OK" seen */
+    bool error;           /* non-digit text that is not "OK" seen */
+    bool pending_o;       /* an 'O' waiting for its 'K' */
+    bool garbage;         /* more text, separators or stray zeros than any device sends */
+    uint32_t ack_count;   /* number of digit runs seen (progress signals) */
+    uint32_t digits;      /* ack digits seen (saturating) */
+    uint32_t claimed_min; /* see above (saturating) */
+    uint32_t claimed;     /* see above (saturating) */
+    uint32_t room;        /* set by the caller before feeding: bytes the device may have beyond
+                             `claimed` (what its TCP stack acknowledged, minus claimed) */
+    uint32_t text_total;  /* bytes of error text seen (the text below keeps the first ones) */
     size_t text_len;
-    char text[160]; /* error text collected so far, NUL-terminated, CR/LF stripped */
+    char text[160]; /* error text collected so far, NUL-terminated, CR/LF stripped, other
+                       control and non-ASCII bytes escaped as \xNN */
+    /* private: the reading in progress */
+    uint32_t min_closed_; /* claimed_min before the group being read */
+    uint32_t min_open_;   /* claimed_min: the nonzero digit and zeros being read */
+    uint32_t run_;        /* value of the current run of digits (saturating) */
+    uint32_t run_len_;    /* its length */
+    uint32_t best_[5];    /* claimed within the run after each of its last 5 digits */
+    uint8_t last_[4];     /* those digits */
+    uint32_t grp_best_;   /* best_ before the run's last nonzero digit */
+    uint32_t grp_val_;    /* that digit and the zeros after it (saturating) */
+    uint32_t junk_run_;   /* separators, or zeros that start no ack, in a row */
 };
 
 void otk_ack_parser_init(struct otk_ack_parser *p);
 void otk_ack_parser_feed(struct otk_ack_parser *p, const uint8_t *data, size_t len);
+/** The digits fed so far end an ack (the caller read everything the socket had): the run
+ *  counts whole when it fits in p->room. Harmless when no run is open. */
+void otk_ack_parser_end_run(struct otk_ack_parser *p);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,8 @@ enum otk_upload_exit {
     OTK_UPX_DROPPED = 15,       /* connection closed without a result */
     OTK_UPX_LOCAL_NET = 16,     /* cannot open the local sockets (bind / listen) */
     OTK_UPX_WRONG_CHIP = 17,    /* the image is for another chip than the device */
+    OTK_UPX_PROTOCOL = 18,      /* the device broke the protocol: "OK" before the whole image
+                                   was acknowledged, acks of bytes never sent, garbage */
 };
 
 /** True for outcomes worth repeating the whole upload for (--retries): no answer, no answer to
@@ -116,13 +118,14 @@ void otk_upload_cfg_defaults(struct otk_upload_cfg *c);
 struct otk_upload {
     struct otk_upload_cfg cfg;
     enum otk_up_state state;
-    int result;                    /* enum otk_upload_exit, valid in OTK_UP_DONE */
-    unsigned attempt;              /* 1-based number of the current attempt */
-    uint32_t sent;                 /* bytes handed to the kernel */
-    uint32_t acked;                /* bytes the device's TCP stack acknowledged (progress) */
-    uint32_t t_begin;              /* ms: start() */
-    uint32_t t_data;               /* ms: device connected (start of the data phase) */
-    uint32_t t_end;                /* ms: finished */
+    int result;       /* enum otk_upload_exit, valid in OTK_UP_DONE */
+    unsigned attempt; /* 1-based number of the current attempt */
+    uint32_t sent;    /* bytes handed to the kernel */
+    uint32_t acked;   /* progress: bytes the device acknowledged with its acks (their reading in
+                         proto.h, "claimed"), at most what its TCP stack acknowledged */
+    uint32_t t_begin; /* ms: start() */
+    uint32_t t_data;  /* ms: device connected (start of the data phase) */
+    uint32_t t_end;   /* ms: finished */
     enum otk_auth_variant variant; /* valid once an AUTH challenge arrived */
     bool authenticated;
     bool md5_secret; /* PBKDF2: answering with the MD5 password hash (-m or the fallback) */
@@ -132,6 +135,8 @@ struct otk_upload {
     char board[64];                 /* a .local device's mDNS TXT board ("": none) */
     char device_text[160];          /* error text the device sent, if any */
     char message[1024];             /* what went wrong and how to fix it (DONE, not OK) */
+    const char *cause; /* OTK_UPX_PROTOCOL: which rule the device broke ("early-ok", "over-ack",
+                          "garbage"); NULL otherwise */
 
     /* private */
     struct sockaddr_in dev_;
@@ -145,13 +150,18 @@ struct otk_upload {
     bool extra_challenge_; /* a second AUTH challenge arrived in this handshake */
     unsigned unreach_;     /* ICMP port-unreachable reports in this handshake */
     unsigned busy_;        /* "Update already running" answers in this handshake */
-    uint32_t deadline_;    /* state deadline */
-    uint32_t next_send_;   /* next retransmission */
-    uint32_t gap_;         /* current retransmission interval */
-    char answer_[160];     /* the auth answer datagram, for retransmission */
+    bool answered_;        /* the device answered this handshake's invitation (AUTH or OK) */
+    unsigned strangers_;   /* replies and connections refused: not from the device */
+    char stranger_[INET_ADDRSTRLEN + 8]; /* the last one's address, for messages */
+    uint32_t deadline_;                  /* state deadline */
+    uint32_t next_send_;                 /* next retransmission */
+    uint32_t gap_;                       /* current retransmission interval */
+    char answer_[160];                   /* the auth answer datagram, for retransmission */
     size_t answer_len_;
     bool lock_wait_;      /* lockstep: waiting for an ack */
-    uint32_t progress_t_; /* when acked last changed */
+    uint32_t tcp_acked_;  /* bytes the device's TCP stack acknowledged */
+    uint32_t end_digits_; /* ack digits seen when the last byte was handed over */
+    uint32_t progress_t_; /* when acked or tcp_acked_ last changed */
     uint32_t event_t_;    /* when the last progress event went out */
     uint32_t emitted_;    /* acked as of the last progress event */
     uint32_t grace_;      /* error text seen: wait this long for the rest and the close */

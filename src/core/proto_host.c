@@ -108,15 +108,136 @@ otk_ack_parser_init(struct otk_ack_parser *p)
     memset(p, 0, sizeof *p);
 }
 
+static uint32_t
+sat_add(uint32_t a, uint32_t b)
+{
+    return a > UINT32_MAX - b ? UINT32_MAX : a + b;
+}
+
+static uint32_t
+sat_mul10(uint32_t a, uint32_t digit)
+{
+    return a > (UINT32_MAX - digit) / 10 ? UINT32_MAX : a * 10 + digit;
+}
+
+size_t
+otk_text_escape(char *out, size_t cap, const uint8_t *in, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        uint8_t ch = in[i];
+        char e[4] = {'\\', (char)ch, 0, 0};
+        size_t k = 2;
+        if (ch == '\n' || ch == '\r' || ch == '\t') {
+            e[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't';
+        } else if (ch < 0x20 || ch >= 0x7f) {
+            e[1] = 'x';
+            e[2] = hex[ch >> 4];
+            e[3] = hex[ch & 15];
+            k = 4;
+        } else if (ch != '"' && ch != '\\') {
+            e[0] = (char)ch;
+            k = 1;
+        } /* else a quote or a backslash, escaped as it is */
+        if (n + k >= cap)
+            break;
+        memcpy(out + n, e, k);
+        n += k;
+    }
+    if (cap)
+        out[n] = '\0';
+    return n;
+}
+
+/* Error text, kept printable: CR/LF dropped (the cores end their texts with them), other
+ * control and non-ASCII bytes escaped, so that a reply starting with NUL is not shown empty. */
 static void
 text_append(struct otk_ack_parser *p, uint8_t ch)
 {
-    if (ch == '\r' || ch == '\n')
-        return;
-    if (p->text_len + 1 < sizeof p->text) {
-        p->text[p->text_len++] = (char)ch;
-        p->text[p->text_len] = '\0';
+    p->text_total = sat_add(p->text_total, 1);
+    if (p->text_total > OTK_ACK_TEXT_MAX)
+        p->garbage = true;
+    if (ch != '\r' && ch != '\n')
+        p->text_len += otk_text_escape(p->text + p->text_len, sizeof p->text - p->text_len, &ch, 1);
+}
+
+/* claimed_min: each nonzero digit opens a group, the zeros after it extend the group. */
+static void
+least_reading(struct otk_ack_parser *p, uint32_t c)
+{
+    if (c) {
+        p->min_closed_ = sat_add(p->min_closed_, p->min_open_);
+        p->min_open_ = c;
+    } else {
+        p->min_open_ = sat_mul10(p->min_open_, 0);
     }
+    p->claimed_min = sat_add(p->min_closed_, p->min_open_);
+}
+
+/* claimed within the run: the best reading of its digits so far, by pieces of at most
+ * OTK_ACK_PIECE_MAX (1 to 4 digits, no leading zero) or whole groups (a digit and its zeros,
+ * which no other piece can hold). */
+static void
+best_reading(struct otk_ack_parser *p, uint32_t c)
+{
+    uint32_t best, v = 0, scale = 1;
+
+    memmove(p->last_ + 1, p->last_, sizeof p->last_ - sizeof p->last_[0]);
+    memmove(p->best_ + 1, p->best_, sizeof p->best_ - sizeof p->best_[0]);
+    p->last_[0] = (uint8_t)c;
+    p->run_ = sat_mul10(p->run_, c);
+    p->run_len_++;
+    if (c) {
+        p->grp_best_ = p->run_len_ > 1 ? p->best_[1] : 0;
+        p->grp_val_ = c;
+    } else {
+        p->grp_val_ = sat_mul10(p->grp_val_, 0);
+    }
+    best = sat_add(p->grp_best_, p->grp_val_);
+    /* pieces ending here: last_[k..0]; the run's best before them is best_[k + 1] */
+    for (uint32_t k = 0; k < 4 && k < p->run_len_; k++) {
+        v += p->last_[k] * scale;
+        scale *= 10;
+        if (p->last_[k] != 0 && v <= OTK_ACK_PIECE_MAX) {
+            uint32_t t = sat_add(k + 1 < p->run_len_ ? p->best_[k + 1] : 0, v);
+            if (t > best)
+                best = t;
+        }
+    }
+    p->best_[0] = best;
+}
+
+static void
+ack_digit(struct otk_ack_parser *p, uint32_t c)
+{
+    p->digits = sat_add(p->digits, 1);
+    least_reading(p, c);
+    if (p->run_len_ == 0 && c == 0) {
+        /* No ack starts with 0: the zero ends one TCP cut ("146" "0"), or it is junk */
+        if (++p->junk_run_ > OTK_ACK_SEP_MAX)
+            p->garbage = true;
+        return;
+    }
+    p->junk_run_ = 0;
+    if (p->run_len_ == 0)
+        p->ack_count++;
+    best_reading(p, c);
+}
+
+void
+otk_ack_parser_end_run(struct otk_ack_parser *p)
+{
+    uint32_t got;
+
+    if (p->run_len_ == 0)
+        return;
+    got = p->run_ <= p->room && p->run_ > p->best_[0] ? p->run_ : p->best_[0];
+    p->claimed = sat_add(p->claimed, got);
+    p->room = p->room > got ? p->room - got : 0;
+    p->run_ = 0;
+    p->run_len_ = 0;
 }
 
 /* Digits are progress; "OK" is success; anything else starts an error text that runs to the
@@ -142,15 +263,22 @@ otk_ack_parser_feed(struct otk_ack_parser *p, const uint8_t *data, size_t len)
         } else if (p->ok) {
             /* Bytes after "OK" (none are sent by real devices) are ignored. */
         } else if (otk__is_digit(ch)) {
-            if (i == 0 || !otk__is_digit(data[i - 1]))
-                p->ack_count++;
-        } else if (ch == 'O') {
-            p->pending_o = true;
-        } else if (ch == '\r' || ch == '\n') {
-            /* separators some fakes send between acks */
+            ack_digit(p, (uint32_t)(ch - '0'));
         } else {
-            p->error = true;
-            text_append(p, ch);
+            /* whatever follows, the run of digits and its last group are complete */
+            otk_ack_parser_end_run(p);
+            p->min_closed_ = p->claimed_min;
+            p->min_open_ = 0;
+            if (ch == 'O') {
+                p->pending_o = true;
+            } else if (otk__is_space(ch)) {
+                /* separators some fakes send between acks; a stream of them is garbage */
+                if (++p->junk_run_ > OTK_ACK_SEP_MAX)
+                    p->garbage = true;
+            } else {
+                p->error = true;
+                text_append(p, ch);
+            }
         }
     }
 }

@@ -35,6 +35,8 @@
 #define ERROR_GRACE_MS      1500
 #define PROGRESS_TICK       100
 #define PORT_UNREACH_GIVEUP 3
+#define READ_BUDGET         (16 * 1024) /* reply bytes read per step: a flood cannot hold us */
+#define DGRAM_BUDGET        32          /* datagrams read per step */
 
 /* ---- outcomes ---- */
 
@@ -57,6 +59,7 @@ static const char *const exit_names[] = {
     [OTK_UPX_DROPPED] = "dropped",
     [OTK_UPX_LOCAL_NET] = "local-network",
     [OTK_UPX_WRONG_CHIP] = "wrong-chip",
+    [OTK_UPX_PROTOCOL] = "protocol",
 };
 
 const char *
@@ -171,28 +174,12 @@ dlog(struct otk_upload *u, const char *fmt, ...)
     emit(u, OTK_UP_EV_LOG, buf);
 }
 
-/* What the device sent, for the debug trace: at most max bytes, with newlines, quotes and
- * other control bytes escaped (\n, \", \x07) so that one reply stays on one line. */
+/* What the device sent, for the debug trace: at most max bytes, escaped (otk_text_escape) so
+ * that one reply stays on one line. */
 static const char *
 escaped(char *out, size_t cap, const void *buf, size_t len, size_t max)
 {
-    const unsigned char *p = buf;
-    size_t n = 0;
-
-    for (size_t i = 0; i < len && i < max && n + 5 < cap; i++) {
-        unsigned char c = p[i];
-        const char *e = c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-
-        if (!e && (c == '"' || c == '\\'))
-            out[n++] = '\\';
-        if (e)
-            n += (size_t)snprintf(out + n, cap - n, "%s", e);
-        else if (c < 0x20 || c >= 0x7f)
-            n += (size_t)snprintf(out + n, cap - n, "\\x%02x", c);
-        else
-            out[n++] = (char)c;
-    }
-    out[n] = 0;
+    otk_text_escape(out, cap, buf, len < max ? len : max);
     return out;
 }
 
@@ -265,6 +252,14 @@ finish(struct otk_upload *u, uint32_t now, int code, const char *fmt, ...)
         vsnprintf(u->message, sizeof u->message, fmt, ap);
         va_end(ap);
     }
+    if (fmt && u->strangers_) {
+        size_t len = strlen(u->message);
+        snprintf(u->message + len, sizeof u->message - len,
+                 "\nnote: refused %u repl%s or connection%s that did not come from the "
+                 "device (the last from %s): another host tried to answer in its place.",
+                 u->strangers_, u->strangers_ == 1 ? "y" : "ies", u->strangers_ == 1 ? "" : "s",
+                 u->stranger_);
+    }
     close_attempt(u);
     if (code != OTK_UPX_OK && otk_upload_exit_transient(code) && u->attempt <= u->cfg.retries &&
         u->state != OTK_UP_IDLE) {
@@ -324,6 +319,25 @@ wrong_chip(struct otk_upload *u, uint32_t now, int img, const char *dev, const c
            "fix: upload the build for the device's board (the device keeps running its "
            "current image).",
            u->cfg.target, otk_image_chip_name(img), dev, how);
+}
+
+/* A device busy with another host. The cores say "Update already running"; otakit's device
+ * says the same while another host's challenge is pending; a device that names the challenge
+ * is reported as such. */
+static bool
+busy_text(const char *text)
+{
+    return contains(text, "already running") || contains(text, "challenge");
+}
+
+static const char *
+busy_meaning(const char *text)
+{
+    if (contains(text, "challenge"))
+        return "another host is authenticating with the device (its challenge is pending); if "
+               "that keeps happening, another host is trying to update it";
+    return "the device is busy with another host: an upload in progress, another host's "
+           "authentication pending, or the end of an upload still being finished";
 }
 
 static void
@@ -404,6 +418,9 @@ device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
         break;
     default: {
         const char *advice = "see the device's serial log for details";
+        char busy_advice[256];
+        snprintf(busy_advice, sizeof busy_advice, "%s; wait for it and upload again",
+                 busy_meaning(text));
         if (contains(text, "bootstrapping"))
             advice = "reset the ESP8266 once (reset button or power cycle) after flashing it "
                      "over serial; the first boot after a serial upload cannot apply an OTA "
@@ -412,9 +429,8 @@ device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
                  contains(text, "Flash Read"))
             advice = "a flash operation failed on the device: check its power supply; the "
                      "flash chip may be worn out";
-        else if (contains(text, "already running"))
-            advice = "another update is in progress on the device; wait for it or reset the "
-                     "device";
+        else if (busy_text(text))
+            advice = busy_advice;
         else if (contains(text, "Partition Could Not"))
             advice = "the device's partition table has no OTA slot: flash a partition scheme "
                      "with OTA support over serial once";
@@ -483,6 +499,7 @@ begin_handshake(struct otk_upload *u, uint32_t now)
     u->handshakes_++;
     u->unreach_ = 0;
     u->busy_ = 0;
+    u->answered_ = false;
     u->extra_challenge_ = false;
     set_state(u, OTK_UP_INVITE);
     send_invite(u);
@@ -494,7 +511,8 @@ begin_handshake(struct otk_upload *u, uint32_t now)
 static void
 begin_attempt(struct otk_upload *u, uint32_t now)
 {
-    u->sent = u->acked = u->emitted_ = 0;
+    u->sent = u->acked = u->emitted_ = u->tcp_acked_ = u->end_digits_ = 0;
+    u->cause = NULL;
     u->handshakes_ = 0;
     u->rerun_done_ = false;
     u->authenticated = false;
@@ -615,6 +633,23 @@ connected(struct otk_upload *u, uint32_t now, int fd, const struct sockaddr_in *
     set_state(u, OTK_UP_SEND);
 }
 
+/* A datagram or a connection that is not the device's: refused, noted for messages. */
+static void
+stranger(struct otk_upload *u, const struct sockaddr_in *from, const char *what)
+{
+    char ip[INET_ADDRSTRLEN];
+
+    inet_ntop(AF_INET, &from->sin_addr, ip, sizeof ip);
+    snprintf(u->stranger_, sizeof u->stranger_, "%s:%u", ip, ntohs(from->sin_port));
+    u->strangers_++;
+    dlog(u, "refused %s from %s: %s", what, u->stranger_,
+         from->sin_addr.s_addr != u->dev_.sin_addr.s_addr
+             ? "not the device's address"
+             : "the device has not answered the invitation yet");
+}
+
+/* Only the device may connect, and only once it answered this handshake: a connection from
+ * anywhere else, or before, is closed at once and the listener waits for the real one. */
 static void
 try_accept(struct otk_upload *u, uint32_t now)
 {
@@ -626,10 +661,10 @@ try_accept(struct otk_upload *u, uint32_t now)
             dlog(u, "accept failed: %s", otk_net_strerror());
         return;
     }
-    if (peer.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
-        char ip[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &peer.sin_addr, ip, sizeof ip);
-        dlog(u, "note: connection from %s, not from %s; accepting it anyway", ip, u->dev_ip);
+    if (!u->answered_ || peer.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
+        otk_net_close(&fd);
+        stranger(u, &peer, "a TCP connection");
+        return;
     }
     connected(u, now, fd, &peer);
 }
@@ -650,12 +685,12 @@ no_answer(struct otk_upload *u, uint32_t now)
 {
     if (u->busy_)
         finish(u, now, OTK_UPX_DEVICE,
-               "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): another upload to "
-               "it is in progress, or it is still finishing one.\n"
+               "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): %s.\n"
                "fix: wait for the other upload to end and upload again (a longer -t waits "
                "longer); if no other upload runs, reset the device.",
                u->who_, u->device_text, u->busy_, u->busy_ == 1 ? "" : "s",
-               u->cfg.invite_timeout_ms / 1000.0, u->invites_, u->invites_ == 1 ? "" : "s");
+               u->cfg.invite_timeout_ms / 1000.0, u->invites_, u->invites_ == 1 ? "" : "s",
+               busy_meaning(u->device_text));
     else if (u->unreach_)
         finish(u, now, OTK_UPX_NO_ANSWER,
                "%s answered that nothing listens on UDP port %u (ICMP port unreachable, "
@@ -680,8 +715,10 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
         if (drain_errqueue(u))
             u->unreach_++;
     }
-    while (u->udp_fd_ >= 0 &&
-           (u->state == OTK_UP_INVITE || u->state == OTK_UP_AUTH || u->state == OTK_UP_CONNECT)) {
+    for (unsigned k = 0;
+         k < DGRAM_BUDGET && u->udp_fd_ >= 0 &&
+         (u->state == OTK_UP_INVITE || u->state == OTK_UP_AUTH || u->state == OTK_UP_CONNECT);
+         k++) {
         uint8_t dg[512];
         struct sockaddr_in from;
         long n = otk_net_recvfrom(u->udp_fd_, dg, sizeof dg - 1, &from);
@@ -693,6 +730,10 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             }
             break;
         }
+        if (from.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
+            stranger(u, &from, "a UDP reply");
+            continue;
+        }
         dg[n] = 0;
         struct otk_reply r;
         otk_proto_parse_reply(dg, (size_t)n, &r);
@@ -702,7 +743,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
              ntohs(from.sin_port), otk_upload_state_name(u->state), shown);
         if (u->state == OTK_UP_CONNECT) {
             char t[160];
-            snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
+            otk_text_escape(t, sizeof t, (const uint8_t *)r.text, r.text_len);
             /* "already running" after our "OK" answers a late copy of our own invitation: the
              * session it refers to is ours, so it is no reason to give up. */
             if (r.kind == OTK_REPLY_ERR && !contains(t, "already running"))
@@ -713,6 +754,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             u->device_text[0] = 0; /* a busy answer before this one is history */
         switch (r.kind) {
         case OTK_REPLY_OK:
+            u->answered_ = true;
             if (u->state == OTK_UP_AUTH)
                 u->authenticated = true;
             dlog(u, "device accepted; waiting up to %.0f s for it to connect to %s:%u",
@@ -721,6 +763,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             u->deadline_ = now + u->cfg.connect_timeout_ms;
             break;
         case OTK_REPLY_AUTH:
+            u->answered_ = true;
             if (u->state == OTK_UP_INVITE) {
                 answer_challenge(u, now, r.text, r.text_len);
             } else {
@@ -740,8 +783,8 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             break;
         case OTK_REPLY_ERR: {
             char t[160];
-            snprintf(t, sizeof t, "%.*s", (int)r.text_len, r.text);
-            if (u->state == OTK_UP_INVITE && contains(t, "already running")) {
+            otk_text_escape(t, sizeof t, (const uint8_t *)r.text, r.text_len);
+            if (u->state == OTK_UP_INVITE && busy_text(t)) {
                 /* Busy with another upload, or finishing one: not final. Keep inviting, once
                  * a second, until it is free or -t runs out (no_answer() then says so). */
                 snprintf(u->device_text, sizeof u->device_text, "%s", t);
@@ -767,14 +810,66 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
 
 /* ---- data phase ---- */
 
+/* The device broke the protocol. Never retried: a device that lies once lies again. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+protocol_error(struct otk_upload *u, uint32_t now, const char *cause, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    u->cause = cause;
+    finish(u, now, OTK_UPX_PROTOCOL,
+           "protocol violation (%s): %s %s.\n"
+           "fix: an ArduinoOTA device does not do this, so the result is unknown: the device "
+           "may still run its old firmware. Check what answers at %s (-d shows the "
+           "exchange) and the device's serial log; upload again.",
+           cause, u->who_, what, u->who_);
+}
+
+/* Every honest device, before its "OK", has been sent every byte, acked after the last one
+ * arrived, and let its TCP stack acknowledge all of them. (Its acks cannot be required to add
+ * up to the image: joined by TCP, an ESP8266's acks of more than 1460 bytes read short.) */
+static void
+judge_ok(struct otk_upload *u, uint32_t now)
+{
+    uint32_t size = u->cfg.size;
+    long unacked = otk_net_unacked(u->conn_fd_);
+    char acks[96];
+
+    snprintf(acks, sizeof acks, "; its acks stand for about %u bytes (%.0f%%)", u->parser_.claimed,
+             pct(u->parser_.claimed, size));
+    if (u->sent < size)
+        protocol_error(u, now, "early-ok",
+                       "said \"OK\" when only %u of the %u bytes had been sent%s", u->sent, size,
+                       acks);
+    else if (u->parser_.digits == u->end_digits_)
+        protocol_error(u, now, "early-ok",
+                       "said \"OK\" without acknowledging the end of the image (no ack came "
+                       "after the last of the %u bytes was sent)%s",
+                       size, acks);
+    else if (unacked > 0)
+        protocol_error(u, now, "early-ok",
+                       "said \"OK\" before its TCP stack had received the last %ld of the %u "
+                       "bytes%s",
+                       unacked, size, acks);
+    else
+        finish(u, now, OTK_UPX_OK, NULL);
+}
+
 static void
 conclude_closed(struct otk_upload *u, uint32_t now, const char *how)
 {
     if (u->parser_.ok) {
-        finish(u, now, OTK_UPX_OK, NULL);
+        judge_ok(u, now);
     } else if (u->parser_.error) {
         device_error(u, now, u->parser_.text, false);
-    } else if (u->acked >= u->cfg.size) {
+    } else if (u->tcp_acked_ >= u->cfg.size) {
         finish(u, now, OTK_UPX_DROPPED,
                "%s %s after receiving all %u bytes, without sending \"OK\" or an error: the "
                "result of the update is unknown.\n"
@@ -793,17 +888,25 @@ conclude_closed(struct otk_upload *u, uint32_t now, const char *how)
     }
 }
 
+/* Progress is what the device acknowledged with its acks, never more than its TCP stack
+ * acknowledged (the bytes still queued in the device's kernel or in flight are not written
+ * yet). Either moving counts against the stall timeout. */
 static void
 update_acked(struct otk_upload *u, uint32_t now)
 {
-    uint32_t acked = u->sent;
+    uint32_t tcp = u->sent, acked;
     /* bytes still in our send queue (unsent or not acknowledged by the device's stack); where
-     * the system cannot tell, progress counts what the socket took */
+     * the system cannot tell, the socket's intake is the bound */
     long outq = u->conn_fd_ >= 0 ? otk_net_unacked(u->conn_fd_) : -1;
     if (outq == OTK_NET_RESET)
         return; /* what the device had acknowledged stays the last figure seen */
     if (outq > 0 && (uint32_t)outq <= u->sent)
-        acked = u->sent - (uint32_t)outq;
+        tcp = u->sent - (uint32_t)outq;
+    if (tcp != u->tcp_acked_) {
+        u->tcp_acked_ = tcp;
+        u->progress_t_ = now;
+    }
+    acked = u->parser_.claimed < tcp ? u->parser_.claimed : tcp;
     if (acked != u->acked) {
         u->acked = acked;
         u->progress_t_ = now;
@@ -815,15 +918,56 @@ update_acked(struct otk_upload *u, uint32_t now)
     }
 }
 
+/* What the replies read so far decide. */
+static void
+judge_replies(struct otk_upload *u, uint32_t now, bool had_error)
+{
+    const struct otk_ack_parser *p = &u->parser_;
+
+    if (p->claimed_min > u->sent) {
+        protocol_error(u, now, "over-ack",
+                       "acknowledged at least %u bytes when only %u had been sent (acks are "
+                       "the byte counts of the device's reads)",
+                       p->claimed_min, u->sent);
+    } else if (p->garbage) {
+        if (p->text_total > OTK_ACK_TEXT_MAX)
+            protocol_error(u, now, "garbage",
+                           "sent more than %u bytes of text, longer than any error message of "
+                           "the cores: \"%.60s...\"",
+                           OTK_ACK_TEXT_MAX, p->text);
+        else
+            protocol_error(u, now, "garbage",
+                           "sent more than %u separators or zeros in a row, which are neither "
+                           "acks, \"OK\" nor an error text",
+                           OTK_ACK_SEP_MAX);
+    } else if (p->ok) {
+        judge_ok(u, now);
+    } else if (p->error && !had_error) {
+        /* the text runs to the close; give it a moment to arrive complete */
+        u->grace_on_ = true;
+        u->grace_ = now + ERROR_GRACE_MS;
+    }
+}
+
 static void
 read_replies(struct otk_upload *u, uint32_t now)
 {
-    for (;;) {
+    /* a budget per step, so that a device flooding us cannot keep the deadlines from being
+     * checked */
+    for (size_t budget = READ_BUDGET; budget > 0;) {
         uint8_t buf[512];
-        long n = otk_net_recv(u->conn_fd_, buf, sizeof buf);
+        size_t want = budget < sizeof buf ? budget : sizeof buf;
+        long n = otk_net_recv(u->conn_fd_, buf, want);
         if (n > 0) {
             bool had_error = u->parser_.error;
+            budget -= (size_t)n;
+            update_acked(u, now);
+            u->parser_.room =
+                u->tcp_acked_ > u->parser_.claimed ? u->tcp_acked_ - u->parser_.claimed : 0;
             otk_ack_parser_feed(&u->parser_, buf, (size_t)n);
+            if ((size_t)n < want) /* the socket is empty: its digits end an ack */
+                otk_ack_parser_end_run(&u->parser_);
+            update_acked(u, now);
             u->lock_wait_ = false;
             /* acks are many and say little: log the first one and any text */
             if (u->parser_.ack_count <= 1 || u->parser_.error || u->parser_.ok ||
@@ -831,15 +975,9 @@ read_replies(struct otk_upload *u, uint32_t now)
                 char shown[640];
                 dlog(u, "device says: \"%s\"", escaped(shown, sizeof shown, buf, (size_t)n, 100));
             }
-            if (u->parser_.ok) {
-                finish(u, now, OTK_UPX_OK, NULL);
+            judge_replies(u, now, had_error);
+            if (u->state != OTK_UP_SEND && u->state != OTK_UP_RESULT)
                 return;
-            }
-            if (u->parser_.error && !had_error) {
-                /* the text runs to the close; give it a moment to arrive complete */
-                u->grace_on_ = true;
-                u->grace_ = now + ERROR_GRACE_MS;
-            }
             continue;
         }
         if (n == 0) {
@@ -882,6 +1020,7 @@ write_image(struct otk_upload *u, uint32_t now)
     }
     if (u->sent >= u->cfg.size && u->state == OTK_UP_SEND) {
         dlog(u, "all %u bytes written; waiting for the device's result", u->cfg.size);
+        u->end_digits_ = u->parser_.digits; /* the device's last ack is still to come */
         u->deadline_ = 0;
         set_state(u, OTK_UP_RESULT);
     }
@@ -910,7 +1049,7 @@ data_timers(struct otk_upload *u, uint32_t now)
     }
     if (u->grace_on_)
         return;
-    if (u->acked < u->cfg.size || u->state == OTK_UP_SEND) {
+    if (u->tcp_acked_ < u->cfg.size || u->state == OTK_UP_SEND) {
         if (now - u->progress_t_ >= u->cfg.stall_timeout_ms)
             stalled(u, now);
         return;

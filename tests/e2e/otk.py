@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -261,3 +262,80 @@ def start_device(tmpdir, profile="esp32", password=None, extra=(), flash=None,
 def file_bytes(path):
     with open(path, "rb") as f:
         return f.read()
+
+
+class FakeDevice:
+    """Base of the tests' scripted ArduinoOTA devices: a UDP socket on 127.0.0.1 (`port`) read
+    by a thread that hands each datagram to on_datagram(dg, peer), which subclasses write;
+    connect_back() opens a TCP connection to the uploader, closed with the device. A subclass
+    sets its own state, then calls start()."""
+
+    def __init__(self):
+        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.udp.bind(("127.0.0.1", 0))
+        self.udp.settimeout(0.1)
+        self.port = self.udp.getsockname()[1]
+        self._stop = threading.Event()
+        self._socks = []
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                dg, peer = self.udp.recvfrom(1500)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.on_datagram(dg, peer)
+
+    def on_datagram(self, dg, peer):
+        raise NotImplementedError
+
+    def serve_in_thread(self, fn, *args):
+        threading.Thread(target=fn, args=args, daemon=True).start()
+
+    def connect_back(self, port, rcvbuf=0):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self._socks.append(s)
+        s.connect(("127.0.0.1", port))
+        return s
+
+    def close(self):
+        self._stop.set()
+        self.udp.close()
+        for s in self._socks:
+            try:
+                s.close()
+            except OSError:
+                pass
+        self._thread.join(timeout=2)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class UploadCase(unittest.TestCase):
+    """A test case with a temporary directory (self.tmp) and assertExit for `otakit upload`
+    runs: the exit code, and phrases that must appear in its standard error."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="otk-upload-")
+        self.tmp = self._tmp.name
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def assertExit(self, cp, code, *phrases):
+        self.assertEqual(cp.returncode, code, "exit %d, expected %d\n%s%s" % (
+            cp.returncode, code, cp.stdout, cp.stderr))
+        for p in phrases:
+            self.assertIn(p, cp.stderr)

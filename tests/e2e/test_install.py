@@ -148,7 +148,7 @@ class Install(unittest.TestCase):
         up = otk.run("upload", "--help").stdout
         for opt in sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z0-9_-]*", up))):
             self.assertIn(opt, text.replace("\u2010", "-"))
-        for code in list(range(0, 17)) + [130]:
+        for code in list(range(0, 19)) + [130]:
             self.assertRegex(text, r"\n\s+%d\s" % code)
 
     def test_bash_completion(self):

@@ -8,8 +8,6 @@ import json
 import os
 import re
 import socket
-import tempfile
-import threading
 import time
 import unittest
 
@@ -26,7 +24,7 @@ def upload(*args, timeout=60):
     return otk.run("upload", *args, timeout=timeout)
 
 
-class ScriptedDevice:
+class ScriptedDevice(otk.FakeDevice):
     """A minimal ArduinoOTA device (no password) that misbehaves as told:
     no-connect: answers OK, never connects back;  stall: connects, takes `after` bytes, stops
     reading;  drop: connects, closes after `after` bytes (the first `times` connections);
@@ -34,56 +32,38 @@ class ScriptedDevice:
     and ignores the answer;  babble: answers the invitation with nonsense."""
 
     def __init__(self, mode, after=0, times=1):
+        super().__init__()
         self.mode, self.after, self.times = mode, after, times
-        self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.udp.settimeout(0.1)
-        self.port = self.udp.getsockname()[1]
         self.invites = 0
         self.answers = 0
         self.invites_after_challenge = 0
         self.connections = 0
         self.received = []
-        self._stop = threading.Event()
-        self._socks = []
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.challenged = False
+        self.start()
 
-    def _run(self):
-        challenged = False
-        while not self._stop.is_set():
-            try:
-                dg, peer = self.udp.recvfrom(1500)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            fields = dg.decode(errors="replace").split()
-            if fields and fields[0] == "200":
-                self.answers += 1
-                continue
-            self.invites += 1
-            if challenged:
-                self.invites_after_challenge += 1
-            if self.mode == "silent-auth":
-                self.udp.sendto(b"AUTH " + b"0123456789abcdef" * 2, peer)
-                challenged = True
-                continue
-            if self.mode == "babble":
-                self.udp.sendto(b"HELLO", peer)
-                continue
-            self.udp.sendto(b"OK", peer)
-            if self.mode == "no-connect":
-                continue
-            port, size = int(fields[1]), int(fields[2])
-            threading.Thread(target=self._serve, args=(port, size), daemon=True).start()
+    def on_datagram(self, dg, peer):
+        fields = dg.decode(errors="replace").split()
+        if fields and fields[0] == "200":
+            self.answers += 1
+            return
+        self.invites += 1
+        if self.challenged:
+            self.invites_after_challenge += 1
+        if self.mode == "silent-auth":
+            self.udp.sendto(b"AUTH " + b"0123456789abcdef" * 2, peer)
+            self.challenged = True
+            return
+        if self.mode == "babble":
+            self.udp.sendto(b"HELLO", peer)
+            return
+        self.udp.sendto(b"OK", peer)
+        if self.mode == "no-connect":
+            return
+        self.serve_in_thread(self._serve, int(fields[1]), int(fields[2]))
 
     def _serve(self, port, size):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if self.mode == "stall":
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        self._socks.append(s)
-        s.connect(("127.0.0.1", port))
+        s = self.connect_back(port, rcvbuf=4096 if self.mode == "stall" else 0)
         self.connections += 1
         got = 0
         s.settimeout(5)
@@ -111,40 +91,14 @@ class ScriptedDevice:
         finally:
             s.close()
 
-    def close(self):
-        self._stop.set()
-        self.udp.close()
-        for s in self._socks:
-            try:
-                s.close()
-            except OSError:
-                pass
-        self._thread.join(timeout=2)
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-class UploadErrors(unittest.TestCase):
+class UploadErrors(otk.UploadCase):
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="otk-upload-err-")
-        self.tmp = self._tmp.name
+        super().setUp()
         self.app = os.path.join(self.tmp, "app.bin")
         otk.make_image(self.app, "esp32", "7.0.0", 200 * KB)
         self.app8266 = os.path.join(self.tmp, "app8266.bin")
         otk.make_image(self.app8266, "esp8266", "7.0.0", 200 * KB)
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
-    def assertExit(self, cp, code, *phrases):
-        self.assertEqual(cp.returncode, code, "exit %d, expected %d\n%s%s" % (
-            cp.returncode, code, cp.stdout, cp.stderr))
-        for p in phrases:
-            self.assertIn(p, cp.stderr)
 
     # --- local problems ---
 
@@ -163,7 +117,7 @@ class UploadErrors(unittest.TestCase):
                     "--file", "--spiffs", "--debug", "--progress", "--timeout", "--retries",
                     "--targets", "--json", "--lockstep", "--force", "--quiet"):
             self.assertIn(opt, cp.stdout)
-        for code in range(0, 17):
+        for code in range(0, 19):
             self.assertRegex(cp.stdout, r"(^|\s)%d [A-Za-z]" % code)
 
     def test_ide_placeholder(self):

@@ -315,16 +315,22 @@ main(int argc, char **argv)
     put_str("fuzz_invite", 5, "Authentication Failed");
     put_str("fuzz_invite", 6, "OK");
 
-    put_str("fuzz_ackparser", 0,
-            "\x03"
+    /* first byte: the split step; second: the room (times 97); NUL bytes inside */
+#define PUT_LIT(target, n, lit) put(target, n, lit, sizeof lit - 1)
+    PUT_LIT("fuzz_ackparser", 0,
+            "\x03\x00"
             "1024102410OK");
-    put_str("fuzz_ackparser", 1,
-            "\x05"
+    PUT_LIT("fuzz_ackparser", 1,
+            "\x05\x10"
             "14601460MD5 Check Failed\r\n");
-    put_str("fuzz_ackparser", 2,
-            "\x07"
+    PUT_LIT("fuzz_ackparser", 2,
+            "\x07\x30"
             "1460ERROR[7]: MD5 verification failed: expected: 0, "
             "calculated: 1\n");
+    PUT_LIT("fuzz_ackparser", 3,
+            "\x04\xff"
+            "4380\n2144\r\n0002000000\x00OK");
+#undef PUT_LIT
 
     for (int p = 0; p < 2; p++) {
         if (otk_imagegen((enum otk_profile)p, "seed", "1.2.3", sizeof img, 5, img, sizeof img) !=

@@ -234,6 +234,89 @@ ack_stream(void **state)
     assert_int_equal(p.ack_count, 1);
 }
 
+/* What acks can stand for: the least in any reading (over-acknowledgement), and the reading
+ * by pieces of one ESP32 read at most, or whole when a run came alone (progress). */
+static void
+ack_readings(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in;
+        uint32_t room; /* what the device's TCP stack holds beyond the acks */
+        uint32_t claimed, claimed_min, digits;
+    } cases[] = {
+        {"1460", 0, 1460, 65, 4},             /* 10 + 4 + 60 at least */
+        {"146014601460", 0, 4380, 195, 12},   /* joined ESP32 acks: exact */
+        {"9814361460", 0, 2994, 96, 10},      /* 98 + 1436 + 1460 */
+        {"11460", 0, 1461, 66, 5},            /* the larger reading: 1 + 1460 */
+        {"4380", 100000, 4380, 87, 4},        /* an ESP8266 drain on its own: whole */
+        {"4380", 1000, 384, 87, 4},           /* ...unless its TCP stack cannot hold it */
+        {"2000000", 0, 2000000, 2000000, 7},  /* zeros follow their digit in every reading */
+        {"1460\r\n1460\n", 0, 2920, 130, 8},  /* separators some fakes send */
+        {"0001460", 0, 1460, 65, 7},          /* zeros that start no ack count for nothing */
+        {"99999999999999", 0, 4095, 126, 14}, /* pieces of at most 1460: 4 x 999 + 99 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (size_t step = 1; step <= 4; step++) {
+            struct otk_ack_parser p;
+            otk_ack_parser_init(&p);
+            p.room = cases[i].room;
+            feed_split(&p, cases[i].in, step);
+            otk_ack_parser_end_run(&p);
+            /* a split by TCP changes neither the least reading nor, without room, the other */
+            assert_int_equal(p.claimed_min, cases[i].claimed_min);
+            assert_int_equal(p.digits, cases[i].digits);
+            assert_false(p.garbage);
+            assert_false(p.error);
+            if (step == 4 || cases[i].room == 0)
+                assert_int_equal(p.claimed, cases[i].claimed);
+        }
+    }
+}
+
+/* Garbage: no device sends more than a short error text, or separators and stray zeros by the
+ * dozen; a NUL is kept visible in the text. */
+static void
+ack_garbage(void **state)
+{
+    (void)state;
+    struct otk_ack_parser p;
+    char big[OTK_ACK_TEXT_MAX + 2];
+
+    otk_ack_parser_init(&p);
+    otk_ack_parser_feed(&p, u8("\0OK"), 3);
+    assert_true(p.error);
+    assert_false(p.ok);
+    assert_false(p.garbage);
+    assert_string_equal(p.text, "\\x00OK");
+    otk_ack_parser_init(&p);
+    otk_ack_parser_feed(&p, u8("\xff\x07x"), 3);
+    assert_string_equal(p.text, "\\xff\\x07x");
+
+    memset(big, 'A', sizeof big);
+    otk_ack_parser_init(&p);
+    otk_ack_parser_feed(&p, u8(big), OTK_ACK_TEXT_MAX);
+    assert_false(p.garbage); /* a long error text is still one */
+    otk_ack_parser_feed(&p, u8(big), 1);
+    assert_true(p.garbage);
+    assert_int_equal(p.text_len, sizeof p.text - 1); /* bounded */
+
+    for (int z = 0; z < 2; z++) {
+        otk_ack_parser_init(&p);
+        for (unsigned i = 0; i < OTK_ACK_SEP_MAX; i++)
+            otk_ack_parser_feed(&p, u8(z ? "0" : "\n"), 1);
+        assert_false(p.garbage);
+        otk_ack_parser_feed(&p, u8(z ? "0" : "\r"), 1);
+        assert_true(p.garbage);
+        assert_false(p.error);
+    }
+    /* zeros inside an ack are no junk, however many */
+    otk_ack_parser_init(&p);
+    feed_split(&p, "10000000000000000000000000000000000000000000000000000000000000000000000000", 7);
+    assert_false(p.garbage);
+    assert_int_equal(p.claimed_min, UINT32_MAX); /* saturated, never wrapped */
+}
+
 static void
 ct_equal(void **state)
 {
@@ -256,6 +339,8 @@ main(void)
         cmocka_unit_test(auth_vectors_pbkdf2),
         cmocka_unit_test(reply_classes),
         cmocka_unit_test(ack_stream),
+        cmocka_unit_test(ack_readings),
+        cmocka_unit_test(ack_garbage),
         cmocka_unit_test(ct_equal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -324,11 +324,12 @@ outcome_tables(void **state)
     assert_false(otk_upload_exit_transient(OTK_UPX_NOT_FIRMWARE));
     assert_false(otk_upload_exit_transient(OTK_UPX_REJECTED));
     assert_false(otk_upload_exit_transient(OTK_UPX_NO_CONNECT));
+    assert_false(otk_upload_exit_transient(OTK_UPX_PROTOCOL));
     assert_false(otk_upload_exit_transient(OTK_UPX_RESOLVE));
     assert_false(otk_upload_exit_transient(OTK_UPX_OK));
     /* every code has its own name */
-    for (int a = 0; a <= OTK_UPX_LOCAL_NET; a++)
-        for (int b = a + 1; b <= OTK_UPX_LOCAL_NET; b++)
+    for (int a = 0; a <= OTK_UPX_PROTOCOL; a++)
+        for (int b = a + 1; b <= OTK_UPX_PROTOCOL; b++)
             assert_string_not_equal(otk_upload_exit_name(a), otk_upload_exit_name(b));
     assert_string_equal(otk_upload_exit_name(99), "failed");
 }

@@ -36,6 +36,13 @@ struct fake {
     int close_times;      /* ... only on the first N connections */
     const char *end_text; /* NULL: "OK" */
     bool batch_acks;      /* send all acks and OK in one write at the end */
+    int window;           /* SO_RCVBUF of the connection (0: the kernel's) */
+    bool ok_early;        /* say "OK" once ok_at bytes were read, and read no more */
+    uint32_t ok_at;
+    const char *ack_text; /* acknowledge every read with this text instead of its count */
+    bool strangers;       /* on the first invitation, strangers connect: 127.0.0.1 before the
+                             device answered, 127.0.0.2 (drop_invites should be 1) */
+    bool udp_stranger;    /* 127.0.0.2 answers every invitation with "OK" in the device's place */
     /* state */
     int udp, tcp;
     uint16_t port;
@@ -48,12 +55,14 @@ struct fake {
     size_t max_read;
     int connections;
     bool pending_reply;
+    bool early_ok_sent;
     uint32_t reply_at;
     char reply[64];
     char acks[65536];
     size_t acks_len;
     /* record */
     int invites, invites_after_challenge, answers, challenges;
+    int stranger_fd[2]; /* the strangers' connections */
 };
 
 static uint32_t
@@ -98,8 +107,8 @@ fake_connect(struct fake *f)
     if (f->no_connect)
         return;
     f->tcp = socket(AF_INET, SOCK_STREAM, 0);
-    if (f->stall_at) {
-        int small = 4096; /* so the host's data backs up quickly */
+    if (f->stall_at || f->window) {
+        int small = f->window ? f->window : 4096; /* so the host's data backs up quickly */
         setsockopt(f->tcp, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
     }
     assert_int_equal(connect(f->tcp, (struct sockaddr *)&a, sizeof a), 0);
@@ -120,6 +129,37 @@ fake_accept_auth(struct fake *f)
     }
     fake_send(f, "OK");
     fake_connect(f);
+}
+
+/* A socket bound to 127.0.0.<host>. */
+static int
+bound_socket(int type, int host)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, type, 0);
+    a.sin_addr.s_addr = htonl(0x7f000000u | (uint32_t)host);
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+static void
+strangers_act(struct fake *f, const struct sockaddr_in *host, uint16_t tcp_port)
+{
+    if (f->udp_stranger) {
+        int u = bound_socket(SOCK_DGRAM, 2);
+        sendto(u, "OK", 2, 0, (const struct sockaddr *)host, sizeof *host);
+        close(u);
+    }
+    if (!f->strangers || f->stranger_fd[0] > 0)
+        return;
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(tcp_port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        f->stranger_fd[i] = bound_socket(SOCK_STREAM, i + 1);
+        assert_int_equal(connect(f->stranger_fd[i], (struct sockaddr *)&a, sizeof a), 0);
+        send(f->stranger_fd[i], "OK", 2, MSG_NOSIGNAL);
+    }
 }
 
 static void
@@ -159,6 +199,11 @@ fake_udp(struct fake *f)
             f->waitauth = false; /* "200 was expected. got 0 instead" */
             continue;
         }
+        if (f->strangers || f->udp_stranger) {
+            struct otk_invite inv;
+            assert_int_equal(otk_proto_parse_invite((uint8_t *)dg, (size_t)n, &inv), OTK_OK);
+            strangers_act(f, &from, inv.port);
+        }
         if (f->drop_invites > 0) {
             f->drop_invites--;
             continue;
@@ -193,6 +238,12 @@ fake_tcp(struct fake *f)
         return;
     if (f->stall_at && f->received >= f->stall_at)
         return;
+    if (f->ok_early && f->received >= f->ok_at) {
+        if (!f->early_ok_sent)
+            send(f->tcp, "OK", 2, MSG_NOSIGNAL);
+        f->early_ok_sent = true;
+        return;
+    }
     ssize_t n = recv(f->tcp, buf, sizeof buf, 0);
     if (n <= 0)
         return;
@@ -206,7 +257,8 @@ fake_tcp(struct fake *f)
         return;
     }
     char ack[16];
-    int al = snprintf(ack, sizeof ack, "%zd", n);
+    int al = f->ack_text ? snprintf(ack, sizeof ack, "%s", f->ack_text)
+                         : snprintf(ack, sizeof ack, "%zd", n);
     if (f->batch_acks) {
         memcpy(f->acks + f->acks_len, ack, (size_t)al);
         f->acks_len += (size_t)al;
@@ -286,6 +338,24 @@ run(struct otk_upload *u, struct fake *f, uint32_t limit_ms)
     }
 }
 
+/* An upload to f with the configuration of cfg_for(), run to its end. */
+static void
+upload_plain(struct fake *f, struct otk_upload *u)
+{
+    struct otk_upload_cfg c;
+    fake_open(f);
+    cfg_for(&c, f);
+    otk_upload_init(u, &c);
+    run(u, f, 5000);
+}
+
+static void
+done(struct fake *f, struct otk_upload *u)
+{
+    otk_upload_close(u);
+    fake_close(f);
+}
+
 static int
 setup(void **state)
 {
@@ -301,20 +371,15 @@ streams_without_password(void **state)
 {
     (void)state;
     struct fake f = {0};
-    struct otk_upload_cfg c;
     struct otk_upload u;
-    fake_open(&f);
-    cfg_for(&c, &f);
-    otk_upload_init(&u, &c);
-    run(&u, &f, 5000);
+    upload_plain(&f, &u);
     assert_int_equal(u.result, OTK_UPX_OK);
     assert_int_equal(f.received, sizeof image);
     assert_int_equal(u.sent, sizeof image);
     assert_int_equal(f.invites, 1);
     /* streaming: the device found more than one espota chunk waiting at least once */
     assert_true(f.max_read > 1024);
-    otk_upload_close(&u);
-    fake_close(&f);
+    done(&f, &u);
 }
 
 static void
@@ -341,15 +406,10 @@ concatenated_acks_and_ok(void **state)
 {
     (void)state;
     struct fake f = {.batch_acks = true};
-    struct otk_upload_cfg c;
     struct otk_upload u;
-    fake_open(&f);
-    cfg_for(&c, &f);
-    otk_upload_init(&u, &c);
-    run(&u, &f, 5000);
+    upload_plain(&f, &u);
     assert_int_equal(u.result, OTK_UPX_OK);
-    otk_upload_close(&u);
-    fake_close(&f);
+    done(&f, &u);
 }
 
 static void
@@ -502,16 +562,11 @@ error_text_after_data(void **state)
 {
     (void)state;
     struct fake f = {.end_text = "Could Not Activate The Firmware\r\n"};
-    struct otk_upload_cfg c;
     struct otk_upload u;
-    fake_open(&f);
-    cfg_for(&c, &f);
-    otk_upload_init(&u, &c);
-    run(&u, &f, 5000);
+    upload_plain(&f, &u);
     assert_int_equal(u.result, OTK_UPX_REJECTED);
     assert_string_equal(u.device_text, "Could Not Activate The Firmware");
-    otk_upload_close(&u);
-    fake_close(&f);
+    done(&f, &u);
 }
 
 static void
@@ -589,6 +644,128 @@ dropped_connection_is_retried(void **state)
     fake_close(&g);
 }
 
+static void
+busy_device_says_with_whom(void **state)
+{
+    (void)state;
+    /* "already running" is all the cores say: an update or another host's pending challenge;
+     * a text that names the challenge is reported as such */
+    static const struct {
+        const char *text, *says;
+    } cases[] = {
+        {"ERROR[15]: Update already running\n", "another host's authentication pending"},
+        {"ERROR[15]: Update already running (challenge pending)\n",
+         "another host is authenticating with the device"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct fake f = {.end_text = cases[i].text};
+        struct otk_upload u;
+        upload_plain(&f, &u);
+        assert_int_equal(u.result, OTK_UPX_DEVICE);
+        assert_non_null(strstr(u.message, cases[i].says));
+        done(&f, &u);
+    }
+}
+
+static void
+early_ok_is_refused(void **state)
+{
+    (void)state;
+    /* OK at once; OK after half (with a chip's receive window, so the rest cannot hide in the
+     * device's kernel buffers) */
+    for (int half = 0; half < 2; half++) {
+        struct fake f = {
+            .ok_early = true, .ok_at = half ? sizeof image / 2 : 0, .window = half ? 5760 : 0};
+        struct otk_upload_cfg c;
+        struct otk_upload u;
+        fake_open(&f);
+        cfg_for(&c, &f);
+        c.retries = 2;
+        otk_upload_init(&u, &c);
+        run(&u, &f, 5000);
+        assert_int_equal(u.result, OTK_UPX_PROTOCOL);
+        assert_string_equal(u.cause, "early-ok");
+        assert_int_equal(u.attempt, 1); /* never retried */
+        assert_non_null(strstr(u.message, "said \"OK\""));
+        /* progress: what the device acknowledged, not what went into the sockets */
+        assert_true(u.acked <= f.received);
+        otk_upload_close(&u);
+        fake_close(&f);
+    }
+}
+
+static void
+over_ack_is_refused(void **state)
+{
+    (void)state;
+    struct fake f = {.ack_text = "5000000"};
+    struct otk_upload u;
+    upload_plain(&f, &u);
+    assert_int_equal(u.result, OTK_UPX_PROTOCOL);
+    assert_string_equal(u.cause, "over-ack");
+    assert_non_null(strstr(u.message, "acknowledged at least 5000000 bytes"));
+    done(&f, &u);
+}
+
+static void
+strangers_are_refused(void **state)
+{
+    (void)state;
+    /* the first invitation goes unanswered while a stranger on the device's own address and
+     * one on 127.0.0.2 connect and write OK; the device answers the second invitation */
+    struct fake f = {.strangers = true, .drop_invites = 1};
+    struct otk_upload_cfg c;
+    struct otk_upload u;
+    char b[8];
+    fake_open(&f);
+    cfg_for(&c, &f);
+    otk_upload_init(&u, &c);
+    run(&u, &f, 5000);
+    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(f.received, sizeof image);
+    assert_int_equal(u.strangers_, 2);
+    for (int i = 0; i < 2; i++) {
+        /* closed on them (EOF, or a reset since their OK went unread) */
+        assert_true(recv(f.stranger_fd[i], b, sizeof b, 0) <= 0);
+        close(f.stranger_fd[i]);
+    }
+    otk_upload_close(&u);
+    fake_close(&f);
+}
+
+static void
+stranger_udp_ok_is_not_the_device(void **state)
+{
+    (void)state;
+    struct fake f = {.udp_stranger = true, .drop_invites = 1000};
+    struct otk_upload_cfg c;
+    struct otk_upload u;
+    fake_open(&f);
+    cfg_for(&c, &f);
+    c.invite_timeout_ms = 800;
+    otk_upload_init(&u, &c);
+    run(&u, &f, 5000);
+    assert_int_equal(u.result, OTK_UPX_NO_ANSWER);
+    assert_true(u.strangers_ >= 1);
+    assert_non_null(strstr(u.message, "the last from 127.0.0.2:"));
+    otk_upload_close(&u);
+    fake_close(&f);
+}
+
+static void
+progress_is_what_the_device_acknowledged(void **state)
+{
+    (void)state;
+    /* the device closes after 100000 bytes; its kernel had taken more */
+    struct fake f = {.close_at = 100000, .close_times = 1};
+    struct otk_upload u;
+    upload_plain(&f, &u);
+    assert_int_equal(u.result, OTK_UPX_DROPPED);
+    assert_true(u.sent > f.received);
+    assert_true(u.acked <= f.received);
+    done(&f, &u);
+}
+
 int
 main(void)
 {
@@ -606,6 +783,12 @@ main(void)
         cmocka_unit_test(never_connects_back),
         cmocka_unit_test(stall_names_the_byte),
         cmocka_unit_test(dropped_connection_is_retried),
+        cmocka_unit_test(busy_device_says_with_whom),
+        cmocka_unit_test(early_ok_is_refused),
+        cmocka_unit_test(over_ack_is_refused),
+        cmocka_unit_test(strangers_are_refused),
+        cmocka_unit_test(stranger_udp_ok_is_not_the_device),
+        cmocka_unit_test(progress_is_what_the_device_acknowledged),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
