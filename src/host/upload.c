@@ -899,8 +899,8 @@ update_acked(struct otk_upload *u, uint32_t now)
      * the system cannot tell, the socket's intake is the bound */
     long outq = u->conn_fd_ >= 0 ? otk_net_unacked(u->conn_fd_) : -1;
     if (outq == OTK_NET_RESET)
-        return; /* what the device had acknowledged stays the last figure seen */
-    if (outq > 0 && (uint32_t)outq <= u->sent)
+        tcp = u->tcp_acked_; /* the queue is lost: the last figure seen stays */
+    else if (outq > 0 && (uint32_t)outq <= u->sent)
         tcp = u->sent - (uint32_t)outq;
     if (tcp != u->tcp_acked_) {
         u->tcp_acked_ = tcp;

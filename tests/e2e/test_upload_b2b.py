@@ -5,7 +5,6 @@ real `otakit device` and `otakit upload` processes over 127.0.0.1."""
 import hashlib
 import os
 import socket
-import tempfile
 import time
 import unittest
 
@@ -24,16 +23,7 @@ def digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-class InTmp(unittest.TestCase):
-    def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="otk-b2b-")
-        self.tmp = self._tmp.name
-
-    def tearDown(self):
-        self._tmp.cleanup()
-
-
-class BackToBack(InTmp):
+class BackToBack(otk.UploadCase):
     def run_in_a_row(self, profile, count=10):
         """count uploads to one device without a pause, app and filesystem images alternating:
         each one starts while the device is still rebooting from (or finishing) the last."""
@@ -107,7 +97,7 @@ class BackToBack(InTmp):
         self.assertIn("another host's authentication pending", cp.stderr)
 
 
-class WrongChip(InTmp):
+class WrongChip(otk.UploadCase):
     def refused(self, profile, image, port=None):
         """Upload image to a device of profile; return the upload's result after checking that
         the flash file did not change by a byte."""
