@@ -13,7 +13,6 @@ import re
 import socket
 import threading
 import time
-import unittest
 
 import otk
 
@@ -350,4 +349,4 @@ class HostileDevice(otk.UploadCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    otk.main()

@@ -6,7 +6,6 @@ import hashlib
 import os
 import socket
 import time
-import unittest
 
 import otk
 import pyclient

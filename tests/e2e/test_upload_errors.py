@@ -9,7 +9,6 @@ import os
 import re
 import socket
 import time
-import unittest
 
 import otk
 
