@@ -321,8 +321,9 @@ wrong_chip(struct otk_upload *u, uint32_t now, int img, const char *dev, const c
            u->cfg.target, otk_image_chip_name(img), dev, how);
 }
 
-/* A device busy with another host. The cores say "Update already running"; otakit's device
- * says the same while another host's challenge is pending; a device that names the challenge
+/* A device busy with another host. "Update already running" means an upload is running (or
+ * finishing): a challenge pending for another host gets no answer from the cores, nor from
+ * otakit's device during its grace (docs/SECURITY.md). A device whose text names a challenge
  * is reported as such. */
 static bool
 busy_text(const char *text)
@@ -336,8 +337,7 @@ busy_meaning(const char *text)
     if (contains(text, "challenge"))
         return "another host is authenticating with the device (its challenge is pending); if "
                "that keeps happening, another host is trying to update it";
-    return "the device is busy with another host: an upload in progress, another host's "
-           "authentication pending, or the end of an upload still being finished";
+    return "another upload to it is in progress, or it is still finishing one";
 }
 
 static void

@@ -91,9 +91,7 @@ class BackToBack(otk.UploadCase):
         # -d quotes the device's reply on one line, its newline escaped
         self.assertIn('"ERR: ERROR[15]: Update already running\\n"', cp.stderr)
         self.assertRegex(cp.stderr, r'answered "ERROR\[15\]: Update already running" \d+ times')
-        # the device says the same for an upload and for a stranger's pending challenge, as
-        # here: the message names both
-        self.assertIn("another host's authentication pending", cp.stderr)
+        self.assertIn("another upload to it is in progress", cp.stderr)
 
 
 class WrongChip(otk.UploadCase):

@@ -648,12 +648,11 @@ static void
 busy_device_says_with_whom(void **state)
 {
     (void)state;
-    /* "already running" is all the cores say: an update or another host's pending challenge;
-     * a text that names the challenge is reported as such */
+    /* "already running": an upload runs; a text that names a challenge is reported as such */
     static const struct {
         const char *text, *says;
     } cases[] = {
-        {"ERROR[15]: Update already running\n", "another host's authentication pending"},
+        {"ERROR[15]: Update already running\n", "another upload to it is in progress"},
         {"ERROR[15]: Update already running (challenge pending)\n",
          "another host is authenticating with the device"},
     };
