@@ -170,7 +170,8 @@ bool otk_lock_participant_paused(const struct otk_lock_participant *p);
 void otk_lock_on_dev_event(struct otk_lock *l, const struct otk_dev_event *ev, uint32_t now_ms);
 
 /** One line for a small screen (21 characters fit a 128-pixel SSD1306 row): "OTA 66% 180 KB/s"
- *  while data flows (KB = 1024 bytes), "OTA start", "OTA done", "OTA failed", "OTA stalled"; ""
+ *  while data flows (KB = 1024 bytes; below 1 KB/s in B/s; "OTA 100%" without a rate when no
+ *  time has passed to measure one), "OTA start", "OTA done", "OTA failed", "OTA stalled"; ""
  *  when idle. Always NUL-terminated (truncated to cap - 1). @return the length written. */
 size_t otk_ota_progress_line(const struct otk_ota_progress *p, char *out, size_t cap);
 

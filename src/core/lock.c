@@ -397,9 +397,13 @@ otk_ota_progress_line(const struct otk_ota_progress *p, char *out, size_t cap)
     case OTK_OTA_PHASE_RUNNING:
         put_str(out, cap, &n, "OTA ");
         put_uint(out, cap, &n, p->percent);
-        put_str(out, cap, &n, "% ");
-        put_uint(out, cap, &n, p->rate / 1024u);
-        put_str(out, cap, &n, " KB/s");
+        put_str(out, cap, &n, "%");
+        /* No time has passed yet (a small image can arrive in one piece): no rate to show. */
+        if (p->elapsed_ms == 0)
+            break;
+        put_str(out, cap, &n, " ");
+        put_uint(out, cap, &n, p->rate < 1024u ? p->rate : p->rate / 1024u);
+        put_str(out, cap, &n, p->rate < 1024u ? " B/s" : " KB/s");
         break;
     case OTK_OTA_PHASE_SUCCESS:
         put_str(out, cap, &n, "OTA done");

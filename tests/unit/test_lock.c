@@ -443,14 +443,25 @@ static void
 screen_line(void **state)
 {
     (void)state;
-    struct otk_ota_progress p = {.phase = OTK_OTA_PHASE_RUNNING, .percent = 66, .rate = 184320};
+    struct otk_ota_progress p = {
+        .phase = OTK_OTA_PHASE_RUNNING, .percent = 66, .rate = 184320, .elapsed_ms = 5000};
     char buf[32];
     assert_int_equal(otk_ota_progress_line(&p, buf, sizeof buf), 16);
     assert_string_equal(buf, "OTA 66% 180 KB/s");
-    p.percent = 100;
+    /* a stall is measured: its rate shows, in bytes below 1 KB/s */
     p.rate = 0;
     otk_ota_progress_line(&p, buf, sizeof buf);
-    assert_string_equal(buf, "OTA 100% 0 KB/s");
+    assert_string_equal(buf, "OTA 66% 0 B/s");
+    p.rate = 700;
+    otk_ota_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "OTA 66% 700 B/s");
+    /* a small image that arrived before any time passed: no rate to show */
+    p.percent = 100;
+    p.rate = 0;
+    p.elapsed_ms = 0;
+    otk_ota_progress_line(&p, buf, sizeof buf);
+    assert_string_equal(buf, "OTA 100%");
+    p.elapsed_ms = 5000;
     /* truncated, still terminated */
     p.percent = 66;
     p.rate = 184320;
