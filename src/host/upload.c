@@ -1057,8 +1057,19 @@ data_timers(struct otk_upload *u, uint32_t now)
     /* everything acknowledged by the device's TCP stack: now it verifies and answers */
     if (u->deadline_ == 0) {
         u->deadline_ = now + u->cfg.result_timeout_ms;
-        dlog(u, "the device has all %u bytes; waiting up to %.0f s for its result", u->cfg.size,
-             u->cfg.result_timeout_ms / 1000.0);
+        dlog(u,
+             "the device's network stack has all %u bytes (its acks account for %u); waiting up "
+             "to %.0f s for its result",
+             u->cfg.size, u->acked, u->cfg.result_timeout_ms / 1000.0);
+    } else if (due(now, u->deadline_) && u->acked < u->cfg.size) {
+        /* the kernel took the rest, the application did not: it stopped reading */
+        finish(u, now, OTK_UPX_STALLED,
+               "%s stopped reading the image: its network stack took all %u bytes, but its acks "
+               "account for %u (%.0f%%), and no result came within %.0f s.\n"
+               "fix: check the device's serial log (a crash, or a loop() that blocks during the "
+               "update); reset it and upload again.",
+               u->cfg.target, u->cfg.size, u->acked, pct(u->acked, u->cfg.size),
+               u->cfg.result_timeout_ms / 1000.0);
     } else if (due(now, u->deadline_)) {
         finish(u, now, OTK_UPX_DROPPED,
                "%s received all %u bytes but sent no result (\"OK\" or an error) within %.0f "

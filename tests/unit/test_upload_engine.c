@@ -751,6 +751,32 @@ stranger_udp_ok_is_not_the_device(void **state)
     fake_close(&f);
 }
 
+/* The device's kernel takes the last bytes, its application never reads them and sends no
+ * result (seen on a device whose loop() hung): the message says what the acks covered, not
+ * "received all". */
+static void
+stops_reading_with_the_rest_in_its_kernel(void **state)
+{
+    (void)state;
+    struct fake f = {.stall_at = sizeof image - 2048};
+    struct otk_upload_cfg c;
+    struct otk_upload u;
+    fake_open(&f);
+    cfg_for(&c, &f);
+    c.stall_timeout_ms = 2000;
+    c.result_timeout_ms = 500;
+    otk_upload_init(&u, &c);
+    run(&u, &f, 5000);
+    assert_int_equal(u.result, OTK_UPX_STALLED);
+    assert_true(u.acked <= f.received);
+    assert_true(u.acked < sizeof image);
+    assert_non_null(strstr(u.message, "stopped reading the image"));
+    char acks[64];
+    snprintf(acks, sizeof acks, "acks account for %u", u.acked);
+    assert_non_null(strstr(u.message, acks));
+    done(&f, &u);
+}
+
 static void
 progress_is_what_the_device_acknowledged(void **state)
 {
@@ -788,6 +814,7 @@ main(void)
         cmocka_unit_test(strangers_are_refused),
         cmocka_unit_test(stranger_udp_ok_is_not_the_device),
         cmocka_unit_test(progress_is_what_the_device_acknowledged),
+        cmocka_unit_test(stops_reading_with_the_rest_in_its_kernel),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
