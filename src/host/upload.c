@@ -1186,15 +1186,12 @@ resolve(struct otk_upload *u, uint32_t now)
 
 /* The chip an mDNS TXT board value names (ARDUINO_BOARD: "ESP8266_GENERIC", "ESP32_DEV",
  * "ESP32S3_DEV"; "esp32" from otakit device): the ESP8266, or "ESP32" followed by a variant
- * (S3, C3, ... with or without '-' / '_') or by nothing of the kind (the ESP32 itself);
- * OTK_CHIP_UNKNOWN where the board name says no chip ("M5STACK_CORE2"). */
+ * otk_image_chip_name() knows (S3, C3, ... with or without '-' / '_') or by nothing of the
+ * kind (the ESP32 itself); OTK_CHIP_UNKNOWN where the board name says no chip
+ * ("M5STACK_CORE2"). */
 static int
 board_chip(const char *board)
 {
-    static const char *const variants[] = {"S2", "S3", "C2", "C3", "C5", "C61", "C6", "H2", "P4"};
-    static const int ids[] = {OTK_CHIP_ESP32S2, OTK_CHIP_ESP32S3, OTK_CHIP_ESP32C2,
-                              OTK_CHIP_ESP32C3, OTK_CHIP_ESP32C5, OTK_CHIP_ESP32C61,
-                              OTK_CHIP_ESP32C6, OTK_CHIP_ESP32H2, OTK_CHIP_ESP32P4};
     const char *p = board;
 
     if (contains(board, "8266"))
@@ -1206,11 +1203,13 @@ board_chip(const char *board)
     p += 5;
     if (*p == '-' || *p == '_')
         p++;
-    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
-        size_t n = strlen(variants[i]);
+    /* ESP-IDF's chip ids are small numbers; the names of the variants read "ESP32-<variant>" */
+    for (int id = OTK_CHIP_ESP32 + 1; id < 64; id++) {
+        const char *name = otk_image_chip_name(id);
+        size_t n = name ? strlen(name + 6) : 0;
 
-        if (!strncasecmp(p, variants[i], n) && !isalnum((unsigned char)p[n]))
-            return ids[i];
+        if (n && !strncasecmp(p, name + 6, n) && !isalnum((unsigned char)p[n]))
+            return id;
     }
     return OTK_CHIP_ESP32;
 }
