@@ -38,6 +38,22 @@ struct otk_crypto_ops {
                          size_t salt_len, uint32_t iterations, uint8_t *out, size_t out_len);
     /** Fill buf with len bytes from a cryptographically secure source. */
     int (*random)(void *user, uint8_t *buf, size_t len);
+    /* For Noise (include/otakit/noise.h); may be NULL in a build without it. */
+    /** X25519 (RFC 7748): out = scalar * point, point NULL = the base point (a public key).
+     *  OTK_OK, or OTK_ERR_CRYPTO (including an all-zero result). */
+    int (*x25519)(const uint8_t scalar[32], const uint8_t *point, uint8_t out[32]);
+    /** HMAC-SHA-256 of data under key. */
+    void (*hmac_sha256)(const void *key, size_t key_len, const void *data, size_t len,
+                        uint8_t out[32]);
+    /** ChaCha20-Poly1305 (RFC 8439): encrypt len bytes of in into out (in == out allowed) and
+     *  write the tag. OTK_OK or OTK_ERR_CRYPTO. */
+    int (*chachapoly_seal)(const uint8_t key[32], const uint8_t nonce[12], const void *ad,
+                           size_t ad_len, const void *in, size_t len, void *out, uint8_t tag[16]);
+    /** Check the tag and decrypt len bytes of in into out (in == out allowed). OTK_OK,
+     *  OTK_ERR_AUTH (tag mismatch: out holds nothing usable) or OTK_ERR_CRYPTO. */
+    int (*chachapoly_open)(const uint8_t key[32], const uint8_t nonce[12], const void *ad,
+                           size_t ad_len, const void *in, size_t len, void *out,
+                           const uint8_t tag[16]);
     void *user;
 };
 
