@@ -33,15 +33,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "device.h"
 
 #ifdef __cplusplus
 extern "C" {
-#endif
-
-/* How many participants one lock can hold (fixed table, no heap). */
-#ifndef OTK_CFG_LOCK_PARTICIPANTS
-#define OTK_CFG_LOCK_PARTICIPANTS 8
 #endif
 
 #define OTK_LOCK_WATCHDOG_DEFAULT_MS 30000u /* the gateway's ota_timeout_millis */

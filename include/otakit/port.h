@@ -7,18 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Bytes of caller-owned memory reserved for one hash context (MD5 or SHA-256). The POSIX port
- * checks at compile time that mbedTLS's contexts fit. Override for hardware-accelerated
- * providers with bigger contexts. */
-#ifndef OTK_CFG_HASH_CTX_SIZE
-#define OTK_CFG_HASH_CTX_SIZE 224
-#endif
-
-/** Hash context storage: aligned for any mbedTLS context. */
+/** Hash context storage (OTK_CFG_HASH_CTX_SIZE bytes, config.h): aligned for any mbedTLS
+ *  context. */
 union otk_hash_ctx {
     uint64_t align;
     void *align_ptr;

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* Every compile-time option of otakit, with its default and why (in the manner of lwIP's opt.h).
+ *
+ * A firmware overrides options in a header of its own, named when compiling every otakit file:
+ *
+ *     -DOTK_CONFIG_FILE='"my_otakit_config.h"'      (or <my_otakit_config.h>)
+ *
+ * That header is included first; it #defines only the options it changes, and everything it
+ * leaves out keeps the default below. A -D on the command line works too (-DOTK_CFG_NOISE=0).
+ * Every header that reads an option includes this one, so the choice is the same in every file
+ * of a build; options must therefore be the same for the library and the firmware that links it
+ * (they change struct sizes).
+ *
+ * Features are switched with 0/1 (test them with #if, not #ifdef); capacities are numbers.
+ * Contradictory choices stop the build with #error here, not as a link error later. */
+#ifndef OTK_CONFIG_H
+#define OTK_CONFIG_H
+
+#ifdef OTK_CONFIG_FILE
+#include OTK_CONFIG_FILE
+#endif
+
+/* ---- Protocols: which servers a device build carries ------------------------------------ */
+
+/* The ArduinoOTA protocol server (espota.py, Arduino IDE, PlatformIO `upload_protocol = espota`):
+ * the protocol millions of devices already speak, and what otakit was built for. */
+#ifndef OTK_CFG_PROTO_ARDUINO
+#define OTK_CFG_PROTO_ARDUINO 1
+#endif
+
+/* ESPHome's native OTA protocol server (port 3232, `esphome upload`). A small ESP8266 firmware
+ * that only ever speaks ArduinoOTA sets it to 0 and keeps the flash it would cost. */
+#ifndef OTK_CFG_PROTO_NATIVE
+#define OTK_CFG_PROTO_NATIVE 1
+#endif
+
+/* The native protocol's MD5 challenge, which ESPHome clients before 2025.10 answer. ESPHome
+ * removed it (a peer could force the weaker MD5 exchange: a downgrade attack), so it is off;
+ * turn it on only for a fleet whose uploaders are older than that. Needs the native protocol. */
+#ifndef OTK_CFG_NATIVE_MD5_AUTH
+#define OTK_CFG_NATIVE_MD5_AUTH 0
+#endif
+
+/* Noise encryption (Noise_NNpsk0_25519_ChaChaPoly_SHA256, noise.h) for the native protocol, as
+ * ESPHome encrypts with an api key. The primitives come from the port's crypto ops (X25519,
+ * HMAC-SHA-256, ChaCha20-Poly1305); a build without them sets this to 0. Defaults to whether the
+ * native protocol is built: there is nothing to encrypt without it. */
+#ifndef OTK_CFG_NOISE
+#define OTK_CFG_NOISE OTK_CFG_PROTO_NATIVE
+#endif
+
+/* ---- Capacities: memory the caller owns, sized at compile time (no heap) ---------------- */
+
+/* Bytes reserved for one hash context (MD5 or SHA-256) in union otk_hash_ctx. 224 holds
+ * mbedTLS's contexts (the POSIX port checks that at compile time); a hardware-accelerated
+ * provider with bigger contexts raises it. */
+#ifndef OTK_CFG_HASH_CTX_SIZE
+#define OTK_CFG_HASH_CTX_SIZE 224
+#endif
+
+/* Application tasks one OTA lock can pause (struct otk_lock's fixed table: no heap). The
+ * gateway this comes from has two (BLE scan, MQTT); 8 leaves room at 4 bytes each. */
+#ifndef OTK_CFG_LOCK_PARTICIPANTS
+#define OTK_CFG_LOCK_PARTICIPANTS 8
+#endif
+
+/* ---- Checks of the choices above -------------------------------------------------------- */
+
+#if OTK_CFG_NATIVE_MD5_AUTH && !OTK_CFG_PROTO_NATIVE
+#error "OTK_CFG_NATIVE_MD5_AUTH needs OTK_CFG_PROTO_NATIVE=1 (it is the native protocol's auth)"
+#endif
+#if OTK_CFG_NOISE && !OTK_CFG_PROTO_NATIVE
+#error "OTK_CFG_NOISE needs OTK_CFG_PROTO_NATIVE=1 (Noise encrypts the native protocol)"
+#endif
+#if OTK_CFG_HASH_CTX_SIZE < 1
+#error "OTK_CFG_HASH_CTX_SIZE must be positive"
+#endif
+#if OTK_CFG_LOCK_PARTICIPANTS < 1 || OTK_CFG_LOCK_PARTICIPANTS > 255
+#error "OTK_CFG_LOCK_PARTICIPANTS must be 1..255"
+#endif
+
+#endif
