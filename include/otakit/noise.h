@@ -13,6 +13,11 @@
 
 #include "port.h"
 
+/* Whether a build carries Noise at all (include/otakit/config.h will own this switch). */
+#ifndef OTK_CFG_NOISE
+#define OTK_CFG_NOISE 1
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,7 +57,8 @@ int otk_noise_write_handshake(struct otk_noise *s, uint8_t out[OTK_NOISE_HANDSHA
 
 /** Read the peer's handshake message. @return OTK_OK, OTK_ERR_AUTH (MAC failure: a wrong key or
  *  a prologue that differs), OTK_ERR_MALFORMED (length is not OTK_NOISE_HANDSHAKE_LEN),
- *  OTK_ERR_STATE (not its turn), OTK_ERR_CRYPTO. */
+ *  OTK_ERR_STATE (not its turn), OTK_ERR_CRYPTO. After OTK_ERR_AUTH or OTK_ERR_CRYPTO (here or
+ *  in otk_noise_write_handshake) the session is over: every call returns OTK_ERR_STATE. */
 int otk_noise_read_handshake(struct otk_noise *s, const uint8_t *msg, size_t len);
 
 /** Whether both handshake messages went through and the transport keys are split. */

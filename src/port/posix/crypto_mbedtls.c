@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Crypto for the core from mbedTLS, the library ESP-IDF ships too. */
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 
+#include <mbedtls/chachapoly.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/md.h>
 #include <mbedtls/md5.h>
 #include <mbedtls/pkcs5.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 
 #include <mbedtls/version.h>
@@ -111,6 +115,102 @@ random_bytes(void *user, uint8_t *buf, size_t len)
     return OTK_OK;
 }
 
+/* mbedtls_ecp_mul's blinding wants a random source (mandatory in 3.x). */
+static int
+ecp_rng(void *user, unsigned char *buf, size_t len)
+{
+    return random_bytes(user, buf, len) == OTK_OK ? 0 : MBEDTLS_ERR_ECP_RANDOM_FAILED;
+}
+
+/* RFC 7748 scalars are little-endian and clamped: the three low bits cleared (cofactor), bit 255
+ * cleared, bit 254 set. mbedtls_ecp_mul refuses a Montgomery scalar that is not clamped. */
+static int
+x25519_read_scalar(mbedtls_mpi *d, const uint8_t scalar[32])
+{
+    uint8_t k[32];
+    int rc;
+
+    memcpy(k, scalar, sizeof k);
+    k[0] &= 248;
+    k[31] &= 127;
+    k[31] |= 64;
+    rc = mbedtls_mpi_read_binary_le(d, k, sizeof k);
+    mbedtls_platform_zeroize(k, sizeof k);
+    return rc;
+}
+
+static int
+x25519(const uint8_t scalar[32], const uint8_t *point, uint8_t out[32])
+{
+    static const uint8_t zero[32];
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point peer, result;
+    mbedtls_mpi d;
+    int rc;
+
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&peer);
+    mbedtls_ecp_point_init(&result);
+    mbedtls_mpi_init(&d);
+    rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_CURVE25519);
+    if (rc == 0)
+        rc = x25519_read_scalar(&d, scalar);
+    /* A u-coordinate is little-endian; mbedTLS masks bit 255 as RFC 7748 says, and refuses the
+     * points of small order (their product would be all zero). */
+    if (rc == 0 && point)
+        rc = mbedtls_ecp_point_read_binary(&grp, &peer, point, 32);
+    if (rc == 0)
+        rc = mbedtls_ecp_mul(&grp, &result, &d, point ? &peer : &grp.G, ecp_rng, NULL);
+    if (rc == 0)
+        rc = mbedtls_mpi_write_binary_le(&result.X, out, 32);
+    mbedtls_mpi_free(&d);
+    mbedtls_ecp_point_free(&result);
+    mbedtls_ecp_point_free(&peer);
+    mbedtls_ecp_group_free(&grp);
+    if (rc == 0 && memcmp(out, zero, sizeof zero) == 0)
+        rc = -1;
+    return rc == 0 ? OTK_OK : OTK_ERR_CRYPTO;
+}
+
+static void
+hmac_sha256(const void *key, size_t key_len, const void *data, size_t len, uint8_t out[32])
+{
+    (void)mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key, key_len, data, len,
+                          out);
+}
+
+static int
+chachapoly_seal(const uint8_t key[32], const uint8_t nonce[12], const void *ad, size_t ad_len,
+                const void *in, size_t len, void *out, uint8_t tag[16])
+{
+    mbedtls_chachapoly_context ctx;
+    int rc;
+
+    mbedtls_chachapoly_init(&ctx);
+    rc = mbedtls_chachapoly_setkey(&ctx, key);
+    if (rc == 0)
+        rc = mbedtls_chachapoly_encrypt_and_tag(&ctx, len, nonce, ad, ad_len, in, out, tag);
+    mbedtls_chachapoly_free(&ctx);
+    return rc == 0 ? OTK_OK : OTK_ERR_CRYPTO;
+}
+
+static int
+chachapoly_open(const uint8_t key[32], const uint8_t nonce[12], const void *ad, size_t ad_len,
+                const void *in, size_t len, void *out, const uint8_t tag[16])
+{
+    mbedtls_chachapoly_context ctx;
+    int rc;
+
+    mbedtls_chachapoly_init(&ctx);
+    rc = mbedtls_chachapoly_setkey(&ctx, key);
+    if (rc == 0)
+        rc = mbedtls_chachapoly_auth_decrypt(&ctx, len, nonce, ad, ad_len, tag, in, out);
+    mbedtls_chachapoly_free(&ctx);
+    if (rc == MBEDTLS_ERR_CHACHAPOLY_AUTH_FAILED)
+        return OTK_ERR_AUTH;
+    return rc == 0 ? OTK_OK : OTK_ERR_CRYPTO;
+}
+
 static const struct otk_crypto_ops posix_crypto = {
     .md5_start = md5_start,
     .md5_update = md5_update,
@@ -120,6 +220,10 @@ static const struct otk_crypto_ops posix_crypto = {
     .sha256_finish = sha256_finish,
     .pbkdf2_sha256 = pbkdf2_sha256,
     .random = random_bytes,
+    .x25519 = x25519,
+    .hmac_sha256 = hmac_sha256,
+    .chachapoly_seal = chachapoly_seal,
+    .chachapoly_open = chachapoly_open,
     .user = 0,
 };
 
