@@ -5,6 +5,7 @@
 
 #include "fuzz_common.h"
 #include "otakit/err.h"
+#include "otakit/noise.h"
 #include "otakit/posix.h"
 
 void
@@ -53,6 +54,20 @@ fuzz_crypto_init(struct fuzz_crypto *c)
     c->ops.random = counter_random;
     c->ops.user = c;
     c->counter = 1;
+}
+
+int
+fuzz_noise_start(struct otk_noise *s, struct fuzz_crypto *c, bool initiator, uint8_t key_byte,
+                 uint64_t counter)
+{
+    static const uint8_t prologue[] = "NoiseOTAInit\x6c\x26\xf7\x5c\x45\x00\x02\x0f\x48\x04";
+    uint8_t psk[OTK_NOISE_KEY_LEN];
+
+    for (int i = 0; i < OTK_NOISE_KEY_LEN; i++)
+        psk[i] = (uint8_t)(key_byte + i);
+    fuzz_crypto_init(c);
+    c->counter = counter;
+    return otk_noise_start(s, &c->ops, initiator, psk, prologue, sizeof prologue - 1);
 }
 
 void

@@ -32,6 +32,13 @@ struct fuzz_crypto {
 
 void fuzz_crypto_init(struct fuzz_crypto *c);
 
+/* fuzz_noise: a Noise session (ESPHome's OTA prologue for version 2, client 0F, server 04) on
+ * c, initialised here with its counter at `counter`; the key is key_byte, key_byte + 1, ...
+ * (0: ESPHome's test key 00..1f). */
+struct otk_noise;
+int fuzz_noise_start(struct otk_noise *s, struct fuzz_crypto *c, bool initiator, uint8_t key_byte,
+                     uint64_t counter);
+
 /* A 256 KB flash: otadata 0x9000, app0 0x10000 and app1 0x20000 (64 KB each), fs 0x30000
  * (64 KB). The layout says 4 MB, the size the generated images' headers claim. */
 #define FUZZ_FLASH_SIZE 0x40000u

@@ -12,6 +12,7 @@
 #include "otakit/err.h"
 #include "otakit/imagegen.h"
 #include "otakit/mdns.h"
+#include "otakit/noise.h"
 #include "otakit/proto.h"
 #include "otakit/slots.h"
 
@@ -291,6 +292,57 @@ otadata_seeds(void)
     ramflash_free(&rf);
 }
 
+/* fuzz_noise: flags, then the handshake message (length byte first), then frames (op, u16
+ * length, bytes). The honest messages and ciphertexts are the same as the target's, since both
+ * sides start from the same counters. */
+static void
+add_noise_frame(struct buf *b, unsigned op, const void *p, size_t len)
+{
+    add_u8(b, op);
+    add_u16(b, (unsigned)len);
+    add(b, p, len);
+}
+
+static void
+noise_seed(int n, uint8_t flags)
+{
+    struct fuzz_crypto hc, dc;
+    struct otk_noise host, dev, *peer;
+    uint8_t m1[OTK_NOISE_HANDSHAKE_LEN], m2[OTK_NOISE_HANDSHAKE_LEN], ct[4 + OTK_NOISE_TAG_LEN];
+    struct buf b = {.n = 0};
+    bool host_test = flags & 0x01;
+
+    if (fuzz_noise_start(&host, &hc, true, 0, 1) != OTK_OK ||
+        fuzz_noise_start(&dev, &dc, false, 0, 2) != OTK_OK ||
+        otk_noise_write_handshake(&host, m1) != OTK_OK ||
+        otk_noise_read_handshake(&dev, m1, sizeof m1) != OTK_OK ||
+        otk_noise_write_handshake(&dev, m2) != OTK_OK ||
+        otk_noise_read_handshake(&host, m2, sizeof m2) != OTK_OK)
+        exit(1);
+    peer = host_test ? &dev : &host;
+    add_u8(&b, flags);
+    add_u8(&b, OTK_NOISE_HANDSHAKE_LEN);
+    add(&b, host_test ? m2 : m1, OTK_NOISE_HANDSHAKE_LEN);
+    /* the first control unit, raw, as the peer seals it; then the size; a lost frame; a byte */
+    if (otk_noise_encrypt(peer, (const uint8_t *)(host_test ? "\x41" : "\x00"), 1, ct) != OTK_OK)
+        exit(1);
+    add_noise_frame(&b, 0, ct, 1 + OTK_NOISE_TAG_LEN);
+    add_noise_frame(&b, 1, "\x00\x01\x00\x00", 4);
+    add_noise_frame(&b, 2, "\x42", 1);
+    add_noise_frame(&b, 1, "\x43", 1);
+    put("fuzz_noise", n, b.b, b.n);
+}
+
+static void
+noise_seeds(void)
+{
+    /* device / host under test, with the right key, the wrong one, the honest message as is */
+    static const uint8_t flags[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05};
+
+    for (int n = 0; n < (int)sizeof flags; n++)
+        noise_seed(n, flags[n]);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -351,5 +403,6 @@ main(int argc, char **argv)
     otadata_seeds();
     device_seeds();
     mdns_seeds();
+    noise_seeds();
     return 0;
 }
