@@ -11,12 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h" /* OTK_CFG_NOISE: whether src/core/noise.c compiles to anything */
 #include "port.h"
-
-/* Whether a build carries Noise at all (include/otakit/config.h will own this switch). */
-#ifndef OTK_CFG_NOISE
-#define OTK_CFG_NOISE 1
-#endif
 
 #ifdef __cplusplus
 extern "C" {
