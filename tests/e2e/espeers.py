@@ -531,6 +531,9 @@ class FakeEspDevice:
                 self.sessions.append(s)
             try:
                 conn.settimeout(self.timeout)
+                # one-byte codes back to back: without this, Nagle holds the second for the
+                # peer's delayed ack (40 ms on Linux)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 self._session(conn, s)
             finally:
                 _close_gracefully(conn)
@@ -555,6 +558,10 @@ class FakeEspDevice:
 
     def close(self):
         self._stop.set()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() on Linux
+        except OSError:
+            pass
         try:
             self._listener.close()
         except OSError:
@@ -715,6 +722,7 @@ class FakeEspDevice:
             while self.version >= 2 and (acked + CHUNK <= len(data)
                                          or (len(data) == s.size and acked < s.size)):
                 ch.send(bytes([CHUNK_OK]))
+                s.sent.append(CHUNK_OK)
                 s.acks += 1
                 acked += CHUNK
 
@@ -803,9 +811,15 @@ class _Client:
         self.r.codes.append(c)
         if c not in accepted:
             self.r.error_code = c if c >= 0x80 else None
-            self.r.error = ERROR_TEXT.get(c, "Unexpected response from ESP: 0x%02X" % c)
+            self.r.error = self.error_text(c)
             raise ClientError(self.r.error)
         return c
+
+    def error_text(self, c):
+        """The message for a code; 94 came with the 2026.9 CLIs, older ones do not know it."""
+        if c in ERROR_TEXT and (c != ERR_ENCRYPTION_REQUIRED or self.era == "2026.9"):
+            return ERROR_TEXT[c]
+        return "Unexpected response from ESP: 0x%02X" % c
 
     def open(self, sock):
         """Steps 1-4b; returns the channel and whether to gzip."""
@@ -919,6 +933,7 @@ def upload(host, port, data, era="2026.5", password=None, key=None, fallback_pla
     c = _Client(era, password, key, fallback_plaintext, ota_type, ephemeral, cnonce)
     try:
         sock = socket.create_connection((host, port), timeout=timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     except OSError as e:
         c.r.error = "connect: %s" % e
         return c.r
