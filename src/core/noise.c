@@ -181,7 +181,7 @@ fail(struct otk_noise *s, int rc)
     return rc;
 }
 
-/* The "ee" token and the split: both sides end the handshake here. */
+/* The "ee" token: the one Diffie-Hellman result both transport keys come from. */
 static int
 finish_dh(struct otk_noise *s, const uint8_t peer_pub[32])
 {
@@ -209,8 +209,9 @@ int
 otk_noise_start(struct otk_noise *s, const struct otk_crypto_ops *crypto, bool initiator,
                 const uint8_t psk[OTK_NOISE_KEY_LEN], const uint8_t *prologue, size_t prologue_len)
 {
-    if (!s || !crypto || !psk || (!prologue && prologue_len) || !crypto->x25519 ||
-        !crypto->hmac_sha256 || !crypto->chachapoly_seal || !crypto->chachapoly_open)
+    if (!s || !crypto || !psk || (!prologue && prologue_len) || !crypto->random ||
+        !crypto->x25519 || !crypto->hmac_sha256 || !crypto->chachapoly_seal ||
+        !crypto->chachapoly_open)
         return OTK_ERR_ARG;
     memset(s, 0, sizeof *s);
     s->step = STEP_FAILED; /* until it has started */
@@ -218,8 +219,10 @@ otk_noise_start(struct otk_noise *s, const struct otk_crypto_ops *crypto, bool i
         return OTK_ERR_ARG;
     s->crypto = crypto;
     s->initiator = initiator;
-    if (crypto->random(crypto->user, s->e, sizeof s->e) != OTK_OK)
+    if (crypto->random(crypto->user, s->e, sizeof s->e) != OTK_OK) {
+        wipe(s->e, sizeof s->e);
         return OTK_ERR_CRYPTO;
+    }
     /* The name is longer than a hash, so h = SHA-256(name); ck starts as h. */
     hash2(crypto, NOISE_PROTOCOL_NAME, sizeof NOISE_PROTOCOL_NAME - 1, "", 0, s->h);
     memcpy(s->ck, s->h, HASH_LEN);

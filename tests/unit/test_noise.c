@@ -385,6 +385,31 @@ test_misuse(void **state)
     assert_int_equal(otk_noise_read_handshake(&host.noise, msg, sizeof msg), OTK_ERR_STATE);
 }
 
+static int
+failing_random(void *user, uint8_t *buf, size_t len)
+{
+    (void)user;
+    (void)buf;
+    (void)len;
+    return OTK_ERR_CRYPTO;
+}
+
+/* No randomness, no session: the error says so and nothing can be sent. */
+static void
+test_random_failure(void **state)
+{
+    struct side sd;
+    uint8_t psk[OTK_NOISE_KEY_LEN], msg[OTK_NOISE_HANDSHAKE_LEN];
+
+    (void)state;
+    side_init(&sd, HOST_EPRIV_BYTE);
+    sd.crypto.random = failing_random;
+    psk_counting(psk, 0);
+    assert_int_equal(otk_noise_start(&sd.noise, &sd.crypto, true, psk, NULL, 0), OTK_ERR_CRYPTO);
+    assert_session_over(&sd.noise);
+    assert_int_equal(otk_noise_write_handshake(&sd.noise, msg), OTK_ERR_STATE);
+}
+
 /* A port op that answers the public key with all zero: the initiator then sends u = 0 (a point
  * of small order) with a tag made with the right key. */
 static int
@@ -537,6 +562,7 @@ main(void)
         cmocka_unit_test(test_zero_psk_refused),
         cmocka_unit_test(test_misuse),
         cmocka_unit_test(test_small_order_key),
+        cmocka_unit_test(test_random_failure),
         cmocka_unit_test(test_rfc7748_vectors),
         cmocka_unit_test(test_rfc7748_iterated),
         cmocka_unit_test(test_rfc8439_aead),
