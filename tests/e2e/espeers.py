@@ -37,7 +37,7 @@ A fake device:
                         compression=False, partition_access=False, max_size=None,
                         errors={}, data_error=None, close_mid_data=None,
                         close_after_last_byte=False, no_end_ack=False, nonce=None,
-                        ephemeral=None, timeout=10.0)
+                        ephemeral=None, timeout=10.0, port=0, version=None, delays={})
     dev.port                       # listening on 127.0.0.1 (listen(1), one client at a time)
     dev.wait_sessions(n, timeout)  # -> the first n Session records, once they are finished
     dev.sessions                   # every connection: a Session (below)
@@ -51,7 +51,9 @@ A fake device:
   in. close_mid_data=n: close once n bytes are in. close_after_last_byte: commit the image, close
   without 44. no_end_ack: commit, send 44, close without 45. nonce: the challenge's hex text
   (the reference's auth vectors) instead of a random one. ephemeral: the device's Noise private
-  key (32 bytes) instead of a random one.
+  key (32 bytes) instead of a random one. version: the byte after 00 (default 1 for "v1", else
+  2; any value, to test a client's refusal). delays: {step: seconds} waits before that step's
+  answer (steps as for errors), e.g. a slow erase before 42.
 
   Session fields: features (client byte), extended, encrypted (Noise done), handshake ("ok",
   "mac failure", "malformed" or None), auth ("none", "md5", "sha256", "noise"), nonce, cnonce,
@@ -97,6 +99,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import zlib
 
 MAGIC = b"\x6c\x26\xf7\x5c\x45"
@@ -484,11 +487,12 @@ class FakeEspDevice:
     def __init__(self, era="2026.5", password=None, key=None, require_encryption=False,
                  compression=False, partition_access=False, max_size=None, errors=None,
                  data_error=None, close_mid_data=None, close_after_last_byte=False,
-                 no_end_ack=False, nonce=None, ephemeral=None, timeout=10.0, port=0):
+                 no_end_ack=False, nonce=None, ephemeral=None, timeout=10.0, port=0,
+                 version=None, delays=None):
         if era not in DEVICE_ERAS:
             raise ValueError("device era %r: one of %s" % (era, ", ".join(DEVICE_ERAS)))
         self.era = era
-        self.version = 1 if era == "v1" else 2
+        self.version = version if version is not None else 1 if era == "v1" else 2
         self.password = password
         self.key = decode_key(key) if _era_at_least(era, "2026.9") else None
         self.require_encryption = require_encryption and self.key is not None
@@ -496,6 +500,7 @@ class FakeEspDevice:
         self.partition_access = partition_access
         self.max_size = max_size
         self.errors = dict(errors or {})
+        self.delays = dict(delays or {})
         self.data_error = data_error
         self.close_mid_data = close_mid_data
         self.close_after_last_byte = close_after_last_byte
@@ -541,7 +546,6 @@ class FakeEspDevice:
 
     def wait_sessions(self, n, timeout=30.0):
         """The first n sessions, once each has ended; AssertionError if they do not come."""
-        import time
         deadline = time.monotonic() + timeout
         while True:
             with self._lock:
@@ -593,6 +597,8 @@ class FakeEspDevice:
 
     def _send(self, ch, s, code, step=None):
         """Send a response code; an injected error for `step` replaces it and ends the session."""
+        if step in self.delays:
+            time.sleep(self.delays[step])
         if step is not None and step in self.errors:
             code = self.errors[step]
             ch.send(bytes([code]))
@@ -612,10 +618,12 @@ class FakeEspDevice:
         """Steps 1-4b: magic, version, features, feature reply, Noise. Returns the channel."""
         if ch.recv_unit(5) != MAGIC:
             self._fail(ch, s, ERR_MAGIC, "wrong magic")
-        if "magic" in self.errors:
+        if "magic" in self.errors or "magic" in self.delays:
             self._send(ch, s, OK, "magic")
-        ch.send(bytes([OK, self.version]))
-        s.sent.append(OK)
+            ch.send(bytes([self.version]))
+        else:
+            ch.send(bytes([OK, self.version]))
+            s.sent.append(OK)
         s.features = ch.recv_unit(1)[0]
         noise_ok = (s.features & (CF_NOISE | CF_EXTENDED)) == (CF_NOISE | CF_EXTENDED)
         if self.require_encryption and not noise_ok:

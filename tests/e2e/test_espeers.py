@@ -21,7 +21,7 @@ DATA = bytes((i * 7 + i // 251) & 0xFF for i in range(20480))
 def run(device_kw, client_kw, data=DATA):
     """One upload; returns (client result, the device's session, the device)."""
     with E.FakeEspDevice(**device_kw) as dev:
-        r = E.upload("127.0.0.1", dev.port, data, timeout=10, **client_kw)
+        r = E.upload("127.0.0.1", dev.port, data, **dict(dict(timeout=10), **client_kw))
         (s,) = dev.wait_sessions(1, timeout=15)
         return r, s, dev
 
@@ -217,6 +217,20 @@ class Injection(unittest.TestCase):
     def test_no_end_ack(self):
         r, s, dev = run(dict(era="2026.5", no_end_ack=True), dict(era="2026.5"))
         self.assertEqual((r.ok, r.stage, r.codes[-1], dev.images), (False, "end", 0x44, [DATA]))
+
+    def test_unknown_version(self):
+        r, s, dev = run(dict(era="2026.5", version=3), dict(era="2026.5"))
+        self.assertEqual((r.ok, r.stage, r.version), (False, "magic", 3))
+        self.assertIn("Unsupported OTA version 3", r.error)
+
+    def test_delay_before_an_answer(self):
+        import time
+        t0 = time.monotonic()
+        r, s, dev = run(dict(era="2026.5", delays={"prepare": 0.5}), dict(era="2026.5"))
+        self.assertTrue(r.ok, r)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.5)
+        r, s, dev = run(dict(era="2026.5", delays={"prepare": 3}), dict(era="2026.5", timeout=1))
+        self.assertEqual((r.ok, r.stage, dev.images), (False, "size", []))
 
     def test_wrong_magic(self):
         import socket
