@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* `otakit upload`: a drop-in for espota.py. Option parsing and the protocol live in src/host
- * (upload_args.c, upload.c); this file loads the image, runs one poll() loop over all targets,
- * and reports: progress, errors with their fixes, JSON events, a summary table. */
+/* `otakit upload`: a drop-in for espota.py. The protocol lives in src/host/upload.c, the
+ * command line in upload_args.c, the words for its outcomes in upload_report.c; this file loads
+ * the image, runs one poll() loop over all targets, and reports: progress, errors with their
+ * fixes, JSON events, a summary table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "otakit/mdns.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
+#include "upload_cli.h"
 
 static const char help_text[] =
     "usage: otakit upload -i ADDRESS -f FILE [options]\n"
@@ -77,12 +79,17 @@ static const char help_text[] =
 
 /* ---- reporting ---- */
 
+struct reporter;
+
 struct target {
     struct otk_upload up;
+    struct reporter *rep;
     char host[256];    /* the address part */
     char label[256];   /* the target as typed: names it in output */
     int last_pct_line; /* last 10 % step printed (plain progress) */
     int last_json_pct;
+    int exit_code;      /* valid once up is DONE */
+    char message[1024]; /* what went wrong and how to fix it (cli_upload_describe) */
 };
 
 struct reporter {
@@ -94,7 +101,7 @@ struct reporter {
     const char *file;
 };
 
-static struct reporter rep;
+/* The one thing a signal handler may touch. */
 static volatile sig_atomic_t interrupted;
 
 static void
@@ -111,18 +118,18 @@ secs(uint32_t a, uint32_t b)
 }
 
 static void
-clear_bar(void)
+clear_bar(struct reporter *rep)
 {
-    if (rep.bar_shown) {
+    if (rep->bar_shown) {
         fputs("\r\033[K", stderr);
-        rep.bar_shown = false;
+        rep->bar_shown = false;
     }
 }
 
 static void
-json_begin(const char *event, const struct target *t)
+json_begin(const struct reporter *rep, const char *event, const struct target *t)
 {
-    printf("{\"event\":\"%s\",\"t\":%.3f", event, secs(rep.t0, otk_posix_now_ms()));
+    printf("{\"event\":\"%s\",\"t\":%.3f", event, secs(rep->t0, otk_posix_now_ms()));
     if (t) {
         printf(",\"target\":");
         cli_json_str(stdout, t->label);
@@ -156,11 +163,11 @@ fmt_rate(char *buf, size_t cap, double bps)
 
 /* Print a (multi-line) message: the first line after the prefix, the rest indented. */
 static void
-print_message(const char *prefix, const char *msg)
+print_message(struct reporter *rep, const char *prefix, const char *msg)
 {
     const char *p = msg;
     bool first = true;
-    clear_bar();
+    clear_bar(rep);
     while (*p) {
         const char *nl = strchr(p, '\n');
         int len = nl ? (int)(nl - p) : (int)strlen(p);
@@ -179,189 +186,244 @@ term_width(void)
     return 80;
 }
 
+/* One device: "Uploading [=====     ]  50% 1.2 MiB/s ETA 0:03". */
 static void
-draw_bar(uint32_t now, bool force)
+bar_one(const struct otk_upload *u, uint32_t now, int w, char *line, size_t cap)
+{
+    double p = u->cfg.size ? (double)u->acked / u->cfg.size : 1;
+    double r = rate_of(u, now);
+    char rate[32], eta[32] = "--:--";
+    fmt_rate(rate, sizeof rate, r);
+    if (r > 0) {
+        unsigned s = (unsigned)((u->cfg.size - u->acked) / r + 0.5);
+        snprintf(eta, sizeof eta, "%u:%02u", s / 60, s % 60);
+    }
+    int barw = w - 40;
+    if (barw > 50)
+        barw = 50;
+    int fill = (int)(p * barw + 0.5);
+    int n = snprintf(line, cap, "Uploading [");
+    for (int i = 0; i < barw && n < (int)cap - 64; i++)
+        line[n++] = i < fill ? '=' : ' ';
+    snprintf(line + n, cap - (size_t)n, "] %3.0f%% %s ETA %s", p * 100, rate, eta);
+}
+
+/* Several devices: "a done | b 40% | c invite  (1.2 MiB/s)". */
+static void
+bar_many(const struct reporter *rep, uint32_t now, char *line, size_t cap)
+{
+    size_t n = 0;
+    double total = 0;
+    for (size_t i = 0; i < rep->ntargets && n < cap - 80; i++) {
+        const struct target *t = &rep->targets[i];
+        const struct otk_upload *u = &t->up;
+        const char *st;
+        char buf[32];
+        if (u->state == OTK_UP_DONE)
+            st = t->exit_code == OTK_UPX_OK ? "done" : "FAILED";
+        else if (u->state == OTK_UP_SEND || u->state == OTK_UP_RESULT) {
+            snprintf(buf, sizeof buf, "%.0f%%", 100.0 * u->acked / (u->cfg.size ? u->cfg.size : 1));
+            st = buf;
+            total += rate_of(u, now);
+        } else
+            st = otk_upload_state_name(u->state);
+        n += (size_t)snprintf(line + n, cap - n, "%s%s %s", i ? " | " : "", t->label, st);
+    }
+    char rate[32];
+    fmt_rate(rate, sizeof rate, total);
+    snprintf(line + n, cap - n, "  (%s)", rate);
+}
+
+static void
+draw_bar(struct reporter *rep, uint32_t now, bool force)
 {
     char line[512];
     int w = term_width();
 
-    if (!force && now - rep.bar_t < 100)
+    if (!force && now - rep->bar_t < 100)
         return;
-    rep.bar_t = now;
-    if (rep.ntargets == 1) {
-        const struct otk_upload *u = &rep.targets[0].up;
-        double p = u->cfg.size ? (double)u->acked / u->cfg.size : 1;
-        double r = rate_of(u, now);
-        char rate[32], eta[32] = "--:--";
-        fmt_rate(rate, sizeof rate, r);
-        if (r > 0) {
-            unsigned s = (unsigned)((u->cfg.size - u->acked) / r + 0.5);
-            snprintf(eta, sizeof eta, "%u:%02u", s / 60, s % 60);
-        }
-        int barw = w - 40;
-        if (barw > 50)
-            barw = 50;
-        int fill = (int)(p * barw + 0.5);
-        int n = snprintf(line, sizeof line, "Uploading [");
-        for (int i = 0; i < barw && n < (int)sizeof line - 64; i++)
-            line[n++] = i < fill ? '=' : ' ';
-        snprintf(line + n, sizeof line - (size_t)n, "] %3.0f%% %s ETA %s", p * 100, rate, eta);
-    } else {
-        size_t n = 0;
-        double total = 0;
-        for (size_t i = 0; i < rep.ntargets && n < sizeof line - 80; i++) {
-            const struct otk_upload *u = &rep.targets[i].up;
-            const char *st;
-            char buf[32];
-            if (u->state == OTK_UP_DONE)
-                st = u->result == OTK_UPX_OK ? "done" : "FAILED";
-            else if (u->state == OTK_UP_SEND || u->state == OTK_UP_RESULT) {
-                snprintf(buf, sizeof buf, "%.0f%%",
-                         100.0 * u->acked / (u->cfg.size ? u->cfg.size : 1));
-                st = buf;
-                total += rate_of(u, now);
-            } else
-                st = otk_upload_state_name(u->state);
-            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %s", i ? " | " : "",
-                                  rep.targets[i].label, st);
-        }
-        char rate[32];
-        fmt_rate(rate, sizeof rate, total);
-        snprintf(line + n, sizeof line - n, "  (%s)", rate);
-    }
+    rep->bar_t = now;
+    if (rep->ntargets == 1)
+        bar_one(&rep->targets[0].up, now, w, line, sizeof line);
+    else
+        bar_many(rep, now, line, sizeof line);
     if ((int)strlen(line) >= w)
         line[w - 1] = 0;
     fprintf(stderr, "\r\033[K%s", line);
     fflush(stderr);
-    rep.bar_shown = true;
+    rep->bar_shown = true;
 }
 
-static struct target *
-target_of(struct otk_upload *u)
+static void
+on_log(struct target *t, const char *prefix, const char *text, uint32_t now)
 {
-    return (struct target *)u; /* up is the first member */
+    struct reporter *rep = t->rep;
+
+    if (rep->debug && !rep->quiet) {
+        clear_bar(rep);
+        fprintf(stderr, "[%7.3f] %s%s\n", secs(rep->t0, now), prefix, text);
+    }
+    if (rep->json && rep->debug) {
+        json_begin(rep, "log", t);
+        printf(",\"text\":");
+        cli_json_str(stdout, text);
+        json_end();
+    }
+}
+
+static void
+on_state(struct target *t, const char *prefix, const char *name)
+{
+    struct reporter *rep = t->rep;
+    const struct otk_upload *u = &t->up;
+
+    if (rep->json) {
+        json_begin(rep, "state", t);
+        printf(",\"state\":\"%s\",\"attempt\":%u", name, u->attempt);
+        json_end();
+    }
+    if (rep->quiet || rep->json)
+        return;
+    if (u->state == OTK_UP_AUTH) {
+        clear_bar(rep);
+        fprintf(stderr, "%sauthenticating (%s%s)...\n", prefix,
+                u->variant == OTK_AUTH_PBKDF2 ? "PBKDF2-HMAC-SHA256" : "MD5",
+                u->variant == OTK_AUTH_PBKDF2 && u->md5_secret ? ", MD5 password hash" : "");
+    } else if (u->state == OTK_UP_SEND && !rep->tty) {
+        fprintf(stderr, "%sdevice connected; uploading %u bytes\n", prefix, u->cfg.size);
+    }
+}
+
+static void
+on_progress(struct target *t, const char *prefix, uint32_t now)
+{
+    struct reporter *rep = t->rep;
+    const struct otk_upload *u = &t->up;
+    int p = u->cfg.size ? (int)(100.0 * u->acked / u->cfg.size) : 100;
+
+    if (rep->json && (p != t->last_json_pct || u->acked == u->cfg.size)) {
+        t->last_json_pct = p;
+        json_begin(rep, "progress", t);
+        printf(",\"bytes\":%u,\"total\":%u,\"percent\":%d,\"rate\":%.0f", u->acked, u->cfg.size, p,
+               rate_of(u, now));
+        json_end();
+    }
+    if (rep->quiet || rep->json)
+        return;
+    if (rep->tty) {
+        draw_bar(rep, now, u->acked == u->cfg.size);
+    } else if (p / 10 > t->last_pct_line) {
+        char rate[32];
+        t->last_pct_line = p / 10;
+        fmt_rate(rate, sizeof rate, rate_of(u, now));
+        fprintf(stderr, "%s%3d%% (%u of %u bytes, %s)\n", prefix, p, u->acked, u->cfg.size, rate);
+    }
+}
+
+static void
+on_retry(struct target *t, uint32_t now)
+{
+    struct reporter *rep = t->rep;
+    const struct otk_upload *u = &t->up;
+    int code = cli_upload_describe(u, t->message, sizeof t->message);
+
+    if (rep->json) {
+        json_begin(rep, "retry", t);
+        printf(",\"attempt\":%u,\"error\":\"%s\",\"exit_code\":%d,\"message\":", u->attempt,
+               cli_upload_exit_name(code), code);
+        cli_json_str(stdout, t->message);
+        json_end();
+    }
+    if (!rep->quiet) {
+        /* one line: the whole message (cause and fix) comes once, with the final result */
+        clear_bar(rep);
+        fprintf(stderr, "%s: attempt %u of %u failed (%s); retrying in %.0f s\n", t->label,
+                u->attempt, u->cfg.retries + 1, cli_upload_exit_name(code),
+                secs(now, u->retry_at) > 0 ? secs(now, u->retry_at) : 0.0);
+    }
+    t->last_pct_line = 0;
+}
+
+static void
+json_result(const struct target *t)
+{
+    const struct otk_upload *u = &t->up;
+    const char *rule = cli_upload_rule_name(&u->outcome);
+    int code = t->exit_code;
+
+    json_begin(t->rep, "result", t);
+    printf(",\"ok\":%s,\"exit_code\":%d,\"error\":", code ? "false" : "true", code);
+    if (code)
+        printf("\"%s\"", cli_upload_exit_name(code));
+    else
+        printf("null");
+    printf(",\"cause\":");
+    if (rule)
+        cli_json_str(stdout, rule);
+    else
+        printf("null");
+    printf(",\"message\":");
+    cli_json_str(stdout, t->message);
+    printf(",\"device_text\":");
+    cli_json_str(stdout, u->outcome.device_text);
+    printf(",\"bytes\":%u,\"total\":%u,\"seconds\":%.3f,\"data_seconds\":%.3f,\"attempts\":%u",
+           u->acked, u->cfg.size, secs(u->t_begin, u->t_end),
+           u->t_data ? secs(u->t_data, u->t_end) : 0.0, u->attempt);
+    json_end();
+}
+
+static void
+on_done(struct target *t)
+{
+    struct reporter *rep = t->rep;
+    const struct otk_upload *u = &t->up;
+    char prefix[400];
+
+    t->exit_code = cli_upload_describe(u, t->message, sizeof t->message);
+    if (rep->json)
+        json_result(t);
+    if (t->exit_code == OTK_UPX_OK) {
+        if (!rep->quiet) {
+            char rate[32];
+            fmt_rate(rate, sizeof rate, rate_of(u, u->t_end));
+            clear_bar(rep);
+            fprintf(stderr, "%s: OK: %u bytes in %.2f s (%s)%s\n", t->label, u->cfg.size,
+                    secs(u->t_begin, u->t_end), rate, u->attempt > 1 ? " after a retry" : "");
+        }
+    } else if (u->attempt > 1) {
+        snprintf(prefix, sizeof prefix, "error (attempt %u of %u): ", u->attempt,
+                 u->cfg.retries + 1);
+        print_message(rep, prefix, t->message);
+    } else {
+        print_message(rep, "error: ", t->message);
+    }
 }
 
 static void
 on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *text)
 {
-    struct target *t = target_of(u);
+    struct target *t = user;
     uint32_t now = otk_posix_now_ms();
     char prefix[400];
-    (void)user;
+    (void)u;
 
     snprintf(prefix, sizeof prefix, "%s: ", t->label);
     switch (ev) {
     case OTK_UP_EV_LOG:
-        if (rep.debug && !rep.quiet) {
-            clear_bar();
-            fprintf(stderr, "[%7.3f] %s%s\n", secs(rep.t0, now), prefix, text);
-        }
-        if (rep.json && rep.debug) {
-            json_begin("log", t);
-            printf(",\"text\":");
-            cli_json_str(stdout, text);
-            json_end();
-        }
+        on_log(t, prefix, text, now);
         break;
     case OTK_UP_EV_STATE:
-        if (rep.json) {
-            json_begin("state", t);
-            printf(",\"state\":\"%s\",\"attempt\":%u", text, u->attempt);
-            json_end();
-        }
-        if (rep.quiet || rep.json)
-            break;
-        if (u->state == OTK_UP_AUTH) {
-            clear_bar();
-            fprintf(stderr, "%sauthenticating (%s%s)...\n", prefix,
-                    u->variant == OTK_AUTH_PBKDF2 ? "PBKDF2-HMAC-SHA256" : "MD5",
-                    u->variant == OTK_AUTH_PBKDF2 && u->md5_secret ? ", MD5 password hash" : "");
-        } else if (u->state == OTK_UP_SEND && !rep.tty) {
-            fprintf(stderr, "%sdevice connected; uploading %u bytes\n", prefix, u->cfg.size);
-        }
+        on_state(t, prefix, text);
         break;
-    case OTK_UP_EV_PROGRESS: {
-        int p = u->cfg.size ? (int)(100.0 * u->acked / u->cfg.size) : 100;
-        if (rep.json && (p != t->last_json_pct || u->acked == u->cfg.size)) {
-            t->last_json_pct = p;
-            json_begin("progress", t);
-            printf(",\"bytes\":%u,\"total\":%u,\"percent\":%d,\"rate\":%.0f", u->acked, u->cfg.size,
-                   p, rate_of(u, now));
-            json_end();
-        }
-        if (rep.quiet || rep.json)
-            break;
-        if (rep.tty) {
-            draw_bar(now, u->acked == u->cfg.size);
-        } else if (p / 10 > t->last_pct_line) {
-            char rate[32];
-            t->last_pct_line = p / 10;
-            fmt_rate(rate, sizeof rate, rate_of(u, now));
-            fprintf(stderr, "%s%3d%% (%u of %u bytes, %s)\n", prefix, p, u->acked, u->cfg.size,
-                    rate);
-        }
+    case OTK_UP_EV_PROGRESS:
+        on_progress(t, prefix, now);
         break;
-    }
     case OTK_UP_EV_RETRY:
-        if (rep.json) {
-            json_begin("retry", t);
-            printf(",\"attempt\":%u,\"error\":\"%s\",\"exit_code\":%d,\"message\":", u->attempt,
-                   otk_upload_exit_name(u->result), u->result);
-            cli_json_str(stdout, text);
-            json_end();
-        }
-        if (!rep.quiet) {
-            /* one line: the whole message (cause and fix) comes once, with the final result */
-            clear_bar();
-            fprintf(stderr, "%s: attempt %u of %u failed (%s); retrying in %.0f s\n", t->label,
-                    u->attempt, u->cfg.retries + 1, otk_upload_exit_name(u->result),
-                    secs(now, u->deadline_) > 0 ? secs(now, u->deadline_) : 0.0);
-        }
-        t->last_pct_line = 0;
+        on_retry(t, now);
         break;
-    case OTK_UP_EV_DONE: {
-        double dur = secs(u->t_begin, u->t_end);
-        if (rep.json) {
-            json_begin("result", t);
-            printf(",\"ok\":%s,\"exit_code\":%d,\"error\":", u->result ? "false" : "true",
-                   u->result);
-            if (u->result)
-                printf("\"%s\"", otk_upload_exit_name(u->result));
-            else
-                printf("null");
-            printf(",\"cause\":");
-            if (u->cause)
-                cli_json_str(stdout, u->cause);
-            else
-                printf("null");
-            printf(",\"message\":");
-            cli_json_str(stdout, u->result ? u->message : "");
-            printf(",\"device_text\":");
-            cli_json_str(stdout, u->device_text);
-            printf(",\"bytes\":%u,\"total\":%u,\"seconds\":%.3f,\"data_seconds\":%.3f,"
-                   "\"attempts\":%u",
-                   u->acked, u->cfg.size, dur, u->t_data ? secs(u->t_data, u->t_end) : 0.0,
-                   u->attempt);
-            json_end();
-        }
-        if (u->result == OTK_UPX_OK) {
-            if (!rep.quiet) {
-                char rate[32];
-                fmt_rate(rate, sizeof rate, rate_of(u, u->t_end));
-                clear_bar();
-                fprintf(stderr, "%sOK: %u bytes in %.2f s (%s)%s\n", prefix, u->cfg.size, dur, rate,
-                        u->attempt > 1 ? " after a retry" : "");
-            }
-        } else if (u->attempt > 1) {
-            snprintf(prefix, sizeof prefix, "error (attempt %u of %u): ", u->attempt,
-                     u->cfg.retries + 1);
-            print_message(prefix, u->message);
-        } else {
-            print_message("error: ", u->message);
-        }
+    case OTK_UP_EV_DONE:
+        on_done(t);
         break;
-    }
     }
 }
 
@@ -456,11 +518,11 @@ load_image(const struct otk_upload_opts *o, uint8_t **data, uint32_t *size)
 /* ---- summary ---- */
 
 static int
-aggregate_exit(void)
+aggregate_exit(const struct reporter *rep)
 {
     int code = 0;
-    for (size_t i = 0; i < rep.ntargets; i++) {
-        int r = rep.targets[i].up.result;
+    for (size_t i = 0; i < rep->ntargets; i++) {
+        int r = rep->targets[i].exit_code;
         if (r == OTK_UPX_OK)
             continue;
         if (code == 0)
@@ -471,67 +533,71 @@ aggregate_exit(void)
     return code;
 }
 
+/* The first line of a failure's message, cut to fit the table's column. */
 static void
-summary(void)
+detail_of(const struct target *t, char *detail, size_t cap)
+{
+    const char *m = t->message;
+    size_t len = strcspn(m, "\n");
+
+    if (len > cap - 1)
+        len = cap - 1;
+    memcpy(detail, m, len);
+    detail[len] = 0;
+    if (len == cap - 1)
+        memcpy(detail + len - 3, "...", 3);
+}
+
+static void
+summary(struct reporter *rep)
 {
     size_t ok = 0;
-    int code = aggregate_exit();
+    int code = aggregate_exit(rep);
 
-    for (size_t i = 0; i < rep.ntargets; i++)
-        ok += rep.targets[i].up.result == OTK_UPX_OK;
-    if (rep.json) {
-        json_begin("summary", NULL);
-        printf(",\"targets\":%zu,\"ok\":%zu,\"failed\":%zu,\"exit_code\":%d", rep.ntargets, ok,
-               rep.ntargets - ok, code);
+    for (size_t i = 0; i < rep->ntargets; i++)
+        ok += rep->targets[i].exit_code == OTK_UPX_OK;
+    if (rep->json) {
+        json_begin(rep, "summary", NULL);
+        printf(",\"targets\":%zu,\"ok\":%zu,\"failed\":%zu,\"exit_code\":%d", rep->ntargets, ok,
+               rep->ntargets - ok, code);
         json_end();
     }
-    if (rep.quiet || rep.ntargets < 2)
+    if (rep->quiet || rep->ntargets < 2)
         return;
-    clear_bar();
-    FILE *f = rep.json ? stderr : stdout;
+    clear_bar(rep);
+    FILE *f = rep->json ? stderr : stdout;
     fprintf(f, "\n%-24s %-16s %10s %9s %12s %3s  %s\n", "TARGET", "RESULT", "BYTES", "TIME", "RATE",
             "TRY", "DETAIL");
-    for (size_t i = 0; i < rep.ntargets; i++) {
-        const struct otk_upload *u = &rep.targets[i].up;
+    for (size_t i = 0; i < rep->ntargets; i++) {
+        const struct target *t = &rep->targets[i];
+        const struct otk_upload *u = &t->up;
         char rate[32] = "-", detail[72] = "";
-        if (u->result == OTK_UPX_OK)
+        if (t->exit_code == OTK_UPX_OK)
             fmt_rate(rate, sizeof rate, rate_of(u, u->t_end));
-        else {
-            const char *m = u->message;
-            size_t len = strcspn(m, "\n");
-            if (len > sizeof detail - 1)
-                len = sizeof detail - 1;
-            memcpy(detail, m, len);
-            detail[len] = 0;
-            if (len == sizeof detail - 1)
-                memcpy(detail + len - 3, "...", 3);
-        }
-        fprintf(f, "%-24s %-16s %10u %8.2fs %12s %3u  %s\n", rep.targets[i].label,
-                otk_upload_exit_name(u->result), u->acked, secs(u->t_begin, u->t_end), rate,
+        else
+            detail_of(t, detail, sizeof detail);
+        fprintf(f, "%-24s %-16s %10u %8.2fs %12s %3u  %s\n", t->label,
+                cli_upload_exit_name(t->exit_code), u->acked, secs(u->t_begin, u->t_end), rate,
                 u->attempt, detail);
     }
-    fprintf(f, "%zu of %zu uploads succeeded\n", ok, rep.ntargets);
+    fprintf(f, "%zu of %zu uploads succeeded\n", ok, rep->ntargets);
     fflush(f);
 }
 
 /* ---- main ---- */
 
-int
-cmd_upload(int argc, char **argv)
+/* Parse the command line and read --targets. @return -1 to go on, or the exit code. */
+static int
+parse_command_line(int argc, char **argv, struct otk_upload_opts *o)
 {
-    struct otk_upload_opts o;
     char err[2048];
-    int rc;
-    uint8_t *image = NULL;
-    uint32_t size = 0;
-    char md5[33];
+    int rc = otk_upload_parse_args(argc, argv, o, err, sizeof err);
 
-    rc = otk_upload_parse_args(argc, argv, &o, err, sizeof err);
     if (rc) {
         static const char unknown[] = "unrecognized argument: ";
         char hint[CLI_WORD_MAX + 1];
         fprintf(stderr, "otakit upload: error: %s\n", err);
-        /* the parser (src/host/upload_args.c) names the option it does not know */
+        /* the parser (upload_args.c) names the option it does not know */
         if (!strncmp(err, unknown, sizeof unknown - 1)) {
             char *name = err + sizeof unknown - 1;
             name[strcspn(name, " ")] = '\0';
@@ -539,199 +605,262 @@ cmd_upload(int argc, char **argv)
                 fprintf(stderr, "did you mean '%s'?\n", hint);
         }
         fprintf(stderr, "usage: otakit upload -i ADDRESS -f FILE [options] (see --help)\n");
-        otk_upload_opts_free(&o);
         return rc;
     }
-    if (o.help) {
+    if (o->help) {
         fputs(help_text, stdout);
-        otk_upload_opts_free(&o);
         return 0;
     }
-    rc = otk_upload_read_targets(&o, err, sizeof err);
+    rc = otk_upload_read_targets(o, err, sizeof err);
     if (rc) {
         fprintf(stderr, "otakit upload: error: %s\n", err);
-        otk_upload_opts_free(&o);
         return rc;
     }
-    if (o.host_port > 0 && o.host_port + (long)o.ntargets - 1 > 65535) {
+    if (o->host_port > 0 && o->host_port + (long)o->ntargets - 1 > 65535) {
         fprintf(stderr, "otakit upload: error: -P %d leaves no room for %zu devices (ports %d..)\n",
-                o.host_port, o.ntargets, o.host_port);
-        otk_upload_opts_free(&o);
+                o->host_port, o->ntargets, o->host_port);
         return OTK_UPX_USAGE;
     }
-    rc = load_image(&o, &image, &size);
-    if (rc) {
-        otk_upload_opts_free(&o);
-        return rc;
-    }
-    otk_proto_md5_hex(otk_posix_crypto(), image, size, md5);
+    return -1;
+}
 
-    memset(&rep, 0, sizeof rep);
-    rep.json = o.json;
-    rep.quiet = o.quiet;
-    rep.debug = o.debug;
-    rep.tty = isatty(2) && !o.json;
-    rep.t0 = otk_posix_now_ms();
-    rep.file = o.file;
-    rep.ntargets = o.ntargets;
-    rep.targets = calloc(o.ntargets, sizeof *rep.targets);
-    if (!rep.targets) {
-        free(image);
-        otk_upload_opts_free(&o);
-        return OTK_UPX_FAIL;
-    }
-
-    struct otk_upload_cfg base;
-    otk_upload_cfg_defaults(&base);
-    base.host_ip = o.host_ip;
-    base.password = o.auth;
-    base.md5_target = o.md5_target;
-    base.spiffs = o.spiffs;
-    base.lockstep = o.lockstep;
-    base.force = o.force;
-    base.port_auto = !o.port_given;
-    base.image = image;
-    base.size = size;
-    memcpy(base.md5, md5, sizeof base.md5);
+/* What every target shares: the options, the image. */
+static void
+base_config(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size, const char *md5,
+            struct otk_upload_cfg *base)
+{
+    otk_upload_cfg_defaults(base);
+    base->host_ip = o->host_ip;
+    base->password = o->auth;
+    base->md5_target = o->md5_target;
+    base->spiffs = o->spiffs;
+    base->lockstep = o->lockstep;
+    base->force = o->force;
+    base->port_auto = !o->port_given;
+    base->image = image;
+    base->size = size;
+    memcpy(base->md5, md5, sizeof base->md5);
     /* -t bounds every wait for the device during the handshake; espota applied it to the
      * invitation only and waited a fixed 10 s (= the default) for the rest */
-    base.invite_timeout_ms = (uint32_t)(o.timeout_s * 1000);
-    base.auth_timeout_ms = base.invite_timeout_ms;
-    base.connect_timeout_ms = base.invite_timeout_ms;
-    base.stall_timeout_ms = (uint32_t)(o.stall_timeout_s * 1000);
-    base.result_timeout_ms = (uint32_t)(o.result_timeout_s * 1000);
-    base.retries = o.retries;
-    base.crypto = otk_posix_crypto();
-    base.on_event = on_event;
+    base->invite_timeout_ms = (uint32_t)(o->timeout_s * 1000);
+    base->auth_timeout_ms = base->invite_timeout_ms;
+    base->connect_timeout_ms = base->invite_timeout_ms;
+    base->stall_timeout_ms = (uint32_t)(o->stall_timeout_s * 1000);
+    base->result_timeout_ms = (uint32_t)(o->result_timeout_s * 1000);
+    base->retries = o->retries;
+    base->crypto = otk_posix_crypto();
+    base->on_event = on_event;
+}
 
+/* One upload per target, each with its own port. @return 0, or OTK_UPX_USAGE. */
+static int
+init_targets(struct reporter *rep, const struct otk_upload_opts *o,
+             const struct otk_upload_cfg *base)
+{
     /* espota.py's default port is its core's: 3232 (ESP32) or 8266 (ESP8266). Without -p the
      * port follows the image: an ESP8266 app image goes to 8266, anything else to 3232. */
-    int default_port = o.port;
-    if (!o.port_given && !o.spiffs && otk_image_chip(image, size) == OTK_CHIP_ESP8266)
+    int default_port = o->port;
+    if (!o->port_given && !o->spiffs && otk_image_chip(base->image, base->size) == OTK_CHIP_ESP8266)
         default_port = OTK_PORT_ESP8266;
-    for (size_t i = 0; i < o.ntargets; i++) {
-        struct target *t = &rep.targets[i];
+    for (size_t i = 0; i < o->ntargets; i++) {
+        struct target *t = &rep->targets[i];
         int port = -1;
-        struct otk_upload_cfg c = base;
-        if (otk_upload_split_target(o.targets[i], t->host, sizeof t->host, &port) < 0) {
+        struct otk_upload_cfg c = *base;
+        if (otk_upload_split_target(o->targets[i], t->host, sizeof t->host, &port) < 0) {
             fprintf(stderr,
                     "otakit upload: error: bad device address '%s' (ADDRESS or "
                     "ADDRESS:PORT)\n",
-                    o.targets[i]);
-            free(image);
-            free(rep.targets);
-            otk_upload_opts_free(&o);
+                    o->targets[i]);
             return OTK_UPX_USAGE;
         }
         if (port < 0)
             port = default_port;
         else
             c.port_auto = false; /* ADDRESS:PORT */
-        snprintf(t->label, sizeof t->label, "%s", o.targets[i]);
+        snprintf(t->label, sizeof t->label, "%s", o->targets[i]);
+        t->rep = rep;
         c.target = t->host;
         c.port = (uint16_t)port;
-        c.host_port = o.host_port > 0 ? (uint16_t)(o.host_port + (int)i) : 0;
+        c.host_port = o->host_port > 0 ? (uint16_t)(o->host_port + (int)i) : 0;
+        c.user = t;
         otk_upload_init(&t->up, &c);
     }
+    return 0;
+}
 
+static void
+announce(const struct reporter *rep, const struct otk_upload_opts *o, uint32_t size,
+         const char *md5)
+{
+    const char *kind = o->spiffs ? "filesystem" : "app";
+
+    if (o->json) {
+        json_begin(rep, "start", NULL);
+        printf(",\"file\":");
+        cli_json_str(stdout, o->file);
+        printf(",\"size\":%u,\"md5\":\"%s\",\"command\":\"%s\",\"targets\":%zu", size, md5,
+               o->spiffs ? "filesystem" : "flash", o->ntargets);
+        json_end();
+    }
+    if (o->quiet || o->json)
+        return;
+    if (o->ntargets == 1) {
+        const struct otk_upload *u = &rep->targets[0].up;
+        fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %s port %u%s\n", o->file,
+                size, kind, md5, rep->targets[0].host, u->cfg.port,
+                u->cfg.port_auto && otk_mdns_is_local(rep->targets[0].host)
+                    ? " (unless its mDNS record names another)"
+                    : "");
+    } else {
+        fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %zu devices\n", o->file, size,
+                kind, md5, o->ntargets);
+    }
+    char signedname[4096];
+    snprintf(signedname, sizeof signedname, "%s.signed", o->file);
+    if (access(signedname, R_OK) == 0)
+        fprintf(stderr,
+                "otakit upload: note: %s exists; ESP8266's espota.py would upload it instead, "
+                "otakit uploads exactly %s\n",
+                signedname, o->file);
+}
+
+/* The descriptors of every running upload (owner[j]: the target of fds[j]) and the earliest
+ * deadline. @return how many uploads still run. */
+static size_t
+collect_fds(const struct reporter *rep, uint32_t now, struct pollfd *fds, size_t *owner,
+            size_t *nfds, int *timeout)
+{
+    size_t active = 0;
+
+    *nfds = 0;
+    *timeout = -1;
+    for (size_t i = 0; i < rep->ntargets; i++) {
+        const struct otk_upload *u = &rep->targets[i].up;
+        if (u->state == OTK_UP_DONE)
+            continue;
+        active++;
+        size_t k = otk_upload_pollfds(u, fds + *nfds, 3);
+        for (size_t j = 0; j < k; j++)
+            owner[*nfds + j] = i;
+        *nfds += k;
+        int32_t d = otk_upload_next_ms(u, now);
+        if (d >= 0 && (*timeout < 0 || d < *timeout))
+            *timeout = d;
+    }
+    return active;
+}
+
+/* Hand each running upload its own poll results. */
+static void
+step_all(struct reporter *rep, const struct pollfd *fds, const size_t *owner, size_t nfds,
+         uint32_t now)
+{
+    for (size_t i = 0; i < rep->ntargets; i++) {
+        struct otk_upload *u = &rep->targets[i].up;
+        size_t first = 0, cnt = 0;
+        if (u->state == OTK_UP_DONE)
+            continue;
+        for (size_t j = 0; j < nfds; j++) {
+            if (owner[j] == i) {
+                if (cnt == 0)
+                    first = j;
+                cnt++;
+            }
+        }
+        otk_upload_step(u, fds + first, cnt, now);
+    }
+}
+
+/* One poll() loop over every upload until all are done. @return true if interrupted. */
+static bool
+run_uploads(struct reporter *rep)
+{
+    struct pollfd *fds = calloc(rep->ntargets * 3 + 1, sizeof *fds);
+    size_t *owner = calloc(rep->ntargets * 3 + 1, sizeof *owner);
+    bool aborted = false;
+
+    for (size_t i = 0; i < rep->ntargets; i++)
+        otk_upload_start(&rep->targets[i].up, otk_posix_now_ms());
+    for (;;) {
+        uint32_t now = otk_posix_now_ms();
+        size_t nfds;
+        int timeout;
+
+        if (interrupted && !aborted) {
+            aborted = true;
+            for (size_t i = 0; i < rep->ntargets; i++)
+                otk_upload_abort(&rep->targets[i].up, now, "interrupted");
+        }
+        if (collect_fds(rep, now, fds, owner, &nfds, &timeout) == 0)
+            break;
+        if (rep->tty && !rep->quiet && rep->bar_shown)
+            draw_bar(rep, now, false);
+        int n = otk_net_poll(fds, nfds, timeout); /* poll() or WSAPoll() */
+        if (n < 0 && n != OTK_NET_AGAIN)
+            break;
+        step_all(rep, fds, owner, nfds, otk_posix_now_ms());
+    }
+    clear_bar(rep);
+    free(fds);
+    free(owner);
+    return aborted;
+}
+
+/* Upload the loaded image to every target. @return the exit code. */
+static int
+upload_image(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size)
+{
+    struct reporter rep = {0};
+    struct otk_upload_cfg base;
+    char md5[33];
+    int rc;
+
+    otk_proto_md5_hex(otk_posix_crypto(), image, size, md5);
+    rep.json = o->json;
+    rep.quiet = o->quiet;
+    rep.debug = o->debug;
+    rep.tty = isatty(2) && !o->json;
+    rep.t0 = otk_posix_now_ms();
+    rep.file = o->file;
+    rep.ntargets = o->ntargets;
+    rep.targets = calloc(o->ntargets, sizeof *rep.targets);
+    if (!rep.targets)
+        return OTK_UPX_FAIL;
+    base_config(o, image, size, md5, &base);
+    rc = init_targets(&rep, o, &base);
+    if (rc) {
+        free(rep.targets);
+        return rc;
+    }
 #ifdef SIGPIPE /* not on Windows, which has no such signal */
     signal(SIGPIPE, SIG_IGN);
 #endif
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-
-    if (o.json) {
-        json_begin("start", NULL);
-        printf(",\"file\":");
-        cli_json_str(stdout, o.file);
-        printf(",\"size\":%u,\"md5\":\"%s\",\"command\":\"%s\",\"targets\":%zu", size, md5,
-               o.spiffs ? "filesystem" : "flash", o.ntargets);
-        json_end();
-    }
-    if (!o.quiet && !o.json) {
-        if (o.ntargets == 1)
-            fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %s port %u%s\n", o.file,
-                    size, o.spiffs ? "filesystem" : "app", md5, rep.targets[0].host,
-                    rep.targets[0].up.cfg.port,
-                    rep.targets[0].up.cfg.port_auto && otk_mdns_is_local(rep.targets[0].host)
-                        ? " (unless its mDNS record names another)"
-                        : "");
-        else
-            fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %zu devices\n", o.file,
-                    size, o.spiffs ? "filesystem" : "app", md5, o.ntargets);
-    }
-    if (!o.quiet && !o.json) {
-        char signedname[4096];
-        snprintf(signedname, sizeof signedname, "%s.signed", o.file);
-        if (access(signedname, R_OK) == 0)
-            fprintf(stderr,
-                    "otakit upload: note: %s exists; ESP8266's espota.py would upload it "
-                    "instead, otakit uploads exactly %s\n",
-                    signedname, o.file);
-    }
-
-    for (size_t i = 0; i < rep.ntargets; i++)
-        otk_upload_start(&rep.targets[i].up, otk_posix_now_ms());
-
-    struct pollfd *fds = calloc(rep.ntargets * 3 + 1, sizeof *fds);
-    size_t *owner = calloc(rep.ntargets * 3 + 1, sizeof *owner);
-    bool aborted = false;
-    for (;;) {
-        uint32_t now = otk_posix_now_ms();
-        size_t nfds = 0, active = 0;
-        int timeout = -1;
-
-        if (interrupted && !aborted) {
-            aborted = true;
-            for (size_t i = 0; i < rep.ntargets; i++)
-                otk_upload_abort(&rep.targets[i].up, now, "interrupted");
-        }
-        for (size_t i = 0; i < rep.ntargets; i++) {
-            struct otk_upload *u = &rep.targets[i].up;
-            if (u->state == OTK_UP_DONE)
-                continue;
-            active++;
-            size_t k = otk_upload_pollfds(u, fds + nfds, 3);
-            for (size_t j = 0; j < k; j++)
-                owner[nfds + j] = i;
-            nfds += k;
-            int32_t d = otk_upload_next_ms(u, now);
-            if (d >= 0 && (timeout < 0 || d < timeout))
-                timeout = d;
-        }
-        if (active == 0)
-            break;
-        if (rep.tty && !rep.quiet && rep.bar_shown)
-            draw_bar(now, false);
-        int n = otk_net_poll(fds, nfds, timeout); /* poll() or WSAPoll() */
-        if (n < 0 && n != OTK_NET_AGAIN)
-            break;
-        now = otk_posix_now_ms();
-        for (size_t i = 0; i < rep.ntargets; i++) {
-            struct otk_upload *u = &rep.targets[i].up;
-            size_t first = 0, cnt = 0;
-            if (u->state == OTK_UP_DONE)
-                continue;
-            for (size_t j = 0; j < nfds; j++) {
-                if (owner[j] == i) {
-                    if (cnt == 0)
-                        first = j;
-                    cnt++;
-                }
-            }
-            otk_upload_step(u, fds + first, cnt, now);
-        }
-    }
-    clear_bar();
-    summary();
-    rc = aborted ? 130 : aggregate_exit();
-
+    announce(&rep, o, size, md5);
+    bool aborted = run_uploads(&rep);
+    summary(&rep);
+    rc = aborted ? 130 : aggregate_exit(&rep);
     for (size_t i = 0; i < rep.ntargets; i++)
         otk_upload_close(&rep.targets[i].up);
-    free(fds);
-    free(owner);
     free(rep.targets);
-    free(image);
+    return rc;
+}
+
+int
+cmd_upload(int argc, char **argv)
+{
+    struct otk_upload_opts o;
+    uint8_t *image = NULL;
+    uint32_t size = 0;
+    int rc = parse_command_line(argc, argv, &o);
+
+    if (rc < 0)
+        rc = load_image(&o, &image, &size);
+    if (rc == 0 && image) {
+        rc = upload_image(&o, image, size);
+        free(image);
+    }
     otk_upload_opts_free(&o);
     return rc;
 }

@@ -21,44 +21,6 @@
 extern "C" {
 #endif
 
-/** Outcome of an upload, which is also the exit code of `otakit upload` (docs/CLI.md).
- *  Numbers are part of the CLI contract: append only. */
-enum otk_upload_exit {
-    OTK_UPX_OK = 0,             /* the device answered "OK" after the last byte */
-    OTK_UPX_FAIL = 1,           /* unexpected answer, internal error, or mixed failures */
-    OTK_UPX_USAGE = 2,          /* bad command line (also: unexpanded IDE placeholder) */
-    OTK_UPX_FILE = 3,           /* image file missing, unreadable, empty, or not 0xE9 */
-    OTK_UPX_RESOLVE = 4,        /* host name not resolved */
-    OTK_UPX_NO_ANSWER = 5,      /* no answer to the invitation */
-    OTK_UPX_AUTH = 6,           /* wrong password, or a password is required */
-    OTK_UPX_AUTH_NO_ANSWER = 7, /* no answer to the authentication answer */
-    OTK_UPX_NO_CONNECT = 8,     /* device accepted but never connected back */
-    OTK_UPX_TOO_BIG = 9,        /* "Not Enough Space" / "Bad Size Given" */
-    OTK_UPX_NOT_FIRMWARE = 10,  /* "Wrong Magic Byte" / "Magic byte is not 0xE9" */
-    OTK_UPX_MD5 = 11,           /* "MD5 Check Failed": corrupted in transit */
-    OTK_UPX_REJECTED = 12,      /* could not activate / flash config / verification / signature */
-    OTK_UPX_DEVICE = 13,        /* any other error text from the device */
-    OTK_UPX_STALLED = 14,       /* the device stopped taking data */
-    OTK_UPX_DROPPED = 15,       /* connection closed without a result */
-    OTK_UPX_LOCAL_NET = 16,     /* cannot open the local sockets (bind / listen) */
-    OTK_UPX_WRONG_CHIP = 17,    /* the image is for another chip than the device */
-    OTK_UPX_PROTOCOL = 18,      /* the device broke the protocol: "OK" before the whole image
-                                   was acknowledged, acks of bytes never sent, garbage */
-};
-
-/** True for outcomes worth repeating the whole upload for (--retries): no answer, no answer to
- *  the auth answer, stall, dropped connection, MD5 failure. Never a wrong password or an image
- *  the device refused. */
-bool otk_upload_exit_transient(int code);
-
-/** A short name for an outcome ("ok", "no-answer", "auth-failed", ...), for tables and JSON. */
-const char *otk_upload_exit_name(int code);
-
-/** Map a device error text (TCP trailer, or the text after "ERR: " on UDP) to an outcome:
- *  OTK_UPX_TOO_BIG, _NOT_FIRMWARE, _MD5, _REJECTED, _WRONG_CHIP ("Image For Another Chip"),
- *  _STALLED ("Stream Read Timeout") or _DEVICE. */
-int otk_upload_classify_device_error(const char *text);
-
 enum otk_up_state {
     OTK_UP_IDLE = 0, /* configured, not started */
     OTK_UP_INVITE,   /* invitation sent, waiting for OK / AUTH */
@@ -72,12 +34,114 @@ enum otk_up_state {
 
 const char *otk_upload_state_name(enum otk_up_state s);
 
+/** Why an upload (or one attempt of it) ended. The engine says what happened; the caller words
+ *  it (the CLI: cli/upload_report.c maps each cause to an exit code and a fix). Append only. */
+enum otk_up_cause {
+    OTK_UPC_OK = 0,
+    OTK_UPC_ABORTED,            /* otk_upload_abort(): detail = the caller's reason */
+    OTK_UPC_NET_INIT,           /* the socket library did not start: detail = the system's words */
+    OTK_UPC_BIND_ADDR,          /* cfg.host_ip is not an IPv4 address of this host */
+    OTK_UPC_LISTEN,             /* cannot listen on cfg.host_ip:cfg.host_port: net_rc, detail */
+    OTK_UPC_UDP_OPEN,           /* cannot open a UDP socket: detail */
+    OTK_UPC_IPV6,               /* the target is an IPv6 address */
+    OTK_UPC_NOT_RESOLVED,       /* the target's name did not resolve: detail = the resolver's why */
+    OTK_UPC_WRONG_CHIP,         /* image_chip vs device_chip, known from chip_source */
+    OTK_UPC_BUSY,               /* every answer until the invitation timeout was "busy" */
+    OTK_UPC_PORT_UNREACH,       /* ICMP port unreachable (unreach times) */
+    OTK_UPC_NO_ANSWER,          /* no answer to `invites` invitations */
+    OTK_UPC_BAD_NONCE,          /* an AUTH challenge with a nonce of `figure` characters */
+    OTK_UPC_NO_PASSWORD,        /* the device asks for a password and none was given */
+    OTK_UPC_RANDOM_FAILED,      /* the random number source failed */
+    OTK_UPC_AUTH_COMPUTE,       /* computing the authentication response failed */
+    OTK_UPC_AUTH_FAILED,        /* "Authentication Failed" to our answer (variant, md5_secret) */
+    OTK_UPC_AUTH_UNSOLICITED,   /* "Authentication Failed" to the invitation */
+    OTK_UPC_UNEXPECTED_REPLY,   /* an answer that is none of the protocol's: detail (escaped) */
+    OTK_UPC_AUTH_NO_ANSWER,     /* no answer to the authentication answer */
+    OTK_UPC_NO_CONNECT,         /* the device accepted but never connected back */
+    OTK_UPC_DEV_TOO_BIG,        /* device_text: "Not Enough Space" / "Bad Size Given" */
+    OTK_UPC_DEV_NOT_FIRMWARE,   /* device_text: "Wrong Magic Byte" / "Magic byte is not 0xE9" */
+    OTK_UPC_DEV_MD5,            /* device_text: "MD5 Check Failed" */
+    OTK_UPC_DEV_REJECTED,       /* device_text: activation / flash config / verification failed */
+    OTK_UPC_DEV_STREAM_TIMEOUT, /* device_text: "Stream Read Timeout" (it waited for data) */
+    OTK_UPC_DEV_WRONG_CHIP,     /* device_text: "Image For Another Chip", chips not known here */
+    OTK_UPC_DEV_OTHER,          /* any other device_text */
+    OTK_UPC_PROTOCOL,           /* the device broke the protocol: see violation */
+    OTK_UPC_DROPPED_AFTER_ALL,  /* the connection ended after every byte, without a result */
+    OTK_UPC_DROPPED,            /* the connection ended before every byte, without a result */
+    OTK_UPC_STALLED,            /* the device took no data for cfg.stall_timeout_ms */
+    OTK_UPC_STOPPED_READING,    /* its TCP stack took every byte, its acks stopped short */
+    OTK_UPC_NO_RESULT,          /* every byte acknowledged, no result within result_timeout_ms */
+    OTK_UPC_COUNT               /* keep last: new causes go above it */
+};
+
+/** Which rule a device broke (OTK_UPC_PROTOCOL). */
+enum otk_up_violation {
+    OTK_UPV_NONE = 0,
+    OTK_UPV_OK_BEFORE_SENT,     /* "OK" when only `sent` bytes had been sent */
+    OTK_UPV_OK_WITHOUT_END_ACK, /* "OK" with no ack after the last byte was sent */
+    OTK_UPV_OK_BEFORE_TCP_ACK,  /* "OK" while its TCP stack lacked the last `figure` bytes */
+    OTK_UPV_OVER_ACK,           /* acks of at least `figure` bytes when `sent` were sent */
+    OTK_UPV_TEXT_TOO_LONG,      /* text longer than any error message (device_text: its head) */
+    OTK_UPV_SEPARATORS,         /* a run of separators or zeros */
+};
+
+/** How the data connection ended without a result. */
+enum otk_up_close {
+    OTK_UP_CLOSED = 0, /* the device closed it */
+    OTK_UP_RESET,      /* the device reset it */
+    OTK_UP_LOST,       /* it broke (any other socket error) */
+};
+
+/** How the device's chip is known (OTK_UPC_WRONG_CHIP). */
+enum otk_up_chip_source {
+    OTK_UP_CHIP_BOARD = 0, /* its mDNS TXT board (u->board) */
+    OTK_UP_CHIP_PORT,      /* the UDP port its family listens on (cfg.port) */
+    OTK_UP_CHIP_ERROR,     /* the words of its error text (device_text) */
+};
+
+/** The outcome of an upload, or of a failed attempt: the cause and the facts a message needs.
+ *  Valid at OTK_UP_EV_RETRY and in OTK_UP_DONE. The address facts are u's own fields (cfg.target,
+ *  dev_ip, local_ip, listen_port, board). */
+struct otk_upload_outcome {
+    enum otk_up_cause cause;
+    enum otk_up_state phase; /* the state the attempt was in when it ended */
+    uint32_t sent;           /* bytes handed to the kernel */
+    uint32_t acked;          /* bytes the device acknowledged (u->acked) */
+    uint32_t tcp_acked;      /* bytes the device's TCP stack acknowledged */
+    uint32_t claimed;        /* what its acks stand for (proto.h, "claimed") */
+    bool via_udp;            /* the device's error came as a UDP answer, before any data */
+    enum otk_up_close closed;
+    char device_text[160]; /* what the device answered (escaped), if it matters */
+    char detail[640];      /* the system's or resolver's words, the unexpected reply, ... */
+    long figure;           /* a cause's number: nonce length, bytes of a violation */
+    enum otk_up_violation violation;
+    int net_rc;                          /* OTK_UPC_LISTEN: OTK_NET_INUSE, _NOADDR, _DENIED, ... */
+    int image_chip, device_chip;         /* OTK_UPC_WRONG_CHIP (OTK_CHIP_ESP32: the family) */
+    bool device_family;                  /* device_chip stands for the whole ESP32 family */
+    enum otk_up_chip_source chip_source; /* OTK_UPC_WRONG_CHIP */
+    unsigned invites;                    /* invitations sent in the last handshake */
+    unsigned busy;                       /* "busy" answers in the last handshake */
+    unsigned unreach;                    /* ICMP port-unreachable reports in the last handshake */
+    unsigned strangers;                  /* replies and connections refused: not the device's */
+    char stranger[INET_ADDRSTRLEN + 8];  /* the last one's address */
+};
+
+/** True for causes worth repeating the whole upload for (cfg.retries): no answer, no answer to
+ *  the auth answer, stall, dropped connection, MD5 failure. Never a wrong password or an image
+ *  the device refused. */
+bool otk_upload_cause_transient(enum otk_up_cause cause);
+
+/** Map a device error text (TCP trailer, or the text after "ERR: " on UDP) to a cause:
+ *  OTK_UPC_DEV_TOO_BIG, _NOT_FIRMWARE, _MD5, _REJECTED, _WRONG_CHIP ("Image For Another Chip"),
+ *  _STREAM_TIMEOUT ("Stream Read Timeout") or _OTHER. */
+enum otk_up_cause otk_upload_classify_device_error(const char *text);
+
 enum otk_up_event {
     OTK_UP_EV_STATE,    /* state changed (u->state) */
     OTK_UP_EV_PROGRESS, /* u->acked changed (rate-limited by the engine to ~10 per second) */
     OTK_UP_EV_LOG,      /* a debug line in text */
-    OTK_UP_EV_RETRY,    /* a transient failure (text = its message); another attempt follows */
-    OTK_UP_EV_DONE,     /* finished: u->result, u->message */
+    OTK_UP_EV_RETRY,    /* a transient failure (u->outcome); another attempt at u->retry_at */
+    OTK_UP_EV_DONE,     /* finished: u->outcome */
 };
 
 struct otk_upload;
@@ -108,7 +172,7 @@ struct otk_upload_cfg {
     uint32_t retry_backoff_ms;     /* wait before the first retry; doubles each time */
     const struct otk_crypto_ops *crypto;
     otk_upload_event_fn on_event; /* may be NULL */
-    void *user;
+    void *user;                   /* handed to on_event */
 };
 
 /** Fill in espota.py's defaults (port 3232, 10 s timeouts, 60 s result wait, 2 retries). */
@@ -118,14 +182,15 @@ void otk_upload_cfg_defaults(struct otk_upload_cfg *c);
 struct otk_upload {
     struct otk_upload_cfg cfg;
     enum otk_up_state state;
-    int result;       /* enum otk_upload_exit, valid in OTK_UP_DONE */
-    unsigned attempt; /* 1-based number of the current attempt */
-    uint32_t sent;    /* bytes handed to the kernel */
-    uint32_t acked;   /* progress: bytes the device acknowledged with its acks (their reading in
-                         proto.h, "claimed"), at most what its TCP stack acknowledged */
-    uint32_t t_begin; /* ms: start() */
-    uint32_t t_data;  /* ms: device connected (start of the data phase) */
-    uint32_t t_end;   /* ms: finished */
+    struct otk_upload_outcome outcome; /* valid in OTK_UP_DONE and at OTK_UP_EV_RETRY */
+    unsigned attempt;                  /* 1-based number of the current attempt */
+    uint32_t sent;                     /* bytes handed to the kernel */
+    uint32_t acked;    /* progress: bytes the device acknowledged with its acks (their reading in
+                          proto.h, "claimed"), at most what its TCP stack acknowledged */
+    uint32_t t_begin;  /* ms: start() */
+    uint32_t t_data;   /* ms: device connected (start of the data phase) */
+    uint32_t t_end;    /* ms: finished */
+    uint32_t retry_at; /* ms: when the next attempt begins (OTK_UP_BACKOFF) */
     enum otk_auth_variant variant; /* valid once an AUTH challenge arrived */
     bool authenticated;
     bool md5_secret; /* PBKDF2: answering with the MD5 password hash (-m or the fallback) */
@@ -133,15 +198,10 @@ struct otk_upload {
     uint16_t listen_port;           /* TCP port it must connect to */
     char dev_ip[INET_ADDRSTRLEN];   /* resolved device address */
     char board[64];                 /* a .local device's mDNS TXT board ("": none) */
-    char device_text[160];          /* error text the device sent, if any */
-    char message[1024];             /* what went wrong and how to fix it (DONE, not OK) */
-    const char *cause; /* OTK_UPX_PROTOCOL: which rule the device broke ("early-ok", "over-ack",
-                          "garbage"); NULL otherwise */
 
     /* private */
     struct sockaddr_in dev_;
     struct in_addr bind_; /* -I resolved; INADDR_ANY = any */
-    char who_[224];       /* "name (ip)" or "ip", for messages */
     int udp_fd_, listen_fd_, conn_fd_;
     unsigned invites_;     /* invitations sent in this handshake */
     unsigned handshakes_;  /* handshakes in this attempt */
@@ -151,12 +211,10 @@ struct otk_upload {
     unsigned unreach_;     /* ICMP port-unreachable reports in this handshake */
     unsigned busy_;        /* "Update already running" answers in this handshake */
     bool answered_;        /* the device answered this handshake's invitation (AUTH or OK) */
-    unsigned strangers_;   /* replies and connections refused: not from the device */
-    char stranger_[INET_ADDRSTRLEN + 8]; /* the last one's address, for messages */
-    uint32_t deadline_;                  /* state deadline */
-    uint32_t next_send_;                 /* next retransmission */
-    uint32_t gap_;                       /* current retransmission interval */
-    char answer_[160];                   /* the auth answer datagram, for retransmission */
+    uint32_t deadline_;    /* state deadline */
+    uint32_t next_send_;   /* next retransmission */
+    uint32_t gap_;         /* current retransmission interval */
+    char answer_[160];     /* the auth answer datagram, for retransmission */
     size_t answer_len_;
     bool lock_wait_;      /* lockstep: waiting for an ack */
     uint32_t tcp_acked_;  /* bytes the device's TCP stack acknowledged */
@@ -173,7 +231,7 @@ struct otk_upload {
 void otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg);
 
 /** Resolve the target (blocking getaddrinfo), open the listener, send the first invitation.
- *  On failure u is DONE with result and message set. @return u->state == OTK_UP_DONE ? -1 : 0 */
+ *  On failure u is DONE with its outcome set. @return u->state == OTK_UP_DONE ? -1 : 0 */
 int otk_upload_start(struct otk_upload *u, uint32_t now);
 
 /** Descriptors to poll (at most 3). @return how many were written to fds. */
@@ -185,49 +243,11 @@ int32_t otk_upload_next_ms(const struct otk_upload *u, uint32_t now);
 /** Process poll results for u's descriptors (found by fd in fds) and due deadlines. */
 void otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now);
 
-/** Abort (e.g. on SIGINT): close everything; result OTK_UPX_FAIL unless already done. */
+/** Abort (e.g. on SIGINT): close everything; cause OTK_UPC_ABORTED unless already done. */
 void otk_upload_abort(struct otk_upload *u, uint32_t now, const char *why);
 
 /** Release sockets (safe after DONE and more than once). */
 void otk_upload_close(struct otk_upload *u);
-
-/* ---- command line (shared by `otakit upload` and its unit tests) ---- */
-
-/** espota.py-compatible options plus otakit's long-only ones. */
-struct otk_upload_opts {
-    char **targets; /* -i (repeatable) then --targets FILE lines; each "host" or "host:port" */
-    size_t ntargets;
-    const char *targets_file;
-    const char *host_ip;
-    int host_port;   /* -1 = ephemeral */
-    int port;        /* device port */
-    bool port_given; /* -p was on the command line (else the port follows the image's chip) */
-    const char *auth;
-    const char *file;
-    bool md5_target, spiffs, debug, progress, quiet, json, lockstep, force, help;
-    double timeout_s;       /* -t */
-    double stall_timeout_s; /* --stall-timeout */
-    double result_timeout_s;
-    unsigned retries;
-};
-
-/** Parse argv (argv[0] is the command name) the way Python's argparse would: long options with
- *  "=value" or a separate value, unique prefixes of long options, clustered short flags, short
- *  options with attached values ("-p3232"). Unexpanded IDE placeholders ("{upload.port...}")
- *  are refused with an explanation. Allocates opts->targets (free with
- *  otk_upload_opts_free). @return 0, or OTK_UPX_USAGE with a message in err. */
-int otk_upload_parse_args(int argc, char **argv, struct otk_upload_opts *opts, char *err,
-                          size_t errcap);
-
-/** Read --targets FILE into opts->targets: one "host" or "host:port" per line; blank lines and
- *  '#' comments are skipped. @return 0, or OTK_UPX_USAGE / OTK_UPX_FILE with a message in err. */
-int otk_upload_read_targets(struct otk_upload_opts *opts, char *err, size_t errcap);
-
-void otk_upload_opts_free(struct otk_upload_opts *opts);
-
-/** Split "host:port" (one colon, numeric port) into host (copied to buf) and port; a plain
- *  host leaves *port unchanged. @return 0, or -1 if the port is not 1..65535 or buf too small. */
-int otk_upload_split_target(const char *spec, char *buf, size_t cap, int *port);
 
 #ifdef __cplusplus
 }

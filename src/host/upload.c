@@ -11,7 +11,8 @@
  * - The image is streamed: non-blocking sends of large slices into a send buffer capped at
  *   64 KB, so the link stays full and progress (bytes the device's TCP stack acknowledged)
  *   tracks reality; never a byte more than announced.
- * - Success only on "OK"; error texts are mapped to causes and fixes.
+ * - Success only on "OK"; every end is a cause with its facts (struct otk_upload_outcome): the
+ *   caller words it (the CLI: cli/upload_report.c).
  *
  * Sockets only through otakit/hostnet.h (one port per OS), so this file builds for Windows. */
 #include <ctype.h>
@@ -40,45 +41,20 @@
 
 /* ---- outcomes ---- */
 
-static const char *const exit_names[] = {
-    [OTK_UPX_OK] = "ok",
-    [OTK_UPX_FAIL] = "failed",
-    [OTK_UPX_USAGE] = "usage",
-    [OTK_UPX_FILE] = "file",
-    [OTK_UPX_RESOLVE] = "not-resolved",
-    [OTK_UPX_NO_ANSWER] = "no-answer",
-    [OTK_UPX_AUTH] = "auth-failed",
-    [OTK_UPX_AUTH_NO_ANSWER] = "auth-no-answer",
-    [OTK_UPX_NO_CONNECT] = "no-connect-back",
-    [OTK_UPX_TOO_BIG] = "too-big",
-    [OTK_UPX_NOT_FIRMWARE] = "not-firmware",
-    [OTK_UPX_MD5] = "md5-mismatch",
-    [OTK_UPX_REJECTED] = "rejected",
-    [OTK_UPX_DEVICE] = "device-error",
-    [OTK_UPX_STALLED] = "stalled",
-    [OTK_UPX_DROPPED] = "dropped",
-    [OTK_UPX_LOCAL_NET] = "local-network",
-    [OTK_UPX_WRONG_CHIP] = "wrong-chip",
-    [OTK_UPX_PROTOCOL] = "protocol",
-};
-
-const char *
-otk_upload_exit_name(int code)
-{
-    if (code < 0 || (size_t)code >= sizeof exit_names / sizeof exit_names[0] || !exit_names[code])
-        return "failed";
-    return exit_names[code];
-}
-
 bool
-otk_upload_exit_transient(int code)
+otk_upload_cause_transient(enum otk_up_cause cause)
 {
-    switch (code) {
-    case OTK_UPX_NO_ANSWER:
-    case OTK_UPX_AUTH_NO_ANSWER:
-    case OTK_UPX_STALLED:
-    case OTK_UPX_DROPPED:
-    case OTK_UPX_MD5:
+    switch (cause) {
+    case OTK_UPC_NO_ANSWER:
+    case OTK_UPC_PORT_UNREACH:
+    case OTK_UPC_AUTH_NO_ANSWER:
+    case OTK_UPC_STALLED:
+    case OTK_UPC_STOPPED_READING:
+    case OTK_UPC_DEV_STREAM_TIMEOUT:
+    case OTK_UPC_DROPPED:
+    case OTK_UPC_DROPPED_AFTER_ALL:
+    case OTK_UPC_NO_RESULT:
+    case OTK_UPC_DEV_MD5:
         return true;
     default:
         return false;
@@ -95,25 +71,25 @@ contains(const char *hay, const char *needle)
     return false;
 }
 
-int
+enum otk_up_cause
 otk_upload_classify_device_error(const char *text)
 {
     /* ESP32 Updater strings and ESP8266 "ERROR[n]: ..." strings (espota-protocol.md §5, §7) */
     if (contains(text, "Not Enough Space") || contains(text, "Bad Size Given"))
-        return OTK_UPX_TOO_BIG;
+        return OTK_UPC_DEV_TOO_BIG;
     if (contains(text, "Wrong Magic Byte") || contains(text, "Magic byte is not"))
-        return OTK_UPX_NOT_FIRMWARE;
+        return OTK_UPC_DEV_NOT_FIRMWARE;
     if (contains(text, "MD5 Check Failed") || contains(text, "MD5 verification failed"))
-        return OTK_UPX_MD5;
+        return OTK_UPC_DEV_MD5;
     if (contains(text, "Image For Another Chip")) /* otakit devices: the image's header said so */
-        return OTK_UPX_WRONG_CHIP;
+        return OTK_UPC_DEV_WRONG_CHIP;
     if (contains(text, "Could Not Activate") || contains(text, "Flash config wrong") ||
         contains(text, "verification failed") || contains(text, "Decryption error"))
-        return OTK_UPX_REJECTED;
+        return OTK_UPC_DEV_REJECTED;
     /* the device gave up waiting for data: the link stalled, worth another attempt */
     if (contains(text, "Stream Read Timeout"))
-        return OTK_UPX_STALLED;
-    return OTK_UPX_DEVICE;
+        return OTK_UPC_DEV_STREAM_TIMEOUT;
+    return OTK_UPC_DEV_OTHER;
 }
 
 static const char *const state_names[] = {
@@ -212,69 +188,52 @@ otk_upload_close(struct otk_upload *u)
     close_fd(&u->listen_fd_);
 }
 
-static double
-pct(uint32_t part, uint32_t whole)
-{
-    return whole ? 100.0 * (double)part / (double)whole : 100.0;
-}
-
-static const char *
-other_core_hint(uint16_t port)
-{
-    if (port == OTK_PORT_ESP32)
-        return "ESP32 devices listen on 3232 by default, ESP8266 devices on 8266: try -p 8266";
-    if (port == OTK_PORT_ESP8266)
-        return "ESP8266 devices listen on 8266 by default, ESP32 devices on 3232: try -p 3232";
-    return "the defaults are 3232 (ESP32) and 8266 (ESP8266), unless the sketch calls "
-           "ArduinoOTA.setPort()";
-}
-
-/* Finish the attempt with an outcome. Transient failures with attempts left go to BACKOFF. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
+/* Finish the attempt with a cause; the facts come from u (the caller wrote the cause's own
+ * ones into u->outcome first). Transient failures with attempts left go to BACKOFF. */
 static void
-finish(struct otk_upload *u, uint32_t now, int code, const char *fmt, ...)
+finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
 {
-    va_list ap;
+    struct otk_upload_outcome *o = &u->outcome;
 
-    u->result = code;
-    u->message[0] = 0;
-    if (code == OTK_UPX_OK) {
+    if (cause == OTK_UPC_OK) {
         u->acked = u->sent; /* "OK" means the device has every byte, whatever we sampled last */
         if (u->emitted_ != u->acked) {
             u->emitted_ = u->acked;
             emit(u, OTK_UP_EV_PROGRESS, NULL);
         }
     }
-    if (fmt) {
-        va_start(ap, fmt);
-        vsnprintf(u->message, sizeof u->message, fmt, ap);
-        va_end(ap);
-    }
-    if (fmt && u->strangers_) {
-        size_t len = strlen(u->message);
-        snprintf(u->message + len, sizeof u->message - len,
-                 "\nnote: refused %u repl%s or connection%s that did not come from the "
-                 "device (the last from %s): another host tried to answer in its place.",
-                 u->strangers_, u->strangers_ == 1 ? "y" : "ies", u->strangers_ == 1 ? "" : "s",
-                 u->stranger_);
-    }
+    o->cause = cause;
+    o->phase = u->state;
+    o->sent = u->sent;
+    o->acked = u->acked;
+    o->tcp_acked = u->tcp_acked_;
+    o->claimed = u->parser_.claimed;
+    o->invites = u->invites_;
+    o->busy = u->busy_;
+    o->unreach = u->unreach_;
     close_attempt(u);
-    if (code != OTK_UPX_OK && otk_upload_exit_transient(code) && u->attempt <= u->cfg.retries &&
+    if (cause != OTK_UPC_OK && otk_upload_cause_transient(cause) && u->attempt <= u->cfg.retries &&
         u->state != OTK_UP_IDLE) {
         uint32_t wait = u->cfg.retry_backoff_ms << (u->attempt - 1 < 8 ? u->attempt - 1 : 8);
         u->deadline_ = now + wait;
-        emit(u, OTK_UP_EV_RETRY, u->message);
-        dlog(u, "attempt %u failed (%s); next attempt in %.1f s", u->attempt,
-             otk_upload_exit_name(code), wait / 1000.0);
+        u->retry_at = u->deadline_;
+        emit(u, OTK_UP_EV_RETRY, NULL);
+        dlog(u, "attempt %u failed; next attempt in %.1f s", u->attempt, wait / 1000.0);
         set_state(u, OTK_UP_BACKOFF);
         return;
     }
     close_fd(&u->listen_fd_);
     u->t_end = now;
     set_state(u, OTK_UP_DONE);
-    emit(u, OTK_UP_EV_DONE, u->message);
+    emit(u, OTK_UP_EV_DONE, NULL);
+}
+
+/* Finish with one of the system's failures: its words go to the outcome. */
+static void
+finish_sys(struct otk_upload *u, uint32_t now, enum otk_up_cause cause, const char *words)
+{
+    snprintf(u->outcome.detail, sizeof u->outcome.detail, "%s", words);
+    finish(u, now, cause);
 }
 
 /* ---- chips ---- */
@@ -310,15 +269,16 @@ family_of_error(const char *text, bool udp)
     return strncmp(text, "ERROR[", 6) == 0 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32;
 }
 
-/* The image is for one chip and the device is another: say both, and how we know. */
+/* The image is for one chip and the device is another (device_chip, or its family). */
 static void
-wrong_chip(struct otk_upload *u, uint32_t now, int img, const char *dev, const char *how)
+wrong_chip(struct otk_upload *u, uint32_t now, int img, int dev, bool fam,
+           enum otk_up_chip_source how)
 {
-    finish(u, now, OTK_UPX_WRONG_CHIP,
-           "%s: this is an %s image; the device is %s (%s).\n"
-           "fix: upload the build for the device's board (the device keeps running its "
-           "current image).",
-           u->cfg.target, otk_image_chip_name(img), dev, how);
+    u->outcome.image_chip = img;
+    u->outcome.device_chip = dev;
+    u->outcome.device_family = fam;
+    u->outcome.chip_source = how;
+    finish(u, now, OTK_UPC_WRONG_CHIP);
 }
 
 /* A device busy with another host. "Update already running" means an upload is running (or
@@ -331,118 +291,25 @@ busy_text(const char *text)
     return contains(text, "already running") || contains(text, "challenge");
 }
 
-static const char *
-busy_meaning(const char *text)
-{
-    if (contains(text, "challenge"))
-        return "another host is authenticating with the device (its challenge is pending); if "
-               "that keeps happening, another host is trying to update it";
-    return "another upload to it is in progress, or it is still finishing one";
-}
-
 static void
 device_error(struct otk_upload *u, uint32_t now, const char *text, bool udp)
 {
-    int code = otk_upload_classify_device_error(text);
-    uint32_t at = u->acked;
-    const char *where = udp                 ? "refused the upload before any data was sent"
-                        : at >= u->cfg.size ? "reported an error after receiving the image"
-                                            : "stopped the upload with an error";
+    enum otk_up_cause cause = otk_upload_classify_device_error(text);
 
-    snprintf(u->device_text, sizeof u->device_text, "%s", text);
-    if (code == OTK_UPX_WRONG_CHIP || code == OTK_UPX_TOO_BIG || code == OTK_UPX_REJECTED) {
+    snprintf(u->outcome.device_text, sizeof u->outcome.device_text, "%s", text);
+    u->outcome.via_udp = udp;
+    if (cause == OTK_UPC_DEV_WRONG_CHIP || cause == OTK_UPC_DEV_TOO_BIG ||
+        cause == OTK_UPC_DEV_REJECTED) {
         /* A refusal of an image for another chip: name both chips, whatever the words. */
         int img = image_chip(u), dev = family_of_error(text, udp);
-        char how[224];
 
         if (img != OTK_CHIP_UNKNOWN && dev != OTK_CHIP_UNKNOWN &&
-            (code == OTK_UPX_WRONG_CHIP || family(img) != dev)) {
-            snprintf(how, sizeof how, "it %s: \"%.160s\"", where, text);
-            wrong_chip(u, now, img, dev == OTK_CHIP_ESP8266 ? "an ESP8266" : "an ESP32", how);
+            (cause == OTK_UPC_DEV_WRONG_CHIP || family(img) != dev)) {
+            wrong_chip(u, now, img, dev, false, OTK_UP_CHIP_ERROR);
             return;
         }
     }
-    switch (code) {
-    case OTK_UPX_TOO_BIG:
-        finish(u, now, code,
-               "%s %s: \"%s\": the image (%u bytes, %.1f KiB) is bigger than the space the "
-               "device has for it.\n"
-               "fix: an app image must fit the OTA slot (ESP32: the partition scheme; ESP8266: "
-               "the running sketch and the new one must both fit in the sketch area); a "
-               "filesystem image (-s) must fit the filesystem partition. Choose a partition "
-               "scheme / flash layout with a bigger slot, or make the image smaller.",
-               u->cfg.target, where, text, u->cfg.size, u->cfg.size / 1024.0);
-        break;
-    case OTK_UPX_NOT_FIRMWARE:
-        finish(u, now, code,
-               "%s %s: \"%s\": the file is not an application image for this device (%s).\n"
-               "fix: upload the .bin the build produced for this board (not the .elf or a "
-               "data file); for a filesystem image add -s/--spiffs.",
-               u->cfg.target, where, text,
-               u->cfg.size && u->cfg.image[0] != 0xE9
-                   ? "its first byte is not 0xE9, the mark of an app image"
-                   : "its header does not match what the device expects");
-        break;
-    case OTK_UPX_STALLED:
-        finish(u, now, code,
-               "%s %s: \"%s\" at byte %u of %u: the device received no data for about 4 s and "
-               "gave up.\n"
-               "fix: upload again (--retries does this automatically); if it keeps happening, "
-               "check the Wi-Fi signal and what else the device does during the update (BLE "
-               "scans, MQTT).",
-               u->cfg.target, where, text, at, u->cfg.size);
-        break;
-    case OTK_UPX_MD5:
-        finish(u, now, code,
-               "%s %s: \"%s\": the data the device wrote does not match the MD5 announced "
-               "in the invitation: the image was corrupted in transit.\n"
-               "fix: upload again (otakit retries this automatically with --retries); if it "
-               "keeps failing, check the Wi-Fi link and the device's power supply.",
-               u->cfg.target, where, text);
-        break;
-    case OTK_UPX_REJECTED:
-        if (contains(text, "Signature"))
-            finish(u, now, code,
-                   "%s %s: \"%s\": the device only accepts signed images.\n"
-                   "fix: upload the signed binary (the build writes <name>.bin.signed; "
-                   "ESP8266's espota.py picked it silently, otakit uploads exactly the file "
-                   "given with -f).",
-                   u->cfg.target, where, text);
-        else
-            finish(u, now, code,
-                   "%s %s: \"%s\": the device received the image but could not use it: it "
-                   "was built for another chip or flash configuration, or it is damaged.\n"
-                   "fix: build for the exact board (chip, flash size and mode) and upload the "
-                   "fresh .bin.",
-                   u->cfg.target, where, text);
-        break;
-    default: {
-        const char *advice = "see the device's serial log for details";
-        char busy_advice[256];
-        snprintf(busy_advice, sizeof busy_advice, "%s; wait for it and upload again",
-                 busy_meaning(text));
-        if (contains(text, "bootstrapping"))
-            advice = "reset the ESP8266 once (reset button or power cycle) after flashing it "
-                     "over serial; the first boot after a serial upload cannot apply an OTA "
-                     "update";
-        else if (contains(text, "Flash Write") || contains(text, "Flash Erase") ||
-                 contains(text, "Flash Read"))
-            advice = "a flash operation failed on the device: check its power supply; the "
-                     "flash chip may be worn out";
-        else if (busy_text(text))
-            advice = busy_advice;
-        else if (contains(text, "Partition Could Not"))
-            advice = "the device's partition table has no OTA slot: flash a partition scheme "
-                     "with OTA support over serial once";
-        else if (contains(text, "Aborted"))
-            advice = "the device ended the update before it had the whole image";
-        else if (code == OTK_UPX_WRONG_CHIP)
-            advice = "the image's header names another chip than the device's: upload the "
-                     "build for the device's board";
-        finish(u, now, code, "%s %s: \"%s\" (at byte %u of %u).\nfix: %s.", u->cfg.target, where,
-               text, at, u->cfg.size, advice);
-    }
-    }
+    finish(u, now, cause);
 }
 
 /* ---- UDP handshake ---- */
@@ -488,11 +355,7 @@ begin_handshake(struct otk_upload *u, uint32_t now)
     close_fd(&u->udp_fd_);
     u->udp_fd_ = open_udp(u);
     if (u->udp_fd_ < 0) {
-        finish(u, now, OTK_UPX_LOCAL_NET,
-               "cannot open a UDP socket%s%s: %s.\nfix: -I/--host_ip must be an IPv4 address "
-               "of this host (or 0.0.0.0).",
-               u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "",
-               otk_net_strerror());
+        finish_sys(u, now, OTK_UPC_UDP_OPEN, otk_net_strerror());
         return;
     }
     u->invites_ = 0;
@@ -512,11 +375,11 @@ static void
 begin_attempt(struct otk_upload *u, uint32_t now)
 {
     u->sent = u->acked = u->emitted_ = u->tcp_acked_ = u->end_digits_ = 0;
-    u->cause = NULL;
+    u->outcome.violation = OTK_UPV_NONE;
+    u->outcome.device_text[0] = 0;
     u->handshakes_ = 0;
     u->rerun_done_ = false;
     u->authenticated = false;
-    u->device_text[0] = 0;
     u->grace_on_ = false;
     otk_ack_parser_init(&u->parser_);
     begin_handshake(u, now);
@@ -537,20 +400,12 @@ answer_challenge(struct otk_upload *u, uint32_t now, const char *nonce, size_t n
     } else if (nonce_len == OTK_SHA256_HEX_LEN) {
         u->variant = OTK_AUTH_PBKDF2;
     } else {
-        finish(u, now, OTK_UPX_FAIL,
-               "%s sent an AUTH challenge with a %zu-character nonce; ArduinoOTA uses 32 (MD5) "
-               "or 64 (PBKDF2-HMAC-SHA256).\nfix: is this an ArduinoOTA device? Run with -d "
-               "and report the exchange.",
-               u->cfg.target, nonce_len);
+        u->outcome.figure = (long)nonce_len;
+        finish(u, now, OTK_UPC_BAD_NONCE);
         return;
     }
     if (!*pw) {
-        finish(u, now, OTK_UPX_AUTH,
-               "%s requires a password (it answered the invitation with an AUTH challenge) and "
-               "none was given.\nfix: pass it with -a/--auth PASSWORD (PlatformIO: upload_flags "
-               "= --auth=PASSWORD; Arduino IDE: it asks when the device advertises "
-               "auth_upload=yes).",
-               u->cfg.target);
+        finish(u, now, OTK_UPC_NO_PASSWORD);
         return;
     }
     hex = otk_auth_hex_len(u->variant);
@@ -560,13 +415,13 @@ answer_challenge(struct otk_upload *u, uint32_t now, const char *nonce, size_t n
     /* espota derives the cnonce from file name, size and address; any string of the right
      * length works, and a random one does not leak anything. */
     if (c->random(c->user, rnd, hex / 2) != OTK_OK) {
-        finish(u, now, OTK_UPX_FAIL, "the random number source failed");
+        finish(u, now, OTK_UPC_RANDOM_FAILED);
         return;
     }
     otk_hex(rnd, hex / 2, cnonce);
     if (otk_proto_auth_response(c, u->variant, secret, strlen(secret), nonce, nonce_len, cnonce,
                                 hex, response) != OTK_OK) {
-        finish(u, now, OTK_UPX_FAIL, "computing the authentication response failed");
+        finish(u, now, OTK_UPC_AUTH_COMPUTE);
         return;
     }
     u->answer_len_ = otk_proto_format_auth(u->answer_, sizeof u->answer_, cnonce, response, hex);
@@ -603,17 +458,7 @@ auth_failed(struct otk_upload *u, uint32_t now)
         begin_handshake(u, now);
         return;
     }
-    finish(u, now, OTK_UPX_AUTH,
-           "%s rejected the password: it answered \"Authentication Failed\"%s.\n"
-           "fix: use the password the sketch sets with ArduinoOTA.setPassword() (or the one "
-           "whose hash it passes to setPasswordHash()): -a/--auth PASSWORD; PlatformIO: "
-           "upload_flags = --auth=PASSWORD.",
-           u->cfg.target,
-           u->variant == OTK_AUTH_PBKDF2
-               ? (u->cfg.md5_target ? " (PBKDF2 with the MD5 password hash, as -m asks)"
-                                    : " (tried PBKDF2 with the SHA-256 and with the MD5 "
-                                      "password hash)")
-               : " (MD5 challenge)");
+    finish(u, now, OTK_UPC_AUTH_FAILED);
 }
 
 static void
@@ -640,9 +485,9 @@ stranger(struct otk_upload *u, const struct sockaddr_in *from, const char *what)
     char ip[INET_ADDRSTRLEN];
 
     inet_ntop(AF_INET, &from->sin_addr, ip, sizeof ip);
-    snprintf(u->stranger_, sizeof u->stranger_, "%s:%u", ip, ntohs(from->sin_port));
-    u->strangers_++;
-    dlog(u, "refused %s from %s: %s", what, u->stranger_,
+    snprintf(u->outcome.stranger, sizeof u->outcome.stranger, "%s:%u", ip, ntohs(from->sin_port));
+    u->outcome.strangers++;
+    dlog(u, "refused %s from %s: %s", what, u->outcome.stranger,
          from->sin_addr.s_addr != u->dev_.sin_addr.s_addr
              ? "not the device's address"
              : "the device has not answered the invitation yet");
@@ -683,29 +528,10 @@ drain_errqueue(struct otk_upload *u)
 static void
 no_answer(struct otk_upload *u, uint32_t now)
 {
-    if (u->busy_)
-        finish(u, now, OTK_UPX_DEVICE,
-               "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): %s.\n"
-               "fix: wait for the other upload to end and upload again (a longer -t waits "
-               "longer); if no other upload runs, reset the device.",
-               u->who_, u->device_text, u->busy_, u->busy_ == 1 ? "" : "s",
-               u->cfg.invite_timeout_ms / 1000.0, u->invites_, u->invites_ == 1 ? "" : "s",
-               busy_meaning(u->device_text));
-    else if (u->unreach_)
-        finish(u, now, OTK_UPX_NO_ANSWER,
-               "%s answered that nothing listens on UDP port %u (ICMP port unreachable, "
-               "%u times): wrong port, or ArduinoOTA is not running on it.\n"
-               "fix: %s; check that the sketch calls ArduinoOTA.begin() and handle().",
-               u->who_, u->cfg.port, u->unreach_, other_core_hint(u->cfg.port));
-    else
-        finish(u, now, OTK_UPX_NO_ANSWER,
-               "no answer from %s on UDP port %u: %u invitation%s in %.1f s went "
-               "unanswered.\n"
-               "fix: check that the device is powered and on this network, that its sketch "
-               "calls ArduinoOTA.handle() often (a blocked loop() cannot answer), and the port: "
-               "%s.",
-               u->who_, u->cfg.port, u->invites_, u->invites_ == 1 ? "" : "s",
-               u->cfg.invite_timeout_ms / 1000.0, other_core_hint(u->cfg.port));
+    finish(u, now,
+           u->busy_      ? OTK_UPC_BUSY
+           : u->unreach_ ? OTK_UPC_PORT_UNREACH
+                         : OTK_UPC_NO_ANSWER);
 }
 
 static void
@@ -751,7 +577,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             continue; /* duplicates of OK and such: nothing to do */
         }
         if (r.kind == OTK_REPLY_OK || r.kind == OTK_REPLY_AUTH)
-            u->device_text[0] = 0; /* a busy answer before this one is history */
+            u->outcome.device_text[0] = 0; /* a busy answer before this one is history */
         switch (r.kind) {
         case OTK_REPLY_OK:
             u->answered_ = true;
@@ -776,10 +602,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             if (u->state == OTK_UP_AUTH)
                 auth_failed(u, now);
             else
-                finish(u, now, OTK_UPX_FAIL,
-                       "%s answered the invitation with \"Authentication Failed\".\nfix: "
-                       "another host may be talking to the device; run with -d.",
-                       u->cfg.target);
+                finish(u, now, OTK_UPC_AUTH_UNSOLICITED);
             break;
         case OTK_REPLY_ERR: {
             char t[160];
@@ -787,7 +610,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             if (u->state == OTK_UP_INVITE && busy_text(t)) {
                 /* Busy with another upload, or finishing one: not final. Keep inviting, once
                  * a second, until it is free or -t runs out (no_answer() then says so). */
-                snprintf(u->device_text, sizeof u->device_text, "%s", t);
+                snprintf(u->outcome.device_text, sizeof u->outcome.device_text, "%s", t);
                 u->busy_++;
                 u->gap_ = BUSY_GAP_MS;
                 u->next_send_ = now + BUSY_GAP_MS;
@@ -798,11 +621,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             break;
         }
         case OTK_REPLY_OTHER:
-            finish(u, now, OTK_UPX_FAIL,
-                   "unexpected answer from %s to the %s: \"%s\".\nfix: is an ArduinoOTA device "
-                   "listening on UDP port %u? (%s)",
-                   u->cfg.target, u->state == OTK_UP_AUTH ? "auth answer" : "invitation", shown,
-                   u->cfg.port, other_core_hint(u->cfg.port));
+            finish_sys(u, now, OTK_UPC_UNEXPECTED_REPLY, shown);
             break;
         }
     }
@@ -810,26 +629,14 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
 
 /* ---- data phase ---- */
 
-/* The device broke the protocol. Never retried: a device that lies once lies again. */
-#if defined(__GNUC__)
-__attribute__((format(printf, 4, 5)))
-#endif
+/* The device broke the protocol (figure: the violation's number of bytes). Never retried: a
+ * device that lies once lies again. */
 static void
-protocol_error(struct otk_upload *u, uint32_t now, const char *cause, const char *fmt, ...)
+protocol_error(struct otk_upload *u, uint32_t now, enum otk_up_violation v, long figure)
 {
-    char what[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    u->cause = cause;
-    finish(u, now, OTK_UPX_PROTOCOL,
-           "protocol violation (%s): %s %s.\n"
-           "fix: an ArduinoOTA device does not do this, so the result is unknown: the device "
-           "may still run its old firmware. Check what answers at %s (-d shows the "
-           "exchange) and the device's serial log; upload again.",
-           cause, u->who_, what, u->who_);
+    u->outcome.violation = v;
+    u->outcome.figure = figure;
+    finish(u, now, OTK_UPC_PROTOCOL);
 }
 
 /* Every honest device, before its "OK", has been sent every byte, acked after the last one
@@ -838,54 +645,28 @@ protocol_error(struct otk_upload *u, uint32_t now, const char *cause, const char
 static void
 judge_ok(struct otk_upload *u, uint32_t now)
 {
-    uint32_t size = u->cfg.size;
     long unacked = otk_net_unacked(u->conn_fd_);
-    char acks[96];
 
-    snprintf(acks, sizeof acks, "; its acks stand for about %u bytes (%.0f%%)", u->parser_.claimed,
-             pct(u->parser_.claimed, size));
-    if (u->sent < size)
-        protocol_error(u, now, "early-ok",
-                       "said \"OK\" when only %u of the %u bytes had been sent%s", u->sent, size,
-                       acks);
+    if (u->sent < u->cfg.size)
+        protocol_error(u, now, OTK_UPV_OK_BEFORE_SENT, u->sent);
     else if (u->parser_.digits == u->end_digits_)
-        protocol_error(u, now, "early-ok",
-                       "said \"OK\" without acknowledging the end of the image (no ack came "
-                       "after the last of the %u bytes was sent)%s",
-                       size, acks);
+        protocol_error(u, now, OTK_UPV_OK_WITHOUT_END_ACK, 0);
     else if (unacked > 0)
-        protocol_error(u, now, "early-ok",
-                       "said \"OK\" before its TCP stack had received the last %ld of the %u "
-                       "bytes%s",
-                       unacked, size, acks);
+        protocol_error(u, now, OTK_UPV_OK_BEFORE_TCP_ACK, unacked);
     else
-        finish(u, now, OTK_UPX_OK, NULL);
+        finish(u, now, OTK_UPC_OK);
 }
 
 static void
-conclude_closed(struct otk_upload *u, uint32_t now, const char *how)
+conclude_closed(struct otk_upload *u, uint32_t now, enum otk_up_close how)
 {
-    if (u->parser_.ok) {
+    u->outcome.closed = how;
+    if (u->parser_.ok)
         judge_ok(u, now);
-    } else if (u->parser_.error) {
+    else if (u->parser_.error)
         device_error(u, now, u->parser_.text, false);
-    } else if (u->tcp_acked_ >= u->cfg.size) {
-        finish(u, now, OTK_UPX_DROPPED,
-               "%s %s after receiving all %u bytes, without sending \"OK\" or an error: the "
-               "result of the update is unknown.\n"
-               "fix: check the device's serial log; upload again.",
-               u->cfg.target, how, u->cfg.size);
-    } else {
-        finish(u, now, OTK_UPX_DROPPED,
-               "%s %s without sending a result, when its network stack had acknowledged %u of "
-               "%u bytes (%.0f%%) and %u more were in flight: it lost Wi-Fi, rebooted, or gave "
-               "up waiting for data.\n"
-               "fix: upload again (--retries does this automatically); if it keeps happening, "
-               "check the signal strength and what else the device does during the update "
-               "(BLE scans, MQTT).",
-               u->cfg.target, how, u->acked, u->cfg.size, pct(u->acked, u->cfg.size),
-               u->sent - u->acked);
-    }
+    else
+        finish(u, now, u->tcp_acked_ >= u->cfg.size ? OTK_UPC_DROPPED_AFTER_ALL : OTK_UPC_DROPPED);
 }
 
 /* Progress is what the device acknowledged with its acks, never more than its TCP stack
@@ -925,21 +706,14 @@ judge_replies(struct otk_upload *u, uint32_t now, bool had_error)
     const struct otk_ack_parser *p = &u->parser_;
 
     if (p->claimed_min > u->sent) {
-        protocol_error(u, now, "over-ack",
-                       "acknowledged at least %u bytes when only %u had been sent (acks are "
-                       "the byte counts of the device's reads)",
-                       p->claimed_min, u->sent);
+        protocol_error(u, now, OTK_UPV_OVER_ACK, p->claimed_min);
     } else if (p->garbage) {
-        if (p->text_total > OTK_ACK_TEXT_MAX)
-            protocol_error(u, now, "garbage",
-                           "sent more than %u bytes of text, longer than any error message of "
-                           "the cores: \"%.60s...\"",
-                           OTK_ACK_TEXT_MAX, p->text);
-        else
-            protocol_error(u, now, "garbage",
-                           "sent more than %u separators or zeros in a row, which are neither "
-                           "acks, \"OK\" nor an error text",
-                           OTK_ACK_SEP_MAX);
+        if (p->text_total > OTK_ACK_TEXT_MAX) {
+            snprintf(u->outcome.detail, sizeof u->outcome.detail, "%.60s", p->text);
+            protocol_error(u, now, OTK_UPV_TEXT_TOO_LONG, OTK_ACK_TEXT_MAX);
+        } else {
+            protocol_error(u, now, OTK_UPV_SEPARATORS, OTK_ACK_SEP_MAX);
+        }
     } else if (p->ok) {
         judge_ok(u, now);
     } else if (p->error && !had_error) {
@@ -981,13 +755,12 @@ read_replies(struct otk_upload *u, uint32_t now)
             continue;
         }
         if (n == 0) {
-            conclude_closed(u, now, "closed the connection");
+            conclude_closed(u, now, OTK_UP_CLOSED);
             return;
         }
         if (n == OTK_NET_AGAIN)
             return;
-        conclude_closed(u, now,
-                        n == OTK_NET_RESET ? "reset the connection" : "dropped the connection");
+        conclude_closed(u, now, n == OTK_NET_RESET ? OTK_UP_RESET : OTK_UP_LOST);
         return;
     }
 }
@@ -1010,8 +783,7 @@ write_image(struct otk_upload *u, uint32_t now)
             /* the device may have written its reason before closing */
             read_replies(u, now);
             if (u->state == OTK_UP_SEND)
-                conclude_closed(
-                    u, now, n == OTK_NET_PIPE ? "closed the connection" : "dropped the connection");
+                conclude_closed(u, now, n == OTK_NET_PIPE ? OTK_UP_CLOSED : OTK_UP_LOST);
             return;
         }
         u->sent += (uint32_t)n;
@@ -1027,19 +799,6 @@ write_image(struct otk_upload *u, uint32_t now)
 }
 
 static void
-stalled(struct otk_upload *u, uint32_t now)
-{
-    finish(u, now, OTK_UPX_STALLED,
-           "transfer to %s stalled at byte %u of %u (%.0f%%): the device took no data for "
-           "%.0f s.\n"
-           "fix: upload again (--retries does this automatically); a device whose loop() is "
-           "busy with BLE scans or MQTT, or a weak Wi-Fi signal, stalls transfers - pause "
-           "those during OTA (ArduinoOTA.onStart()).",
-           u->cfg.target, u->acked, u->cfg.size, pct(u->acked, u->cfg.size),
-           u->cfg.stall_timeout_ms / 1000.0);
-}
-
-static void
 data_timers(struct otk_upload *u, uint32_t now)
 {
     update_acked(u, now);
@@ -1051,7 +810,7 @@ data_timers(struct otk_upload *u, uint32_t now)
         return;
     if (u->tcp_acked_ < u->cfg.size || u->state == OTK_UP_SEND) {
         if (now - u->progress_t_ >= u->cfg.stall_timeout_ms)
-            stalled(u, now);
+            finish(u, now, OTK_UPC_STALLED);
         return;
     }
     /* everything acknowledged by the device's TCP stack: now it verifies and answers */
@@ -1063,18 +822,9 @@ data_timers(struct otk_upload *u, uint32_t now)
              u->cfg.size, u->acked, u->cfg.result_timeout_ms / 1000.0);
     } else if (due(now, u->deadline_) && u->acked < u->cfg.size) {
         /* the kernel took the rest, the application did not: it stopped reading */
-        finish(u, now, OTK_UPX_STALLED,
-               "%s stopped reading the image: its network stack took all %u bytes, but its acks "
-               "account for %u (%.0f%%), and no result came within %.0f s.\n"
-               "fix: check the device's serial log (a crash, or a loop() that blocks during the "
-               "update); reset it and upload again.",
-               u->cfg.target, u->cfg.size, u->acked, pct(u->acked, u->cfg.size),
-               u->cfg.result_timeout_ms / 1000.0);
+        finish(u, now, OTK_UPC_STOPPED_READING);
     } else if (due(now, u->deadline_)) {
-        finish(u, now, OTK_UPX_DROPPED,
-               "%s received all %u bytes but sent no result (\"OK\" or an error) within %.0f "
-               "s.\nfix: check the device's serial log; upload again.",
-               u->cfg.target, u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
+        finish(u, now, OTK_UPC_NO_RESULT);
     }
 }
 
@@ -1100,23 +850,14 @@ open_listener(struct otk_upload *u, uint32_t now)
 
     /* espota binds to whatever Python's bind() accepts: host names too */
     if (inet_pton(AF_INET, hip, &ip) != 1 && otk_net_resolve4(hip, &ip, why, sizeof why) != 0) {
-        finish(u, now, OTK_UPX_LOCAL_NET,
-               "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an "
-               "address of this host that the device can reach, or leave -I out.",
-               hip);
+        finish(u, now, OTK_UPC_BIND_ADDR);
         return -1;
     }
     u->bind_ = ip;
     rc = otk_net_tcp_listen(ip, u->cfg.host_port, SNDBUF_CAP, &u->listen_fd_, &u->listen_port);
     if (rc != OTK_NET_OK) {
-        finish(u, now, OTK_UPX_LOCAL_NET, "cannot listen on TCP %s:%u: %s.\nfix: %s", hip,
-               u->cfg.host_port, otk_net_strerror(),
-               rc == OTK_NET_INUSE ? "that port is in use on this host: choose another with "
-                                     "-P/--host_port, or leave -P out for a free one."
-               : rc == OTK_NET_NOADDR
-                   ? "-I/--host_ip must be an address of this host (see 'ip addr')."
-               : rc == OTK_NET_DENIED ? "ports below 1024 need privileges: use -P 1024 or higher."
-                                      : "check -I/--host_ip and -P/--host_port.");
+        u->outcome.net_rc = rc;
+        finish_sys(u, now, OTK_UPC_LISTEN, otk_net_strerror());
         return -1;
     }
     return 0;
@@ -1156,20 +897,10 @@ resolve(struct otk_upload *u, uint32_t now)
             u->cfg.port = dev.port; /* what the device publishes beats any default */
     } else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
-        if (inet_pton(AF_INET6, t, &a6) == 1) {
-            finish(u, now, OTK_UPX_RESOLVE,
-                   "'%s' is an IPv6 address; ArduinoOTA devices take uploads over IPv4.\n"
-                   "fix: use the device's IPv4 address.",
-                   t);
-        } else {
-            finish(u, now, OTK_UPX_RESOLVE, "cannot resolve the device name '%s': %s.\nfix: %s", t,
-                   why,
-                   mdns ? "no device answered the mDNS query for it within 3 s. Check that it "
-                          "is on and on this host's network ('otakit list' shows the devices "
-                          "that answer; with several interfaces -I ADDRESS picks the one to ask "
-                          "on), or use the device's IP address."
-                        : "check the spelling, or use the device's IP address.");
-        }
+        if (inet_pton(AF_INET6, t, &a6) == 1)
+            finish(u, now, OTK_UPC_IPV6);
+        else
+            finish_sys(u, now, OTK_UPC_NOT_RESOLVED, why);
         return -1;
     }
     memset(&u->dev_, 0, sizeof u->dev_);
@@ -1177,10 +908,6 @@ resolve(struct otk_upload *u, uint32_t now)
     u->dev_.sin_addr = ip;
     u->dev_.sin_port = htons(u->cfg.port);
     inet_ntop(AF_INET, &u->dev_.sin_addr, u->dev_ip, sizeof u->dev_ip);
-    if (strcmp(t, u->dev_ip))
-        snprintf(u->who_, sizeof u->who_, "%.200s (%s)", t, u->dev_ip);
-    else
-        snprintf(u->who_, sizeof u->who_, "%s", t);
     return 0;
 }
 
@@ -1225,26 +952,18 @@ chip_refused(struct otk_upload *u, uint32_t now)
               : u->cfg.port == OTK_PORT_ESP32 ? OTK_CHIP_ESP32
                                               : OTK_CHIP_UNKNOWN;
     int named = board_chip(u->board);
-    char how[160], who[48];
 
     if (u->cfg.force || img == OTK_CHIP_UNKNOWN)
         return false;
     if (named != OTK_CHIP_UNKNOWN) {
         if (named == img)
             return false;
-        snprintf(how, sizeof how, "its mDNS TXT record says board=%s; --force sends the image",
-                 u->board);
-        snprintf(who, sizeof who, "an %s", otk_image_chip_name(named));
-        wrong_chip(u, now, img, who, how);
+        wrong_chip(u, now, img, named, false, OTK_UP_CHIP_BOARD);
         return true;
     }
     if (dev == OTK_CHIP_UNKNOWN || family(img) == dev)
         return false;
-    snprintf(how, sizeof how,
-             "UDP port %u is where %s devices listen; if this one listens there anyway "
-             "(ArduinoOTA.setPort()), --force sends the image",
-             u->cfg.port, dev == OTK_CHIP_ESP8266 ? "ESP8266" : "ESP32-family");
-    wrong_chip(u, now, img, dev == OTK_CHIP_ESP8266 ? "an ESP8266" : "of the ESP32 family", how);
+    wrong_chip(u, now, img, dev, dev == OTK_CHIP_ESP32, OTK_UP_CHIP_PORT);
     return true;
 }
 
@@ -1254,8 +973,7 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
     u->t_begin = now;
     u->attempt = 1;
     if (otk_net_init() != OTK_NET_OK) {
-        finish(u, now, OTK_UPX_LOCAL_NET, "cannot start the socket library: %s.",
-               otk_net_strerror());
+        finish_sys(u, now, OTK_UPC_NET_INIT, otk_net_strerror());
         return -1;
     }
     if (resolve(u, now) < 0 || chip_refused(u, now) || open_listener(u, now) < 0)
@@ -1369,15 +1087,7 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
             }
         } else if (u->state == OTK_UP_AUTH) {
             if (due(now, u->deadline_)) {
-                finish(u, now, OTK_UPX_AUTH_NO_ANSWER,
-                       "%s sent an AUTH challenge but did not answer our authentication "
-                       "(%s) within %.0f s.\n"
-                       "fix: the password is not the problem (a wrong one gets "
-                       "\"Authentication Failed\"): the device is busy or the Wi-Fi link loses "
-                       "datagrams; upload again. A device whose loop() runs slowly (BLE, MQTT "
-                       "reconnects) needs ArduinoOTA.handle() called more often.",
-                       u->cfg.target, u->variant == OTK_AUTH_PBKDF2 ? "PBKDF2-HMAC-SHA256" : "MD5",
-                       u->cfg.auth_timeout_ms / 1000.0);
+                finish(u, now, OTK_UPC_AUTH_NO_ANSWER);
             } else if (due(now, u->next_send_)) {
                 /* Same datagram, same socket: harmless in every device state (in IDLE a 200
                  * is ignored, in RUNUPDATE UDP is not read). */
@@ -1386,17 +1096,7 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
                 u->next_send_ = now + u->gap_;
             }
         } else if (u->state == OTK_UP_CONNECT && due(now, u->deadline_)) {
-            finish(u, now, OTK_UPX_NO_CONNECT,
-                   "%s accepted the upload but never connected back to %s:%u (TCP) within "
-                   "%.0f s.\n"
-                   "fix: this host must accept inbound TCP connections on that address and "
-                   "port: allow otakit (or TCP port %u) in the firewall, or pick a reachable "
-                   "address and a fixed port to open with -I/--host_ip and -P/--host_port "
-                   "(VPNs and other subnets often block the way back). An ESP32 also stays "
-                   "silent when it cannot start the update, e.g. when the image (%u bytes) is "
-                   "bigger than its OTA slot: check its serial log.",
-                   u->cfg.target, u->local_ip, u->listen_port, u->cfg.connect_timeout_ms / 1000.0,
-                   u->listen_port, u->cfg.size);
+            finish(u, now, OTK_UPC_NO_CONNECT);
         }
         return;
     case OTK_UP_SEND:
@@ -1433,5 +1133,5 @@ otk_upload_abort(struct otk_upload *u, uint32_t now, const char *why)
         return;
     u->cfg.retries = 0;
     u->state = OTK_UP_IDLE; /* so that finish() does not schedule a retry */
-    finish(u, now, OTK_UPX_FAIL, "%s: %s", u->cfg.target, why);
+    finish_sys(u, now, OTK_UPC_ABORTED, why);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "otakit/upload.h"
+#include "upload_cli.h"
 
 static char err[2048];
 
@@ -278,33 +279,33 @@ device_error_texts(void **state)
 {
     (void)state;
     /* ESP32 Updater strings (TCP trailer) */
-    assert_int_equal(otk_upload_classify_device_error("Not Enough Space"), OTK_UPX_TOO_BIG);
-    assert_int_equal(otk_upload_classify_device_error("Bad Size Given"), OTK_UPX_TOO_BIG);
-    assert_int_equal(otk_upload_classify_device_error("Wrong Magic Byte"), OTK_UPX_NOT_FIRMWARE);
-    assert_int_equal(otk_upload_classify_device_error("MD5 Check Failed"), OTK_UPX_MD5);
-    assert_int_equal(otk_upload_classify_device_error("Could Not Activate The Firmware"),
+    assert_int_equal(cli_upload_classify_device_error("Not Enough Space"), OTK_UPX_TOO_BIG);
+    assert_int_equal(cli_upload_classify_device_error("Bad Size Given"), OTK_UPX_TOO_BIG);
+    assert_int_equal(cli_upload_classify_device_error("Wrong Magic Byte"), OTK_UPX_NOT_FIRMWARE);
+    assert_int_equal(cli_upload_classify_device_error("MD5 Check Failed"), OTK_UPX_MD5);
+    assert_int_equal(cli_upload_classify_device_error("Could Not Activate The Firmware"),
                      OTK_UPX_REJECTED);
-    assert_int_equal(otk_upload_classify_device_error("Flash Write Failed"), OTK_UPX_DEVICE);
-    assert_int_equal(otk_upload_classify_device_error("Aborted"), OTK_UPX_DEVICE);
+    assert_int_equal(cli_upload_classify_device_error("Flash Write Failed"), OTK_UPX_DEVICE);
+    assert_int_equal(cli_upload_classify_device_error("Aborted"), OTK_UPX_DEVICE);
     /* the device timed out waiting for data: a stall, retried */
-    assert_int_equal(otk_upload_classify_device_error("Stream Read Timeout"), OTK_UPX_STALLED);
-    assert_int_equal(otk_upload_classify_device_error("ERROR[6]: Stream Read Timeout"),
+    assert_int_equal(cli_upload_classify_device_error("Stream Read Timeout"), OTK_UPX_STALLED);
+    assert_int_equal(cli_upload_classify_device_error("ERROR[6]: Stream Read Timeout"),
                      OTK_UPX_STALLED);
     /* ESP8266 "ERROR[n]: ..." (UDP "ERR: " stripped, or TCP) */
-    assert_int_equal(otk_upload_classify_device_error("ERROR[4]: Not Enough Space"),
+    assert_int_equal(cli_upload_classify_device_error("ERROR[4]: Not Enough Space"),
                      OTK_UPX_TOO_BIG);
-    assert_int_equal(otk_upload_classify_device_error("ERROR[10]: Magic byte is not 0xE9"),
+    assert_int_equal(cli_upload_classify_device_error("ERROR[10]: Magic byte is not 0xE9"),
                      OTK_UPX_NOT_FIRMWARE);
-    assert_int_equal(otk_upload_classify_device_error(
+    assert_int_equal(cli_upload_classify_device_error(
                          "ERROR[7]: MD5 verification failed: expected: a, calculated: b"),
                      OTK_UPX_MD5);
-    assert_int_equal(otk_upload_classify_device_error("ERROR[9]: new Flash config wrong"),
+    assert_int_equal(cli_upload_classify_device_error("ERROR[9]: new Flash config wrong"),
                      OTK_UPX_REJECTED);
-    assert_int_equal(otk_upload_classify_device_error("ERROR[12]: Signature verification failed"),
+    assert_int_equal(cli_upload_classify_device_error("ERROR[12]: Signature verification failed"),
                      OTK_UPX_REJECTED);
-    assert_int_equal(otk_upload_classify_device_error("Image verification failed"),
+    assert_int_equal(cli_upload_classify_device_error("Image verification failed"),
                      OTK_UPX_REJECTED);
-    assert_int_equal(otk_upload_classify_device_error(
+    assert_int_equal(cli_upload_classify_device_error(
                          "ERROR[11]: Invalid bootstrapping state, reset ESP8266 before updating"),
                      OTK_UPX_DEVICE);
 }
@@ -314,24 +315,46 @@ outcome_tables(void **state)
 {
     (void)state;
     /* retried: no answer, no auth answer, stall, drop, MD5; never password or refusals */
-    assert_true(otk_upload_exit_transient(OTK_UPX_NO_ANSWER));
-    assert_true(otk_upload_exit_transient(OTK_UPX_AUTH_NO_ANSWER));
-    assert_true(otk_upload_exit_transient(OTK_UPX_STALLED));
-    assert_true(otk_upload_exit_transient(OTK_UPX_DROPPED));
-    assert_true(otk_upload_exit_transient(OTK_UPX_MD5));
-    assert_false(otk_upload_exit_transient(OTK_UPX_AUTH));
-    assert_false(otk_upload_exit_transient(OTK_UPX_TOO_BIG));
-    assert_false(otk_upload_exit_transient(OTK_UPX_NOT_FIRMWARE));
-    assert_false(otk_upload_exit_transient(OTK_UPX_REJECTED));
-    assert_false(otk_upload_exit_transient(OTK_UPX_NO_CONNECT));
-    assert_false(otk_upload_exit_transient(OTK_UPX_PROTOCOL));
-    assert_false(otk_upload_exit_transient(OTK_UPX_RESOLVE));
-    assert_false(otk_upload_exit_transient(OTK_UPX_OK));
+    assert_true(otk_upload_cause_transient(OTK_UPC_NO_ANSWER));
+    assert_true(otk_upload_cause_transient(OTK_UPC_AUTH_NO_ANSWER));
+    assert_true(otk_upload_cause_transient(OTK_UPC_STALLED));
+    assert_true(otk_upload_cause_transient(OTK_UPC_DROPPED));
+    assert_true(otk_upload_cause_transient(OTK_UPC_DEV_MD5));
+    assert_false(otk_upload_cause_transient(OTK_UPC_AUTH_FAILED));
+    assert_false(otk_upload_cause_transient(OTK_UPC_DEV_TOO_BIG));
+    assert_false(otk_upload_cause_transient(OTK_UPC_DEV_NOT_FIRMWARE));
+    assert_false(otk_upload_cause_transient(OTK_UPC_DEV_REJECTED));
+    assert_false(otk_upload_cause_transient(OTK_UPC_NO_CONNECT));
+    assert_false(otk_upload_cause_transient(OTK_UPC_PROTOCOL));
+    assert_false(otk_upload_cause_transient(OTK_UPC_NOT_RESOLVED));
+    assert_false(otk_upload_cause_transient(OTK_UPC_OK));
+    /* the same rule over every cause: retried exactly when its exit code is one of those; and
+     * every failure has words */
+    for (int c = 0; c < OTK_UPC_COUNT; c++) {
+        struct otk_upload u;
+        char msg[1024];
+        int code;
+
+        memset(&u, 0, sizeof u);
+        u.cfg.target = "dev";
+        snprintf(u.outcome.detail, sizeof u.outcome.detail, "interrupted");
+        u.outcome.cause = (enum otk_up_cause)c;
+        code = cli_upload_describe(&u, msg, sizeof msg);
+        assert_int_equal(code, cli_upload_exit(&u.outcome));
+        assert_int_equal(otk_upload_cause_transient((enum otk_up_cause)c),
+                         code == OTK_UPX_NO_ANSWER || code == OTK_UPX_AUTH_NO_ANSWER ||
+                             code == OTK_UPX_STALLED || code == OTK_UPX_DROPPED ||
+                             code == OTK_UPX_MD5);
+        if (c == OTK_UPC_OK)
+            assert_string_equal(msg, "");
+        else
+            assert_true(strlen(msg) > 15);
+    }
     /* every code has its own name */
     for (int a = 0; a <= OTK_UPX_PROTOCOL; a++)
         for (int b = a + 1; b <= OTK_UPX_PROTOCOL; b++)
-            assert_string_not_equal(otk_upload_exit_name(a), otk_upload_exit_name(b));
-    assert_string_equal(otk_upload_exit_name(99), "failed");
+            assert_string_not_equal(cli_upload_exit_name(a), cli_upload_exit_name(b));
+    assert_string_equal(cli_upload_exit_name(99), "failed");
 }
 
 int

@@ -21,6 +21,23 @@
 #include "otakit/err.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
+#include "upload_cli.h"
+
+/* The exit code and the message `otakit upload` would give for u's outcome. */
+static int
+result(const struct otk_upload *u)
+{
+    return cli_upload_exit(&u->outcome);
+}
+
+static const char *
+message(const struct otk_upload *u)
+{
+    static char buf[1024];
+
+    cli_upload_describe(u, buf, sizeof buf);
+    return buf;
+}
 
 struct fake {
     /* script */
@@ -373,7 +390,7 @@ streams_without_password(void **state)
     struct fake f = {0};
     struct otk_upload u;
     upload_plain(&f, &u);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_int_equal(f.received, sizeof image);
     assert_int_equal(u.sent, sizeof image);
     assert_int_equal(f.invites, 1);
@@ -394,7 +411,7 @@ lockstep_sends_one_chunk_per_ack(void **state)
     c.lockstep = true;
     otk_upload_init(&u, &c);
     run(&u, &f, 10000);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_int_equal(f.received, sizeof image);
     assert_true(f.max_read <= 1024);
     otk_upload_close(&u);
@@ -408,7 +425,7 @@ concatenated_acks_and_ok(void **state)
     struct fake f = {.batch_acks = true};
     struct otk_upload u;
     upload_plain(&f, &u);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     done(&f, &u);
 }
 
@@ -425,7 +442,7 @@ md5_and_pbkdf2_auth(void **state)
         c.password = "OTAPASSWORD";
         otk_upload_init(&u, &c);
         run(&u, &f, 5000);
-        assert_int_equal(u.result, OTK_UPX_OK);
+        assert_int_equal(result(&u), OTK_UPX_OK);
         assert_int_equal(u.variant, f.variant);
         assert_true(u.authenticated);
         assert_int_equal(f.invites, 1);
@@ -447,7 +464,7 @@ pbkdf2_falls_back_to_md5_hash(void **state)
     c.password = "pw";
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_true(u.md5_secret);
     assert_int_equal(f.invites, 2); /* a fresh invitation for the second try */
     assert_int_equal(f.challenges, 2);
@@ -461,7 +478,7 @@ pbkdf2_falls_back_to_md5_hash(void **state)
     c.md5_target = true;
     otk_upload_init(&u, &c);
     run(&u, &g, 5000);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_int_equal(g.invites, 1);
     otk_upload_close(&u);
     fake_close(&f);
@@ -482,11 +499,11 @@ wrong_password_is_not_retried(void **state)
         c.retries = 3;
         otk_upload_init(&u, &c);
         run(&u, &f, 5000);
-        assert_int_equal(u.result, OTK_UPX_AUTH);
+        assert_int_equal(result(&u), OTK_UPX_AUTH);
         assert_int_equal(u.attempt, 1);
         /* MD5: one try; PBKDF2: SHA-256 hash, then MD5 hash */
         assert_int_equal(f.challenges, v ? 2 : 1);
-        assert_non_null(strstr(u.message, "Authentication Failed"));
+        assert_non_null(strstr(message(&u), "Authentication Failed"));
         otk_upload_close(&u);
         fake_close(&f);
     }
@@ -507,7 +524,7 @@ no_invitation_after_a_challenge(void **state)
     c.password = "pw";
     otk_upload_init(&u, &c);
     run(&u, &f, 8000);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_int_equal(f.invites, 2);
     assert_int_equal(f.invites_after_challenge, 0);
     assert_true(f.answers >= 2);
@@ -529,10 +546,10 @@ nothing_listening_is_reported_fast(void **state)
     otk_upload_init(&u, &c);
     uint32_t t0 = now_ms();
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_NO_ANSWER);
+    assert_int_equal(result(&u), OTK_UPX_NO_ANSWER);
     assert_true(now_ms() - t0 < 3000); /* not the full 10 s */
-    assert_non_null(strstr(u.message, "port unreachable"));
-    assert_non_null(strstr(u.message, "8266")); /* the other core's default port */
+    assert_non_null(strstr(message(&u), "port unreachable"));
+    assert_non_null(strstr(message(&u), "8266")); /* the other core's default port */
     otk_upload_close(&u);
     fake_close(&f);
 }
@@ -549,10 +566,10 @@ udp_err_is_mapped(void **state)
     c.retries = 2;
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_TOO_BIG);
+    assert_int_equal(result(&u), OTK_UPX_TOO_BIG);
     assert_int_equal(u.attempt, 1);
-    assert_string_equal(u.device_text, "ERROR[4]: Not Enough Space");
-    assert_non_null(strstr(u.message, "307200 bytes"));
+    assert_string_equal(u.outcome.device_text, "ERROR[4]: Not Enough Space");
+    assert_non_null(strstr(message(&u), "307200 bytes"));
     otk_upload_close(&u);
     fake_close(&f);
 }
@@ -564,8 +581,8 @@ error_text_after_data(void **state)
     struct fake f = {.end_text = "Could Not Activate The Firmware\r\n"};
     struct otk_upload u;
     upload_plain(&f, &u);
-    assert_int_equal(u.result, OTK_UPX_REJECTED);
-    assert_string_equal(u.device_text, "Could Not Activate The Firmware");
+    assert_int_equal(result(&u), OTK_UPX_REJECTED);
+    assert_string_equal(u.outcome.device_text, "Could Not Activate The Firmware");
     done(&f, &u);
 }
 
@@ -582,12 +599,12 @@ never_connects_back(void **state)
     c.retries = 2;
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_NO_CONNECT);
+    assert_int_equal(result(&u), OTK_UPX_NO_CONNECT);
     assert_int_equal(u.attempt, 1);
     char where[64];
     snprintf(where, sizeof where, "127.0.0.1:%u", u.listen_port);
-    assert_non_null(strstr(u.message, where));
-    assert_non_null(strstr(u.message, "-P/--host_port"));
+    assert_non_null(strstr(message(&u), where));
+    assert_non_null(strstr(message(&u), "-P/--host_port"));
     otk_upload_close(&u);
     fake_close(&f);
 }
@@ -604,11 +621,11 @@ stall_names_the_byte(void **state)
     c.stall_timeout_ms = 500;
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_STALLED);
+    assert_int_equal(result(&u), OTK_UPX_STALLED);
     assert_true(u.acked < sizeof image);
     char at[64];
     snprintf(at, sizeof at, "stalled at byte %u of %u", u.acked, (unsigned)sizeof image);
-    assert_non_null(strstr(u.message, at));
+    assert_non_null(strstr(message(&u), at));
     otk_upload_close(&u);
     fake_close(&f);
 }
@@ -625,7 +642,7 @@ dropped_connection_is_retried(void **state)
     c.retries = 1;
     otk_upload_init(&u, &c);
     run(&u, &f, 8000);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_int_equal(u.attempt, 2);
     assert_int_equal(f.connections, 2);
 
@@ -636,9 +653,9 @@ dropped_connection_is_retried(void **state)
     cfg_for(&c, &g);
     otk_upload_init(&u, &c);
     run(&u, &g, 5000);
-    assert_int_equal(u.result, OTK_UPX_DROPPED);
-    assert_non_null(strstr(u.message, "without sending a result"));
-    assert_null(strstr(u.message, "after receiving all"));
+    assert_int_equal(result(&u), OTK_UPX_DROPPED);
+    assert_non_null(strstr(message(&u), "without sending a result"));
+    assert_null(strstr(message(&u), "after receiving all"));
     otk_upload_close(&u);
     fake_close(&f);
     fake_close(&g);
@@ -660,8 +677,8 @@ busy_device_says_with_whom(void **state)
         struct fake f = {.end_text = cases[i].text};
         struct otk_upload u;
         upload_plain(&f, &u);
-        assert_int_equal(u.result, OTK_UPX_DEVICE);
-        assert_non_null(strstr(u.message, cases[i].says));
+        assert_int_equal(result(&u), OTK_UPX_DEVICE);
+        assert_non_null(strstr(message(&u), cases[i].says));
         done(&f, &u);
     }
 }
@@ -682,10 +699,10 @@ early_ok_is_refused(void **state)
         c.retries = 2;
         otk_upload_init(&u, &c);
         run(&u, &f, 5000);
-        assert_int_equal(u.result, OTK_UPX_PROTOCOL);
-        assert_string_equal(u.cause, "early-ok");
+        assert_int_equal(result(&u), OTK_UPX_PROTOCOL);
+        assert_string_equal(cli_upload_rule_name(&u.outcome), "early-ok");
         assert_int_equal(u.attempt, 1); /* never retried */
-        assert_non_null(strstr(u.message, "said \"OK\""));
+        assert_non_null(strstr(message(&u), "said \"OK\""));
         /* progress: what the device acknowledged, not what went into the sockets */
         assert_true(u.acked <= f.received);
         otk_upload_close(&u);
@@ -700,9 +717,9 @@ over_ack_is_refused(void **state)
     struct fake f = {.ack_text = "5000000"};
     struct otk_upload u;
     upload_plain(&f, &u);
-    assert_int_equal(u.result, OTK_UPX_PROTOCOL);
-    assert_string_equal(u.cause, "over-ack");
-    assert_non_null(strstr(u.message, "acknowledged at least 5000000 bytes"));
+    assert_int_equal(result(&u), OTK_UPX_PROTOCOL);
+    assert_string_equal(cli_upload_rule_name(&u.outcome), "over-ack");
+    assert_non_null(strstr(message(&u), "acknowledged at least 5000000 bytes"));
     done(&f, &u);
 }
 
@@ -720,9 +737,9 @@ strangers_are_refused(void **state)
     cfg_for(&c, &f);
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_OK);
+    assert_int_equal(result(&u), OTK_UPX_OK);
     assert_int_equal(f.received, sizeof image);
-    assert_int_equal(u.strangers_, 2);
+    assert_int_equal(u.outcome.strangers, 2);
     for (int i = 0; i < 2; i++) {
         /* closed on them (EOF, or a reset since their OK went unread) */
         assert_true(recv(f.stranger_fd[i], b, sizeof b, 0) <= 0);
@@ -744,9 +761,9 @@ stranger_udp_ok_is_not_the_device(void **state)
     c.invite_timeout_ms = 800;
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_NO_ANSWER);
-    assert_true(u.strangers_ >= 1);
-    assert_non_null(strstr(u.message, "the last from 127.0.0.2:"));
+    assert_int_equal(result(&u), OTK_UPX_NO_ANSWER);
+    assert_true(u.outcome.strangers >= 1);
+    assert_non_null(strstr(message(&u), "the last from 127.0.0.2:"));
     otk_upload_close(&u);
     fake_close(&f);
 }
@@ -767,13 +784,13 @@ stops_reading_with_the_rest_in_its_kernel(void **state)
     c.result_timeout_ms = 500;
     otk_upload_init(&u, &c);
     run(&u, &f, 5000);
-    assert_int_equal(u.result, OTK_UPX_STALLED);
+    assert_int_equal(result(&u), OTK_UPX_STALLED);
     assert_true(u.acked <= f.received);
     assert_true(u.acked < sizeof image);
-    assert_non_null(strstr(u.message, "stopped reading the image"));
+    assert_non_null(strstr(message(&u), "stopped reading the image"));
     char acks[64];
     snprintf(acks, sizeof acks, "acks account for %u", u.acked);
-    assert_non_null(strstr(u.message, acks));
+    assert_non_null(strstr(message(&u), acks));
     done(&f, &u);
 }
 
@@ -785,7 +802,7 @@ progress_is_what_the_device_acknowledged(void **state)
     struct fake f = {.close_at = 100000, .close_times = 1};
     struct otk_upload u;
     upload_plain(&f, &u);
-    assert_int_equal(u.result, OTK_UPX_DROPPED);
+    assert_int_equal(result(&u), OTK_UPX_DROPPED);
     assert_true(u.sent > f.received);
     assert_true(u.acked <= f.received);
     done(&f, &u);

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "otakit/upload.h"
+#include "upload_cli.h"
 
 enum opt_id {
     O_IP,

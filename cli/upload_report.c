@@ -1,0 +1,724 @@
+/* SPDX-License-Identifier: MIT */
+/* The words for the upload engine's outcomes: for each cause, the exit code of `otakit upload`
+ * and a message that says what happened and how to fix it. The engine (src/host/upload.c)
+ * knows the protocol and reports facts; this file knows the command line (-a, -p, --force,
+ * --retries), PlatformIO's and the Arduino IDE's settings, and the sketches' calls.
+ *
+ * Adding a cause: one line in enum otk_up_cause (include/otakit/upload.h), one row in `causes`
+ * below (its exit code and the function that words it). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "otakit/image.h"
+#include "otakit/mdns.h"
+#include "upload_cli.h"
+
+/* ---- exit codes ---- */
+
+static const char *const exit_names[] = {
+    [OTK_UPX_OK] = "ok",
+    [OTK_UPX_FAIL] = "failed",
+    [OTK_UPX_USAGE] = "usage",
+    [OTK_UPX_FILE] = "file",
+    [OTK_UPX_RESOLVE] = "not-resolved",
+    [OTK_UPX_NO_ANSWER] = "no-answer",
+    [OTK_UPX_AUTH] = "auth-failed",
+    [OTK_UPX_AUTH_NO_ANSWER] = "auth-no-answer",
+    [OTK_UPX_NO_CONNECT] = "no-connect-back",
+    [OTK_UPX_TOO_BIG] = "too-big",
+    [OTK_UPX_NOT_FIRMWARE] = "not-firmware",
+    [OTK_UPX_MD5] = "md5-mismatch",
+    [OTK_UPX_REJECTED] = "rejected",
+    [OTK_UPX_DEVICE] = "device-error",
+    [OTK_UPX_STALLED] = "stalled",
+    [OTK_UPX_DROPPED] = "dropped",
+    [OTK_UPX_LOCAL_NET] = "local-network",
+    [OTK_UPX_WRONG_CHIP] = "wrong-chip",
+    [OTK_UPX_PROTOCOL] = "protocol",
+};
+
+const char *
+cli_upload_exit_name(int code)
+{
+    if (code < 0 || (size_t)code >= sizeof exit_names / sizeof exit_names[0] || !exit_names[code])
+        return "failed";
+    return exit_names[code];
+}
+
+/* ---- a message under construction ---- */
+
+struct msg {
+    char *buf;
+    size_t cap, len;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+say(struct msg *m, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (m->len + 1 >= m->cap)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(m->buf + m->len, m->cap - m->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        m->len = m->len + (size_t)n < m->cap ? m->len + (size_t)n : m->cap - 1;
+}
+
+static double
+pct(uint32_t part, uint32_t whole)
+{
+    return whole ? 100.0 * (double)part / (double)whole : 100.0;
+}
+
+static bool
+contains(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (!strncasecmp(hay, needle, n))
+            return true;
+    return false;
+}
+
+/* "name (ip)" for a device typed as a name, else its address. */
+static const char *
+who(const struct otk_upload *u, char *buf, size_t cap)
+{
+    if (u->dev_ip[0] && strcmp(u->cfg.target, u->dev_ip))
+        snprintf(buf, cap, "%.200s (%s)", u->cfg.target, u->dev_ip);
+    else
+        snprintf(buf, cap, "%s", u->cfg.target);
+    return buf;
+}
+
+static const char *
+other_core_hint(uint16_t port)
+{
+    if (port == OTK_PORT_ESP32)
+        return "ESP32 devices listen on 3232 by default, ESP8266 devices on 8266: try -p 8266";
+    if (port == OTK_PORT_ESP8266)
+        return "ESP8266 devices listen on 8266 by default, ESP32 devices on 3232: try -p 3232";
+    return "the defaults are 3232 (ESP32) and 8266 (ESP8266), unless the sketch calls "
+           "ArduinoOTA.setPort()";
+}
+
+/* Where in the upload the device's error text came. */
+static const char *
+where(const struct otk_upload *u)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+
+    return o->via_udp                ? "refused the upload before any data was sent"
+           : o->acked >= u->cfg.size ? "reported an error after receiving the image"
+                                     : "stopped the upload with an error";
+}
+
+static const char *
+busy_meaning(const char *text)
+{
+    if (contains(text, "challenge"))
+        return "another host is authenticating with the device (its challenge is pending); if "
+               "that keeps happening, another host is trying to update it";
+    return "another upload to it is in progress, or it is still finishing one";
+}
+
+/* ---- local failures ---- */
+
+static void
+say_aborted(const struct otk_upload *u, struct msg *m)
+{
+    say(m, "%s: %s", u->cfg.target, u->outcome.detail);
+}
+
+static void
+say_net_init(const struct otk_upload *u, struct msg *m)
+{
+    say(m, "cannot start the socket library: %s.", u->outcome.detail);
+}
+
+static void
+say_bind_addr(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an address of this "
+        "host that the device can reach, or leave -I out.",
+        u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0");
+}
+
+static void
+say_listen(const struct otk_upload *u, struct msg *m)
+{
+    int rc = u->outcome.net_rc;
+
+    say(m, "cannot listen on TCP %s:%u: %s.\nfix: %s", u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0",
+        u->cfg.host_port, u->outcome.detail,
+        rc == OTK_NET_INUSE    ? "that port is in use on this host: choose another with "
+                                 "-P/--host_port, or leave -P out for a free one."
+        : rc == OTK_NET_NOADDR ? "-I/--host_ip must be an address of this host (see 'ip addr')."
+        : rc == OTK_NET_DENIED ? "ports below 1024 need privileges: use -P 1024 or higher."
+                               : "check -I/--host_ip and -P/--host_port.");
+}
+
+static void
+say_udp_open(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "cannot open a UDP socket%s%s: %s.\nfix: -I/--host_ip must be an IPv4 address of this "
+        "host (or 0.0.0.0).",
+        u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "", u->outcome.detail);
+}
+
+static void
+say_ipv6(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "'%s' is an IPv6 address; ArduinoOTA devices take uploads over IPv4.\n"
+        "fix: use the device's IPv4 address.",
+        u->cfg.target);
+}
+
+static void
+say_not_resolved(const struct otk_upload *u, struct msg *m)
+{
+    say(m, "cannot resolve the device name '%s': %s.\nfix: %s", u->cfg.target, u->outcome.detail,
+        otk_mdns_is_local(u->cfg.target)
+            ? "no device answered the mDNS query for it within 3 s. Check that it is on and on "
+              "this host's network ('otakit list' shows the devices that answer; with several "
+              "interfaces -I ADDRESS picks the one to ask on), or use the device's IP address."
+            : "check the spelling, or use the device's IP address.");
+}
+
+/* ---- the handshake ---- */
+
+/* The device as the chip evidence names it: "an ESP8266", "an ESP32-S3", "of the ESP32
+ * family". */
+static void
+chip_how(const struct otk_upload *u, char *how, size_t cap)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+
+    switch (o->chip_source) {
+    case OTK_UP_CHIP_BOARD:
+        snprintf(how, cap, "its mDNS TXT record says board=%s; --force sends the image", u->board);
+        break;
+    case OTK_UP_CHIP_PORT:
+        snprintf(how, cap,
+                 "UDP port %u is where %s devices listen; if this one listens there anyway "
+                 "(ArduinoOTA.setPort()), --force sends the image",
+                 u->cfg.port, o->device_chip == OTK_CHIP_ESP8266 ? "ESP8266" : "ESP32-family");
+        break;
+    case OTK_UP_CHIP_ERROR:
+        snprintf(how, cap, "it %s: \"%.160s\"", where(u), o->device_text);
+        break;
+    }
+}
+
+static void
+say_wrong_chip(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    const char *dev = otk_image_chip_name(o->device_chip);
+    const char *img = otk_image_chip_name(o->image_chip);
+    char how[256];
+
+    chip_how(u, how, sizeof how);
+    say(m, "%s: this is an %s image; the device is %s%s (%s).\n", u->cfg.target,
+        img ? img : "unknown chip's", o->device_family ? "of the ESP32 family" : "an ",
+        o->device_family || !dev ? "" : dev, how);
+    say(m, "fix: upload the build for the device's board (the device keeps running its current "
+           "image).");
+}
+
+static void
+say_busy(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    char w[224];
+
+    say(m,
+        "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): %s.\n"
+        "fix: wait for the other upload to end and upload again (a longer -t waits longer); if "
+        "no other upload runs, reset the device.",
+        who(u, w, sizeof w), o->device_text, o->busy, o->busy == 1 ? "" : "s",
+        u->cfg.invite_timeout_ms / 1000.0, o->invites, o->invites == 1 ? "" : "s",
+        busy_meaning(o->device_text));
+}
+
+static void
+say_port_unreach(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+
+    say(m,
+        "%s answered that nothing listens on UDP port %u (ICMP port unreachable, %u times): "
+        "wrong port, or ArduinoOTA is not running on it.\n"
+        "fix: %s; check that the sketch calls ArduinoOTA.begin() and handle().",
+        who(u, w, sizeof w), u->cfg.port, u->outcome.unreach, other_core_hint(u->cfg.port));
+}
+
+static void
+say_no_answer(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    char w[224];
+
+    say(m,
+        "no answer from %s on UDP port %u: %u invitation%s in %.1f s went unanswered.\n"
+        "fix: check that the device is powered and on this network, that its sketch calls "
+        "ArduinoOTA.handle() often (a blocked loop() cannot answer), and the port: %s.",
+        who(u, w, sizeof w), u->cfg.port, o->invites, o->invites == 1 ? "" : "s",
+        u->cfg.invite_timeout_ms / 1000.0, other_core_hint(u->cfg.port));
+}
+
+static void
+say_bad_nonce(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s sent an AUTH challenge with a %ld-character nonce; ArduinoOTA uses 32 (MD5) or 64 "
+        "(PBKDF2-HMAC-SHA256).\nfix: is this an ArduinoOTA device? Run with -d and report the "
+        "exchange.",
+        u->cfg.target, u->outcome.figure);
+}
+
+static void
+say_no_password(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s requires a password (it answered the invitation with an AUTH challenge) and none was "
+        "given.\nfix: pass it with -a/--auth PASSWORD (PlatformIO: upload_flags = "
+        "--auth=PASSWORD; Arduino IDE: it asks when the device advertises auth_upload=yes).",
+        u->cfg.target);
+}
+
+static void
+say_random_failed(const struct otk_upload *u, struct msg *m)
+{
+    (void)u;
+    say(m, "the random number source failed");
+}
+
+static void
+say_auth_compute(const struct otk_upload *u, struct msg *m)
+{
+    (void)u;
+    say(m, "computing the authentication response failed");
+}
+
+static void
+say_auth_failed(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s rejected the password: it answered \"Authentication Failed\"%s.\n"
+        "fix: use the password the sketch sets with ArduinoOTA.setPassword() (or the one whose "
+        "hash it passes to setPasswordHash()): -a/--auth PASSWORD; PlatformIO: upload_flags = "
+        "--auth=PASSWORD.",
+        u->cfg.target,
+        u->variant == OTK_AUTH_PBKDF2
+            ? (u->cfg.md5_target ? " (PBKDF2 with the MD5 password hash, as -m asks)"
+                                 : " (tried PBKDF2 with the SHA-256 and with the MD5 password "
+                                   "hash)")
+            : " (MD5 challenge)");
+}
+
+static void
+say_auth_unsolicited(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s answered the invitation with \"Authentication Failed\".\nfix: another host may be "
+        "talking to the device; run with -d.",
+        u->cfg.target);
+}
+
+static void
+say_unexpected_reply(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "unexpected answer from %s to the %s: \"%s\".\nfix: is an ArduinoOTA device listening on "
+        "UDP port %u? (%s)",
+        u->cfg.target, u->outcome.phase == OTK_UP_AUTH ? "auth answer" : "invitation",
+        u->outcome.detail, u->cfg.port, other_core_hint(u->cfg.port));
+}
+
+static void
+say_auth_no_answer(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s sent an AUTH challenge but did not answer our authentication (%s) within %.0f s.\n"
+        "fix: the password is not the problem (a wrong one gets \"Authentication Failed\"): the "
+        "device is busy or the Wi-Fi link loses datagrams; upload again. A device whose loop() "
+        "runs slowly (BLE, MQTT reconnects) needs ArduinoOTA.handle() called more often.",
+        u->cfg.target, u->variant == OTK_AUTH_PBKDF2 ? "PBKDF2-HMAC-SHA256" : "MD5",
+        u->cfg.auth_timeout_ms / 1000.0);
+}
+
+static void
+say_no_connect(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s accepted the upload but never connected back to %s:%u (TCP) within %.0f s.\n"
+        "fix: this host must accept inbound TCP connections on that address and port: allow "
+        "otakit (or TCP port %u) in the firewall, or pick a reachable address and a fixed port "
+        "to open with -I/--host_ip and -P/--host_port (VPNs and other subnets often block the "
+        "way back). An ESP32 also stays silent when it cannot start the update, e.g. when the "
+        "image (%u bytes) is bigger than its OTA slot: check its serial log.",
+        u->cfg.target, u->local_ip, u->listen_port, u->cfg.connect_timeout_ms / 1000.0,
+        u->listen_port, u->cfg.size);
+}
+
+/* ---- the device's error texts ---- */
+
+static void
+say_dev_too_big(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s %s: \"%s\": the image (%u bytes, %.1f KiB) is bigger than the space the device has "
+        "for it.\n",
+        u->cfg.target, where(u), u->outcome.device_text, u->cfg.size, u->cfg.size / 1024.0);
+    say(m, "fix: an app image must fit the OTA slot (ESP32: the partition scheme; ESP8266: the "
+           "running sketch and the new one must both fit in the sketch area); a filesystem image "
+           "(-s) must fit the filesystem partition. Choose a partition scheme / flash layout with "
+           "a bigger slot, or make the image smaller.");
+}
+
+static void
+say_dev_not_firmware(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s %s: \"%s\": the file is not an application image for this device (%s).\n"
+        "fix: upload the .bin the build produced for this board (not the .elf or a data file); "
+        "for a filesystem image add -s/--spiffs.",
+        u->cfg.target, where(u), u->outcome.device_text,
+        u->cfg.size && u->cfg.image[0] != 0xE9
+            ? "its first byte is not 0xE9, the mark of an app image"
+            : "its header does not match what the device expects");
+}
+
+static void
+say_dev_md5(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s %s: \"%s\": the data the device wrote does not match the MD5 announced in the "
+        "invitation: the image was corrupted in transit.\n"
+        "fix: upload again (otakit retries this automatically with --retries); if it keeps "
+        "failing, check the Wi-Fi link and the device's power supply.",
+        u->cfg.target, where(u), u->outcome.device_text);
+}
+
+static void
+say_dev_rejected(const struct otk_upload *u, struct msg *m)
+{
+    const char *text = u->outcome.device_text;
+
+    if (contains(text, "Signature"))
+        say(m,
+            "%s %s: \"%s\": the device only accepts signed images.\n"
+            "fix: upload the signed binary (the build writes <name>.bin.signed; ESP8266's "
+            "espota.py picked it silently, otakit uploads exactly the file given with -f).",
+            u->cfg.target, where(u), text);
+    else
+        say(m,
+            "%s %s: \"%s\": the device received the image but could not use it: it was built "
+            "for another chip or flash configuration, or it is damaged.\n"
+            "fix: build for the exact board (chip, flash size and mode) and upload the fresh "
+            ".bin.",
+            u->cfg.target, where(u), text);
+}
+
+static void
+say_dev_stream_timeout(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s %s: \"%s\" at byte %u of %u: the device received no data for about 4 s and gave "
+        "up.\n"
+        "fix: upload again (--retries does this automatically); if it keeps happening, check "
+        "the Wi-Fi signal and what else the device does during the update (BLE scans, MQTT).",
+        u->cfg.target, where(u), u->outcome.device_text, u->outcome.acked, u->cfg.size);
+}
+
+/* The advice for an error text no other cause covers, from its words. */
+static const char *
+other_advice(const char *text, enum otk_up_cause cause, char *busy, size_t cap)
+{
+    if (contains(text, "bootstrapping"))
+        return "reset the ESP8266 once (reset button or power cycle) after flashing it over "
+               "serial; the first boot after a serial upload cannot apply an OTA update";
+    if (contains(text, "Flash Write") || contains(text, "Flash Erase") ||
+        contains(text, "Flash Read"))
+        return "a flash operation failed on the device: check its power supply; the flash chip "
+               "may be worn out";
+    if (contains(text, "already running") || contains(text, "challenge")) {
+        snprintf(busy, cap, "%s; wait for it and upload again", busy_meaning(text));
+        return busy;
+    }
+    if (contains(text, "Partition Could Not"))
+        return "the device's partition table has no OTA slot: flash a partition scheme with OTA "
+               "support over serial once";
+    if (contains(text, "Aborted"))
+        return "the device ended the update before it had the whole image";
+    if (cause == OTK_UPC_DEV_WRONG_CHIP)
+        return "the image's header names another chip than the device's: upload the build for "
+               "the device's board";
+    return "see the device's serial log for details";
+}
+
+static void
+say_dev_other(const struct otk_upload *u, struct msg *m)
+{
+    char busy[256];
+    const char *text = u->outcome.device_text;
+
+    say(m, "%s %s: \"%s\" (at byte %u of %u).\nfix: %s.", u->cfg.target, where(u), text,
+        u->outcome.acked, u->cfg.size, other_advice(text, u->outcome.cause, busy, sizeof busy));
+}
+
+/* ---- the data phase ---- */
+
+const char *
+cli_upload_rule_name(const struct otk_upload_outcome *o)
+{
+    if (o->cause != OTK_UPC_PROTOCOL)
+        return NULL;
+    switch (o->violation) {
+    case OTK_UPV_OVER_ACK:
+        return "over-ack";
+    case OTK_UPV_TEXT_TOO_LONG:
+    case OTK_UPV_SEPARATORS:
+        return "garbage";
+    default:
+        return "early-ok";
+    }
+}
+
+/* What the device did, after its name: "said \"OK\" when only ...". */
+static void
+say_violation(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    uint32_t size = u->cfg.size;
+    char acks[96];
+
+    snprintf(acks, sizeof acks, "; its acks stand for about %u bytes (%.0f%%)", o->claimed,
+             pct(o->claimed, size));
+    switch (o->violation) {
+    case OTK_UPV_OK_BEFORE_SENT:
+        say(m, "said \"OK\" when only %u of the %u bytes had been sent%s", o->sent, size, acks);
+        break;
+    case OTK_UPV_OK_WITHOUT_END_ACK:
+        say(m,
+            "said \"OK\" without acknowledging the end of the image (no ack came after the last "
+            "of the %u bytes was sent)%s",
+            size, acks);
+        break;
+    case OTK_UPV_OK_BEFORE_TCP_ACK:
+        say(m, "said \"OK\" before its TCP stack had received the last %ld of the %u bytes%s",
+            o->figure, size, acks);
+        break;
+    case OTK_UPV_OVER_ACK:
+        say(m,
+            "acknowledged at least %ld bytes when only %u had been sent (acks are the byte counts "
+            "of the device's reads)",
+            o->figure, o->sent);
+        break;
+    case OTK_UPV_TEXT_TOO_LONG:
+        say(m,
+            "sent more than %ld bytes of text, longer than any error message of the cores: "
+            "\"%.60s...\"",
+            o->figure, o->detail);
+        break;
+    default:
+        say(m,
+            "sent more than %ld separators or zeros in a row, which are neither acks, \"OK\" nor "
+            "an error text",
+            o->figure);
+        break;
+    }
+}
+
+static void
+say_protocol(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+
+    who(u, w, sizeof w);
+    say(m, "protocol violation (%s): %s ", cli_upload_rule_name(&u->outcome), w);
+    say_violation(u, m);
+    say(m,
+        ".\nfix: an ArduinoOTA device does not do this, so the result is unknown: the device may "
+        "still run its old firmware. Check what answers at %s (-d shows the exchange) and the "
+        "device's serial log; upload again.",
+        w);
+}
+
+static const char *
+closed_how(enum otk_up_close how)
+{
+    return how == OTK_UP_RESET  ? "reset the connection"
+           : how == OTK_UP_LOST ? "dropped the connection"
+                                : "closed the connection";
+}
+
+static void
+say_dropped_after_all(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s %s after receiving all %u bytes, without sending \"OK\" or an error: the result of "
+        "the update is unknown.\n"
+        "fix: check the device's serial log; upload again.",
+        u->cfg.target, closed_how(u->outcome.closed), u->cfg.size);
+}
+
+static void
+say_dropped(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+
+    say(m,
+        "%s %s without sending a result, when its network stack had acknowledged %u of %u "
+        "bytes (%.0f%%) and %u more were in flight: it lost Wi-Fi, rebooted, or gave up waiting "
+        "for data.\n",
+        u->cfg.target, closed_how(o->closed), o->acked, u->cfg.size, pct(o->acked, u->cfg.size),
+        o->sent - o->acked);
+    say(m, "fix: upload again (--retries does this automatically); if it keeps happening, check "
+           "the signal strength and what else the device does during the update (BLE scans, "
+           "MQTT).");
+}
+
+static void
+say_stalled(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+
+    say(m,
+        "transfer to %s stalled at byte %u of %u (%.0f%%): the device took no data for %.0f s.\n"
+        "fix: upload again (--retries does this automatically); a device whose loop() is busy "
+        "with BLE scans or MQTT, or a weak Wi-Fi signal, stalls transfers - pause those during "
+        "OTA (ArduinoOTA.onStart()).",
+        u->cfg.target, o->acked, u->cfg.size, pct(o->acked, u->cfg.size),
+        u->cfg.stall_timeout_ms / 1000.0);
+}
+
+static void
+say_stopped_reading(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+
+    say(m,
+        "%s stopped reading the image: its network stack took all %u bytes, but its acks "
+        "account for %u (%.0f%%), and no result came within %.0f s.\n"
+        "fix: check the device's serial log (a crash, or a loop() that blocks during the "
+        "update); reset it and upload again.",
+        u->cfg.target, u->cfg.size, o->acked, pct(o->acked, u->cfg.size),
+        u->cfg.result_timeout_ms / 1000.0);
+}
+
+static void
+say_no_result(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s received all %u bytes but sent no result (\"OK\" or an error) within %.0f s.\n"
+        "fix: check the device's serial log; upload again.",
+        u->cfg.target, u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
+}
+
+/* ---- the table ---- */
+
+typedef void (*say_fn)(const struct otk_upload *u, struct msg *m);
+
+/* Every cause: the exit code it ends `otakit upload` with, and its words. */
+static const struct cause_row {
+    int exit_code;
+    say_fn say;
+} causes[] = {
+    [OTK_UPC_OK] = {OTK_UPX_OK, NULL},
+    [OTK_UPC_ABORTED] = {OTK_UPX_FAIL, say_aborted},
+    [OTK_UPC_NET_INIT] = {OTK_UPX_LOCAL_NET, say_net_init},
+    [OTK_UPC_BIND_ADDR] = {OTK_UPX_LOCAL_NET, say_bind_addr},
+    [OTK_UPC_LISTEN] = {OTK_UPX_LOCAL_NET, say_listen},
+    [OTK_UPC_UDP_OPEN] = {OTK_UPX_LOCAL_NET, say_udp_open},
+    [OTK_UPC_IPV6] = {OTK_UPX_RESOLVE, say_ipv6},
+    [OTK_UPC_NOT_RESOLVED] = {OTK_UPX_RESOLVE, say_not_resolved},
+    [OTK_UPC_WRONG_CHIP] = {OTK_UPX_WRONG_CHIP, say_wrong_chip},
+    [OTK_UPC_BUSY] = {OTK_UPX_DEVICE, say_busy},
+    [OTK_UPC_PORT_UNREACH] = {OTK_UPX_NO_ANSWER, say_port_unreach},
+    [OTK_UPC_NO_ANSWER] = {OTK_UPX_NO_ANSWER, say_no_answer},
+    [OTK_UPC_BAD_NONCE] = {OTK_UPX_FAIL, say_bad_nonce},
+    [OTK_UPC_NO_PASSWORD] = {OTK_UPX_AUTH, say_no_password},
+    [OTK_UPC_RANDOM_FAILED] = {OTK_UPX_FAIL, say_random_failed},
+    [OTK_UPC_AUTH_COMPUTE] = {OTK_UPX_FAIL, say_auth_compute},
+    [OTK_UPC_AUTH_FAILED] = {OTK_UPX_AUTH, say_auth_failed},
+    [OTK_UPC_AUTH_UNSOLICITED] = {OTK_UPX_FAIL, say_auth_unsolicited},
+    [OTK_UPC_UNEXPECTED_REPLY] = {OTK_UPX_FAIL, say_unexpected_reply},
+    [OTK_UPC_AUTH_NO_ANSWER] = {OTK_UPX_AUTH_NO_ANSWER, say_auth_no_answer},
+    [OTK_UPC_NO_CONNECT] = {OTK_UPX_NO_CONNECT, say_no_connect},
+    [OTK_UPC_DEV_TOO_BIG] = {OTK_UPX_TOO_BIG, say_dev_too_big},
+    [OTK_UPC_DEV_NOT_FIRMWARE] = {OTK_UPX_NOT_FIRMWARE, say_dev_not_firmware},
+    [OTK_UPC_DEV_MD5] = {OTK_UPX_MD5, say_dev_md5},
+    [OTK_UPC_DEV_REJECTED] = {OTK_UPX_REJECTED, say_dev_rejected},
+    [OTK_UPC_DEV_STREAM_TIMEOUT] = {OTK_UPX_STALLED, say_dev_stream_timeout},
+    [OTK_UPC_DEV_WRONG_CHIP] = {OTK_UPX_WRONG_CHIP, say_dev_other},
+    [OTK_UPC_DEV_OTHER] = {OTK_UPX_DEVICE, say_dev_other},
+    [OTK_UPC_PROTOCOL] = {OTK_UPX_PROTOCOL, say_protocol},
+    [OTK_UPC_DROPPED_AFTER_ALL] = {OTK_UPX_DROPPED, say_dropped_after_all},
+    [OTK_UPC_DROPPED] = {OTK_UPX_DROPPED, say_dropped},
+    [OTK_UPC_STALLED] = {OTK_UPX_STALLED, say_stalled},
+    [OTK_UPC_STOPPED_READING] = {OTK_UPX_STALLED, say_stopped_reading},
+    [OTK_UPC_NO_RESULT] = {OTK_UPX_DROPPED, say_no_result},
+};
+
+_Static_assert(sizeof causes / sizeof causes[0] == OTK_UPC_COUNT,
+               "every cause of the engine needs its row here");
+
+static const struct cause_row *
+row_of(enum otk_up_cause cause)
+{
+    static const struct cause_row unknown = {OTK_UPX_FAIL, NULL};
+
+    if ((size_t)cause >= sizeof causes / sizeof causes[0] ||
+        (cause != OTK_UPC_OK && !causes[cause].say))
+        return &unknown; /* not a cause: a corrupted outcome */
+    return &causes[cause];
+}
+
+int
+cli_upload_exit(const struct otk_upload_outcome *o)
+{
+    return row_of(o->cause)->exit_code;
+}
+
+int
+cli_upload_classify_device_error(const char *text)
+{
+    return row_of(otk_upload_classify_device_error(text))->exit_code;
+}
+
+int
+cli_upload_describe(const struct otk_upload *u, char *buf, size_t cap)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    const struct cause_row *row = row_of(o->cause);
+    struct msg m = {buf, cap, 0};
+
+    if (cap)
+        buf[0] = 0;
+    if (o->cause == OTK_UPC_OK)
+        return OTK_UPX_OK;
+    if (row->say)
+        row->say(u, &m);
+    else
+        say(&m, "%s: the upload failed (cause %d)", u->cfg.target, (int)o->cause);
+    if (o->strangers)
+        say(&m,
+            "\nnote: refused %u repl%s or connection%s that did not come from the device (the "
+            "last from %s): another host tried to answer in its place.",
+            o->strangers, o->strangers == 1 ? "y" : "ies", o->strangers == 1 ? "" : "s",
+            o->stranger);
+    return row->exit_code;
+}
