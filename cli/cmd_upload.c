@@ -16,49 +16,22 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opts.h"
 #include "otakit/image.h"
 #include "otakit/mdns.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
 #include "upload_cli.h"
 
-static const char help_text[] =
+static const char help_head[] =
     "usage: otakit upload -i ADDRESS -f FILE [options]\n"
     "\n"
     "Upload a firmware or filesystem image to ArduinoOTA devices (ESP32, ESP8266): a drop-in\n"
     "for espota.py with the same options, that streams instead of waiting for every 1 KB,\n"
     "retries transient failures, and says what went wrong and how to fix it.\n"
-    "\n"
-    "espota.py options (same meaning and defaults):\n"
-    "  -i, --ip ADDRESS        device IPv4 address or host name; repeat for several devices,\n"
-    "                          ADDRESS:PORT overrides -p for one device\n"
-    "  -I, --host_ip ADDRESS   local address to use and to listen on (default 0.0.0.0 = any)\n"
-    "  -p, --port PORT         device OTA port (default: the SRV record of a NAME.local\n"
-    "                          device, else 8266 for an ESP8266 app image, else 3232)\n"
-    "  -P, --host_port PORT    local TCP port the device connects back to (default: a free\n"
-    "                          one; with several devices PORT, PORT+1, ...)\n"
-    "  -a, --auth PASSWORD     OTA password (default: none)\n"
-    "  -m, --md5-target        the device (arduino-esp32 >= 3.3.1) stores an MD5 password\n"
-    "                          hash: skip the SHA-256 try\n"
-    "  -f, --file FILE         the image to upload\n"
-    "  -s, --spiffs            FILE is a filesystem image (SPIFFS/LittleFS/FFat)\n"
-    "  -d, --debug             show every protocol step\n"
-    "  -r, --progress          accepted for compatibility: progress is always shown\n"
-    "  -t, --timeout SECONDS   how long to wait for each answer of the device: to the\n"
-    "                          invitation, to the authentication, its connection (default 10)\n"
-    "\n"
-    "otakit options:\n"
-    "      --retries N         repeat the upload up to N times after transient failures (no\n"
-    "                          answer, stall, dropped connection, MD5 mismatch); default 2\n"
-    "      --targets FILE      read devices from FILE, one ADDRESS[:PORT] a line ('-' = stdin)\n"
-    "      --json              one JSON event a line on stdout (state, progress, result)\n"
-    "      --lockstep          send 1024-byte chunks and wait for each ack, like espota.py\n"
-    "      --force             upload an app image even if it does not start with 0xE9, or\n"
-    "                          names another chip than the device's mDNS board or port\n"
-    "      --stall-timeout S   fail when the device takes no data for S seconds (default 10)\n"
-    "      --result-timeout S  wait S seconds after the last byte for the result (default 60)\n"
-    "  -q, --quiet             print errors only\n"
-    "  -h, --help              show this help\n"
+    "\n";
+
+static const char help_tail[] =
     "\n"
     "exit codes:\n"
     "    0 success                          9 image too big for the device\n"
@@ -595,20 +568,22 @@ parse_command_line(int argc, char **argv, struct otk_upload_opts *o)
 
     if (rc) {
         static const char unknown[] = "unrecognized argument: ";
-        char hint[CLI_WORD_MAX + 1];
+        char hint[CLI_WORD_MAX + 3];
         fprintf(stderr, "otakit upload: error: %s\n", err);
         /* the parser (upload_args.c) names the option it does not know */
         if (!strncmp(err, unknown, sizeof unknown - 1)) {
             char *name = err + sizeof unknown - 1;
             name[strcspn(name, " ")] = '\0';
-            if (cli_suggest_option(name, help_text, hint, sizeof hint))
+            if (cli_table_suggest(&otk_upload_table, name, hint, sizeof hint))
                 fprintf(stderr, "did you mean '%s'?\n", hint);
         }
         fprintf(stderr, "usage: otakit upload -i ADDRESS -f FILE [options] (see --help)\n");
         return rc;
     }
     if (o->help) {
-        fputs(help_text, stdout);
+        fputs(help_head, stdout);
+        cli_help_print(stdout, &otk_upload_table);
+        fputs(help_tail, stdout);
         return 0;
     }
     rc = otk_upload_read_targets(o, err, sizeof err);

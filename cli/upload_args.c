@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opts.h"
 #include "upload_cli.h"
 
 enum opt_id {
@@ -34,42 +35,81 @@ enum opt_id {
     O_RESULT,
 };
 
-struct opt {
-    char shortc;       /* 0 = long only */
-    const char *longn; /* without the dashes */
-    bool value;
-    enum opt_id id;
-    const char *display; /* for messages */
+/* The options in the order of the help text; aliases (help NULL) follow their option: they
+ * exist because espota spells them with '_' (--host_ip) and '-' (--md5-target) and people mix
+ * them up. */
+static const struct cli_opt opts_table[] = {
+    {0, NULL, NULL, 0, "espota.py options (same meaning and defaults):\n"},
+    {'i', "ip", "ADDRESS", O_IP,
+     "device IPv4 address or host name; repeat for several devices,\nADDRESS:PORT overrides -p "
+     "for one device"},
+    {'I', "host_ip", "ADDRESS", O_HOST_IP,
+     "local address to use and to listen on (default 0.0.0.0 = any)"},
+    {0, "host-ip", "ADDRESS", O_HOST_IP, NULL},
+    {'p', "port", "PORT", O_PORT,
+     "device OTA port (default: the SRV record of a NAME.local\ndevice, else 8266 for an ESP8266 "
+     "app image, else 3232)"},
+    {'P', "host_port", "PORT", O_HOST_PORT,
+     "local TCP port the device connects back to (default: a free\none; with several devices "
+     "PORT, PORT+1, ...)"},
+    {0, "host-port", "PORT", O_HOST_PORT, NULL},
+    {'a', "auth", "PASSWORD", O_AUTH, "OTA password (default: none)"},
+    {'m', "md5-target", NULL, O_MD5,
+     "the device (arduino-esp32 >= 3.3.1) stores an MD5 password\nhash: skip the SHA-256 try"},
+    {0, "md5_target", NULL, O_MD5, NULL},
+    {'f', "file", "FILE", O_FILE, "the image to upload"},
+    {'s', "spiffs", NULL, O_SPIFFS, "FILE is a filesystem image (SPIFFS/LittleFS/FFat)"},
+    {'d', "debug", NULL, O_DEBUG, "show every protocol step"},
+    {'r', "progress", NULL, O_PROGRESS, "accepted for compatibility: progress is always shown"},
+    {'t', "timeout", "SECONDS", O_TIMEOUT,
+     "how long to wait for each answer of the device: to the\ninvitation, to the authentication, "
+     "its connection (default 10)"},
+    {0, NULL, NULL, 0, "\notakit options:\n"},
+    {0, "retries", "N", O_RETRIES,
+     "repeat the upload up to N times after transient failures (no\nanswer, stall, dropped "
+     "connection, MD5 mismatch); default 2"},
+    {0, "targets", "FILE", O_TARGETS,
+     "read devices from FILE, one ADDRESS[:PORT] a line ('-' = stdin)"},
+    {0, "json", NULL, O_JSON, "one JSON event a line on stdout (state, progress, result)"},
+    {0, "lockstep", NULL, O_LOCKSTEP,
+     "send 1024-byte chunks and wait for each ack, like espota.py"},
+    {0, "force", NULL, O_FORCE,
+     "upload an app image even if it does not start with 0xE9, or\nnames another chip than the "
+     "device's mDNS board or port"},
+    {0, "stall-timeout", "S", O_STALL,
+     "fail when the device takes no data for S seconds (default 10)"},
+    {0, "result-timeout", "S", O_RESULT,
+     "wait S seconds after the last byte for the result (default 60)"},
+    {'q', "quiet", NULL, O_QUIET, "print errors only"},
+    {'h', "help", NULL, O_HELP, "show this help"},
 };
 
-/* Aliases with '-' and '_' exist because espota spells them with '_' (--host_ip) and '-'
- * (--md5-target) and people mix them up. */
-static const struct opt opts_table[] = {
-    {'i', "ip", true, O_IP, "-i/--ip"},
-    {'I', "host_ip", true, O_HOST_IP, "-I/--host_ip"},
-    {0, "host-ip", true, O_HOST_IP, "-I/--host_ip"},
-    {'p', "port", true, O_PORT, "-p/--port"},
-    {'P', "host_port", true, O_HOST_PORT, "-P/--host_port"},
-    {0, "host-port", true, O_HOST_PORT, "-P/--host_port"},
-    {'a', "auth", true, O_AUTH, "-a/--auth"},
-    {'m', "md5-target", false, O_MD5, "-m/--md5-target"},
-    {0, "md5_target", false, O_MD5, "-m/--md5-target"},
-    {'f', "file", true, O_FILE, "-f/--file"},
-    {'s', "spiffs", false, O_SPIFFS, "-s/--spiffs"},
-    {'d', "debug", false, O_DEBUG, "-d/--debug"},
-    {'r', "progress", false, O_PROGRESS, "-r/--progress"},
-    {'t', "timeout", true, O_TIMEOUT, "-t/--timeout"},
-    {'q', "quiet", false, O_QUIET, "-q/--quiet"},
-    {'h', "help", false, O_HELP, "-h/--help"},
-    {0, "retries", true, O_RETRIES, "--retries"},
-    {0, "json", false, O_JSON, "--json"},
-    {0, "lockstep", false, O_LOCKSTEP, "--lockstep"},
-    {0, "targets", true, O_TARGETS, "--targets"},
-    {0, "force", false, O_FORCE, "--force"},
-    {0, "stall-timeout", true, O_STALL, "--stall-timeout"},
-    {0, "result-timeout", true, O_RESULT, "--result-timeout"},
+const struct cli_table otk_upload_table = {
+    .cmd = "upload",
+    .opts = opts_table,
+    .n = sizeof opts_table / sizeof opts_table[0],
+    .style = CLI_ARGPARSE,
+    .help_col = 26,
+    .indent_long_only = true,
 };
-#define NOPTS (sizeof opts_table / sizeof opts_table[0])
+
+/* How messages name an option: "-p/--port", "--retries" (aliases by their option's name). */
+static const char *
+display(const struct cli_opt *op, char *buf, size_t cap)
+{
+    for (size_t i = 0; i < otk_upload_table.n; i++) {
+        const struct cli_opt *o = &opts_table[i];
+        if (o->longn && o->id == op->id) {
+            op = o;
+            break;
+        }
+    }
+    if (op->shortc)
+        snprintf(buf, cap, "-%c/--%s", op->shortc, op->longn);
+    else
+        snprintf(buf, cap, "--%s", op->longn);
+    return buf;
+}
 
 static int
 fail(char *err, size_t cap, const char *fmt, ...)
@@ -179,146 +219,144 @@ add_target(struct otk_upload_opts *o, const char *t, char *err, size_t cap)
     return 0;
 }
 
+/* What the parser hands the options to. */
+struct parse_ctx {
+    struct otk_upload_opts *o;
+    char *err;
+    size_t cap;
+};
+
+/* "--retries N", "-t SECONDS", ...: the options whose value is a number. */
 static int
-apply(struct otk_upload_opts *o, const struct opt *op, const char *v, char *err, size_t cap)
+apply_number(struct parse_ctx *c, const struct cli_opt *op, const char *v, const char *name)
 {
+    struct otk_upload_opts *o = c->o;
     long n;
 
-    if (v && has_placeholder(v))
-        return placeholder_error(err, cap, op->display, v);
     switch (op->id) {
-    case O_IP:
-        if (!*v)
-            return fail(err, cap, "argument %s: empty address", op->display);
-        return add_target(o, v, err, cap);
-    case O_HOST_IP:
-        o->host_ip = v;
-        break;
     case O_PORT:
     case O_HOST_PORT:
         if (!parse_long(v, &n))
-            return fail(err, cap, "argument %s: invalid int value: '%s'", op->display, v);
+            return fail(c->err, c->cap, "argument %s: invalid int value: '%s'", name, v);
         if (n < (op->id == O_HOST_PORT ? 0 : 1) || n > 65535)
-            return fail(err, cap, "argument %s: port %ld is out of range (1-65535)", op->display,
-                        n);
+            return fail(c->err, c->cap, "argument %s: port %ld is out of range (1-65535)", name, n);
         if (op->id == O_PORT) {
             o->port = (int)n;
             o->port_given = true;
         } else
             o->host_port = n == 0 ? -1 : (int)n;
-        break;
-    case O_AUTH:
-        o->auth = v;
-        break;
-    case O_MD5:
-        o->md5_target = true;
-        break;
-    case O_FILE:
-        o->file = v;
-        break;
-    case O_SPIFFS:
-        o->spiffs = true;
-        break;
-    case O_DEBUG:
-        o->debug = true;
-        break;
-    case O_PROGRESS:
-        o->progress = true;
-        break;
-    case O_TIMEOUT:
-        if (!parse_seconds(v, &o->timeout_s))
-            return fail(err, cap, "argument %s: invalid value '%s' (seconds, > 0)", op->display, v);
-        break;
-    case O_STALL:
-        if (!parse_seconds(v, &o->stall_timeout_s))
-            return fail(err, cap, "argument %s: invalid value '%s' (seconds, > 0)", op->display, v);
-        break;
-    case O_RESULT:
-        if (!parse_seconds(v, &o->result_timeout_s))
-            return fail(err, cap, "argument %s: invalid value '%s' (seconds, > 0)", op->display, v);
-        break;
-    case O_QUIET:
-        o->quiet = true;
-        break;
-    case O_HELP:
-        o->help = true;
-        break;
+        return 0;
     case O_RETRIES:
         if (!parse_long(v, &n) || n < 0 || n > 100)
-            return fail(err, cap, "argument %s: invalid value '%s' (0-100)", op->display, v);
+            return fail(c->err, c->cap, "argument %s: invalid value '%s' (0-100)", name, v);
         o->retries = (unsigned)n;
-        break;
-    case O_JSON:
-        o->json = true;
-        break;
-    case O_LOCKSTEP:
-        o->lockstep = true;
-        break;
+        return 0;
+    default: {
+        double *secs = op->id == O_TIMEOUT ? &o->timeout_s
+                       : op->id == O_STALL ? &o->stall_timeout_s
+                                           : &o->result_timeout_s;
+        if (!parse_seconds(v, secs))
+            return fail(c->err, c->cap, "argument %s: invalid value '%s' (seconds, > 0)", name, v);
+        return 0;
+    }
+    }
+}
+
+/* The options whose value is a text. */
+static int
+apply_text(struct parse_ctx *c, const struct cli_opt *op, const char *v, const char *name)
+{
+    struct otk_upload_opts *o = c->o;
+
+    switch (op->id) {
+    case O_IP:
+        if (!*v)
+            return fail(c->err, c->cap, "argument %s: empty address", name);
+        return add_target(o, v, c->err, c->cap);
+    case O_HOST_IP:
+        o->host_ip = v;
+        return 0;
+    case O_AUTH:
+        o->auth = v;
+        return 0;
+    case O_FILE:
+        o->file = v;
+        return 0;
     case O_TARGETS:
         o->targets_file = v;
-        break;
-    case O_FORCE:
-        o->force = true;
-        break;
+        return 0;
+    default:
+        return apply_number(c, op, v, name);
     }
-    return 0;
 }
 
-/* Like argparse: an argument that starts with '-' is an option unless it looks like a
- * negative number, so "-a -f x" is "-a" missing its value, not a password "-f". */
-static bool
-looks_like_option(const char *s)
+static void
+apply_flag(struct otk_upload_opts *o, int id)
 {
-    if (s[0] != '-' || s[1] == 0)
-        return false;
-    long dummy;
-    return !parse_long(s, &dummy);
+    bool *flags[] = {
+        [O_MD5] = &o->md5_target,    [O_SPIFFS] = &o->spiffs,     [O_DEBUG] = &o->debug,
+        [O_PROGRESS] = &o->progress, [O_QUIET] = &o->quiet,       [O_HELP] = &o->help,
+        [O_JSON] = &o->json,         [O_LOCKSTEP] = &o->lockstep, [O_FORCE] = &o->force,
+    };
+
+    if ((size_t)id < sizeof flags / sizeof flags[0] && flags[id])
+        *flags[id] = true;
 }
 
-static const struct opt *
-find_long(const char *name, size_t len, char *err, size_t cap, int *rc)
+static int
+apply(void *ctx, const struct cli_opt *op, const char *v)
 {
-    const struct opt *hit = NULL;
-    int hits = 0;
-    char names[256] = "";
+    struct parse_ctx *c = ctx;
+    char name[48];
 
-    for (size_t i = 0; i < NOPTS; i++)
-        if (strlen(opts_table[i].longn) == len && !memcmp(opts_table[i].longn, name, len))
-            return &opts_table[i];
-    for (size_t i = 0; i < NOPTS; i++) {
-        if (strncmp(opts_table[i].longn, name, len))
-            continue;
-        /* aliases of one option are one match */
-        if (hit && hit->id == opts_table[i].id)
-            continue;
-        hit = &opts_table[i];
-        hits++;
-        size_t used = strlen(names);
-        snprintf(names + used, sizeof names - used, "%s--%s", used ? ", " : "", hit->longn);
+    if (!op) {
+        if (has_placeholder(v))
+            return placeholder_error(c->err, c->cap, "a command line argument", v);
+        return fail(c->err, c->cap, "unexpected argument: '%s' (the image goes after -f)", v);
     }
-    if (hits == 1)
-        return hit;
-    if (hits == 0)
-        *rc = fail(err, cap, "unrecognized argument: --%.*s (see 'otakit upload --help')", (int)len,
-                   name);
-    else
-        *rc = fail(err, cap, "ambiguous option: --%.*s could match %s", (int)len, name, names);
-    return NULL;
+    display(op, name, sizeof name);
+    if (v && has_placeholder(v))
+        return placeholder_error(c->err, c->cap, name, v);
+    if (!op->arg) {
+        apply_flag(c->o, op->id);
+        return 0;
+    }
+    return apply_text(c, op, v, name);
 }
 
-static const struct opt *
-find_short(char c)
+/* The parser stopped: argparse's words for why. */
+static int
+parse_error(const struct cli_parse *r, char *err, size_t cap)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (opts_table[i].shortc == c)
-            return &opts_table[i];
-    return NULL;
+    int len = (int)strcspn(r->arg, "=");
+    char name[48];
+
+    switch (r->err) {
+    case CLI_PARSE_APPLY:
+        return r->rc;
+    case CLI_PARSE_AMBIGUOUS:
+        return fail(err, cap, "ambiguous option: %.*s could match %s", len, r->arg, r->candidates);
+    case CLI_PARSE_NO_VALUE:
+        return fail(err, cap, "argument %s: expected one argument",
+                    display(r->opt, name, sizeof name));
+    case CLI_PARSE_FLAG_VALUE:
+        return fail(err, cap, "argument %s: ignored explicit argument '%s'",
+                    display(r->opt, name, sizeof name), r->value);
+    case CLI_PARSE_AFTER_DASHES:
+        return fail(err, cap, "unexpected argument: '%s' (the image goes after -f)", r->arg);
+    default:
+        if (r->shortc)
+            return fail(err, cap, "unrecognized argument: -%c in '%s'", r->shortc, r->arg);
+        return fail(err, cap, "unrecognized argument: %.*s (see 'otakit upload --help')", len,
+                    r->arg);
+    }
 }
 
 int
 otk_upload_parse_args(int argc, char **argv, struct otk_upload_opts *o, char *err, size_t cap)
 {
-    int rc = 0;
+    struct parse_ctx ctx = {o, err, cap};
+    struct cli_parse res;
 
     memset(o, 0, sizeof *o);
     o->host_ip = "0.0.0.0";
@@ -330,65 +368,8 @@ otk_upload_parse_args(int argc, char **argv, struct otk_upload_opts *o, char *er
     o->result_timeout_s = 60;
     o->retries = 2;
     err[0] = 0;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--")) {
-            if (i + 1 < argc)
-                return fail(err, cap, "unexpected argument: '%s' (the image goes after -f)",
-                            argv[i + 1]);
-            break;
-        }
-        if (a[0] == '-' && a[1] == '-') {
-            const char *name = a + 2;
-            const char *eq = strchr(name, '=');
-            size_t len = eq ? (size_t)(eq - name) : strlen(name);
-            const struct opt *op = find_long(name, len, err, cap, &rc);
-            if (!op)
-                return rc;
-            const char *v = NULL;
-            if (op->value) {
-                if (eq)
-                    v = eq + 1;
-                else if (i + 1 < argc && !looks_like_option(argv[i + 1]))
-                    v = argv[++i];
-                else
-                    return fail(err, cap, "argument %s: expected one argument", op->display);
-            } else if (eq) {
-                return fail(err, cap, "argument %s: ignored explicit argument '%s'", op->display,
-                            eq + 1);
-            }
-            if ((rc = apply(o, op, v, err, cap)))
-                return rc;
-            continue;
-        }
-        if (a[0] == '-' && a[1] != 0) {
-            /* a cluster: flags, and at most one option taking a value at the end ("-dp3232") */
-            for (const char *c = a + 1; *c; c++) {
-                const struct opt *op = find_short(*c);
-                if (!op)
-                    return fail(err, cap, "unrecognized argument: -%c in '%s'", *c, a);
-                const char *v = NULL;
-                if (op->value) {
-                    if (c[1]) {
-                        v = c[1] == '=' ? c + 2 : c + 1;
-                    } else if (i + 1 < argc && !looks_like_option(argv[i + 1])) {
-                        v = argv[++i];
-                    } else {
-                        return fail(err, cap, "argument %s: expected one argument", op->display);
-                    }
-                }
-                if ((rc = apply(o, op, v, err, cap)))
-                    return rc;
-                if (op->value)
-                    break;
-            }
-            continue;
-        }
-        if (has_placeholder(a))
-            return placeholder_error(err, cap, "a command line argument", a);
-        return fail(err, cap, "unexpected argument: '%s' (the image goes after -f)", a);
-    }
+    if (cli_parse_args(&otk_upload_table, argc, argv, apply, &ctx, &res))
+        return parse_error(&res, err, cap);
     if (o->help)
         return 0;
     if (has_placeholder(o->host_ip))

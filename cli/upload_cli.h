@@ -54,6 +54,11 @@ const char *cli_upload_rule_name(const struct otk_upload_outcome *o);
 
 /* ---- command line ---- */
 
+struct cli_table;
+
+/** The options of `otakit upload` (opts.h): parsed by otk_upload_parse_args, shown by --help. */
+extern const struct cli_table otk_upload_table;
+
 /** espota.py-compatible options plus otakit's long-only ones. */
 struct otk_upload_opts {
     char **targets; /* -i (repeatable) then --targets FILE lines; each "host" or "host:port" */
