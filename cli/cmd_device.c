@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "json.h"
+#include "opts.h"
 #include "emu.h"
 #include "faults.h"
 #include "mdns_adv.h"
@@ -47,70 +48,6 @@ struct dev_out {
     bool gateway;      /* the status line shows the OTA lock's progress reports */
     uint32_t min_rate; /* the progress floor, bytes/s, for the text of a too slow update */
 };
-
-/* The help text, a format: %s is the list of network faults (also the options that
- * cli_unknown_option suggests from). */
-static const char help_fmt[] =
-    "usage: otakit device [options]\n"
-    "\n"
-    "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
-    "\n"
-    "options:\n"
-    "  --profile esp32|esp8266        chip profile (default esp32)\n"
-    "  --auth-variant md5|pbkdf2      password scheme (default pbkdf2 on esp32, md5 on "
-    "esp8266)\n"
-    "  --port N                       UDP port (default 3232 / 8266; 0 = any free)\n"
-    "  --bind ADDR                    IPv4 address to bind (default 127.0.0.1)\n"
-    "  --password PW                  require this password\n"
-    "  --password-hash HEX            require the password whose stored hash is HEX\n"
-    "                                 (MD5 hex, or SHA-256 hex for pbkdf2)\n"
-    "  --flash FILE                   flash file (default otakit-<profile>.flash)\n"
-    "  --flash-timing realistic|instant  flash erase/program delays (default instant)\n"
-    "  --once                         exit after the first update (0 ok, 1 failed)\n"
-    "  --json                         one JSON object per line on stdout\n"
-    "  --crash-on-boot                a new image crashes before confirming (rollback)\n"
-    "  --pre-erase                    once the running image is confirmed, erase the other\n"
-    "                                 slot while idle: the next update erases nothing\n"
-    "  --min-rate N                   progress floor: an update must bring N bytes/s\n"
-    "                                 over every 8 s or it ends (default 1024)\n"
-    "  --cut-at N                     cut the power during the N-th flash operation\n"
-    "                                 (exit status 99)\n"
-    "  --quiet                        no status line, no informational lines\n"
-    "  --name NAME                    device name: mDNS host NAME.local and instance of\n"
-    "                                 _arduino._tcp (default esp32-XXXXXX /\n"
-    "                                 esp8266-XXXXXX, the digits from the flash file)\n"
-    "  --no-mdns                      do not advertise the device by mDNS\n"
-    "\n"
-    "network model (docs/EMULATOR.md):\n"
-    "  --link none|lan|wifi|weak-wifi radio link: round trip, bandwidth, jitter, stalls\n"
-    "                                 and lwIP's receive window (default none: loopback)\n"
-    "  --seed N                       seed of the link's and the faults' draws (default 1)\n"
-    "  --fault KIND[:ARG]             inject a network fault (repeatable), KIND one of:\n"
-    "%s"
-    "\n"
-    "gateway (a BLE + MQTT gateway around the device, with the OTA lock):\n"
-    "  --gateway                      run the BLE scan and MQTT tasks\n"
-    "  --no-ota-lock                  the same tasks, not paused during updates\n"
-    "  --ble-window MS                radio held by each scan window (default 30;\n"
-    "                                 0 = no BLE task)\n"
-    "  --ble-interval MS              scan period (default 52)\n"
-    "  --ble-cpu-stall MS             CPU busy after each window (default 0)\n"
-    "  --mqtt-host HOST               broker (default 127.0.0.1; '' = no MQTT task)\n"
-    "  --mqtt-port N                  broker port (default 1883)\n"
-    "  --mqtt-topic BASE              base topic (default otakit/<name>)\n"
-    "  --reading-interval MS          period of the readings (default 1000)\n"
-    "  --ota-watchdog MS              release the lock after MS without progress\n"
-    "                                 (default 30000)\n"
-    "  -h, --help                     this text\n"
-    "\n"
-    "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
-    "99 power cut\n";
-
-static void
-usage(FILE *to)
-{
-    fprintf(to, help_fmt, otk_faults_help());
-}
 
 static void
 json_end(void)
@@ -542,247 +479,473 @@ parse_u64(const char *s, unsigned long long max, unsigned long long *out)
     return true;
 }
 
-int
-cmd_device(int argc, char **argv)
+/* ---- the command line ---- */
+
+enum device_opt {
+    D_PROFILE,
+    D_AUTH_VARIANT,
+    D_PORT,
+    D_BIND,
+    D_PASSWORD,
+    D_PASSWORD_HASH,
+    D_FLASH,
+    D_FLASH_TIMING,
+    D_ONCE,
+    D_JSON,
+    D_CRASH_ON_BOOT,
+    D_PRE_ERASE,
+    D_MIN_RATE,
+    D_CUT_AT,
+    D_QUIET,
+    D_NAME,
+    D_NO_MDNS,
+    D_LINK,
+    D_SEED,
+    D_FAULT,
+    D_GATEWAY,
+    D_NO_OTA_LOCK,
+    D_BLE_WINDOW,
+    D_BLE_INTERVAL,
+    D_BLE_CPU_STALL,
+    D_MQTT_HOST,
+    D_MQTT_PORT,
+    D_MQTT_TOPIC,
+    D_READING_INTERVAL,
+    D_OTA_WATCHDOG,
+    D_HELP,
+};
+
+static const struct cli_opt device_opts_table[] = {
+    {0, NULL, NULL, 0,
+     "usage: otakit device [options]\n"
+     "\n"
+     "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
+     "\n"
+     "options:\n"},
+    {0, "profile", "esp32|esp8266", D_PROFILE, "chip profile (default esp32)"},
+    {0, "auth-variant", "md5|pbkdf2", D_AUTH_VARIANT,
+     "password scheme (default pbkdf2 on esp32, md5 on esp8266)"},
+    {0, "port", "N", D_PORT, "UDP port (default 3232 / 8266; 0 = any free)"},
+    {0, "bind", "ADDR", D_BIND, "IPv4 address to bind (default 127.0.0.1)"},
+    {0, "password", "PW", D_PASSWORD, "require this password"},
+    {0, "password-hash", "HEX", D_PASSWORD_HASH,
+     "require the password whose stored hash is HEX\n(MD5 hex, or SHA-256 hex for pbkdf2)"},
+    {0, "flash", "FILE", D_FLASH, "flash file (default otakit-<profile>.flash)"},
+    {0, "flash-timing", "realistic|instant", D_FLASH_TIMING,
+     "flash erase/program delays (default instant)"},
+    {0, "once", NULL, D_ONCE, "exit after the first update (0 ok, 1 failed)"},
+    {0, "json", NULL, D_JSON, "one JSON object per line on stdout"},
+    {0, "crash-on-boot", NULL, D_CRASH_ON_BOOT, "a new image crashes before confirming (rollback)"},
+    {0, "pre-erase", NULL, D_PRE_ERASE,
+     "once the running image is confirmed, erase the other\nslot while idle: the next update "
+     "erases nothing"},
+    {0, "min-rate", "N", D_MIN_RATE,
+     "progress floor: an update must bring N bytes/s\nover every 8 s or it ends (default 1024)"},
+    {0, "cut-at", "N", D_CUT_AT, "cut the power during the N-th flash operation\n(exit status 99)"},
+    {0, "quiet", NULL, D_QUIET, "no status line, no informational lines"},
+    {'q', NULL, NULL, D_QUIET, NULL},
+    {0, "name", "NAME", D_NAME,
+     "device name: mDNS host NAME.local and instance of\n_arduino._tcp (default esp32-XXXXXX /\n"
+     "esp8266-XXXXXX, the digits from the flash file)"},
+    {0, "no-mdns", NULL, D_NO_MDNS, "do not advertise the device by mDNS"},
+    {0, NULL, NULL, 0, "\nnetwork model (docs/EMULATOR.md):\n"},
+    {0, "link", "none|lan|wifi|weak-wifi", D_LINK,
+     "radio link: round trip, bandwidth, jitter, stalls\nand lwIP's receive window (default none: "
+     "loopback)"},
+    {0, "seed", "N", D_SEED, "seed of the link's and the faults' draws (default 1)"},
+    {0, "fault", "KIND[:ARG]", D_FAULT, "inject a network fault (repeatable), KIND one of:"},
+    /* (usage() prints the list of faults here) */
+    {0, NULL, NULL, 0, "\ngateway (a BLE + MQTT gateway around the device, with the OTA lock):\n"},
+    {0, "gateway", NULL, D_GATEWAY, "run the BLE scan and MQTT tasks"},
+    {0, "no-ota-lock", NULL, D_NO_OTA_LOCK, "the same tasks, not paused during updates"},
+    {0, "ble-window", "MS", D_BLE_WINDOW,
+     "radio held by each scan window (default 30;\n0 = no BLE task)"},
+    {0, "ble-interval", "MS", D_BLE_INTERVAL, "scan period (default 52)"},
+    {0, "ble-cpu-stall", "MS", D_BLE_CPU_STALL, "CPU busy after each window (default 0)"},
+    {0, "mqtt-host", "HOST", D_MQTT_HOST, "broker (default 127.0.0.1; '' = no MQTT task)"},
+    {0, "mqtt-port", "N", D_MQTT_PORT, "broker port (default 1883)"},
+    {0, "mqtt-topic", "BASE", D_MQTT_TOPIC, "base topic (default otakit/<name>)"},
+    {0, "reading-interval", "MS", D_READING_INTERVAL, "period of the readings (default 1000)"},
+    {0, "ota-watchdog", "MS", D_OTA_WATCHDOG,
+     "release the lock after MS without progress\n(default 30000)"},
+    {'h', "help", NULL, D_HELP, "this text"},
+    {0, NULL, NULL, 0,
+     "\n"
+     "exit status: 0 ok, 1 update failed (--once) or error, 2 usage, 3 nothing bootable,\n"
+     "99 power cut\n"},
+};
+
+static const struct cli_table device_table = {
+    .cmd = "device",
+    .opts = device_opts_table,
+    .n = sizeof device_opts_table / sizeof device_opts_table[0],
+    .style = CLI_PLAIN,
+    .help_col = 33,
+};
+
+static void
+usage(FILE *to)
 {
-    struct otk_emu_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.profile = OTK_PROFILE_ESP32;
-    cfg.bind_addr = "127.0.0.1";
-    cfg.timing = OTK_FLASH_INSTANT;
-    const char *auth = NULL, *password = NULL, *hash = NULL, *flash = NULL;
-    long port = -1;
-    bool json = false, quiet = false;
+    size_t fault = 0;
+
+    while (device_opts_table[fault].id != D_FAULT || !device_opts_table[fault].longn)
+        fault++;
+    cli_help_rows(to, &device_table, 0, fault + 1);
+    fputs(otk_faults_help(), to);
+    cli_help_rows(to, &device_table, fault + 1, device_table.n);
+}
+
+/* What the command line says. The parser fills it; the wiring (cmd_device) reads it. */
+struct device_opts {
+    struct otk_emu_config cfg; /* the emulator's settings that options set as they are */
     struct otk_gw_config gw;
-    memset(&gw, 0, sizeof gw);
-    gw.lock = true;
-    gw.ble_window_ms = 30; /* the gateway's BLEScanWindow / BLEScanInterval */
-    gw.ble_interval_ms = 52;
-    gw.mqtt_host = "127.0.0.1";
-    gw.mqtt_port = 1883;
-    gw.reading_ms = 1000;
-    bool gateway = false, gw_opts = false;
-    const char *name = NULL;
-    bool no_mdns = false;
     struct otk_faults faults;
-    otk_faults_init(&faults, 1);
-    cfg.seed = 1;
-    cfg.faults = &faults;
+    const char *auth, *password, *hash, *flash, *name;
+    long port; /* -1: the profile's */
+    bool json, quiet, gateway, gw_opts, no_mdns, help;
+    char flash_default[64]; /* otakit-<profile>.flash */
+    char mdns_default[32];  /* <profile>-XXXXXX */
+};
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v;
-        bool missing = false;
-        unsigned long long num;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return OTK_EXIT_OK;
-        } else if (!strcmp(a, "--once")) {
-            cfg.once = true;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = true;
-        } else if (!strcmp(a, "--crash-on-boot")) {
-            cfg.crash_on_boot = true;
-        } else if (!strcmp(a, "--pre-erase")) {
-            cfg.pre_erase = true;
-        } else if (!strcmp(a, "--gateway")) {
-            gateway = true;
-        } else if (!strcmp(a, "--no-ota-lock")) {
-            gw.lock = false;
-            gw_opts = true;
-        } else if (!strcmp(a, "--no-mdns")) {
-            no_mdns = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--name", NULL, &missing))) {
-            /* a host name label: it is also NAME.local */
-            if (!*v || strlen(v) > 63 ||
-                strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                          "0123456789-") != strlen(v))
-                return cli_usage_error("device",
-                                       "bad --name '%s' (1 to 63 letters, digits and '-')", v);
-            name = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--ble-window", NULL, &missing))) {
-            if (!parse_u64(v, 600000, &num))
-                return cli_usage_error("device", "bad --ble-window '%s' (milliseconds)", v);
-            gw.ble_window_ms = (uint32_t)num;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--ble-interval", NULL, &missing))) {
-            if (!parse_u64(v, 600000, &num) || num == 0)
-                return cli_usage_error("device", "bad --ble-interval '%s' (milliseconds, > 0)", v);
-            gw.ble_interval_ms = (uint32_t)num;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--ble-cpu-stall", NULL, &missing))) {
-            if (!parse_u64(v, 60000, &num))
-                return cli_usage_error("device", "bad --ble-cpu-stall '%s' (milliseconds)", v);
-            gw.ble_cpu_stall_ms = (uint32_t)num;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--mqtt-host", NULL, &missing))) {
-            gw.mqtt_host = v;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--mqtt-port", NULL, &missing))) {
-            if (!parse_u64(v, 65535, &num) || num == 0)
-                return cli_usage_error("device", "bad --mqtt-port '%s' (1..65535)", v);
-            gw.mqtt_port = (uint16_t)num;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--mqtt-topic", NULL, &missing))) {
-            if (!*v || strlen(v) > 128 || strpbrk(v, "#+"))
-                return cli_usage_error(
-                    "device", "bad --mqtt-topic '%s' (no wildcards, up to 128 characters)", v);
-            gw.topic = v;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--reading-interval", NULL, &missing))) {
-            if (!parse_u64(v, 3600000, &num) || num < 10)
-                return cli_usage_error("device",
-                                       "bad --reading-interval '%s' (milliseconds, >= 10)", v);
-            gw.reading_ms = (uint32_t)num;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--ota-watchdog", NULL, &missing))) {
-            if (!parse_u64(v, 3600000, &num) || num == 0)
-                return cli_usage_error("device", "bad --ota-watchdog '%s' (milliseconds, > 0)", v);
-            gw.watchdog_ms = (uint32_t)num;
-            gw_opts = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--profile", NULL, &missing))) {
-            if (!strcmp(v, "esp32"))
-                cfg.profile = OTK_PROFILE_ESP32;
-            else if (!strcmp(v, "esp8266"))
-                cfg.profile = OTK_PROFILE_ESP8266;
-            else
-                return cli_usage_error("device", "unknown profile '%s' (esp32 or esp8266)", v);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--auth-variant", NULL, &missing))) {
-            if (strcmp(v, "md5") && strcmp(v, "pbkdf2"))
-                return cli_usage_error("device", "unknown auth variant '%s' (md5 or pbkdf2)", v);
-            auth = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--port", NULL, &missing))) {
-            if (!parse_u64(v, 65535, &num))
-                return cli_usage_error("device", "bad port '%s' (0..65535)", v);
-            port = (long)num;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--bind", NULL, &missing))) {
-            cfg.bind_addr = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--password-hash", NULL, &missing))) {
-            hash = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--password", NULL, &missing))) {
-            password = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--flash-timing", NULL, &missing))) {
-            if (!strcmp(v, "instant"))
-                cfg.timing = OTK_FLASH_INSTANT;
-            else if (!strcmp(v, "realistic"))
-                cfg.timing = OTK_FLASH_REALISTIC;
-            else
-                return cli_usage_error("device", "unknown flash timing '%s' (realistic or instant)",
-                                       v);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--flash", NULL, &missing))) {
-            flash = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--min-rate", NULL, &missing))) {
-            /* (bytes per 8 s must fit 32 bits) */
-            if (!parse_u64(v, UINT32_MAX >> 3, &num) || num == 0)
-                return cli_usage_error("device", "bad --min-rate '%s' (bytes per second, >= 1)", v);
-            cfg.min_rate = (uint32_t)num;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--cut-at", NULL, &missing))) {
-            if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num) || num == 0)
-                return cli_usage_error("device",
-                                       "bad --cut-at '%s' (a flash operation number, 1..)", v);
-            cfg.cut_at = num;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--link", NULL, &missing))) {
-            if (otk_link_profile_parse(v, &cfg.link) != 0)
-                return cli_usage_error("device", "unknown link '%s' (none, lan, wifi or weak-wifi)",
-                                       v);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", NULL, &missing))) {
-            if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num))
-                return cli_usage_error("device", "bad --seed '%s' (a number)", v);
-            cfg.seed = num;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--fault", NULL, &missing))) {
-            char ferr[1024];
-            if (otk_faults_add(&faults, v, ferr, sizeof ferr) != 0)
-                return cli_usage_error("device", "%s", ferr);
-        } else if (missing) {
-            return cli_usage_error("device", "option %s needs a value", a);
-        } else {
-            return cli_unknown_option("device", a, help_fmt);
-        }
-        if (missing)
-            return cli_usage_error("device", "option %s needs a value", a);
+static void
+device_opts_defaults(struct device_opts *d)
+{
+    memset(d, 0, sizeof *d);
+    d->cfg.profile = OTK_PROFILE_ESP32;
+    d->cfg.bind_addr = "127.0.0.1";
+    d->cfg.timing = OTK_FLASH_INSTANT;
+    d->cfg.seed = 1;
+    d->port = -1;
+    d->gw.lock = true;
+    d->gw.ble_window_ms = 30; /* the gateway's BLEScanWindow / BLEScanInterval */
+    d->gw.ble_interval_ms = 52;
+    d->gw.mqtt_host = "127.0.0.1";
+    d->gw.mqtt_port = 1883;
+    d->gw.reading_ms = 1000;
+    otk_faults_init(&d->faults, 1);
+}
+
+static int
+device_flag(struct device_opts *d, int id)
+{
+    switch (id) {
+    case D_HELP:
+        d->help = true;
+        return CLI_APPLY_STOP; /* the help, whatever follows */
+    case D_ONCE:
+        d->cfg.once = true;
+        break;
+    case D_JSON:
+        d->json = true;
+        break;
+    case D_QUIET:
+        d->quiet = true;
+        break;
+    case D_CRASH_ON_BOOT:
+        d->cfg.crash_on_boot = true;
+        break;
+    case D_PRE_ERASE:
+        d->cfg.pre_erase = true;
+        break;
+    case D_GATEWAY:
+        d->gateway = true;
+        break;
+    case D_NO_OTA_LOCK:
+        d->gw.lock = false;
+        d->gw_opts = true;
+        break;
+    default: /* D_NO_MDNS */
+        d->no_mdns = true;
+        break;
     }
+    return 0;
+}
 
-    otk_faults_seed(&faults, cfg.seed);
-    if (gw_opts && !gateway)
+/* A number in milliseconds of the gateway's tasks: min..max. */
+static int
+gateway_ms(const char *v, unsigned long long min, unsigned long long max, uint32_t *out,
+           const char *what)
+{
+    unsigned long long num;
+
+    if (!parse_u64(v, max, &num) || num < min)
+        return cli_usage_error("device", "bad %s '%s' (milliseconds%s)", what, v,
+                               min == 0   ? ""
+                               : min == 1 ? ", > 0"
+                                          : ", >= 10");
+    *out = (uint32_t)num;
+    return 0;
+}
+
+static int
+device_gateway(struct device_opts *d, int id, const char *v)
+{
+    unsigned long long num;
+
+    d->gw_opts = true;
+    switch (id) {
+    case D_BLE_WINDOW:
+        return gateway_ms(v, 0, 600000, &d->gw.ble_window_ms, "--ble-window");
+    case D_BLE_INTERVAL:
+        return gateway_ms(v, 1, 600000, &d->gw.ble_interval_ms, "--ble-interval");
+    case D_BLE_CPU_STALL:
+        return gateway_ms(v, 0, 60000, &d->gw.ble_cpu_stall_ms, "--ble-cpu-stall");
+    case D_READING_INTERVAL:
+        return gateway_ms(v, 10, 3600000, &d->gw.reading_ms, "--reading-interval");
+    case D_OTA_WATCHDOG:
+        return gateway_ms(v, 1, 3600000, &d->gw.watchdog_ms, "--ota-watchdog");
+    case D_MQTT_HOST:
+        d->gw.mqtt_host = v;
+        return 0;
+    case D_MQTT_PORT:
+        if (!parse_u64(v, 65535, &num) || num == 0)
+            return cli_usage_error("device", "bad --mqtt-port '%s' (1..65535)", v);
+        d->gw.mqtt_port = (uint16_t)num;
+        return 0;
+    default: /* D_MQTT_TOPIC */
+        if (!*v || strlen(v) > 128 || strpbrk(v, "#+"))
+            return cli_usage_error("device",
+                                   "bad --mqtt-topic '%s' (no wildcards, up to 128 characters)", v);
+        d->gw.topic = v;
+        return 0;
+    }
+}
+
+/* The device's own settings that are a choice of words. */
+static int
+device_choice(struct device_opts *d, int id, const char *v)
+{
+    switch (id) {
+    case D_PROFILE:
+        if (!strcmp(v, "esp32"))
+            d->cfg.profile = OTK_PROFILE_ESP32;
+        else if (!strcmp(v, "esp8266"))
+            d->cfg.profile = OTK_PROFILE_ESP8266;
+        else
+            return cli_usage_error("device", "unknown profile '%s' (esp32 or esp8266)", v);
+        return 0;
+    case D_AUTH_VARIANT:
+        if (strcmp(v, "md5") && strcmp(v, "pbkdf2"))
+            return cli_usage_error("device", "unknown auth variant '%s' (md5 or pbkdf2)", v);
+        d->auth = v;
+        return 0;
+    case D_FLASH_TIMING:
+        if (!strcmp(v, "instant"))
+            d->cfg.timing = OTK_FLASH_INSTANT;
+        else if (!strcmp(v, "realistic"))
+            d->cfg.timing = OTK_FLASH_REALISTIC;
+        else
+            return cli_usage_error("device", "unknown flash timing '%s' (realistic or instant)", v);
+        return 0;
+    default: /* D_LINK */
+        if (otk_link_profile_parse(v, &d->cfg.link) != 0)
+            return cli_usage_error("device", "unknown link '%s' (none, lan, wifi or weak-wifi)", v);
+        return 0;
+    }
+}
+
+/* The device's own settings that are numbers. */
+static int
+device_number(struct device_opts *d, int id, const char *v)
+{
+    unsigned long long num;
+
+    switch (id) {
+    case D_PORT:
+        if (!parse_u64(v, 65535, &num))
+            return cli_usage_error("device", "bad port '%s' (0..65535)", v);
+        d->port = (long)num;
+        return 0;
+    case D_MIN_RATE:
+        /* (bytes per 8 s must fit 32 bits) */
+        if (!parse_u64(v, UINT32_MAX >> 3, &num) || num == 0)
+            return cli_usage_error("device", "bad --min-rate '%s' (bytes per second, >= 1)", v);
+        d->cfg.min_rate = (uint32_t)num;
+        return 0;
+    case D_CUT_AT:
+        if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num) || num == 0)
+            return cli_usage_error("device", "bad --cut-at '%s' (a flash operation number, 1..)",
+                                   v);
+        d->cfg.cut_at = num;
+        return 0;
+    default: /* D_SEED */
+        if (!parse_u64(v, (unsigned long long)UINT64_MAX, &num))
+            return cli_usage_error("device", "bad --seed '%s' (a number)", v);
+        d->cfg.seed = num;
+        return 0;
+    }
+}
+
+static int
+device_apply(void *ctx, const struct cli_opt *op, const char *v)
+{
+    struct device_opts *d = ctx;
+    char ferr[1024];
+
+    if (!op)
+        return cli_unknown_arg(&device_table, v); /* the device takes no arguments */
+    switch (op->id) {
+    case D_BLE_WINDOW:
+    case D_BLE_INTERVAL:
+    case D_BLE_CPU_STALL:
+    case D_MQTT_HOST:
+    case D_MQTT_PORT:
+    case D_MQTT_TOPIC:
+    case D_READING_INTERVAL:
+    case D_OTA_WATCHDOG:
+        return device_gateway(d, op->id, v);
+    case D_PROFILE:
+    case D_AUTH_VARIANT:
+    case D_FLASH_TIMING:
+    case D_LINK:
+        return device_choice(d, op->id, v);
+    case D_PORT:
+    case D_MIN_RATE:
+    case D_CUT_AT:
+    case D_SEED:
+        return device_number(d, op->id, v);
+    case D_NAME:
+        /* a host name label: it is also NAME.local */
+        if (!*v || strlen(v) > 63 ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") !=
+                strlen(v))
+            return cli_usage_error("device", "bad --name '%s' (1 to 63 letters, digits and '-')",
+                                   v);
+        d->name = v;
+        return 0;
+    case D_BIND:
+        d->cfg.bind_addr = v;
+        return 0;
+    case D_PASSWORD_HASH:
+        d->hash = v;
+        return 0;
+    case D_PASSWORD:
+        d->password = v;
+        return 0;
+    case D_FLASH:
+        d->flash = v;
+        return 0;
+    case D_FAULT:
+        if (otk_faults_add(&d->faults, v, ferr, sizeof ferr) != 0)
+            return cli_usage_error("device", "%s", ferr);
+        return 0;
+    default:
+        return device_flag(d, op->id);
+    }
+}
+
+/* The password's secret as the device stores it: from --password, or --password-hash as
+ * given. @return -1 to go on, or the exit code. */
+static int
+device_secret(struct device_opts *d)
+{
+    struct otk_emu_config *cfg = &d->cfg;
+    const char *hash = d->hash;
+
+    if (d->password) {
+        otk_proto_password_secret(otk_posix_crypto(), cfg->auth, d->password, strlen(d->password),
+                                  cfg->secret);
+        return -1;
+    }
+    if (!hash)
+        return -1;
+    /* The cores store the hash verbatim and the host always sends lowercase digests. */
+    bool ok = is_hex(hash, OTK_MD5_HEX_LEN) ||
+              (cfg->auth == OTK_AUTH_PBKDF2 && is_hex(hash, OTK_SHA256_HEX_LEN));
+    if (!ok)
+        return cli_usage_error("device",
+                               cfg->auth == OTK_AUTH_PBKDF2
+                                   ? "--password-hash '%s' must be 32 (MD5) or 64 (SHA-256) hex "
+                                     "digits"
+                                   : "--password-hash '%s' must be 32 hex digits (MD5)",
+                               hash);
+    for (const char *p = hash; *p; p++)
+        if (isupper((unsigned char)*p)) {
+            fprintf(stderr, "otakit device: warning: uppercase hash: a real device would "
+                            "never match it; stored as given\n");
+            break;
+        }
+    snprintf(cfg->secret, sizeof cfg->secret, "%s", hash);
+    return -1;
+}
+
+/* Check what the options say together and complete the emulator's settings from them.
+ * @return -1 to go on, or the exit code. */
+static int
+device_settle(struct device_opts *d)
+{
+    struct otk_emu_config *cfg = &d->cfg;
+
+    otk_faults_seed(&d->faults, cfg->seed);
+    cfg->faults = &d->faults;
+    if (d->gw_opts && !d->gateway)
         return cli_usage_error("device", "%s", "gateway options need --gateway");
-    if (gateway && gw.ble_window_ms && gw.ble_window_ms >= gw.ble_interval_ms)
+    if (d->gateway && d->gw.ble_window_ms && d->gw.ble_window_ms >= d->gw.ble_interval_ms)
         return cli_usage_error("device", "%s", "--ble-window must be shorter than --ble-interval");
-    if (password && !*password)
+    if (d->password && !*d->password)
         return cli_usage_error("device", "%s",
                                "--password is empty (leave it out for no password)");
-    if (password && hash)
+    if (d->password && d->hash)
         return cli_usage_error("device", "%s", "--password and --password-hash exclude each other");
-    if (!auth)
-        cfg.auth = cfg.profile == OTK_PROFILE_ESP8266 ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
+    if (!d->auth)
+        cfg->auth = cfg->profile == OTK_PROFILE_ESP8266 ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
     else
-        cfg.auth = !strcmp(auth, "md5") ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
-    if (cfg.profile == OTK_PROFILE_ESP8266 && cfg.auth == OTK_AUTH_PBKDF2)
+        cfg->auth = !strcmp(d->auth, "md5") ? OTK_AUTH_MD5 : OTK_AUTH_PBKDF2;
+    if (cfg->profile == OTK_PROFILE_ESP8266 && cfg->auth == OTK_AUTH_PBKDF2)
         fprintf(stderr, "otakit device: warning: no ESP8266 core uses PBKDF2 auth; emulating "
                         "it anyway\n");
-    if (port < 0)
-        port = cfg.profile == OTK_PROFILE_ESP8266 ? OTK_PORT_ESP8266 : OTK_PORT_ESP32;
-    cfg.port = (uint16_t)port;
-    cfg.password = password;
-    if (password) {
-        otk_proto_password_secret(otk_posix_crypto(), cfg.auth, password, strlen(password),
-                                  cfg.secret);
-    } else if (hash) {
-        /* The cores store the hash verbatim and the host always sends lowercase digests. */
-        bool ok = is_hex(hash, OTK_MD5_HEX_LEN) ||
-                  (cfg.auth == OTK_AUTH_PBKDF2 && is_hex(hash, OTK_SHA256_HEX_LEN));
-        if (!ok)
-            return cli_usage_error(
-                "device",
-                cfg.auth == OTK_AUTH_PBKDF2
-                    ? "--password-hash '%s' must be 32 (MD5) or 64 (SHA-256) hex "
-                      "digits"
-                    : "--password-hash '%s' must be 32 hex digits (MD5)",
-                hash);
-        for (const char *p = hash; *p; p++)
-            if (isupper((unsigned char)*p)) {
-                fprintf(stderr, "otakit device: warning: uppercase hash: a real device would "
-                                "never match it; stored as given\n");
-                break;
-            }
-        snprintf(cfg.secret, sizeof cfg.secret, "%s", hash);
-    }
-    char flash_default[64];
-    if (!flash) {
-        snprintf(flash_default, sizeof flash_default, "otakit-%s.flash",
-                 otk_emu_profile_str(cfg.profile));
-        flash = flash_default;
-    }
-    cfg.flash_path = flash;
-    char mdns_default[32];
-    otk_mdns_adv_default_name(cfg.profile, flash, mdns_default, sizeof mdns_default);
-    if (!name)
-        name = mdns_default;
-    if (!no_mdns)
-        cfg.mdns_name = name;
+    if (d->port < 0)
+        d->port = cfg->profile == OTK_PROFILE_ESP8266 ? OTK_PORT_ESP8266 : OTK_PORT_ESP32;
+    cfg->port = (uint16_t)d->port;
+    cfg->password = d->password;
+    return device_secret(d);
+}
 
-    struct dev_out out;
-    memset(&out, 0, sizeof out);
-    out.json = json;
-    out.quiet = quiet;
-    out.tty = isatty(STDERR_FILENO) == 1;
-    out.profile = cfg.profile;
-    out.last_decile = -1;
-    out.has_password = cfg.secret[0] != '\0';
-    out.auth = cfg.auth;
-    out.flash = cfg.flash_path;
-    out.min_rate = cfg.min_rate ? cfg.min_rate : 1024;
-    cfg.report = on_report;
-    cfg.user = &out;
-    if (gateway) {
-        gw.name = name; /* the device's one name: mDNS, MQTT client id, base topic */
-        gw.report = on_gw_report;
-        gw.user = &out;
-        out.gateway = true;
-        cfg.gateway = &gw;
+/* The flash file and the device's name, by default from the profile and the flash file. */
+static void
+device_names(struct device_opts *d)
+{
+    struct otk_emu_config *cfg = &d->cfg;
+
+    if (!d->flash) {
+        snprintf(d->flash_default, sizeof d->flash_default, "otakit-%s.flash",
+                 otk_emu_profile_str(cfg->profile));
+        d->flash = d->flash_default;
     }
-    cfg.stop = &g_stop;
+    cfg->flash_path = d->flash;
+    otk_mdns_adv_default_name(cfg->profile, d->flash, d->mdns_default, sizeof d->mdns_default);
+    if (!d->name)
+        d->name = d->mdns_default;
+    if (!d->no_mdns)
+        cfg->mdns_name = d->name;
+}
+
+/* Run the emulator with what the options say, reporting to out. */
+static int
+device_run(struct device_opts *d, struct dev_out *out)
+{
+    struct otk_emu_config *cfg = &d->cfg;
+
+    memset(out, 0, sizeof *out);
+    out->json = d->json;
+    out->quiet = d->quiet;
+    out->tty = isatty(STDERR_FILENO) == 1;
+    out->profile = cfg->profile;
+    out->last_decile = -1;
+    out->has_password = cfg->secret[0] != '\0';
+    out->auth = cfg->auth;
+    out->flash = cfg->flash_path;
+    out->min_rate = cfg->min_rate ? cfg->min_rate : 1024;
+    cfg->report = on_report;
+    cfg->user = out;
+    if (d->gateway) {
+        d->gw.name = d->name; /* the device's one name: mDNS, MQTT client id, base topic */
+        d->gw.report = on_gw_report;
+        d->gw.user = out;
+        out->gateway = true;
+        cfg->gateway = &d->gw;
+    }
+    cfg->stop = &g_stop;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -792,5 +955,27 @@ cmd_device(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    return otk_emu_run(&cfg);
+    return otk_emu_run(cfg);
+}
+
+int
+cmd_device(int argc, char **argv)
+{
+    struct device_opts d;
+    struct dev_out out;
+    struct cli_parse res;
+    int rc;
+
+    device_opts_defaults(&d);
+    if (cli_parse_args(&device_table, argc, argv, device_apply, &d, &res))
+        return cli_parse_report(&device_table, &res);
+    if (d.help) {
+        usage(stdout);
+        return OTK_EXIT_OK;
+    }
+    rc = device_settle(&d);
+    if (rc >= 0)
+        return rc;
+    device_names(&d);
+    return device_run(&d, &out);
 }

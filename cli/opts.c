@@ -92,12 +92,16 @@ next_value(const struct cli_table *t, int argc, char **argv, int *i)
     return argv[++*i];
 }
 
+/* Hand the option to the command. @return 0 to go on, 1 to stop (res->err says whether it is
+ * an error). */
 static int
 give(const struct cli_opt *o, const char *v, cli_apply_fn apply, void *ctx, const char *arg,
      struct cli_parse *res)
 {
     int rc = apply(ctx, o, v);
 
+    if (rc == CLI_APPLY_STOP)
+        return 1;
     if (rc) {
         res->rc = rc;
         return stop(res, CLI_PARSE_APPLY, arg, o);
@@ -181,7 +185,7 @@ cli_parse_args(const struct cli_table *t, int argc, char **argv, cli_apply_fn ap
         else
             rc = give(NULL, a, apply, ctx, a, res);
         if (rc)
-            return rc;
+            return res->err != CLI_PARSE_OK;
     }
     return 0;
 }
@@ -217,8 +221,6 @@ cli_table_suggest(const struct cli_table *t, const char *arg, char *out, size_t 
 int
 cli_parse_report(const struct cli_table *t, const struct cli_parse *res)
 {
-    char hint[CLI_WORD_MAX + 3];
-
     switch (res->err) {
     case CLI_PARSE_OK:
         return 0;
@@ -227,11 +229,18 @@ cli_parse_report(const struct cli_table *t, const struct cli_parse *res)
     case CLI_PARSE_NO_VALUE:
         return cli_usage_error(t->cmd, "option %s needs a value", res->arg);
     default:
-        if (cli_table_suggest(t, res->arg, hint, sizeof hint))
-            return cli_usage_error(t->cmd, "unknown option '%s'; did you mean '%s'?", res->arg,
-                                   hint);
-        return cli_usage_error(t->cmd, "unknown option '%s'", res->arg);
+        return cli_unknown_arg(t, res->arg);
     }
+}
+
+int
+cli_unknown_arg(const struct cli_table *t, const char *arg)
+{
+    char hint[CLI_WORD_MAX + 3];
+
+    if (cli_table_suggest(t, arg, hint, sizeof hint))
+        return cli_usage_error(t->cmd, "unknown option '%s'; did you mean '%s'?", arg, hint);
+    return cli_usage_error(t->cmd, "unknown option '%s'", arg);
 }
 
 /* ---- help ---- */

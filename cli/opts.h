@@ -58,9 +58,12 @@ struct cli_parse {
     int rc;                    /* CLI_PARSE_APPLY: what apply returned */
 };
 
+/** What an apply function returns to end the parsing without an error (--help). */
+#define CLI_APPLY_STOP (-1)
+
 /** Store one option (opt) with its value (NULL for a flag), or a positional argument (opt
- *  NULL, value the argument). @return 0, or the command's exit code for a refusal (the
- *  function has said why). */
+ *  NULL, value the argument). @return 0, CLI_APPLY_STOP, or the command's exit code for a
+ *  refusal (the function has said why). */
 typedef int (*cli_apply_fn)(void *ctx, const struct cli_opt *opt, const char *value);
 
 /** Walk argv[1..argc) (argv[0] is the command). @return 0, or nonzero with res saying why. */
@@ -71,6 +74,10 @@ int cli_parse_args(const struct cli_table *t, int argc, char **argv, cli_apply_f
  *  option 'ARG'" with "did you mean" from the table, "option ARG needs a value". @return the
  *  exit code (res->rc for a refusal of apply, else OTK_EXIT_USAGE). */
 int cli_parse_report(const struct cli_table *t, const struct cli_parse *res);
+
+/** "otakit CMD: error: unknown option 'ARG'" with "did you mean" from the table, and the
+ *  pointer to --help. @return OTK_EXIT_USAGE. */
+int cli_unknown_arg(const struct cli_table *t, const char *arg);
 
 /** The long option of t that `arg` ("--name" or "--name=value") looks like a typo of, into out
  *  ("--name"). */
