@@ -1,28 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* Command-line helpers shared by the subcommands. */
-#include <ctype.h>
+/* Command-line helpers shared by the subcommands: the usage error, the typo guess. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-
-const char *
-cli_opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt, bool *missing)
-{
-    const char *a = argv[*i];
-    size_t n = strlen(lng);
-
-    if (!strncmp(a, lng, n) && a[n] == '=')
-        return a + n + 1;
-    if (strcmp(a, lng) != 0 && (!shrt || strcmp(a, shrt) != 0))
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
 
 int
 cli_usage_error(const char *cmd, const char *fmt, ...)
@@ -95,54 +77,4 @@ cli_closest_word(const char *word, const char *const *cands, size_t n)
     for (size_t i = 0; i < n; i++)
         consider(&c, cands[i], strlen(cands[i]));
     return c.best;
-}
-
-/* The long options a help text names: "--word" after a space, '[', '(', ',' or '|'. */
-static bool
-next_option(const char **p, const char **opt, size_t *len)
-{
-    for (const char *s = *p; (s = strstr(s, "--")) != NULL; s += 2) {
-        size_t n = 2;
-        if (s > *p && !strchr(" [(,|", s[-1]))
-            continue;
-        while (isalnum((unsigned char)s[n]) || s[n] == '-' || s[n] == '_')
-            n++;
-        if (n > 2) {
-            *opt = s;
-            *len = n;
-            *p = s + n;
-            return true;
-        }
-    }
-    return false;
-}
-
-bool
-cli_suggest_option(const char *arg, const char *help, char *out, size_t cap)
-{
-    struct closest c = {arg, strcspn(arg, "="), NULL, 0, (size_t)-1};
-    const char *p = help, *opt;
-    size_t len;
-
-    if (strncmp(arg, "--", 2) != 0)
-        return false;
-    while (next_option(&p, &opt, &len)) {
-        if (len == c.len && !strncmp(opt, arg, len))
-            return false; /* a known option */
-        consider(&c, opt, len);
-    }
-    if (!c.best)
-        return false;
-    snprintf(out, cap, "%.*s", (int)c.best_len, c.best);
-    return true;
-}
-
-int
-cli_unknown_option(const char *cmd, const char *arg, const char *help)
-{
-    char hint[CLI_WORD_MAX + 1];
-
-    if (cli_suggest_option(arg, help, hint, sizeof hint))
-        return cli_usage_error(cmd, "unknown option '%s'; did you mean '%s'?", arg, hint);
-    return cli_usage_error(cmd, "unknown option '%s'", arg);
 }

@@ -12,12 +12,6 @@
 #define OTK_EXIT_FAIL  1
 #define OTK_EXIT_USAGE 2
 
-/* "--name value", "--name=value" or "-x value" (shrt may be NULL) at argv[*i]: the value, with
- * *i moved past it; NULL if argv[*i] is another option, or with *missing set if the value is
- * missing. */
-const char *cli_opt_value(int argc, char **argv, int *i, const char *lng, const char *shrt,
-                          bool *missing);
-
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((format(printf, 2, 3)))
 #endif
@@ -31,13 +25,7 @@ cli_usage_error(const char *cmd, const char *fmt, ...);
  * a swap of neighbours counts 1), or NULL. */
 const char *cli_closest_word(const char *word, const char *const *cands, size_t n);
 
-/* Whether `arg` ("--name" or "--name=value") is a typo of a long option that the command's
- * help text names; if so, that option goes to out. */
-bool cli_suggest_option(const char *arg, const char *help, char *out, size_t cap);
-
-/* "otakit CMD: error: unknown option 'ARG'", with "did you mean '--x'?" when ARG is a typo of
- * an option in `help`, and the pointer to --help. @return OTK_EXIT_USAGE. */
-int cli_unknown_option(const char *cmd, const char *arg, const char *help);
+/* The option parser of the subcommands, its help and its typo guesses: opts.h. */
 
 int cmd_upload(int argc, char **argv);
 int cmd_device(int argc, char **argv);

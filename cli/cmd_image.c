@@ -10,29 +10,42 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "otakit/imagegen.h"
 #include "otakit/layout.h"
 
-static const char help_text[] =
-    "usage: otakit image [--chip esp32|esp8266] --version V --size BYTES\n"
-    "                    [--project NAME] [--seed N] -o FILE\n"
-    "\n"
-    "Write a valid ESP application image of exactly BYTES bytes (suffix K or M for\n"
-    "KiB / MiB). Different seeds give different contents of the same size.\n"
-    "\n"
-    "options:\n"
-    "  --chip esp32|esp8266   target chip (default esp32)\n"
-    "  --version V            version string in the app description (max 31 "
-    "chars)\n"
-    "  --size BYTES           image size, e.g. 1048576, 1024K, 1M\n"
-    "  --project NAME         project name (default otakit-demo, max 31 chars)\n"
-    "  --seed N               seed of the filler contents (default 1)\n"
-    "  -o, --output FILE      where to write the image\n";
+enum image_opt { I_CHIP, I_VERSION, I_SIZE, I_PROJECT, I_SEED, I_OUTPUT, I_HELP };
+
+static const struct cli_opt image_opts_table[] = {
+    {0, NULL, NULL, 0,
+     "usage: otakit image [--chip esp32|esp8266] --version V --size BYTES\n"
+     "                    [--project NAME] [--seed N] -o FILE\n"
+     "\n"
+     "Write a valid ESP application image of exactly BYTES bytes (suffix K or M for\n"
+     "KiB / MiB). Different seeds give different contents of the same size.\n"
+     "\n"
+     "options:\n"},
+    {0, "chip", "esp32|esp8266", I_CHIP, "target chip (default esp32)"},
+    {0, "version", "V", I_VERSION, "version string in the app description (max 31 chars)"},
+    {0, "size", "BYTES", I_SIZE, "image size, e.g. 1048576, 1024K, 1M"},
+    {0, "project", "NAME", I_PROJECT, "project name (default otakit-demo, max 31 chars)"},
+    {0, "seed", "N", I_SEED, "seed of the filler contents (default 1)"},
+    {'o', "output", "FILE", I_OUTPUT, "where to write the image"},
+    {'h', "help", NULL, I_HELP, NULL},
+};
+
+static const struct cli_table image_table = {
+    .cmd = "image",
+    .opts = image_opts_table,
+    .n = sizeof image_opts_table / sizeof image_opts_table[0],
+    .style = CLI_PLAIN,
+    .help_col = 25,
+};
 
 static void
 usage(FILE *to)
 {
-    fputs(help_text, to);
+    cli_help_print(to, &image_table);
 }
 
 /* Decimal bytes with an optional K / M suffix (1024-based; "KB", "KiB" also accepted). */
@@ -64,49 +77,77 @@ parse_size(const char *s, uint32_t *out)
     return true;
 }
 
+struct image_opts {
+    enum otk_profile chip;
+    const char *version, *project, *output;
+    uint32_t size, seed;
+    bool have_size, help;
+};
+
+static int
+image_apply(void *ctx, const struct cli_opt *op, const char *v)
+{
+    struct image_opts *m = ctx;
+
+    if (!op)
+        return cli_unknown_arg(&image_table, v);
+    switch (op->id) {
+    case I_HELP:
+        m->help = true;
+        return CLI_APPLY_STOP;
+    case I_CHIP:
+        if (!strcmp(v, "esp32"))
+            m->chip = OTK_PROFILE_ESP32;
+        else if (!strcmp(v, "esp8266"))
+            m->chip = OTK_PROFILE_ESP8266;
+        else
+            return cli_usage_error("image", "unknown chip (esp32 or esp8266): %s", v);
+        return 0;
+    case I_VERSION:
+        m->version = v;
+        return 0;
+    case I_PROJECT:
+        m->project = v;
+        return 0;
+    case I_SIZE:
+        if (!parse_size(v, &m->size))
+            return cli_usage_error("image", "bad size (bytes, or with K / M suffix): %s", v);
+        m->have_size = true;
+        return 0;
+    case I_SEED: {
+        char *end;
+        errno = 0;
+        unsigned long seed = strtoul(v, &end, 0);
+        if (errno || *end || !*v || seed > 0xFFFFFFFFul)
+            return cli_usage_error("image", "bad seed: %s", v);
+        m->seed = (uint32_t)seed;
+        return 0;
+    }
+    default: /* I_OUTPUT */
+        m->output = v;
+        return 0;
+    }
+}
+
 int
 cmd_image(int argc, char **argv)
 {
-    enum otk_profile chip = OTK_PROFILE_ESP32;
-    const char *version = NULL, *project = "otakit-demo", *output = NULL;
-    uint32_t size = 0, seed = 1;
-    bool have_size = false;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        bool missing = false;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return OTK_EXIT_OK;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--chip", NULL, &missing))) {
-            if (!strcmp(v, "esp32"))
-                chip = OTK_PROFILE_ESP32;
-            else if (!strcmp(v, "esp8266"))
-                chip = OTK_PROFILE_ESP8266;
-            else
-                return cli_usage_error("image", "unknown chip (esp32 or esp8266): %s", v);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--version", NULL, &missing))) {
-            version = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--project", NULL, &missing))) {
-            project = v;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--size", NULL, &missing))) {
-            if (!parse_size(v, &size))
-                return cli_usage_error("image", "bad size (bytes, or with K / M suffix): %s", v);
-            have_size = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--seed", NULL, &missing))) {
-            char *end;
-            errno = 0;
-            unsigned long s = strtoul(v, &end, 0);
-            if (errno || *end || !*v || s > 0xFFFFFFFFul)
-                return cli_usage_error("image", "bad seed: %s", v);
-            seed = (uint32_t)s;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--output", "-o", &missing))) {
-            output = v;
-        } else if (missing) {
-            return cli_usage_error("image", "option needs a value: %s", argv[i]);
-        } else {
-            return cli_unknown_option("image", argv[i], help_text);
-        }
+    struct image_opts m = {OTK_PROFILE_ESP32, NULL, "otakit-demo", NULL, 0, 1, false, false};
+    struct cli_parse res;
+
+    if (cli_parse_args(&image_table, argc, argv, image_apply, &m, &res)) {
+        if (res.err == CLI_PARSE_NO_VALUE)
+            return cli_usage_error("image", "option needs a value: %s", res.arg);
+        return cli_parse_report(&image_table, &res);
     }
+    if (m.help) {
+        usage(stdout);
+        return OTK_EXIT_OK;
+    }
+    enum otk_profile chip = m.chip;
+    const char *version = m.version, *project = m.project, *output = m.output;
+    uint32_t size = m.size, seed = m.seed;
+    bool have_size = m.have_size;
     if (!version)
         return cli_usage_error("image", "--version is required");
     if (!have_size)

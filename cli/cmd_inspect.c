@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "json.h"
 #include "flashsim.h"
 #include "otakit/err.h"
@@ -24,17 +25,57 @@ struct out {
     bool first; /* no comma before the next JSON member */
 };
 
-static const char help_text[] =
-    "usage: otakit inspect FILE [--json]\n"
-    "\n"
-    "Show what a flash file (from 'otakit device') or an application image holds:\n"
-    "partitions, otadata, each slot's image and state, which slot boots next; or\n"
-    "an image's chip, segments, checksum / SHA-256 result, project and version.\n";
+enum inspect_opt { N_JSON, N_HELP };
+
+static const struct cli_opt inspect_opts_table[] = {
+    {0, NULL, NULL, 0,
+     "usage: otakit inspect FILE [--json]\n"
+     "\n"
+     "Show what a flash file (from 'otakit device') or an application image holds:\n"
+     "partitions, otadata, each slot's image and state, which slot boots next; or\n"
+     "an image's chip, segments, checksum / SHA-256 result, project and version.\n"},
+    {0, "json", NULL, N_JSON, NULL},
+    {'h', "help", NULL, N_HELP, NULL},
+};
+
+static const struct cli_table inspect_table = {
+    .cmd = "inspect",
+    .opts = inspect_opts_table,
+    .n = sizeof inspect_opts_table / sizeof inspect_opts_table[0],
+    .style = CLI_PLAIN,
+    .help_col = 26,
+};
 
 static void
 usage(FILE *to)
 {
-    fputs(help_text, to);
+    cli_help_print(to, &inspect_table);
+}
+
+struct inspect_opts {
+    const char *path;
+    bool json, help;
+};
+
+static int
+inspect_apply(void *ctx, const struct cli_opt *op, const char *v)
+{
+    struct inspect_opts *n = ctx;
+
+    if (!op) {
+        if (n->path) {
+            fprintf(stderr, "otakit inspect: error: one FILE only\n");
+            return OTK_EXIT_USAGE;
+        }
+        n->path = v;
+        return 0;
+    }
+    if (op->id == N_HELP) {
+        n->help = true;
+        return CLI_APPLY_STOP;
+    }
+    n->json = true;
+    return 0;
 }
 
 static const char *
@@ -442,23 +483,17 @@ read_file(const char *path, uint32_t *len)
 int
 cmd_inspect(int argc, char **argv)
 {
-    const char *path = NULL;
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            usage(stdout);
-            return OTK_EXIT_OK;
-        } else if (!strcmp(argv[i], "--json")) {
-            json = true;
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            return cli_unknown_option("inspect", argv[i], help_text);
-        } else if (!path) {
-            path = argv[i];
-        } else {
-            fprintf(stderr, "otakit inspect: error: one FILE only\n");
-            return OTK_EXIT_USAGE;
-        }
+    struct inspect_opts opts = {NULL, false, false};
+    struct cli_parse res;
+
+    if (cli_parse_args(&inspect_table, argc, argv, inspect_apply, &opts, &res))
+        return cli_parse_report(&inspect_table, &res);
+    if (opts.help) {
+        usage(stdout);
+        return OTK_EXIT_OK;
     }
+    const char *path = opts.path;
+    bool json = opts.json;
     if (!path) {
         usage(stderr);
         return OTK_EXIT_USAGE;

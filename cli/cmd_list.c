@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "json.h"
 #include "otakit/err.h"
 #include "otakit/hostnet.h"
@@ -15,25 +16,73 @@
 
 #define LIST_MAX 256 /* instances kept (more are left out) */
 
-static const char help_text[] =
-    "usage: otakit list [--timeout S] [--json] [--interface ADDR]\n"
-    "\n"
-    "Find ArduinoOTA devices (ESP32, ESP8266, otakit device) on the local network by mDNS:\n"
-    "the service _arduino._tcp they advertise, with the TXT keys board, auth_upload,\n"
-    "tcp_check and ssh_upload.\n"
-    "\n"
-    "options:\n"
-    "  -t, --timeout S         how long to collect answers (default 2 seconds)\n"
-    "      --json              one JSON array on stdout\n"
-    "  -I, --interface ADDR    ask on this interface only: an IPv4 address of this host or\n"
-    "                          (Linux) an interface name; default: every multicast-capable\n"
-    "                          interface and the loopback\n"
-    "  -h, --help              show this help\n"
-    "\n"
-    "Upload to a device found here with: otakit upload -i NAME.local -p PORT -f FILE\n"
-    "(add -a PASSWORD when PASSWORD says yes).\n"
-    "\n"
-    "exit status: 0 devices found, 1 none answered (or a network error), 2 usage error\n";
+enum list_opt { L_TIMEOUT, L_JSON, L_INTERFACE, L_HELP };
+
+static const struct cli_opt list_opts_table[] = {
+    {0, NULL, NULL, 0,
+     "usage: otakit list [--timeout S] [--json] [--interface ADDR]\n"
+     "\n"
+     "Find ArduinoOTA devices (ESP32, ESP8266, otakit device) on the local network by mDNS:\n"
+     "the service _arduino._tcp they advertise, with the TXT keys board, auth_upload,\n"
+     "tcp_check and ssh_upload.\n"
+     "\n"
+     "options:\n"},
+    {'t', "timeout", "S", L_TIMEOUT, "how long to collect answers (default 2 seconds)"},
+    {0, "json", NULL, L_JSON, "one JSON array on stdout"},
+    {'I', "interface", "ADDR", L_INTERFACE,
+     "ask on this interface only: an IPv4 address of this host or\n(Linux) an interface name; "
+     "default: every multicast-capable\ninterface and the loopback"},
+    {'h', "help", NULL, L_HELP, "show this help"},
+    {0, NULL, NULL, 0,
+     "\n"
+     "Upload to a device found here with: otakit upload -i NAME.local -p PORT -f FILE\n"
+     "(add -a PASSWORD when PASSWORD says yes).\n"
+     "\n"
+     "exit status: 0 devices found, 1 none answered (or a network error), 2 usage error\n"},
+};
+
+static const struct cli_table list_table = {
+    .cmd = "list",
+    .opts = list_opts_table,
+    .n = sizeof list_opts_table / sizeof list_opts_table[0],
+    .style = CLI_PLAIN,
+    .help_col = 26,
+    .indent_long_only = true,
+};
+
+struct list_opts {
+    const char *iface;
+    double timeout;
+    bool json, help;
+};
+
+static int
+list_apply(void *ctx, const struct cli_opt *op, const char *v)
+{
+    struct list_opts *l = ctx;
+    char *end;
+
+    if (!op)
+        return cli_unknown_arg(&list_table, v);
+    switch (op->id) {
+    case L_HELP:
+        l->help = true;
+        return CLI_APPLY_STOP;
+    case L_JSON:
+        l->json = true;
+        return 0;
+    case L_INTERFACE:
+        l->iface = v;
+        return 0;
+    default: /* L_TIMEOUT */
+        errno = 0;
+        l->timeout = strtod(v, &end);
+        if (errno || end == v || *end || !(l->timeout > 0) || l->timeout > 600)
+            return cli_usage_error("list", "bad --timeout '%s' (seconds, more than 0, at most 600)",
+                                   v);
+        return 0;
+    }
+}
 
 /* A TXT value as text ("" if absent); *present tells whether the key is there. */
 static void
@@ -196,37 +245,25 @@ print_table(const struct otk_mdns_found *found, size_t n)
 int
 cmd_list(int argc, char **argv)
 {
-    const char *iface = NULL;
-    double timeout = 2.0;
-    bool json = false;
+    struct list_opts l = {NULL, 2.0, false, false};
+    struct cli_parse res;
+    const char *iface;
+    double timeout;
+    bool json;
     struct otk_mdns_found *found;
     size_t n = 0;
     char err[256] = "";
     int rc;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        bool missing = false;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(help_text, stdout);
-            return OTK_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            json = true;
-        } else if ((v = cli_opt_value(argc, argv, &i, "--timeout", "-t", &missing))) {
-            char *end;
-            errno = 0;
-            timeout = strtod(v, &end);
-            if (errno || end == v || *end || !(timeout > 0) || timeout > 600)
-                return cli_usage_error("list",
-                                       "bad --timeout '%s' (seconds, more than 0, at most 600)", v);
-        } else if ((v = cli_opt_value(argc, argv, &i, "--interface", "-I", &missing))) {
-            iface = v;
-        } else if (missing) {
-            return cli_usage_error("list", "option %s needs a value", a);
-        } else {
-            return cli_unknown_option("list", a, help_text);
-        }
+    if (cli_parse_args(&list_table, argc, argv, list_apply, &l, &res))
+        return cli_parse_report(&list_table, &res);
+    if (l.help) {
+        cli_help_print(stdout, &list_table);
+        return OTK_EXIT_OK;
     }
+    iface = l.iface;
+    timeout = l.timeout;
+    json = l.json;
     found = calloc(LIST_MAX, sizeof *found);
     if (!found) {
         fprintf(stderr, "otakit list: error: out of memory\n");
