@@ -269,36 +269,75 @@ report_boot(struct dev_out *o, const char *what, const struct otk_emu_boot *b)
 }
 
 static void
+report_listening(struct dev_out *o, const struct otk_emu_report *r)
+{
+    if (o->json) {
+        printf("{\"event\":\"listening\",\"profile\":\"%s\",\"addr\":",
+               otk_emu_profile_str(o->profile));
+        cli_json_str(stdout, r->text);
+        printf(",\"port\":%u,\"auth\":\"%s\",\"password\":%s,\"flash\":", (unsigned)r->port,
+               o->auth == OTK_AUTH_MD5 ? "md5" : "pbkdf2", o->has_password ? "true" : "false");
+        cli_json_str(stdout, o->flash);
+        fputs(",\"mdns\":", stdout);
+        if (r->mdns_name)
+            cli_json_str(stdout, r->mdns_name);
+        else
+            fputs("null", stdout);
+        json_end();
+    } else {
+        if (r->mdns_name && !o->quiet)
+            printf("otakit device: advertised by mDNS as %s.local (_arduino._tcp)\n", r->mdns_name);
+        printf("otakit device: %s listening on %s:%u (%s), flash %s\n",
+               otk_emu_profile_str(o->profile), r->text, (unsigned)r->port,
+               !o->has_password          ? "no password"
+               : o->auth == OTK_AUTH_MD5 ? "password, MD5 auth"
+                                         : "password, PBKDF2 auth",
+               o->flash);
+        fflush(stdout);
+    }
+}
+
+static void
+report_log(struct dev_out *o, const struct otk_emu_report *r)
+{
+    status_close(o);
+    if (o->json) {
+        printf("{\"event\":\"%s\",\"text\":",
+               r->type == OTK_EMU_REP_FLASH_LOG ? "flash_error" : "log");
+        cli_json_str(stdout, r->text);
+        json_end();
+    } else if (r->type == OTK_EMU_REP_FLASH_LOG) {
+        fprintf(stderr, "otakit device: flash: %s\n", r->text);
+    } else if (!o->quiet) {
+        printf("%s\n", r->text);
+        fflush(stdout);
+    }
+}
+
+static void
+report_exit(struct dev_out *o, const struct otk_emu_report *r)
+{
+    status_close(o);
+    if (o->json) {
+        printf("{\"event\":\"exit\",\"code\":%d,\"flash_ops\":%llu%s", r->code,
+               (unsigned long long)r->flash_ops, r->power_cut ? ",\"power_cut\":true" : "");
+        json_end();
+    } else if (r->power_cut) {
+        printf("power cut during flash operation %llu (exit 99)\n",
+               (unsigned long long)r->flash_ops);
+    } else if (!o->quiet) {
+        printf("exit %d (%llu flash operations)\n", r->code, (unsigned long long)r->flash_ops);
+    }
+    fflush(stdout);
+}
+
+static void
 on_report(void *user, const struct otk_emu_report *r)
 {
     struct dev_out *o = user;
     switch (r->type) {
     case OTK_EMU_REP_LISTENING:
-        if (o->json) {
-            printf("{\"event\":\"listening\",\"profile\":\"%s\",\"addr\":",
-                   otk_emu_profile_str(o->profile));
-            cli_json_str(stdout, r->text);
-            printf(",\"port\":%u,\"auth\":\"%s\",\"password\":%s,\"flash\":", (unsigned)r->port,
-                   o->auth == OTK_AUTH_MD5 ? "md5" : "pbkdf2", o->has_password ? "true" : "false");
-            cli_json_str(stdout, o->flash);
-            fputs(",\"mdns\":", stdout);
-            if (r->mdns_name)
-                cli_json_str(stdout, r->mdns_name);
-            else
-                fputs("null", stdout);
-            json_end();
-        } else {
-            if (r->mdns_name && !o->quiet)
-                printf("otakit device: advertised by mDNS as %s.local (_arduino._tcp)\n",
-                       r->mdns_name);
-            printf("otakit device: %s listening on %s:%u (%s), flash %s\n",
-                   otk_emu_profile_str(o->profile), r->text, (unsigned)r->port,
-                   !o->has_password          ? "no password"
-                   : o->auth == OTK_AUTH_MD5 ? "password, MD5 auth"
-                                             : "password, PBKDF2 auth",
-                   o->flash);
-            fflush(stdout);
-        }
+        report_listening(o, r);
         break;
     case OTK_EMU_REP_BOOT:
         report_boot(o, "boot", r->boot);
@@ -326,33 +365,54 @@ on_report(void *user, const struct otk_emu_report *r)
         break;
     case OTK_EMU_REP_FLASH_LOG:
     case OTK_EMU_REP_LOG:
-        status_close(o);
-        if (o->json) {
-            printf("{\"event\":\"%s\",\"text\":",
-                   r->type == OTK_EMU_REP_FLASH_LOG ? "flash_error" : "log");
-            cli_json_str(stdout, r->text);
-            json_end();
-        } else if (r->type == OTK_EMU_REP_FLASH_LOG) {
-            fprintf(stderr, "otakit device: flash: %s\n", r->text);
-        } else if (!o->quiet) {
-            printf("%s\n", r->text);
-            fflush(stdout);
-        }
+        report_log(o, r);
         break;
     case OTK_EMU_REP_EXIT:
-        status_close(o);
-        if (o->json) {
-            printf("{\"event\":\"exit\",\"code\":%d,\"flash_ops\":%llu%s", r->code,
-                   (unsigned long long)r->flash_ops, r->power_cut ? ",\"power_cut\":true" : "");
-            json_end();
-        } else if (r->power_cut) {
-            printf("power cut during flash operation %llu (exit 99)\n",
-                   (unsigned long long)r->flash_ops);
-        } else if (!o->quiet) {
-            printf("exit %d (%llu flash operations)\n", r->code, (unsigned long long)r->flash_ops);
-        }
-        fflush(stdout);
+        report_exit(o, r);
         break;
+    }
+}
+
+static void
+gw_mqtt(struct dev_out *o, const struct otk_gw_report *r)
+{
+    if (o->json) {
+        printf("{\"event\":\"mqtt\",\"connected\":%s,\"text\":", r->flag ? "true" : "false");
+        cli_json_str(stdout, r->text ? r->text : "");
+        if (!r->flag)
+            printf(",\"retry_ms\":%u", (unsigned)r->value);
+        json_end();
+    } else if (!o->quiet) {
+        status_close(o);
+        if (r->flag)
+            printf("mqtt: %s\n", r->text);
+        else
+            printf("mqtt: %s (retry in %u ms)\n", r->text, (unsigned)r->value);
+        fflush(stdout);
+    }
+}
+
+static void
+gw_ota_state(struct dev_out *o, const struct otk_gw_report *r)
+{
+    const struct otk_ota_progress *p = r->prog;
+    if (o->json) {
+        /* the payload is one JSON object: splice its members into the event */
+        size_t len = strlen(r->json);
+        printf("{\"event\":\"ota_state\",%.*s,\"published\":%s", (int)(len - 2), r->json + 1,
+               r->flag ? "true" : "false");
+        json_end();
+    }
+    if (o->quiet)
+        return;
+    if (p->phase == OTK_OTA_PHASE_START || p->phase == OTK_OTA_PHASE_RUNNING) {
+        status_draw(o, p->bytes, p->total, p->percent,
+                    p->elapsed_ms >= RATE_MIN_MS ? (long long)p->rate : -1, r->now_ms,
+                    p->bytes >= p->total);
+    } else if (p->phase == OTK_OTA_PHASE_STALLED) {
+        status_close(o);
+        fprintf(stderr, "OTA stalled at %u%%: the watchdog released the OTA lock\n", p->percent);
+        fflush(stderr);
     }
 }
 
@@ -405,20 +465,7 @@ on_gw_report(void *user, const struct otk_gw_report *r)
         }
         break;
     case OTK_GW_REP_MQTT:
-        if (o->json) {
-            printf("{\"event\":\"mqtt\",\"connected\":%s,\"text\":", r->flag ? "true" : "false");
-            cli_json_str(stdout, r->text ? r->text : "");
-            if (!r->flag)
-                printf(",\"retry_ms\":%u", (unsigned)r->value);
-            json_end();
-        } else if (!o->quiet) {
-            status_close(o);
-            if (r->flag)
-                printf("mqtt: %s\n", r->text);
-            else
-                printf("mqtt: %s (retry in %u ms)\n", r->text, (unsigned)r->value);
-            fflush(stdout);
-        }
+        gw_mqtt(o, r);
         break;
     case OTK_GW_REP_READING:
         if (o->json) {
@@ -428,29 +475,9 @@ on_gw_report(void *user, const struct otk_gw_report *r)
             json_end();
         }
         break;
-    case OTK_GW_REP_OTA_STATE: {
-        const struct otk_ota_progress *p = r->prog;
-        if (o->json) {
-            /* the payload is one JSON object: splice its members into the event */
-            size_t len = strlen(r->json);
-            printf("{\"event\":\"ota_state\",%.*s,\"published\":%s", (int)(len - 2), r->json + 1,
-                   r->flag ? "true" : "false");
-            json_end();
-        }
-        if (o->quiet)
-            break;
-        if (p->phase == OTK_OTA_PHASE_START || p->phase == OTK_OTA_PHASE_RUNNING) {
-            status_draw(o, p->bytes, p->total, p->percent,
-                        p->elapsed_ms >= RATE_MIN_MS ? (long long)p->rate : -1, r->now_ms,
-                        p->bytes >= p->total);
-        } else if (p->phase == OTK_OTA_PHASE_STALLED) {
-            status_close(o);
-            fprintf(stderr, "OTA stalled at %u%%: the watchdog released the OTA lock\n",
-                    p->percent);
-            fflush(stderr);
-        }
+    case OTK_GW_REP_OTA_STATE:
+        gw_ota_state(o, r);
         break;
-    }
     }
 }
 

@@ -402,6 +402,38 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
 
 /* ---- the image ---- */
 
+/* An app image starts with 0xE9: refuse anything else (the .elf, a data file) here, before
+ * the device refuses it, unless --force. @return 0, or -1 with the reason said. */
+static int
+check_app_image(const struct otk_upload_opts *o, const uint8_t *d, uint32_t size)
+{
+    const char *f = o->file;
+
+    if (!o->spiffs && d[0] != 0xE9) {
+        bool gz = size >= 2 && d[0] == 0x1F && d[1] == 0x8B;
+        bool elf = size >= 4 && !memcmp(d,
+                                        "\x7f"
+                                        "ELF",
+                                        4);
+        if (gz) {
+            if (!o->quiet)
+                fprintf(stderr,
+                        "otakit upload: note: '%s' is gzip-compressed; only ESP8266 "
+                        "devices accept compressed images.\n",
+                        f);
+        } else if (!o->force) {
+            fprintf(stderr,
+                    "otakit upload: error: '%s' is not an application image: its first byte is "
+                    "0x%02X, an ESP32/ESP8266 app image starts with 0xE9%s.\n"
+                    "  fix: upload the .bin the build produced; for a filesystem image add "
+                    "-s/--spiffs; to send it anyway add --force.\n",
+                    f, d[0], elf ? " (this is an ELF file: use the .bin next to it)" : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int
 load_image(const struct otk_upload_opts *o, uint8_t **data, uint32_t *size)
 {
@@ -461,29 +493,9 @@ load_image(const struct otk_upload_opts *o, uint8_t **data, uint32_t *size)
     }
     close(fd);
 
-    const uint8_t *d = *data;
-    if (!o->spiffs && d[0] != 0xE9) {
-        bool gz = *size >= 2 && d[0] == 0x1F && d[1] == 0x8B;
-        bool elf = *size >= 4 && !memcmp(d,
-                                         "\x7f"
-                                         "ELF",
-                                         4);
-        if (gz) {
-            if (!o->quiet)
-                fprintf(stderr,
-                        "otakit upload: note: '%s' is gzip-compressed; only ESP8266 "
-                        "devices accept compressed images.\n",
-                        f);
-        } else if (!o->force) {
-            fprintf(stderr,
-                    "otakit upload: error: '%s' is not an application image: its first byte is "
-                    "0x%02X, an ESP32/ESP8266 app image starts with 0xE9%s.\n"
-                    "  fix: upload the .bin the build produced; for a filesystem image add "
-                    "-s/--spiffs; to send it anyway add --force.\n",
-                    f, d[0], elf ? " (this is an ELF file: use the .bin next to it)" : "");
-            free(*data);
-            return OTK_UPX_FILE;
-        }
+    if (check_app_image(o, *data, *size) != 0) {
+        free(*data);
+        return OTK_UPX_FILE;
     }
     return 0;
 }

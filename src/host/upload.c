@@ -534,6 +534,76 @@ no_answer(struct otk_upload *u, uint32_t now)
                          : OTK_UPC_NO_ANSWER);
 }
 
+/* An error text answered to the invitation or the auth answer. */
+static void
+error_reply(struct otk_upload *u, uint32_t now, const struct otk_reply *r)
+{
+    char t[160];
+
+    otk_text_escape(t, sizeof t, (const uint8_t *)r->text, r->text_len);
+    if (u->state == OTK_UP_INVITE && busy_text(t)) {
+        /* Busy with another upload, or finishing one: not final. Keep inviting, once a
+         * second, until it is free or -t runs out (no_answer() then says so). */
+        snprintf(u->outcome.device_text, sizeof u->outcome.device_text, "%s", t);
+        u->busy_++;
+        u->gap_ = BUSY_GAP_MS;
+        u->next_send_ = now + BUSY_GAP_MS;
+        dlog(u, "the device is busy; inviting again in %.1f s", BUSY_GAP_MS / 1000.0);
+        return;
+    }
+    device_error(u, now, t, true);
+}
+
+/* One datagram from the device (shown: its escaped text, for messages). */
+static void
+handle_reply(struct otk_upload *u, uint32_t now, const struct otk_reply *r, const char *shown)
+{
+    if (u->state == OTK_UP_CONNECT) {
+        char t[160];
+        otk_text_escape(t, sizeof t, (const uint8_t *)r->text, r->text_len);
+        /* "already running" after our "OK" answers a late copy of our own invitation: the
+         * session it refers to is ours, so it is no reason to give up. */
+        if (r->kind == OTK_REPLY_ERR && !contains(t, "already running"))
+            device_error(u, now, t, true);
+        return; /* duplicates of OK and such: nothing to do */
+    }
+    if (r->kind == OTK_REPLY_OK || r->kind == OTK_REPLY_AUTH)
+        u->outcome.device_text[0] = 0; /* a busy answer before this one is history */
+    switch (r->kind) {
+    case OTK_REPLY_OK:
+        u->answered_ = true;
+        if (u->state == OTK_UP_AUTH)
+            u->authenticated = true;
+        dlog(u, "device accepted; waiting up to %.0f s for it to connect to %s:%u",
+             u->cfg.connect_timeout_ms / 1000.0, u->local_ip, u->listen_port);
+        set_state(u, OTK_UP_CONNECT);
+        u->deadline_ = now + u->cfg.connect_timeout_ms;
+        break;
+    case OTK_REPLY_AUTH:
+        u->answered_ = true;
+        if (u->state == OTK_UP_INVITE) {
+            answer_challenge(u, now, r->text, r->text_len);
+        } else {
+            /* a second challenge: a retransmitted invitation started another session */
+            u->extra_challenge_ = true;
+            dlog(u, "a second AUTH challenge arrived; ignoring it");
+        }
+        break;
+    case OTK_REPLY_AUTH_FAILED:
+        if (u->state == OTK_UP_AUTH)
+            auth_failed(u, now);
+        else
+            finish(u, now, OTK_UPC_AUTH_UNSOLICITED);
+        break;
+    case OTK_REPLY_ERR:
+        error_reply(u, now, r);
+        break;
+    case OTK_REPLY_OTHER:
+        finish_sys(u, now, OTK_UPC_UNEXPECTED_REPLY, shown);
+        break;
+    }
+}
+
 static void
 handle_udp(struct otk_upload *u, uint32_t now, short revents)
 {
@@ -567,63 +637,7 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
         escaped(shown, sizeof shown, dg, (size_t)n, 150);
         dlog(u, "UDP reply from %s:%u in state %s: \"%s\"", inet_ntoa(from.sin_addr),
              ntohs(from.sin_port), otk_upload_state_name(u->state), shown);
-        if (u->state == OTK_UP_CONNECT) {
-            char t[160];
-            otk_text_escape(t, sizeof t, (const uint8_t *)r.text, r.text_len);
-            /* "already running" after our "OK" answers a late copy of our own invitation: the
-             * session it refers to is ours, so it is no reason to give up. */
-            if (r.kind == OTK_REPLY_ERR && !contains(t, "already running"))
-                device_error(u, now, t, true);
-            continue; /* duplicates of OK and such: nothing to do */
-        }
-        if (r.kind == OTK_REPLY_OK || r.kind == OTK_REPLY_AUTH)
-            u->outcome.device_text[0] = 0; /* a busy answer before this one is history */
-        switch (r.kind) {
-        case OTK_REPLY_OK:
-            u->answered_ = true;
-            if (u->state == OTK_UP_AUTH)
-                u->authenticated = true;
-            dlog(u, "device accepted; waiting up to %.0f s for it to connect to %s:%u",
-                 u->cfg.connect_timeout_ms / 1000.0, u->local_ip, u->listen_port);
-            set_state(u, OTK_UP_CONNECT);
-            u->deadline_ = now + u->cfg.connect_timeout_ms;
-            break;
-        case OTK_REPLY_AUTH:
-            u->answered_ = true;
-            if (u->state == OTK_UP_INVITE) {
-                answer_challenge(u, now, r.text, r.text_len);
-            } else {
-                /* a second challenge: a retransmitted invitation started another session */
-                u->extra_challenge_ = true;
-                dlog(u, "a second AUTH challenge arrived; ignoring it");
-            }
-            break;
-        case OTK_REPLY_AUTH_FAILED:
-            if (u->state == OTK_UP_AUTH)
-                auth_failed(u, now);
-            else
-                finish(u, now, OTK_UPC_AUTH_UNSOLICITED);
-            break;
-        case OTK_REPLY_ERR: {
-            char t[160];
-            otk_text_escape(t, sizeof t, (const uint8_t *)r.text, r.text_len);
-            if (u->state == OTK_UP_INVITE && busy_text(t)) {
-                /* Busy with another upload, or finishing one: not final. Keep inviting, once
-                 * a second, until it is free or -t runs out (no_answer() then says so). */
-                snprintf(u->outcome.device_text, sizeof u->outcome.device_text, "%s", t);
-                u->busy_++;
-                u->gap_ = BUSY_GAP_MS;
-                u->next_send_ = now + BUSY_GAP_MS;
-                dlog(u, "the device is busy; inviting again in %.1f s", BUSY_GAP_MS / 1000.0);
-                break;
-            }
-            device_error(u, now, t, true);
-            break;
-        }
-        case OTK_REPLY_OTHER:
-            finish_sys(u, now, OTK_UPC_UNEXPECTED_REPLY, shown);
-            break;
-        }
+        handle_reply(u, now, &r, shown);
     }
 }
 
