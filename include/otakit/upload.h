@@ -200,31 +200,31 @@ struct otk_upload {
     char board[64];                 /* a .local device's mDNS TXT board ("": none) */
 
     /* private */
-    struct sockaddr_in dev_;
-    struct in_addr bind_; /* -I resolved; INADDR_ANY = any */
-    int udp_fd_, listen_fd_, conn_fd_;
-    unsigned invites_;     /* invitations sent in this handshake */
-    unsigned handshakes_;  /* handshakes in this attempt */
-    bool fallback_done_;   /* PBKDF2: the MD5-hash retry has been made */
-    bool rerun_done_;      /* an ambiguous auth failure has been re-run */
-    bool extra_challenge_; /* a second AUTH challenge arrived in this handshake */
-    unsigned unreach_;     /* ICMP port-unreachable reports in this handshake */
-    unsigned busy_;        /* "Update already running" answers in this handshake */
-    bool answered_;        /* the device answered this handshake's invitation (AUTH or OK) */
-    uint32_t deadline_;    /* state deadline */
-    uint32_t next_send_;   /* next retransmission */
-    uint32_t gap_;         /* current retransmission interval */
-    char answer_[160];     /* the auth answer datagram, for retransmission */
-    size_t answer_len_;
-    bool lock_wait_;      /* lockstep: waiting for an ack */
-    uint32_t tcp_acked_;  /* bytes the device's TCP stack acknowledged */
-    uint32_t end_digits_; /* ack digits seen when the last byte was handed over */
-    uint32_t progress_t_; /* when acked or tcp_acked_ last changed */
-    uint32_t event_t_;    /* when the last progress event went out */
-    uint32_t emitted_;    /* acked as of the last progress event */
-    uint32_t grace_;      /* error text seen: wait this long for the rest and the close */
-    bool grace_on_;
-    struct otk_ack_parser parser_;
+    struct sockaddr_in dev;
+    struct in_addr bind; /* -I resolved; INADDR_ANY = any */
+    int udp_fd, listen_fd, conn_fd;
+    unsigned invites;     /* invitations sent in this handshake */
+    unsigned handshakes;  /* handshakes in this attempt */
+    bool fallback_done;   /* PBKDF2: the MD5-hash retry has been made */
+    bool rerun_done;      /* an ambiguous auth failure has been re-run */
+    bool extra_challenge; /* a second AUTH challenge arrived in this handshake */
+    unsigned unreach;     /* ICMP port-unreachable reports in this handshake */
+    unsigned busy;        /* "Update already running" answers in this handshake */
+    bool answered;        /* the device answered this handshake's invitation (AUTH or OK) */
+    uint32_t deadline;    /* state deadline */
+    uint32_t next_send;   /* next retransmission */
+    uint32_t gap;         /* current retransmission interval */
+    char answer[160];     /* the auth answer datagram, for retransmission */
+    size_t answer_len;
+    bool lock_wait;      /* lockstep: waiting for an ack */
+    uint32_t tcp_acked;  /* bytes the device's TCP stack acknowledged */
+    uint32_t end_digits; /* ack digits seen when the last byte was handed over */
+    uint32_t progress_t; /* when acked or tcp_acked last changed */
+    uint32_t event_t;    /* when the last progress event went out */
+    uint32_t emitted;    /* acked as of the last progress event */
+    uint32_t grace;      /* error text seen: wait this long for the rest and the close */
+    bool grace_on;
+    struct otk_ack_parser parser;
 };
 
 /** Prepare u (no I/O). */

@@ -177,15 +177,15 @@ close_fd(int *fd)
 static void
 close_attempt(struct otk_upload *u)
 {
-    close_fd(&u->udp_fd_);
-    close_fd(&u->conn_fd_);
+    close_fd(&u->udp_fd);
+    close_fd(&u->conn_fd);
 }
 
 void
 otk_upload_close(struct otk_upload *u)
 {
     close_attempt(u);
-    close_fd(&u->listen_fd_);
+    close_fd(&u->listen_fd);
 }
 
 /* Finish the attempt with a cause; the facts come from u (the caller wrote the cause's own
@@ -197,8 +197,8 @@ finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
 
     if (cause == OTK_UPC_OK) {
         u->acked = u->sent; /* "OK" means the device has every byte, whatever we sampled last */
-        if (u->emitted_ != u->acked) {
-            u->emitted_ = u->acked;
+        if (u->emitted != u->acked) {
+            u->emitted = u->acked;
             emit(u, OTK_UP_EV_PROGRESS, NULL);
         }
     }
@@ -206,23 +206,23 @@ finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
     o->phase = u->state;
     o->sent = u->sent;
     o->acked = u->acked;
-    o->tcp_acked = u->tcp_acked_;
-    o->claimed = u->parser_.claimed;
-    o->invites = u->invites_;
-    o->busy = u->busy_;
-    o->unreach = u->unreach_;
+    o->tcp_acked = u->tcp_acked;
+    o->claimed = u->parser.claimed;
+    o->invites = u->invites;
+    o->busy = u->busy;
+    o->unreach = u->unreach;
     close_attempt(u);
     if (cause != OTK_UPC_OK && otk_upload_cause_transient(cause) && u->attempt <= u->cfg.retries &&
         u->state != OTK_UP_IDLE) {
         uint32_t wait = u->cfg.retry_backoff_ms << (u->attempt - 1 < 8 ? u->attempt - 1 : 8);
-        u->deadline_ = now + wait;
-        u->retry_at = u->deadline_;
+        u->deadline = now + wait;
+        u->retry_at = u->deadline;
         emit(u, OTK_UP_EV_RETRY, NULL);
         dlog(u, "attempt %u failed; next attempt in %.1f s", u->attempt, wait / 1000.0);
         set_state(u, OTK_UP_BACKOFF);
         return;
     }
-    close_fd(&u->listen_fd_);
+    close_fd(&u->listen_fd);
     u->t_end = now;
     set_state(u, OTK_UP_DONE);
     emit(u, OTK_UP_EV_DONE, NULL);
@@ -320,7 +320,7 @@ open_udp(struct otk_upload *u)
     /* With -I, the invitation must come from that address: the device connects back to the
      * source address of the datagram. The port reports ICMP errors (port unreachable). */
     otk_sock fd = OTK_SOCK_NONE;
-    if (otk_net_udp_open(u->bind_, &fd) != OTK_NET_OK)
+    if (otk_net_udp_open(u->bind, &fd) != OTK_NET_OK)
         return -1;
     return fd;
 }
@@ -328,7 +328,7 @@ open_udp(struct otk_upload *u)
 static void
 send_dgram(struct otk_upload *u, const void *buf, size_t len, const char *what)
 {
-    long n = otk_net_sendto(u->udp_fd_, buf, len, &u->dev_);
+    long n = otk_net_sendto(u->udp_fd, buf, len, &u->dev);
     if (n < 0)
         dlog(u, "sending the %s to %s:%u failed: %s", what, u->dev_ip, u->cfg.port,
              otk_net_strerror());
@@ -343,8 +343,8 @@ send_invite(struct otk_upload *u)
     char buf[96];
     size_t n = otk_proto_format_invite(buf, sizeof buf, u->cfg.spiffs ? OTK_CMD_FS : OTK_CMD_FLASH,
                                        u->listen_port, u->cfg.size, u->cfg.md5);
-    u->invites_++;
-    send_dgram(u, buf, n, u->invites_ == 1 ? "invitation" : "invitation (retransmission)");
+    u->invites++;
+    send_dgram(u, buf, n, u->invites == 1 ? "invitation" : "invitation (retransmission)");
 }
 
 /* A handshake: a fresh UDP socket (a fresh source port, so late replies to an earlier one
@@ -352,36 +352,36 @@ send_invite(struct otk_upload *u)
 static void
 begin_handshake(struct otk_upload *u, uint32_t now)
 {
-    close_fd(&u->udp_fd_);
-    u->udp_fd_ = open_udp(u);
-    if (u->udp_fd_ < 0) {
+    close_fd(&u->udp_fd);
+    u->udp_fd = open_udp(u);
+    if (u->udp_fd < 0) {
         finish_sys(u, now, OTK_UPC_UDP_OPEN, otk_net_strerror());
         return;
     }
-    u->invites_ = 0;
-    u->handshakes_++;
-    u->unreach_ = 0;
-    u->busy_ = 0;
-    u->answered_ = false;
-    u->extra_challenge_ = false;
+    u->invites = 0;
+    u->handshakes++;
+    u->unreach = 0;
+    u->busy = 0;
+    u->answered = false;
+    u->extra_challenge = false;
     set_state(u, OTK_UP_INVITE);
     send_invite(u);
-    u->gap_ = INVITE_GAP0_MS;
-    u->next_send_ = now + u->gap_;
-    u->deadline_ = now + u->cfg.invite_timeout_ms;
+    u->gap = INVITE_GAP0_MS;
+    u->next_send = now + u->gap;
+    u->deadline = now + u->cfg.invite_timeout_ms;
 }
 
 static void
 begin_attempt(struct otk_upload *u, uint32_t now)
 {
-    u->sent = u->acked = u->emitted_ = u->tcp_acked_ = u->end_digits_ = 0;
+    u->sent = u->acked = u->emitted = u->tcp_acked = u->end_digits = 0;
     u->outcome.violation = OTK_UPV_NONE;
     u->outcome.device_text[0] = 0;
-    u->handshakes_ = 0;
-    u->rerun_done_ = false;
+    u->handshakes = 0;
+    u->rerun_done = false;
     u->authenticated = false;
-    u->grace_on_ = false;
-    otk_ack_parser_init(&u->parser_);
+    u->grace_on = false;
+    otk_ack_parser_init(&u->parser);
     begin_handshake(u, now);
 }
 
@@ -424,15 +424,15 @@ answer_challenge(struct otk_upload *u, uint32_t now, const char *nonce, size_t n
         finish(u, now, OTK_UPC_AUTH_COMPUTE);
         return;
     }
-    u->answer_len_ = otk_proto_format_auth(u->answer_, sizeof u->answer_, cnonce, response, hex);
+    u->answer_len = otk_proto_format_auth(u->answer, sizeof u->answer, cnonce, response, hex);
     dlog(u, "AUTH challenge (%s, nonce %.*s); answering with the %s password hash",
          u->variant == OTK_AUTH_MD5 ? "MD5" : "PBKDF2-HMAC-SHA256", (int)nonce_len, nonce,
          u->md5_secret || u->variant == OTK_AUTH_MD5 ? "MD5" : "SHA-256");
     set_state(u, OTK_UP_AUTH);
-    send_dgram(u, u->answer_, u->answer_len_, "auth answer");
-    u->gap_ = AUTH_GAP0_MS;
-    u->next_send_ = now + u->gap_;
-    u->deadline_ = now + u->cfg.auth_timeout_ms;
+    send_dgram(u, u->answer, u->answer_len, "auth answer");
+    u->gap = AUTH_GAP0_MS;
+    u->next_send = now + u->gap;
+    u->deadline = now + u->cfg.auth_timeout_ms;
 }
 
 static void
@@ -441,8 +441,8 @@ auth_failed(struct otk_upload *u, uint32_t now)
     /* Several invitations in flight can make the device wait for another nonce than the one
      * we answered (a retransmission knocked it out of WAITAUTH and a later one started a new
      * challenge): that failure says nothing about the password, so run the handshake again. */
-    if ((u->invites_ > 1 || u->extra_challenge_) && !u->rerun_done_) {
-        u->rerun_done_ = true;
+    if ((u->invites > 1 || u->extra_challenge) && !u->rerun_done) {
+        u->rerun_done = true;
         dlog(u, "\"Authentication Failed\" with several invitations in flight: repeating the "
                 "handshake once to rule out a crossed challenge");
         begin_handshake(u, now);
@@ -452,7 +452,7 @@ auth_failed(struct otk_upload *u, uint32_t now)
         /* arduino-esp32 >= 3.3.1 sketches may still pass an MD5 hash to setPasswordHash();
          * after a failure the device is IDLE, so a fresh invitation gets a fresh nonce. */
         u->md5_secret = true;
-        u->rerun_done_ = false;
+        u->rerun_done = false;
         dlog(u, "\"Authentication Failed\" with the SHA-256 password hash; retrying with the "
                 "MD5 hash (devices whose sketch sets an MD5 hash)");
         begin_handshake(u, now);
@@ -469,12 +469,12 @@ connected(struct otk_upload *u, uint32_t now, int fd, const struct sockaddr_in *
     inet_ntop(AF_INET, &peer->sin_addr, ip, sizeof ip);
     dlog(u, "device connected from %s:%u%s", ip, ntohs(peer->sin_port),
          u->state == OTK_UP_CONNECT ? "" : " (its UDP OK was lost or is still on its way)");
-    u->conn_fd_ = fd;
-    close_fd(&u->udp_fd_);
+    u->conn_fd = fd;
+    close_fd(&u->udp_fd);
     u->t_data = now;
-    u->progress_t_ = now;
-    u->event_t_ = now;
-    u->lock_wait_ = false;
+    u->progress_t = now;
+    u->event_t = now;
+    u->lock_wait = false;
     set_state(u, OTK_UP_SEND);
 }
 
@@ -488,7 +488,7 @@ stranger(struct otk_upload *u, const struct sockaddr_in *from, const char *what)
     snprintf(u->outcome.stranger, sizeof u->outcome.stranger, "%s:%u", ip, ntohs(from->sin_port));
     u->outcome.strangers++;
     dlog(u, "refused %s from %s: %s", what, u->outcome.stranger,
-         from->sin_addr.s_addr != u->dev_.sin_addr.s_addr
+         from->sin_addr.s_addr != u->dev.sin_addr.s_addr
              ? "not the device's address"
              : "the device has not answered the invitation yet");
 }
@@ -500,13 +500,13 @@ try_accept(struct otk_upload *u, uint32_t now)
 {
     struct sockaddr_in peer;
     otk_sock fd = OTK_SOCK_NONE;
-    int rc = otk_net_accept(u->listen_fd_, &fd, &peer);
+    int rc = otk_net_accept(u->listen_fd, &fd, &peer);
     if (rc != OTK_NET_OK) {
         if (rc != OTK_NET_AGAIN)
             dlog(u, "accept failed: %s", otk_net_strerror());
         return;
     }
-    if (!u->answered_ || peer.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
+    if (!u->answered || peer.sin_addr.s_addr != u->dev.sin_addr.s_addr) {
         otk_net_close(&fd);
         stranger(u, &peer, "a TCP connection");
         return;
@@ -519,7 +519,7 @@ static bool
 drain_errqueue(struct otk_upload *u)
 {
     char text[128];
-    bool unreach = otk_net_take_icmp(u->udp_fd_, text, sizeof text);
+    bool unreach = otk_net_take_icmp(u->udp_fd, text, sizeof text);
     if (text[0])
         dlog(u, "ICMP error from the network: %s", text);
     return unreach;
@@ -528,10 +528,7 @@ drain_errqueue(struct otk_upload *u)
 static void
 no_answer(struct otk_upload *u, uint32_t now)
 {
-    finish(u, now,
-           u->busy_      ? OTK_UPC_BUSY
-           : u->unreach_ ? OTK_UPC_PORT_UNREACH
-                         : OTK_UPC_NO_ANSWER);
+    finish(u, now, u->busy ? OTK_UPC_BUSY : u->unreach ? OTK_UPC_PORT_UNREACH : OTK_UPC_NO_ANSWER);
 }
 
 /* An error text answered to the invitation or the auth answer. */
@@ -545,9 +542,9 @@ error_reply(struct otk_upload *u, uint32_t now, const struct otk_reply *r)
         /* Busy with another upload, or finishing one: not final. Keep inviting, once a
          * second, until it is free or -t runs out (no_answer() then says so). */
         snprintf(u->outcome.device_text, sizeof u->outcome.device_text, "%s", t);
-        u->busy_++;
-        u->gap_ = BUSY_GAP_MS;
-        u->next_send_ = now + BUSY_GAP_MS;
+        u->busy++;
+        u->gap = BUSY_GAP_MS;
+        u->next_send = now + BUSY_GAP_MS;
         dlog(u, "the device is busy; inviting again in %.1f s", BUSY_GAP_MS / 1000.0);
         return;
     }
@@ -571,21 +568,21 @@ handle_reply(struct otk_upload *u, uint32_t now, const struct otk_reply *r, cons
         u->outcome.device_text[0] = 0; /* a busy answer before this one is history */
     switch (r->kind) {
     case OTK_REPLY_OK:
-        u->answered_ = true;
+        u->answered = true;
         if (u->state == OTK_UP_AUTH)
             u->authenticated = true;
         dlog(u, "device accepted; waiting up to %.0f s for it to connect to %s:%u",
              u->cfg.connect_timeout_ms / 1000.0, u->local_ip, u->listen_port);
         set_state(u, OTK_UP_CONNECT);
-        u->deadline_ = now + u->cfg.connect_timeout_ms;
+        u->deadline = now + u->cfg.connect_timeout_ms;
         break;
     case OTK_REPLY_AUTH:
-        u->answered_ = true;
+        u->answered = true;
         if (u->state == OTK_UP_INVITE) {
             answer_challenge(u, now, r->text, r->text_len);
         } else {
             /* a second challenge: a retransmitted invitation started another session */
-            u->extra_challenge_ = true;
+            u->extra_challenge = true;
             dlog(u, "a second AUTH challenge arrived; ignoring it");
         }
         break;
@@ -609,24 +606,24 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
 {
     if (revents & POLLERR) {
         if (drain_errqueue(u))
-            u->unreach_++;
+            u->unreach++;
     }
     for (unsigned k = 0;
-         k < DGRAM_BUDGET && u->udp_fd_ >= 0 &&
+         k < DGRAM_BUDGET && u->udp_fd >= 0 &&
          (u->state == OTK_UP_INVITE || u->state == OTK_UP_AUTH || u->state == OTK_UP_CONNECT);
          k++) {
         uint8_t dg[512];
         struct sockaddr_in from;
-        long n = otk_net_recvfrom(u->udp_fd_, dg, sizeof dg - 1, &from);
+        long n = otk_net_recvfrom(u->udp_fd, dg, sizeof dg - 1, &from);
         if (n < 0) {
             if (n == OTK_NET_UNREACH) {
-                u->unreach_++;
+                u->unreach++;
                 (void)drain_errqueue(u);
                 continue;
             }
             break;
         }
-        if (from.sin_addr.s_addr != u->dev_.sin_addr.s_addr) {
+        if (from.sin_addr.s_addr != u->dev.sin_addr.s_addr) {
             stranger(u, &from, "a UDP reply");
             continue;
         }
@@ -659,11 +656,11 @@ protocol_error(struct otk_upload *u, uint32_t now, enum otk_up_violation v, long
 static void
 judge_ok(struct otk_upload *u, uint32_t now)
 {
-    long unacked = otk_net_unacked(u->conn_fd_);
+    long unacked = otk_net_unacked(u->conn_fd);
 
     if (u->sent < u->cfg.size)
         protocol_error(u, now, OTK_UPV_OK_BEFORE_SENT, u->sent);
-    else if (u->parser_.digits == u->end_digits_)
+    else if (u->parser.digits == u->end_digits)
         protocol_error(u, now, OTK_UPV_OK_WITHOUT_END_ACK, 0);
     else if (unacked > 0)
         protocol_error(u, now, OTK_UPV_OK_BEFORE_TCP_ACK, unacked);
@@ -675,12 +672,12 @@ static void
 conclude_closed(struct otk_upload *u, uint32_t now, enum otk_up_close how)
 {
     u->outcome.closed = how;
-    if (u->parser_.ok)
+    if (u->parser.ok)
         judge_ok(u, now);
-    else if (u->parser_.error)
-        device_error(u, now, u->parser_.text, false);
+    else if (u->parser.error)
+        device_error(u, now, u->parser.text, false);
     else
-        finish(u, now, u->tcp_acked_ >= u->cfg.size ? OTK_UPC_DROPPED_AFTER_ALL : OTK_UPC_DROPPED);
+        finish(u, now, u->tcp_acked >= u->cfg.size ? OTK_UPC_DROPPED_AFTER_ALL : OTK_UPC_DROPPED);
 }
 
 /* Progress is what the device acknowledged with its acks, never more than its TCP stack
@@ -692,22 +689,22 @@ update_acked(struct otk_upload *u, uint32_t now)
     uint32_t tcp = u->sent, acked;
     /* bytes still in our send queue (unsent or not acknowledged by the device's stack); where
      * the system cannot tell, the socket's intake is the bound */
-    long outq = u->conn_fd_ >= 0 ? otk_net_unacked(u->conn_fd_) : -1;
+    long outq = u->conn_fd >= 0 ? otk_net_unacked(u->conn_fd) : -1;
     if (outq == OTK_NET_RESET)
-        tcp = u->tcp_acked_; /* the queue is lost: the last figure seen stays */
+        tcp = u->tcp_acked; /* the queue is lost: the last figure seen stays */
     else if (outq > 0 && (uint32_t)outq <= u->sent)
         tcp = u->sent - (uint32_t)outq;
-    if (tcp != u->tcp_acked_) {
-        u->tcp_acked_ = tcp;
-        u->progress_t_ = now;
+    if (tcp != u->tcp_acked) {
+        u->tcp_acked = tcp;
+        u->progress_t = now;
     }
-    acked = u->parser_.claimed < tcp ? u->parser_.claimed : tcp;
+    acked = u->parser.claimed < tcp ? u->parser.claimed : tcp;
     if (acked != u->acked) {
         u->acked = acked;
-        u->progress_t_ = now;
-        if (now - u->event_t_ >= PROGRESS_TICK || acked == u->cfg.size) {
-            u->event_t_ = now;
-            u->emitted_ = acked;
+        u->progress_t = now;
+        if (now - u->event_t >= PROGRESS_TICK || acked == u->cfg.size) {
+            u->event_t = now;
+            u->emitted = acked;
             emit(u, OTK_UP_EV_PROGRESS, NULL);
         }
     }
@@ -717,7 +714,7 @@ update_acked(struct otk_upload *u, uint32_t now)
 static void
 judge_replies(struct otk_upload *u, uint32_t now, bool had_error)
 {
-    const struct otk_ack_parser *p = &u->parser_;
+    const struct otk_ack_parser *p = &u->parser;
 
     if (p->claimed_min > u->sent) {
         protocol_error(u, now, OTK_UPV_OVER_ACK, p->claimed_min);
@@ -732,8 +729,8 @@ judge_replies(struct otk_upload *u, uint32_t now, bool had_error)
         judge_ok(u, now);
     } else if (p->error && !had_error) {
         /* the text runs to the close; give it a moment to arrive complete */
-        u->grace_on_ = true;
-        u->grace_ = now + ERROR_GRACE_MS;
+        u->grace_on = true;
+        u->grace = now + ERROR_GRACE_MS;
     }
 }
 
@@ -745,21 +742,21 @@ read_replies(struct otk_upload *u, uint32_t now)
     for (size_t budget = READ_BUDGET; budget > 0;) {
         uint8_t buf[512];
         size_t want = budget < sizeof buf ? budget : sizeof buf;
-        long n = otk_net_recv(u->conn_fd_, buf, want);
+        long n = otk_net_recv(u->conn_fd, buf, want);
         if (n > 0) {
-            bool had_error = u->parser_.error;
+            bool had_error = u->parser.error;
             budget -= (size_t)n;
             update_acked(u, now);
-            u->parser_.room =
-                u->tcp_acked_ > u->parser_.claimed ? u->tcp_acked_ - u->parser_.claimed : 0;
-            otk_ack_parser_feed(&u->parser_, buf, (size_t)n);
+            u->parser.room =
+                u->tcp_acked > u->parser.claimed ? u->tcp_acked - u->parser.claimed : 0;
+            otk_ack_parser_feed(&u->parser, buf, (size_t)n);
             if ((size_t)n < want) /* the socket is empty: its digits end an ack */
-                otk_ack_parser_end_run(&u->parser_);
+                otk_ack_parser_end_run(&u->parser);
             update_acked(u, now);
-            u->lock_wait_ = false;
+            u->lock_wait = false;
             /* acks are many and say little: log the first one and any text */
-            if (u->parser_.ack_count <= 1 || u->parser_.error || u->parser_.ok ||
-                u->parser_.pending_o) {
+            if (u->parser.ack_count <= 1 || u->parser.error || u->parser.ok ||
+                u->parser.pending_o) {
                 char shown[640];
                 dlog(u, "device says: \"%s\"", escaped(shown, sizeof shown, buf, (size_t)n, 100));
             }
@@ -782,7 +779,7 @@ read_replies(struct otk_upload *u, uint32_t now)
 static void
 write_image(struct otk_upload *u, uint32_t now)
 {
-    while (u->sent < u->cfg.size && !u->lock_wait_ && !u->parser_.error) {
+    while (u->sent < u->cfg.size && !u->lock_wait && !u->parser.error) {
         uint32_t rem = u->cfg.size - u->sent;
         uint32_t len = rem < SLICE_MAX ? rem : SLICE_MAX;
         if (u->cfg.lockstep) {
@@ -790,7 +787,7 @@ write_image(struct otk_upload *u, uint32_t now)
             uint32_t in_chunk = LOCKSTEP_CHUNK - u->sent % LOCKSTEP_CHUNK;
             len = rem < in_chunk ? rem : in_chunk;
         }
-        long n = otk_net_send(u->conn_fd_, u->cfg.image + u->sent, len);
+        long n = otk_net_send(u->conn_fd, u->cfg.image + u->sent, len);
         if (n < 0) {
             if (n == OTK_NET_AGAIN)
                 break;
@@ -802,12 +799,12 @@ write_image(struct otk_upload *u, uint32_t now)
         }
         u->sent += (uint32_t)n;
         if (u->cfg.lockstep && u->sent % LOCKSTEP_CHUNK == 0)
-            u->lock_wait_ = true;
+            u->lock_wait = true;
     }
     if (u->sent >= u->cfg.size && u->state == OTK_UP_SEND) {
         dlog(u, "all %u bytes written; waiting for the device's result", u->cfg.size);
-        u->end_digits_ = u->parser_.digits; /* the device's last ack is still to come */
-        u->deadline_ = 0;
+        u->end_digits = u->parser.digits; /* the device's last ack is still to come */
+        u->deadline = 0;
         set_state(u, OTK_UP_RESULT);
     }
 }
@@ -816,28 +813,28 @@ static void
 data_timers(struct otk_upload *u, uint32_t now)
 {
     update_acked(u, now);
-    if (u->grace_on_ && due(now, u->grace_)) {
-        device_error(u, now, u->parser_.text, false);
+    if (u->grace_on && due(now, u->grace)) {
+        device_error(u, now, u->parser.text, false);
         return;
     }
-    if (u->grace_on_)
+    if (u->grace_on)
         return;
-    if (u->tcp_acked_ < u->cfg.size || u->state == OTK_UP_SEND) {
-        if (now - u->progress_t_ >= u->cfg.stall_timeout_ms)
+    if (u->tcp_acked < u->cfg.size || u->state == OTK_UP_SEND) {
+        if (now - u->progress_t >= u->cfg.stall_timeout_ms)
             finish(u, now, OTK_UPC_STALLED);
         return;
     }
     /* everything acknowledged by the device's TCP stack: now it verifies and answers */
-    if (u->deadline_ == 0) {
-        u->deadline_ = now + u->cfg.result_timeout_ms;
+    if (u->deadline == 0) {
+        u->deadline = now + u->cfg.result_timeout_ms;
         dlog(u,
              "the device's network stack has all %u bytes (its acks account for %u); waiting up "
              "to %.0f s for its result",
              u->cfg.size, u->acked, u->cfg.result_timeout_ms / 1000.0);
-    } else if (due(now, u->deadline_) && u->acked < u->cfg.size) {
+    } else if (due(now, u->deadline) && u->acked < u->cfg.size) {
         /* the kernel took the rest, the application did not: it stopped reading */
         finish(u, now, OTK_UPC_STOPPED_READING);
-    } else if (due(now, u->deadline_)) {
+    } else if (due(now, u->deadline)) {
         finish(u, now, OTK_UPC_NO_RESULT);
     }
 }
@@ -849,7 +846,7 @@ otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
 {
     memset(u, 0, sizeof *u);
     u->cfg = *cfg;
-    u->udp_fd_ = u->listen_fd_ = u->conn_fd_ = -1;
+    u->udp_fd = u->listen_fd = u->conn_fd = -1;
     u->md5_secret = cfg->md5_target;
     u->state = OTK_UP_IDLE;
 }
@@ -867,8 +864,8 @@ open_listener(struct otk_upload *u, uint32_t now)
         finish(u, now, OTK_UPC_BIND_ADDR);
         return -1;
     }
-    u->bind_ = ip;
-    rc = otk_net_tcp_listen(ip, u->cfg.host_port, SNDBUF_CAP, &u->listen_fd_, &u->listen_port);
+    u->bind = ip;
+    rc = otk_net_tcp_listen(ip, u->cfg.host_port, SNDBUF_CAP, &u->listen_fd, &u->listen_port);
     if (rc != OTK_NET_OK) {
         u->outcome.net_rc = rc;
         finish_sys(u, now, OTK_UPC_LISTEN, otk_net_strerror());
@@ -882,13 +879,13 @@ open_listener(struct otk_upload *u, uint32_t now)
 static void
 find_local_ip(struct otk_upload *u)
 {
-    if (u->bind_.s_addr != htonl(INADDR_ANY)) {
-        inet_ntop(AF_INET, &u->bind_, u->local_ip, sizeof u->local_ip);
+    if (u->bind.s_addr != htonl(INADDR_ANY)) {
+        inet_ntop(AF_INET, &u->bind, u->local_ip, sizeof u->local_ip);
         return;
     }
     snprintf(u->local_ip, sizeof u->local_ip, "<this host>");
     struct in_addr src;
-    if (otk_net_source_for(&u->dev_, &src) == 0)
+    if (otk_net_source_for(&u->dev, &src) == 0)
         inet_ntop(AF_INET, &src, u->local_ip, sizeof u->local_ip);
 }
 
@@ -917,11 +914,11 @@ resolve(struct otk_upload *u, uint32_t now)
             finish_sys(u, now, OTK_UPC_NOT_RESOLVED, why);
         return -1;
     }
-    memset(&u->dev_, 0, sizeof u->dev_);
-    u->dev_.sin_family = AF_INET;
-    u->dev_.sin_addr = ip;
-    u->dev_.sin_port = htons(u->cfg.port);
-    inet_ntop(AF_INET, &u->dev_.sin_addr, u->dev_ip, sizeof u->dev_ip);
+    memset(&u->dev, 0, sizeof u->dev);
+    u->dev.sin_family = AF_INET;
+    u->dev.sin_addr = ip;
+    u->dev.sin_port = htons(u->cfg.port);
+    inet_ntop(AF_INET, &u->dev.sin_addr, u->dev_ip, sizeof u->dev_ip);
     return 0;
 }
 
@@ -1017,14 +1014,14 @@ otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
     case OTK_UP_INVITE:
     case OTK_UP_AUTH:
     case OTK_UP_CONNECT:
-        ADD(u->udp_fd_, POLLIN);
-        ADD(u->listen_fd_, POLLIN);
+        ADD(u->udp_fd, POLLIN);
+        ADD(u->listen_fd, POLLIN);
         break;
     case OTK_UP_SEND:
-        ADD(u->conn_fd_, POLLIN | (u->lock_wait_ || u->parser_.error ? 0 : POLLOUT));
+        ADD(u->conn_fd, POLLIN | (u->lock_wait || u->parser.error ? 0 : POLLOUT));
         break;
     case OTK_UP_RESULT:
-        ADD(u->conn_fd_, POLLIN);
+        ADD(u->conn_fd, POLLIN);
         break;
     default:
         break;
@@ -1041,13 +1038,13 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
     switch (u->state) {
     case OTK_UP_INVITE:
     case OTK_UP_AUTH:
-        d = (int32_t)(u->deadline_ - now);
-        if ((int32_t)(u->next_send_ - now) < d)
-            d = (int32_t)(u->next_send_ - now);
+        d = (int32_t)(u->deadline - now);
+        if ((int32_t)(u->next_send - now) < d)
+            d = (int32_t)(u->next_send - now);
         return d < 0 ? 0 : d;
     case OTK_UP_CONNECT:
     case OTK_UP_BACKOFF:
-        d = (int32_t)(u->deadline_ - now);
+        d = (int32_t)(u->deadline - now);
         return d < 0 ? 0 : d;
     case OTK_UP_SEND:
     case OTK_UP_RESULT:
@@ -1079,12 +1076,12 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
     case OTK_UP_AUTH:
     case OTK_UP_CONNECT:
         /* UDP first: an answer that arrived with the connection explains it */
-        ev = revents_of(fds, n, u->udp_fd_);
+        ev = revents_of(fds, n, u->udp_fd);
         if (ev)
             handle_udp(u, now, ev);
         if (u->state == OTK_UP_DONE || u->state == OTK_UP_BACKOFF)
             return;
-        if (u->listen_fd_ >= 0 && (revents_of(fds, n, u->listen_fd_) & POLLIN)) {
+        if (u->listen_fd >= 0 && (revents_of(fds, n, u->listen_fd) & POLLIN)) {
             try_accept(u, now);
             if (u->state == OTK_UP_SEND) {
                 write_image(u, now);
@@ -1092,30 +1089,30 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
             }
         }
         if (u->state == OTK_UP_INVITE) {
-            if (u->unreach_ >= PORT_UNREACH_GIVEUP || due(now, u->deadline_)) {
+            if (u->unreach >= PORT_UNREACH_GIVEUP || due(now, u->deadline)) {
                 no_answer(u, now);
-            } else if (due(now, u->next_send_)) {
+            } else if (due(now, u->next_send)) {
                 send_invite(u);
-                u->gap_ *= 2;
-                u->next_send_ = now + u->gap_;
+                u->gap *= 2;
+                u->next_send = now + u->gap;
             }
         } else if (u->state == OTK_UP_AUTH) {
-            if (due(now, u->deadline_)) {
+            if (due(now, u->deadline)) {
                 finish(u, now, OTK_UPC_AUTH_NO_ANSWER);
-            } else if (due(now, u->next_send_)) {
+            } else if (due(now, u->next_send)) {
                 /* Same datagram, same socket: harmless in every device state (in IDLE a 200
                  * is ignored, in RUNUPDATE UDP is not read). */
-                send_dgram(u, u->answer_, u->answer_len_, "auth answer (retransmission)");
-                u->gap_ *= 2;
-                u->next_send_ = now + u->gap_;
+                send_dgram(u, u->answer, u->answer_len, "auth answer (retransmission)");
+                u->gap *= 2;
+                u->next_send = now + u->gap;
             }
-        } else if (u->state == OTK_UP_CONNECT && due(now, u->deadline_)) {
+        } else if (u->state == OTK_UP_CONNECT && due(now, u->deadline)) {
             finish(u, now, OTK_UPC_NO_CONNECT);
         }
         return;
     case OTK_UP_SEND:
     case OTK_UP_RESULT:
-        ev = revents_of(fds, n, u->conn_fd_);
+        ev = revents_of(fds, n, u->conn_fd);
         if (ev & (POLLIN | POLLHUP | POLLERR)) {
             read_replies(u, now);
             if (u->state != OTK_UP_SEND && u->state != OTK_UP_RESULT)
@@ -1129,7 +1126,7 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
         data_timers(u, now);
         return;
     case OTK_UP_BACKOFF:
-        if (due(now, u->deadline_)) {
+        if (due(now, u->deadline)) {
             u->attempt++;
             dlog(u, "attempt %u of %u", u->attempt, u->cfg.retries + 1);
             begin_attempt(u, now);
