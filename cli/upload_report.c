@@ -12,7 +12,6 @@
 #include <strings.h>
 
 #include "otakit/image.h"
-#include "otakit/mdns.h"
 #include "upload_cli.h"
 
 /* ---- exit codes ---- */
@@ -189,7 +188,7 @@ static void
 say_not_resolved(const struct otk_upload *u, struct msg *m)
 {
     say(m, "cannot resolve the device name '%s': %s.\nfix: %s", u->cfg.target, u->outcome.detail,
-        otk_mdns_is_local(u->cfg.target)
+        u->outcome.mdns
             ? "no device answered the mDNS query for it within 3 s. Check that it is on and on "
               "this host's network ('otakit list' shows the devices that answer; with several "
               "interfaces -I ADDRESS picks the one to ask on), or use the device's IP address."

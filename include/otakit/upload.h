@@ -110,6 +110,7 @@ struct otk_upload_outcome {
     uint32_t tcp_acked;      /* bytes the device's TCP stack acknowledged */
     uint32_t claimed;        /* what its acks stand for (proto.h, "claimed") */
     bool via_udp;            /* the device's error came as a UDP answer, before any data */
+    bool mdns;               /* OTK_UPC_NOT_RESOLVED: a .local name, asked by mDNS */
     enum otk_up_close closed;
     char device_text[160]; /* what the device answered (escaped), if it matters */
     char detail[640];      /* the system's or resolver's words, the unexpected reply, ... */

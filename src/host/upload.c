@@ -908,6 +908,7 @@ resolve(struct otk_upload *u, uint32_t now)
             u->cfg.port = dev.port; /* what the device publishes beats any default */
     } else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
+        u->outcome.mdns = mdns;
         if (inet_pton(AF_INET6, t, &a6) == 1)
             finish(u, now, OTK_UPC_IPV6);
         else
