@@ -519,15 +519,13 @@ otk_emu_run(const struct otk_emu_config *cfg)
     } else if (engine_start(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
     } else {
-        uint16_t port;
-        const char *bound = otk_netdev_bound(&e->nd, &port);
         if (cfg->mdns_name &&
-            otk_mdns_adv_start(&e->adv, cfg->mdns_name, cfg->profile, cfg->secret[0] != '\0', bound,
-                               port, link_log, e, err, sizeof err) != OTK_OK)
+            otk_mdns_adv_start(&e->adv, cfg->mdns_name, cfg->profile, cfg->secret[0] != '\0',
+                               e->nd.bind_str, e->nd.port, link_log, e, err, sizeof err) != OTK_OK)
             report_text(e, OTK_EMU_REP_LOG, "mdns: not advertised: %s", err);
         struct otk_emu_report r = {.type = OTK_EMU_REP_LISTENING,
-                                   .text = bound,
-                                   .port = port,
+                                   .text = e->nd.bind_str,
+                                   .port = e->nd.port,
                                    .mdns_name = e->adv.on ? cfg->mdns_name : NULL};
         report(e, &r);
         code = gateway_start(e) == OTK_OK ? loop(e) : finish(e, OTK_EMU_EXIT_FAIL);

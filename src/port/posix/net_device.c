@@ -244,13 +244,6 @@ otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *er
     return OTK_OK;
 }
 
-const char *
-otk_netdev_bound(const struct otk_netdev *nd, uint16_t *port)
-{
-    *port = nd->port;
-    return nd->bind_str;
-}
-
 const struct otk_net_ops *
 otk_netdev_ops(struct otk_netdev *nd)
 {

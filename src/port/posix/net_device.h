@@ -73,10 +73,6 @@ struct otk_netdev {
 int otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *err,
                     size_t errcap);
 
-/** The address (as text) and the UDP port really bound by otk_netdev_open: what an mDNS
- *  advertisement and a "listening" report name. */
-const char *otk_netdev_bound(const struct otk_netdev *nd, uint16_t *port);
-
 /** The ops table for otk_dev_init. */
 const struct otk_net_ops *otk_netdev_ops(struct otk_netdev *nd);
 
