@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "emu.h"
@@ -38,6 +39,9 @@ struct otk_emu {
     bool update_failed;    /* an error of an accepted update seen */
     struct otk_gw *gw;     /* --gateway: BLE and MQTT tasks with the OTA lock */
     struct otk_link *link; /* --link / --fault / --gateway: the radio between sockets and engine */
+    struct otk_dev_input engine_in; /* the engine's input table */
+    const uint8_t *datagram;        /* the one the engine is handling (NULL between calls) */
+    size_t datagram_len;
     struct otk_mdns_adv adv; /* --name: the mDNS advertisement */
     bool pre_erase_done;     /* --pre-erase: the idle slot is erased (or may not be) */
     unsigned pre_erase_steps;
@@ -97,12 +101,57 @@ on_power_cut(void *user, uint64_t op)
 static void
 explain_auth(struct otk_emu *e, struct otk_auth_explain *x)
 {
-    size_t len;
-    const uint8_t *dg =
-        e->link ? otk_link_delivering(e->link, &len) : otk_netdev_delivering(&e->nd, &len);
-
     otk_auth_explain(otk_posix_crypto(), e->cfg->auth, e->cfg->secret, e->cfg->password,
-                     otk_dev_nonce(&e->dev), dg, len, x);
+                     otk_dev_nonce(&e->dev), e->datagram, e->datagram_len, x);
+}
+
+/* The last stage before the engine (struct otk_dev_input): it notes the datagram the engine is
+ * handling, so that an authentication failure can be explained from the answer itself. */
+static void
+front_datagram(void *user, const struct otk_addr *from, const uint8_t *data, size_t len,
+               uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    e->datagram = data;
+    e->datagram_len = len;
+    e->engine_in.on_datagram(e->engine_in.user, from, data, len, now_ms);
+    e->datagram = NULL;
+    e->datagram_len = 0;
+}
+
+static void
+front_connected(void *user, int status, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    e->engine_in.on_connected(e->engine_in.user, status, now_ms);
+}
+
+static size_t
+front_tcp_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    return e->engine_in.on_tcp_data(e->engine_in.user, data, len, now_ms);
+}
+
+static void
+front_tcp_closed(void *user, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    e->engine_in.on_tcp_closed(e->engine_in.user, now_ms);
+}
+
+static bool
+front_idle(void *user, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    return e->engine_in.on_idle(e->engine_in.user, now_ms);
+}
+
+static size_t
+front_tcp_room(void *user, uint8_t **buf)
+{
+    struct otk_emu *e = user;
+    return e->engine_in.tcp_room(e->engine_in.user, buf);
 }
 
 static void
@@ -270,9 +319,22 @@ engine_start(struct otk_emu *e)
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));
-    otk_netdev_attach(&e->nd, &e->dev);
-    if (e->link)
-        otk_link_attach(e->link, &e->dev);
+    /* sockets -> [link] -> front -> engine */
+    e->engine_in = otk_dev_input(&e->dev);
+    struct otk_dev_input front = {front_datagram,
+                                  front_connected,
+                                  front_tcp_data,
+                                  front_tcp_closed,
+                                  front_idle,
+                                  front_tcp_room,
+                                  e};
+    if (e->link) {
+        otk_link_attach(e->link, &front);
+        struct otk_dev_input link_in = otk_link_input(e->link);
+        otk_netdev_attach(&e->nd, &link_in);
+    } else {
+        otk_netdev_attach(&e->nd, &front);
+    }
     return rc;
 }
 
@@ -347,17 +409,53 @@ link_flash_stall(void *user, uint64_t us)
     otk_link_sleep(user, us);
 }
 
-/* The link sits between the sockets and the engine when a link profile, a fault or the
+/* While the engine is stalled: wait for socket events and feed them to the link, which only
+ * queues them then. */
+static void
+link_pump(void *user, int64_t timeout_us)
+{
+    struct otk_emu *e = user;
+    struct pollfd pfds[OTK_NETDEV_NFDS];
+    int tmo = -1;
+    int n = otk_netdev_pollfds(&e->nd, pfds, &tmo, otk_posix_now_ms());
+    int64_t t = timeout_us < 0 ? 0 : timeout_us;
+    if (tmo >= 0 && (int64_t)tmo * 1000 < t)
+        t = (int64_t)tmo * 1000;
+    struct timespec ts = {.tv_sec = (time_t)(t / 1000000), .tv_nsec = (long)(t % 1000000) * 1000L};
+    if (ppoll(pfds, (nfds_t)n, &ts, NULL) < 0)
+        return; /* EINTR: the caller loops */
+    otk_netdev_process(&e->nd, pfds, n, otk_posix_now_ms());
+}
+
+/* Whether a link sits between the sockets and the engine: when a link profile, a fault or the
  * gateway's radio needs it; with none of them the engine talks to the sockets directly. */
+static bool
+link_wanted(const struct otk_emu_config *c)
+{
+    return c->link != OTK_LINK_NONE || (c->faults && c->faults->n > 0) || c->gateway;
+}
+
+/* The receive window the device's stack offers (the socket's buffer): with a link window,
+ * little may hide in the kernel, at most one window beyond the model's (see docs/EMULATOR.md;
+ * Linux's minimum, about 1.1 KB, would make the sender cut the stream into 576-byte segments,
+ * each a wake-up and a window update of its own). 0: the kernel's default. */
+static int
+tcp_window(const struct otk_emu_config *c)
+{
+    return link_wanted(c) ? (int)otk_link_params_of(c->link, c->profile).window : 0;
+}
+
 static int
 link_start(struct otk_emu *e)
 {
     const struct otk_emu_config *c = e->cfg;
     bool faults = c->faults && c->faults->n > 0;
-    if (c->link == OTK_LINK_NONE && !faults && !c->gateway)
+    if (!link_wanted(c))
         return OTK_OK;
     struct otk_link_params p = otk_link_params_of(c->link, c->profile);
-    e->link = otk_link_new_netdev(&p, c->seed, &e->nd, faults ? c->faults : NULL, link_log, e);
+    struct otk_link_io io = {
+        .down = otk_netdev_ops(&e->nd), .pump = link_pump, .log = link_log, .user = e};
+    e->link = otk_link_new(&p, c->seed, &io, faults ? c->faults : NULL);
     if (!e->link) {
         report_text(e, OTK_EMU_REP_FATAL, "link model: out of memory");
         return OTK_ERR_IO;
@@ -366,6 +464,9 @@ link_start(struct otk_emu *e)
         e->fs.stall = link_flash_stall;
         e->fs.stall_user = e->link;
     }
+    if (p.rtt_us)
+        /* wake-ups on time: the default 50 us slack per timer adds up over a LAN round trip */
+        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     return OTK_OK;
 }
 
@@ -497,7 +598,7 @@ otk_emu_run(const struct otk_emu_config *cfg)
         report_text(e, OTK_EMU_REP_LOG, "created %s (%s factory flash, %u bytes)", cfg->flash_path,
                     otk_emu_profile_str(cfg->profile), (unsigned)otk_flashsim_size(&e->fs));
     otk_flashsim_set_cut(&e->fs, cfg->cut_at);
-    rc = otk_netdev_open(&e->nd, cfg->bind_addr, cfg->port, err, sizeof err);
+    rc = otk_netdev_open(&e->nd, cfg->bind_addr, cfg->port, tcp_window(cfg), err, sizeof err);
     if (rc != OTK_OK) {
         report_text(e, OTK_EMU_REP_FATAL, "network: %s%s", err,
                     rc == OTK_ERR_BUSY ? " (another program has that port, perhaps another "
@@ -521,11 +622,12 @@ otk_emu_run(const struct otk_emu_config *cfg)
     } else {
         if (cfg->mdns_name &&
             otk_mdns_adv_start(&e->adv, cfg->mdns_name, cfg->profile, cfg->secret[0] != '\0',
-                               e->nd.bind_str, e->nd.port, link_log, e, err, sizeof err) != OTK_OK)
+                               otk_netdev_addr(&e->nd), otk_netdev_port(&e->nd), link_log, e, err,
+                               sizeof err) != OTK_OK)
             report_text(e, OTK_EMU_REP_LOG, "mdns: not advertised: %s", err);
         struct otk_emu_report r = {.type = OTK_EMU_REP_LISTENING,
-                                   .text = e->nd.bind_str,
-                                   .port = e->nd.port,
+                                   .text = otk_netdev_addr(&e->nd),
+                                   .port = otk_netdev_port(&e->nd),
                                    .mdns_name = e->adv.on ? cfg->mdns_name : NULL};
         report(e, &r);
         code = gateway_start(e) == OTK_OK ? loop(e) : finish(e, OTK_EMU_EXIT_FAIL);

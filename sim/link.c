@@ -3,16 +3,13 @@
  * link through the otk_link_rx_* functions (which only queue), otk_link_process() delivers to
  * the engine, and otk_link_sleep() keeps the air moving while the engine is stalled in a flash
  * operation. Every queued item carries the time it arrives; items are released in order. */
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include "faults.h"
 #include "link.h"
-#include "net_device.h"
 #include "otakit/err.h"
 
 #define IN_RING       32768u /* host -> device bytes in flight or undelivered (>= window) */
@@ -69,8 +66,9 @@ struct otk_link {
     struct otk_link_params p;
     struct otk_link_io io;
     struct otk_faults *faults;
-    struct otk_dev *dev;
-    const struct dgram *delivering; /* the datagram the engine is handling (NULL between calls) */
+    struct otk_dev_input next; /* towards the engine */
+    bool attached;
+    bool sleeping; /* inside otk_link_sleep: the engine is stalled, deliver nothing */
     struct otk_net_ops ops;
     uint64_t rng;
     uint64_t t0;
@@ -107,12 +105,6 @@ struct otk_link {
 
     struct udpq uin, uout;
     struct otk_link_stats st;
-
-    /* the netdev binding (otk_link_new_netdev) */
-    struct otk_netdev *nd;
-    struct otk_netdev_sink sink;
-    void (*log_fn)(void *, const char *);
-    void *log_user;
 };
 
 /* ---- time and randomness ---- */
@@ -399,8 +391,8 @@ pull_blocked(struct otk_link *l, uint64_t now)
     return down_now(l, now) || now < l->fstall.end;
 }
 
-size_t
-otk_link_rx_room(struct otk_link *l)
+static size_t
+window_room(struct otk_link *l)
 {
     uint64_t now = now_us(l);
     if (!l->eng_open || l->abort_pending || l->in.n >= EVQ - 2 || pull_blocked(l, now))
@@ -414,12 +406,26 @@ otk_link_rx_room(struct otk_link *l)
     return room < free ? (size_t)room : free;
 }
 
-size_t
-otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len)
+/* The room in the window, no more than fits at the ring's tail in one piece: the port
+ * receives straight into the ring (the kernel's copy is the only one before the engine's). */
+static size_t
+in_tcp_room(void *user, uint8_t **buf)
 {
+    struct otk_link *l = user;
+    uint32_t tail = (l->in_head + l->in_len) % IN_RING;
+    size_t room = window_room(l);
+    *buf = l->in_buf + tail;
+    return room < IN_RING - tail ? room : IN_RING - tail;
+}
+
+static size_t
+in_tcp_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    struct otk_link *l = user;
+    (void)now_ms; /* the link keeps its own microsecond clock */
     if (!l->eng_open)
         return len; /* the engine closed it: what still comes is dropped, as lwIP would */
-    size_t room = otk_link_rx_room(l);
+    size_t room = window_room(l);
     size_t n = len < room ? len : room;
     if (n == 0)
         return 0;
@@ -432,7 +438,8 @@ otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len)
     otk_faults_tcp(l->faults, l->pulled, n, &sp);
     n = sp.take;
     if (n > 0) {
-        ring_put(l->in_buf, IN_RING, l->in_head, l->in_len, data, (uint32_t)n);
+        if (data != l->in_buf + (l->in_head + l->in_len) % IN_RING) /* else received in place */
+            ring_put(l->in_buf, IN_RING, l->in_head, l->in_len, data, (uint32_t)n);
         if (sp.corrupt)
             l->in_buf[(l->in_head + l->in_len + sp.corrupt_index) % IN_RING] ^=
                 OTK_FAULT_CORRUPT_XOR;
@@ -494,9 +501,11 @@ otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len)
     return n;
 }
 
-void
-otk_link_rx_connected(struct otk_link *l, int status)
+static void
+in_connected(void *user, int status, uint32_t now_ms)
 {
+    struct otk_link *l = user;
+    (void)now_ms;
     if (!l->eng_open)
         return;
     struct ev *e = evq_push(&l->in);
@@ -507,9 +516,11 @@ otk_link_rx_connected(struct otk_link *l, int status)
     e->due = in_due(l, now_us(l) + owd(l, IN)); /* the SYN-ACK's way back */
 }
 
-void
-otk_link_rx_closed(struct otk_link *l)
+static void
+in_tcp_closed(void *user, uint32_t now_ms)
 {
+    struct otk_link *l = user;
+    (void)now_ms;
     if (!l->eng_open)
         return;
     struct ev *e = evq_push(&l->in);
@@ -519,10 +530,12 @@ otk_link_rx_closed(struct otk_link *l)
     e->due = in_due(l, now_us(l) + owd(l, IN));
 }
 
-void
-otk_link_rx_datagram(struct otk_link *l, const struct otk_addr *from, const uint8_t *data,
-                     size_t len)
+static void
+in_datagram(void *user, const struct otk_addr *from, const uint8_t *data, size_t len,
+            uint32_t now_ms)
 {
+    struct otk_link *l = user;
+    (void)now_ms;
     int copies = otk_faults_datagram(l->faults, true, data, len);
     fault_log(l);
     l->st.udp_in++;
@@ -556,7 +569,7 @@ release_out(struct otk_link *l, bool force)
         switch (ev.kind) {
         case EV_CONNECT:
             if (d->tcp_connect(d->user, &ev.addr) != OTK_OK)
-                otk_link_rx_connected(l, OTK_ERR_IO);
+                in_connected(l, OTK_ERR_IO, 0);
             break;
         case EV_DATA: {
             /* Pieces that are due together leave in one send: the byte stream is the same, the
@@ -589,9 +602,9 @@ release_out(struct otk_link *l, bool force)
             break;
         }
     }
-    if (l->abort_pending && l->io.abort_tcp) {
+    if (l->abort_pending && d->tcp_abort) {
         l->abort_pending = false;
-        l->io.abort_tcp(l->io.user);
+        d->tcp_abort(d->user);
     }
 }
 
@@ -718,6 +731,36 @@ consume_in(struct otk_link *l, uint32_t n)
     }
 }
 
+/* Hand the engine the bytes that have arrived, up to a piece, in place: the engine reads the
+ * ring itself (a piece that wraps goes in two calls). @return true if it took some. */
+static bool
+deliver_data(struct otk_link *l, uint64_t now)
+{
+    uint32_t n = arrived_bytes(l, now, PIECE);
+    uint32_t gen = l->gen;
+    if (n == 0)
+        return false;
+    if (n == PIECE) {
+        uint32_t unread = arrived_bytes(l, now, IN_RING);
+        if (unread > l->st.max_undelivered)
+            l->st.max_undelivered = unread;
+    } else if (n > l->st.max_undelivered) {
+        l->st.max_undelivered = n;
+    }
+    if (n > IN_RING - l->in_head)
+        n = IN_RING - l->in_head;
+    size_t used = l->next.on_tcp_data(l->next.user, l->in_buf + l->in_head, n, ms_of(now));
+    if (l->gen != gen)
+        return true; /* the engine closed the connection meanwhile */
+    if (used > n)
+        used = n;
+    consume_in(l, (uint32_t)used);
+    /* the window opens when the application reads (lwIP's tcp_recved), which is before the
+     * flash work the bytes cause */
+    note_consumed(l, now, (uint32_t)used);
+    return used > 0;
+}
+
 /* Deliver one due item to the engine. @return false if nothing was due. */
 static bool
 deliver_one(struct otk_link *l)
@@ -731,9 +774,7 @@ deliver_one(struct otk_link *l)
     if (i >= 0 && at <= now && at <= tat) {
         struct dgram g;
         udp_remove(&l->uin, i, &g);
-        l->delivering = &g;
-        otk_dev_on_datagram(l->dev, &g.addr, g.data, g.len, ms_of(now));
-        l->delivering = NULL;
+        l->next.on_datagram(l->next.user, &g.addr, g.data, g.len, ms_of(now));
         return true;
     }
     if (!e || tat > now)
@@ -744,39 +785,16 @@ deliver_one(struct otk_link *l)
         evq_pop(&l->in);
         if (status != OTK_OK)
             l->eng_open = false;
-        otk_dev_on_connected(l->dev, status, ms_of(now));
+        l->next.on_connected(l->next.user, status, ms_of(now));
         return true;
     }
     case EV_CLOSED:
         evq_pop(&l->in);
         l->eng_open = false;
-        otk_dev_on_tcp_closed(l->dev, ms_of(now));
+        l->next.on_tcp_closed(l->next.user, ms_of(now));
         return true;
-    case EV_DATA: {
-        uint8_t piece[PIECE];
-        uint32_t n = arrived_bytes(l, now, PIECE);
-        uint32_t gen = l->gen;
-        if (n == 0)
-            return false;
-        if (n == PIECE) {
-            uint32_t unread = arrived_bytes(l, now, IN_RING);
-            if (unread > l->st.max_undelivered)
-                l->st.max_undelivered = unread;
-        } else if (n > l->st.max_undelivered) {
-            l->st.max_undelivered = n;
-        }
-        ring_get(l->in_buf, IN_RING, l->in_head, piece, n);
-        size_t used = otk_dev_on_tcp_data(l->dev, piece, n, ms_of(now));
-        if (l->gen != gen)
-            return true; /* the engine closed the connection meanwhile */
-        if (used > n)
-            used = n;
-        consume_in(l, (uint32_t)used);
-        /* the window opens when the application reads (lwIP's tcp_recved), which is before
-         * the flash work the bytes cause */
-        note_consumed(l, now, (uint32_t)used);
-        return used > 0;
-    }
+    case EV_DATA:
+        return deliver_data(l, now);
     default:
         evq_pop(&l->in);
         return true;
@@ -786,7 +804,7 @@ deliver_one(struct otk_link *l)
 void
 otk_link_process(struct otk_link *l)
 {
-    if (!l->dev)
+    if (!l->attached || l->sleeping)
         return;
     release_out(l, false);
     for (int round = 0; round < 256; round++) {
@@ -795,12 +813,27 @@ otk_link_process(struct otk_link *l)
             continue;
         }
         /* nothing has arrived: an engine in the middle of an update may use the pause */
-        if (round < 4 && otk_dev_on_idle(l->dev, ms_of(now_us(l)))) {
+        if (round < 4 && l->next.on_idle(l->next.user, ms_of(now_us(l)))) {
             release_out(l, false);
             continue;
         }
         break;
     }
+}
+
+/* The port has nothing new: deliver what is due, or else pass the pause on to the engine.
+ * Nothing while the engine is stalled in a flash operation (the port is pumped from inside
+ * it, and the engine is not re-entered). */
+static bool
+in_idle(void *user, uint32_t now_ms)
+{
+    struct otk_link *l = user;
+    (void)now_ms;
+    if (!l->attached || l->sleeping)
+        return false;
+    bool did = deliver_one(l) || l->next.on_idle(l->next.user, ms_of(now_us(l)));
+    release_out(l, false);
+    return did;
 }
 
 /* The next moment something changes, for `deliver` (engine deliveries count) or not. */
@@ -852,6 +885,8 @@ void
 otk_link_sleep(struct otk_link *l, uint64_t us)
 {
     uint64_t until = now_us(l) + us;
+    bool was = l->sleeping;
+    l->sleeping = true;
     for (;;) {
         release_out(l, false);
         uint64_t now = now_us(l);
@@ -867,6 +902,7 @@ otk_link_sleep(struct otk_link *l, uint64_t us)
             nanosleep(&ts, NULL);
         }
     }
+    l->sleeping = was;
 }
 
 void
@@ -1017,114 +1053,17 @@ otk_link_ops(struct otk_link *l)
     return &l->ops;
 }
 
-const uint8_t *
-otk_link_delivering(const struct otk_link *l, size_t *len)
+struct otk_dev_input
+otk_link_input(struct otk_link *l)
 {
-    *len = l->delivering ? l->delivering->len : 0;
-    return l->delivering ? l->delivering->data : NULL;
+    struct otk_dev_input in = {
+        in_datagram, in_connected, in_tcp_data, in_tcp_closed, in_idle, in_tcp_room, l};
+    return in;
 }
 
 void
-otk_link_attach(struct otk_link *l, struct otk_dev *dev)
+otk_link_attach(struct otk_link *l, const struct otk_dev_input *next)
 {
-    l->dev = dev;
-}
-
-/* ---- the emulator's wiring: a link in front of an otk_netdev ---- */
-
-static void
-sink_datagram(void *user, const struct otk_addr *from, const uint8_t *data, size_t len)
-{
-    otk_link_rx_datagram(user, from, data, len);
-}
-
-static void
-sink_connected(void *user, int status)
-{
-    otk_link_rx_connected(user, status);
-}
-
-static size_t
-sink_tcp_data(void *user, const uint8_t *data, size_t len)
-{
-    return otk_link_rx_tcp(user, data, len);
-}
-
-static void
-sink_tcp_closed(void *user)
-{
-    otk_link_rx_closed(user);
-}
-
-static size_t
-sink_rx_room(void *user)
-{
-    return otk_link_rx_room(user);
-}
-
-static void
-nd_abort(void *user)
-{
-    struct otk_link *l = user;
-    otk_netdev_abort(l->nd);
-}
-
-static void
-nd_pump(void *user, int64_t timeout_us)
-{
-    struct otk_link *l = user;
-    struct pollfd pfds[OTK_NETDEV_NFDS];
-    int tmo = -1;
-    int n = otk_netdev_pollfds(l->nd, pfds, &tmo, ms_of(now_us(l)));
-    int64_t t = timeout_us < 0 ? 0 : timeout_us;
-    if (tmo >= 0 && (int64_t)tmo * 1000 < t)
-        t = (int64_t)tmo * 1000;
-    struct timespec ts = {.tv_sec = (time_t)(t / 1000000), .tv_nsec = (long)(t % 1000000) * 1000L};
-    if (ppoll(pfds, (nfds_t)n, &ts, NULL) < 0)
-        return; /* EINTR: the caller loops */
-    otk_netdev_process(l->nd, pfds, n, ms_of(now_us(l)));
-}
-
-static void
-nd_log(void *user, const char *text)
-{
-    struct otk_link *l = user;
-    if (l->log_fn)
-        l->log_fn(l->log_user, text);
-}
-
-struct otk_link *
-otk_link_new_netdev(const struct otk_link_params *p, uint64_t seed, struct otk_netdev *nd,
-                    struct otk_faults *faults, void (*log)(void *user, const char *text),
-                    void *log_user)
-{
-    struct otk_link_io io;
-    memset(&io, 0, sizeof io);
-    io.down = otk_netdev_ops(nd);
-    io.abort_tcp = nd_abort;
-    io.pump = nd_pump;
-    io.log = nd_log;
-    struct otk_link *l = otk_link_new(p, seed, &io, faults);
-    if (!l)
-        return NULL;
-    l->io.user = l;
-    l->nd = nd;
-    l->log_fn = log;
-    l->log_user = log_user;
-    l->sink.datagram = sink_datagram;
-    l->sink.connected = sink_connected;
-    l->sink.tcp_data = sink_tcp_data;
-    l->sink.tcp_closed = sink_tcp_closed;
-    l->sink.rx_room = sink_rx_room;
-    l->sink.user = l;
-    otk_netdev_set_sink(nd, &l->sink);
-    /* With a window, little may hide in the kernel: at most one window beyond the model's
-     * (see docs/EMULATOR.md). Linux's minimum (about 1.1 KB) would make the sender cut the
-     * stream into 576-byte segments, each a wake-up and a window update of its own. */
-    if (p->window)
-        otk_netdev_set_rcvbuf(nd, (int)p->window);
-    if (p->rtt_us)
-        /* wake-ups on time: the default 50 us slack per timer adds up over a LAN round trip */
-        prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
-    return l;
+    l->next = *next;
+    l->attached = true;
 }

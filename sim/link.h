@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The emulator's radio link: sits between the device's sockets (src/port/posix/net_device.c)
- * and the device engine, and makes everything the device sees and sends pay a round-trip time,
- * a bandwidth, jitter and stalls, with a TCP receive window like lwIP's so that the uploader
- * feels back-pressure as it would over Wi-Fi. Faults (sim/faults.h) are injected here too.
+/* The emulator's radio link: a stage between the device's sockets (src/port/posix/net_device.c)
+ * and the device engine (it implements struct otk_dev_input and feeds the next one), and makes
+ * everything the device sees and sends pay a round-trip time, a bandwidth, jitter and stalls, with
+ * a TCP receive window like lwIP's so that the uploader feels back-pressure as it would over Wi-Fi.
+ * Faults (sim/faults.h) are injected here too.
  *
  * Time is real (CLOCK_MONOTONIC, microseconds): the sockets are real. The model:
  *
@@ -59,12 +60,11 @@ struct otk_faults;
 
 /** What the link needs from its surroundings. */
 struct otk_link_io {
-    /** The real port (sockets): the link calls it when a reply or a connect "leaves". */
+    /** The real port (sockets): the link calls it when a reply or a connect "leaves"; its
+     *  tcp_abort (if any) resets the connection for the fault "drop". */
     const struct otk_net_ops *down;
-    /** Reset the device's TCP connection at once (fault "drop"); may be NULL. */
-    void (*abort_tcp)(void *user);
-    /** Wait up to timeout_us for socket events and feed them to the link (the otk_link_rx_*
-     *  functions) without calling the engine. Used by otk_link_sleep(). May be NULL. */
+    /** Wait up to timeout_us for socket events and feed them to the link (its input table,
+     *  which only queues while the engine is stalled). Used by otk_link_sleep(). May be NULL. */
     void (*pump)(void *user, int64_t timeout_us);
     /** Monotonic microseconds; NULL = CLOCK_MONOTONIC. */
     uint64_t (*clock_us)(void *user);
@@ -84,24 +84,16 @@ void otk_link_free(struct otk_link *l);
 /** The ops table the engine must be given (otk_dev_init): its sends go through the link. */
 const struct otk_net_ops *otk_link_ops(struct otk_link *l);
 
-/** The engine the link delivers to (set after every otk_dev_init). */
-void otk_link_attach(struct otk_link *l, struct otk_dev *dev);
+/** Where the link delivers (set after every otk_dev_init; the table is copied): the engine's
+ *  otk_dev_input() or another stage in front of it. */
+void otk_link_attach(struct otk_link *l, const struct otk_dev_input *next);
 
-/** The datagram the engine is handling right now (*len its length), for an event hook that
- *  wants to look at it; NULL outside otk_dev_on_datagram (as otk_netdev_delivering). */
-const uint8_t *otk_link_delivering(const struct otk_link *l, size_t *len);
-
-/* ---- from the sockets (the port calls these; they only queue, never call the engine) ---- */
-
-void otk_link_rx_datagram(struct otk_link *l, const struct otk_addr *from, const uint8_t *data,
-                          size_t len);
-void otk_link_rx_connected(struct otk_link *l, int status);
-/** Bytes read from the TCP socket. @return how many the link took (the rest stays with the
- *  port, which must offer it again). */
-size_t otk_link_rx_tcp(struct otk_link *l, const uint8_t *data, size_t len);
-void otk_link_rx_closed(struct otk_link *l);
-/** How many TCP bytes the link takes now: the window's room (0 while the link is down). */
-size_t otk_link_rx_room(struct otk_link *l);
+/** The link's own input table, for the port (user = l). Its entries only queue what comes
+ *  from the sockets (the link's clock, not now_ms, times it); tcp_room is the window's room (0
+ *  while the link is down), no more than fits at the ring's tail, where the port may receive
+ *  directly; on_idle delivers one due item or passes the pause on (nothing during
+ *  otk_link_sleep). */
+struct otk_dev_input otk_link_input(struct otk_link *l);
 
 /* ---- the loop ---- */
 
@@ -127,16 +119,6 @@ void otk_link_flush(struct otk_link *l);
 
 /** The device restarts: forget the TCP connection's queues (UDP queues stay). */
 void otk_link_reset(struct otk_link *l);
-
-struct otk_netdev;
-
-/** The emulator's wiring: a link in front of an otk_netdev. The netdev's events go to the link
- *  (its sink), the link sends through the netdev, pumps it during otk_link_sleep() and resets
- *  its connection for the "drop" fault; with a window, the TCP socket's receive buffer is made
- *  as small as Linux allows. log receives one line per fault that fires (may be NULL). */
-struct otk_link *otk_link_new_netdev(const struct otk_link_params *p, uint64_t seed,
-                                     struct otk_netdev *nd, struct otk_faults *faults,
-                                     void (*log)(void *user, const char *text), void *log_user);
 
 /** Counters for reports and tests. */
 struct otk_link_stats {

@@ -168,6 +168,32 @@ bool otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms);
  *  there is nothing to do now, -1 on a flash error. */
 int otk_dev_pre_erase(struct otk_dev *d);
 
+/** The device's input events as one table: the engine's entry points above with a user
+ *  pointer instead of the engine. The engine provides one for itself (otk_dev_input); anything
+ *  a port puts in front of the engine (the emulator's link model) implements the same table and
+ *  passes the events on to its own `next`. So a port holds one table, feeds it, and never knows
+ *  what is behind it (TinyUSB's single dcd_event_handler seam). Adding an event is one member
+ *  here, one adapter in device.c, one forwarding entry per stage. */
+struct otk_dev_input {
+    void (*on_datagram)(void *user, const struct otk_addr *from, const uint8_t *data, size_t len,
+                        uint32_t now_ms);
+    void (*on_connected)(void *user, int status, uint32_t now_ms);
+    /** @return bytes consumed (the port keeps the rest and offers it again). */
+    size_t (*on_tcp_data)(void *user, const uint8_t *data, size_t len, uint32_t now_ms);
+    void (*on_tcp_closed)(void *user, uint32_t now_ms);
+    /** The port has no data for the stage now. @return true if it did work (call again). */
+    bool (*on_idle)(void *user, uint32_t now_ms);
+    /** Back-pressure: how many TCP bytes the stage takes now (0: leave them in the kernel).
+     *  *buf may name the stage's own memory for that many bytes, where the port receives them
+     *  directly and then passes that pointer to on_tcp_data (one copy less); NULL: none. */
+    size_t (*tcp_room)(void *user, uint8_t **buf);
+    void *user;
+};
+
+/** The engine's own table (user = d): each entry calls the otk_dev_on_* function of its name;
+ *  tcp_room is "any amount" while otk_dev_wants_data(), else 0. */
+struct otk_dev_input otk_dev_input(struct otk_dev *d);
+
 enum otk_dev_state otk_dev_state(const struct otk_dev *d);
 const char *otk_dev_state_str(enum otk_dev_state s);
 

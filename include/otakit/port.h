@@ -84,6 +84,10 @@ struct otk_net_ops {
     int (*tcp_send)(void *user, const void *buf, size_t len);
     /** Close the TCP connection (after flushing what was queued). */
     void (*tcp_close)(void *user);
+    /** Optional (NULL: none). Reset the TCP connection now: queued and unread bytes are
+     *  discarded, the peer sees a reset (lwIP tcp_abort, BSD SO_LINGER 0); no closed event
+     *  follows. The engine never calls it; a stage in front of it may (a link that dies). */
+    void (*tcp_abort)(void *user);
     void *user;
 };
 

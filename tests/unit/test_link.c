@@ -21,6 +21,8 @@ struct t {
     struct rig *r;
     struct fakenet host; /* what leaves the device's side of the air */
     struct otk_link *l;
+    struct otk_dev_input in; /* the link's input table: the sockets' side */
+    struct otk_net_ops down; /* host's ops with a counting tcp_abort */
     struct otk_faults faults;
     uint64_t now; /* us */
     int aborts;
@@ -36,7 +38,34 @@ clock_us(void *user)
 static void
 abort_tcp(void *user)
 {
-    ((struct t *)user)->aborts++;
+    /* user is the host's (down.user): the test state holds it */
+    struct t *t = (struct t *)((char *)user - offsetof(struct t, host));
+    t->aborts++;
+}
+
+static void
+link_rx_datagram(struct t *t, const struct otk_addr *from, const uint8_t *data, size_t len)
+{
+    t->in.on_datagram(t->in.user, from, data, len, (uint32_t)(t->now / 1000));
+}
+
+static void
+link_rx_connected(struct t *t, int status)
+{
+    t->in.on_connected(t->in.user, status, (uint32_t)(t->now / 1000));
+}
+
+static size_t
+link_rx_tcp(struct t *t, const uint8_t *data, size_t len)
+{
+    return t->in.on_tcp_data(t->in.user, data, len, (uint32_t)(t->now / 1000));
+}
+
+static size_t
+link_rx_room(struct t *t)
+{
+    uint8_t *buf;
+    return t->in.tcp_room(t->in.user, &buf);
 }
 
 /* ESP32 device, no password, link: RTT 8 ms without jitter, unlimited bandwidth, window 5744. */
@@ -56,8 +85,9 @@ setup(const char *fault)
     p.rtt_us = 8000;
     p.window = 5744;
     memset(&io, 0, sizeof io);
-    io.down = &t.host.ops;
-    io.abort_tcp = abort_tcp;
+    t.down = t.host.ops;
+    t.down.tcp_abort = abort_tcp;
+    io.down = &t.down;
     io.clock_us = clock_us;
     io.user = &t;
     otk_faults_init(&t.faults, 3);
@@ -70,7 +100,9 @@ setup(const char *fault)
     assert_int_equal(otk_dev_init(&t.r->dev, &cfg, otk_link_ops(t.l), &t.r->flash.ops,
                                   t.r->dev.crypto, NULL, t.r->sector),
                      OTK_OK);
-    otk_link_attach(t.l, &t.r->dev);
+    struct otk_dev_input engine = otk_dev_input(&t.r->dev);
+    otk_link_attach(t.l, &engine);
+    t.in = otk_link_input(t.l);
     t.from = fakenet_addr("127.0.0.1", 40000);
     return &t;
 }
@@ -94,7 +126,7 @@ invite(struct t *t)
 {
     char inv[100];
     snprintf(inv, sizeof inv, "0 48266 %u %s\n", (unsigned)t->r->img_size, t->r->md5);
-    otk_link_rx_datagram(t->l, &t->from, (const uint8_t *)inv, strlen(inv));
+    link_rx_datagram(t, &t->from, (const uint8_t *)inv, strlen(inv));
 }
 
 /* An invitation takes half a round trip to the device, the "OK" and the connect another half
@@ -119,7 +151,7 @@ handshake_delays(void **state)
     at(t, t0 + 8000);
     assert_string_equal(fakenet_last_dgram(&t->host), "OK");
     assert_int_equal(t->host.connects, 1);
-    otk_link_rx_connected(t->l, OTK_OK);
+    link_rx_connected(t, OTK_OK);
     at(t, t0 + 11999);
     assert_int_equal(otk_dev_state(&t->r->dev), OTK_DEV_CONNECTING);
     at(t, t0 + 12000);
@@ -140,23 +172,23 @@ receive_window(void **state)
     invite(t);
     at(t, t0 + 4000);
     at(t, t0 + 8000);
-    otk_link_rx_connected(t->l, OTK_OK);
-    assert_int_equal(otk_link_rx_room(t->l), 5744);
-    assert_int_equal(otk_link_rx_tcp(t->l, img, 1460), 1460);
-    assert_int_equal(otk_link_rx_room(t->l), 5744 - 1460);
-    assert_int_equal(otk_link_rx_tcp(t->l, img + 1460, 10000), 5744 - 1460);
-    assert_int_equal(otk_link_rx_room(t->l), 0);
-    assert_int_equal(otk_link_rx_tcp(t->l, img + 5744, 100), 0);
+    link_rx_connected(t, OTK_OK);
+    assert_int_equal(link_rx_room(t), 5744);
+    assert_int_equal(link_rx_tcp(t, img, 1460), 1460);
+    assert_int_equal(link_rx_room(t), 5744 - 1460);
+    assert_int_equal(link_rx_tcp(t, img + 1460, 10000), 5744 - 1460);
+    assert_int_equal(link_rx_room(t), 0);
+    assert_int_equal(link_rx_tcp(t, img + 5744, 100), 0);
     at(t, t0 + 11999);
     assert_int_equal(otk_upd_progress(&t->r->dev.upd), 0);
     at(t, t0 + 12000); /* connected, and every byte arrived */
     assert_int_equal(otk_upd_progress(&t->r->dev.upd), 5744);
     assert_int_equal(t->host.tcp_len, 0); /* the acks are on their way */
-    assert_int_equal(otk_link_rx_room(t->l), 0);
+    assert_int_equal(link_rx_room(t), 0);
     at(t, t0 + 15999);
-    assert_int_equal(otk_link_rx_room(t->l), 0);
+    assert_int_equal(link_rx_room(t), 0);
     at(t, t0 + 16000);
-    assert_int_equal(otk_link_rx_room(t->l), 5744);
+    assert_int_equal(link_rx_room(t), 5744);
     assert_string_equal(t->host.tcp, "1460146014601364"); /* in pieces of at most 1460 */
     (void)img;
     teardown(t);
@@ -182,10 +214,45 @@ radio_hold(void **state)
     otk_link_radio_hold(t->l, true, 0);
     at(t, t0 + 60000);
     assert_int_equal(t->host.n_dgrams, 0);
-    assert_int_equal(otk_link_rx_room(t->l), 0);
+    assert_int_equal(link_rx_room(t), 0);
     otk_link_radio_hold(t->l, false, 0);
     at(t, t0 + 60000);
     assert_string_equal(fakenet_last_dgram(&t->host), "OK");
+    teardown(t);
+}
+
+/* The port may receive straight into the link's ring (tcp_room names the place): the bytes
+ * reach the engine from there, with no copy in between, and the image arrives intact. */
+static void
+receive_in_place(void **state)
+{
+    (void)state;
+    struct t *t = setup(NULL);
+    uint64_t t0 = t->now;
+    uint32_t off = 0;
+
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    link_rx_connected(t, OTK_OK);
+    for (int round = 0; round < 10000 && off < t->r->img_size; round++) {
+        uint8_t *buf = NULL;
+        size_t room = t->in.tcp_room(t->in.user, &buf);
+        size_t n = room < t->r->img_size - off ? room : t->r->img_size - off;
+        if (n > 0) {
+            assert_non_null(buf);
+            memcpy(buf, t->r->img + off, n); /* what recv() would do */
+            assert_int_equal(link_rx_tcp(t, buf, n), n);
+            off += (uint32_t)n;
+        }
+        at(t, t->now + 1000);
+    }
+    for (int i = 0; i < 100 && otk_dev_state(&t->r->dev) == OTK_DEV_RECEIVING; i++)
+        at(t, t->now + 1000);
+    assert_int_equal(off, t->r->img_size);
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), t->r->img_size);
+    assert_memory_equal(t->r->flash.mem + t->r->dev.cfg.layout.app_offset[1], t->r->img,
+                        t->r->img_size);
     teardown(t);
 }
 
@@ -241,9 +308,9 @@ fault_drop_and_corrupt(void **state)
     invite(t);
     at(t, t0 + 4000);
     at(t, t0 + 8000);
-    otk_link_rx_connected(t->l, OTK_OK);
-    assert_int_equal(otk_link_rx_tcp(t->l, t->r->img, 5000), 3000);
-    assert_int_equal(otk_link_rx_room(t->l), 0);
+    link_rx_connected(t, OTK_OK);
+    assert_int_equal(link_rx_tcp(t, t->r->img, 5000), 3000);
+    assert_int_equal(link_rx_room(t), 0);
     at(t, t0 + 8000);
     assert_int_equal(t->aborts, 1);
     at(t, t0 + 12000);
@@ -256,8 +323,8 @@ fault_drop_and_corrupt(void **state)
     invite(t);
     at(t, t0 + 4000);
     at(t, t0 + 8000);
-    otk_link_rx_connected(t->l, OTK_OK);
-    assert_int_equal(otk_link_rx_tcp(t->l, t->r->img, 4096), 4096);
+    link_rx_connected(t, OTK_OK);
+    assert_int_equal(link_rx_tcp(t, t->r->img, 4096), 4096);
     at(t, t0 + 12000);
     assert_int_equal(otk_upd_progress(&t->r->dev.upd), 4096);
     /* the sector went to flash with byte 10 flipped */
@@ -318,6 +385,7 @@ main(void)
         cmocka_unit_test(handshake_delays),
         cmocka_unit_test(receive_window),
         cmocka_unit_test(radio_hold),
+        cmocka_unit_test(receive_in_place),
         cmocka_unit_test(fault_lose_invite),
         cmocka_unit_test(fault_lose_ok_and_dup),
         cmocka_unit_test(fault_drop_and_corrupt),

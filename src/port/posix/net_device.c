@@ -199,10 +199,25 @@ op_tcp_close(void *user)
     tcp_forget(nd);
 }
 
+/* The peer sees a reset at once, as when a device's link dies under the connection. */
+static void
+op_tcp_abort(void *user)
+{
+    struct otk_netdev *nd = user;
+    if (nd->tcp_fd >= 0) {
+        struct linger lg = {.l_onoff = 1, .l_linger = 0}; /* close() sends a RST */
+        setsockopt(nd->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(nd->tcp_fd);
+    }
+    tcp_forget(nd);
+}
+
 int
-otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *err, size_t errcap)
+otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, int tcp_window, char *err,
+                size_t errcap)
 {
     memset(nd, 0, sizeof *nd);
+    nd->rcvbuf = tcp_window;
     nd->udp_fd = -1;
     nd->tcp_fd = -1;
     nd->linger_fd = -1;
@@ -240,6 +255,7 @@ otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *er
     nd->ops_tab.tcp_connect = op_tcp_connect;
     nd->ops_tab.tcp_send = op_tcp_send;
     nd->ops_tab.tcp_close = op_tcp_close;
+    nd->ops_tab.tcp_abort = op_tcp_abort;
     nd->ops_tab.user = nd;
     return OTK_OK;
 }
@@ -251,15 +267,22 @@ otk_netdev_ops(struct otk_netdev *nd)
 }
 
 void
-otk_netdev_attach(struct otk_netdev *nd, struct otk_dev *dev)
+otk_netdev_attach(struct otk_netdev *nd, const struct otk_dev_input *next)
 {
-    nd->dev = dev;
+    nd->next = *next;
+    nd->attached = true;
 }
 
 uint16_t
 otk_netdev_port(const struct otk_netdev *nd)
 {
     return nd->port;
+}
+
+const char *
+otk_netdev_addr(const struct otk_netdev *nd)
+{
+    return nd->bind_str;
 }
 
 static void
@@ -269,13 +292,22 @@ lower_timeout(int *timeout_ms, int t)
         *timeout_ms = t;
 }
 
-/* Whether the engine (or the sink in front of it) takes TCP data now. */
+/* How many TCP bytes the next stage takes now (*direct: where to receive them, or NULL). */
+static size_t
+rx_room(const struct otk_netdev *nd, uint8_t **direct)
+{
+    *direct = NULL;
+    if (!nd->attached)
+        return 0;
+    size_t room = nd->next.tcp_room(nd->next.user, direct);
+    return room < OTK_NETDEV_READ_MAX ? room : OTK_NETDEV_READ_MAX;
+}
+
 static bool
 rx_wanted(const struct otk_netdev *nd)
 {
-    if (nd->sink)
-        return nd->sink->rx_room(nd->sink->user) > 0;
-    return nd->dev && otk_dev_wants_data(nd->dev);
+    uint8_t *direct;
+    return rx_room(nd, &direct) > 0;
 }
 
 static bool
@@ -312,7 +344,7 @@ otk_netdev_pollfds(struct otk_netdev *nd, struct pollfd *pfds, int *timeout_ms, 
         int32_t left = (int32_t)(nd->linger_until - now_ms);
         lower_timeout(timeout_ms, left > 0 ? (int)left : 0);
     }
-    if (nd->connect_report)
+    if (nd->connect_report || nd->idle_more)
         lower_timeout(timeout_ms, 0);
     if (nd->tcp == OTK_NETDEV_TCP_CONNECTED && rx_wanted(nd)) {
         if (nd->peer_eof)
@@ -351,82 +383,70 @@ engine_closed(struct otk_netdev *nd, uint32_t now_ms)
     if (nd->tcp_fd >= 0)
         close(nd->tcp_fd);
     tcp_forget(nd);
-    if (nd->sink)
-        nd->sink->tcp_closed(nd->sink->user);
-    else if (nd->dev)
-        otk_dev_on_tcp_closed(nd->dev, now_ms);
+    if (nd->attached)
+        nd->next.on_tcp_closed(nd->next.user, now_ms);
 }
 
-static void
+/* Offer the next stage the bytes at data (nd->in, or its own memory when direct). What it
+ * leaves waits in nd->in for the next round. @return bytes it used (0: back-pressure). */
+static size_t
+offer(struct otk_netdev *nd, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    size_t used = nd->next.on_tcp_data(nd->next.user, data, len, now_ms);
+    if (nd->tcp != OTK_NETDEV_TCP_CONNECTED)
+        return used; /* the stage closed the connection while handling the data */
+    if (used > len)
+        used = len;
+    if (data == nd->in)
+        memmove(nd->in, nd->in + used, len - used);
+    else
+        memcpy(nd->in, data + used, len - used); /* rare: a stage that takes less than it asked */
+    nd->in_len = len - used;
+    return used;
+}
+
+/* Read what the next stage takes and hand it over. @return true if bytes went on. */
+static bool
 process_read(struct otk_netdev *nd, uint32_t now_ms)
 {
-    for (int round = 0; round < READ_ROUNDS; round++) {
-        if (nd->tcp != OTK_NETDEV_TCP_CONNECTED || !rx_wanted(nd))
-            return;
-        size_t want = sizeof nd->in - nd->in_len;
-        if (nd->sink) {
-            /* read no more than the sink takes: nothing waits here, outside its model */
-            size_t room = nd->sink->rx_room(nd->sink->user);
-            want = room > nd->in_len ? (room - nd->in_len < want ? room - nd->in_len : want) : 0;
+    bool moved = false;
+    for (int round = 0; round < READ_ROUNDS && nd->tcp == OTK_NETDEV_TCP_CONNECTED; round++) {
+        uint8_t *direct;
+        size_t room = rx_room(nd, &direct);
+        if (room == 0)
+            break;
+        if (nd->in_len > 0) { /* what the stage left last time goes first */
+            size_t len = nd->in_len < room ? nd->in_len : room;
+            if (offer(nd, nd->in, len, now_ms) == 0)
+                break; /* back-pressure: try again after a tick */
+            moved = true;
+            continue;
         }
-        if (!nd->peer_eof && want > 0) {
-            ssize_t r = recv(nd->tcp_fd, nd->in + nd->in_len, want, MSG_DONTWAIT);
-            if (r > 0) {
-                nd->in_len += (size_t)r;
-                nd->tcp_rx_bytes += (uint64_t)r;
-            } else if (r == 0) {
-                nd->peer_eof = true;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                nd->peer_eof = true; /* reset: treat like a close once the buffer is used */
-            }
+        if (nd->peer_eof) {
+            engine_closed(nd, now_ms);
+            break;
         }
-        if (nd->in_len == 0) {
-            if (nd->peer_eof)
-                engine_closed(nd, now_ms);
-            return;
+        uint8_t *dst = direct ? direct : nd->in;
+        ssize_t r = recv(nd->tcp_fd, dst, room, MSG_DONTWAIT);
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+            break;
+        if (r <= 0) {
+            nd->peer_eof = true; /* EOF or reset: a close, once what is read is used */
+            continue;
         }
-        size_t used = nd->sink ? nd->sink->tcp_data(nd->sink->user, nd->in, nd->in_len)
-                               : otk_dev_on_tcp_data(nd->dev, nd->in, nd->in_len, now_ms);
-        if (nd->tcp != OTK_NETDEV_TCP_CONNECTED)
-            return; /* the engine closed the connection while handling the data */
-        if (used > nd->in_len)
-            used = nd->in_len;
-        memmove(nd->in, nd->in + used, nd->in_len - used);
-        nd->in_len -= used;
-        if (used == 0)
-            return; /* back-pressure: try again after a tick */
+        nd->tcp_rx_bytes += (uint64_t)r;
+        moved = true;
+        if (offer(nd, dst, (size_t)r, now_ms) == 0)
+            break;
     }
+    return moved;
 }
 
-static void
-deliver(struct otk_netdev *nd, const struct otk_addr *from, const uint8_t *dg, size_t len,
-        uint32_t now_ms)
+/* A connect that poll() says has finished: learn how, and report it from the loop.
+ * @return the events left for the connection (none if they were the connect's). */
+static short
+process_connect(struct otk_netdev *nd, short tcp_ev, uint32_t now_ms)
 {
-    nd->delivering = dg;
-    nd->delivering_len = len;
-    otk_dev_on_datagram(nd->dev, from, dg, len, now_ms);
-    nd->delivering = NULL;
-}
-
-const uint8_t *
-otk_netdev_delivering(const struct otk_netdev *nd, size_t *len)
-{
-    *len = nd->delivering_len;
-    return nd->delivering;
-}
-
-void
-otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint32_t now_ms)
-{
-    short udp_ev = 0, tcp_ev = 0;
-    for (int i = 0; i < n; i++) {
-        if (pfds[i].fd == nd->udp_fd)
-            udp_ev = pfds[i].revents;
-        else if (pfds[i].fd == nd->tcp_fd && nd->tcp_fd >= 0)
-            tcp_ev = pfds[i].revents;
-    }
-    process_linger(nd, now_ms);
-
     if (nd->tcp == OTK_NETDEV_TCP_CONNECTING && (tcp_ev & (POLLOUT | POLLERR | POLLHUP))) {
         int soerr = 0;
         socklen_t sl = sizeof soerr;
@@ -448,57 +468,85 @@ otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint
         nd->connect_report = false;
         if (nd->connect_status == OTK_OK && nd->out_len > 0)
             flush_out(nd);
-        if (nd->sink)
-            nd->sink->connected(nd->sink->user, nd->connect_status);
-        else if (nd->dev)
-            otk_dev_on_connected(nd->dev, nd->connect_status, now_ms);
+        if (nd->attached)
+            nd->next.on_connected(nd->next.user, nd->connect_status, now_ms);
     }
+    return tcp_ev;
+}
 
-    if (nd->tcp_fd >= 0 &&
-        (nd->tcp == OTK_NETDEV_TCP_CONNECTED || nd->tcp == OTK_NETDEV_TCP_CLOSING)) {
-        bool ok = flush_out(nd);
-        if (nd->tcp == OTK_NETDEV_TCP_CLOSING) {
-            if (!ok) {
-                close(nd->tcp_fd);
-                tcp_forget(nd);
-            } else if (nd->out_len == 0) {
-                start_linger(nd, nd->tcp_fd);
-                tcp_forget(nd);
-            }
-        } else if (!ok) {
-            engine_closed(nd, now_ms);
-        } else if ((tcp_ev & (POLLERR | POLLHUP)) && !want_read(nd)) {
-            /* The connection is dead (reset) while the engine is not reading: tell it now,
-             * or poll() would report the hang-up forever. A reading engine learns it from
-             * recv() after the buffered bytes. */
-            engine_closed(nd, now_ms);
+/* Send what waits; finish a close once the queue is out; notice a dead connection. */
+static void
+process_write(struct otk_netdev *nd, short tcp_ev, uint32_t now_ms)
+{
+    if (nd->tcp_fd < 0 ||
+        (nd->tcp != OTK_NETDEV_TCP_CONNECTED && nd->tcp != OTK_NETDEV_TCP_CLOSING))
+        return;
+    bool ok = flush_out(nd);
+    if (nd->tcp == OTK_NETDEV_TCP_CLOSING) {
+        if (!ok) {
+            close(nd->tcp_fd);
+            tcp_forget(nd);
+        } else if (nd->out_len == 0) {
+            start_linger(nd, nd->tcp_fd);
+            tcp_forget(nd);
         }
+    } else if (!ok) {
+        engine_closed(nd, now_ms);
+    } else if ((tcp_ev & (POLLERR | POLLHUP)) && !want_read(nd)) {
+        /* The connection is dead (reset) while the engine is not reading: tell it now, or
+         * poll() would report the hang-up forever. A reading engine learns it from recv()
+         * after the buffered bytes. */
+        engine_closed(nd, now_ms);
     }
-    if ((nd->dev || nd->sink) && nd->tcp == OTK_NETDEV_TCP_CONNECTED)
-        process_read(nd, now_ms);
+}
 
-    if (udp_ev & POLLIN) {
-        uint8_t dg[1500];
-        for (int k = 0; k < 16; k++) {
-            struct sockaddr_in from;
-            socklen_t fl = sizeof from;
-            ssize_t r =
-                recvfrom(nd->udp_fd, dg, sizeof dg, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
-            if (r < 0)
-                break;
-            if (from.sin_family != AF_INET || (!nd->dev && !nd->sink))
-                continue;
-            struct otk_addr a;
-            memset(&a, 0, sizeof a);
-            a.family = 4;
-            memcpy(a.ip, &from.sin_addr.s_addr, 4);
-            a.port = ntohs(from.sin_port);
-            if (nd->sink)
-                nd->sink->datagram(nd->sink->user, &a, dg, (size_t)r);
-            else
-                deliver(nd, &a, dg, (size_t)r, now_ms);
-        }
+/* Hand waiting datagrams on. @return true if one went. */
+static bool
+process_udp(struct otk_netdev *nd, uint32_t now_ms)
+{
+    uint8_t dg[1500];
+    bool moved = false;
+    for (int k = 0; k < 16; k++) {
+        struct sockaddr_in from;
+        socklen_t fl = sizeof from;
+        ssize_t r =
+            recvfrom(nd->udp_fd, dg, sizeof dg, MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+        if (r < 0)
+            break;
+        if (from.sin_family != AF_INET || !nd->attached)
+            continue;
+        struct otk_addr a;
+        memset(&a, 0, sizeof a);
+        a.family = 4;
+        memcpy(a.ip, &from.sin_addr.s_addr, 4);
+        a.port = ntohs(from.sin_port);
+        nd->next.on_datagram(nd->next.user, &a, dg, (size_t)r, now_ms);
+        moved = true;
     }
+    return moved;
+}
+
+void
+otk_netdev_process(struct otk_netdev *nd, const struct pollfd *pfds, int n, uint32_t now_ms)
+{
+    short udp_ev = 0, tcp_ev = 0;
+    for (int i = 0; i < n; i++) {
+        if (pfds[i].fd == nd->udp_fd)
+            udp_ev = pfds[i].revents;
+        else if (pfds[i].fd == nd->tcp_fd && nd->tcp_fd >= 0)
+            tcp_ev = pfds[i].revents;
+    }
+    process_linger(nd, now_ms);
+    tcp_ev = process_connect(nd, tcp_ev, now_ms);
+    process_write(nd, tcp_ev, now_ms);
+    bool moved = false;
+    if (nd->attached && nd->tcp == OTK_NETDEV_TCP_CONNECTED)
+        moved = process_read(nd, now_ms);
+    if ((udp_ev & POLLIN) && process_udp(nd, now_ms))
+        moved = true;
+    /* No data for the stage now: the engine may use the pause (erase ahead), one unit a pass
+     * so that data arriving meanwhile is not kept waiting behind a row of erases. */
+    nd->idle_more = !moved && nd->attached && nd->next.on_idle(nd->next.user, now_ms);
 }
 
 void
@@ -573,29 +621,4 @@ otk_netdev_close(struct otk_netdev *nd)
         close(nd->udp_fd);
         nd->udp_fd = -1;
     }
-}
-
-void
-otk_netdev_set_sink(struct otk_netdev *nd, const struct otk_netdev_sink *sink)
-{
-    nd->sink = sink;
-}
-
-void
-otk_netdev_set_rcvbuf(struct otk_netdev *nd, int bytes)
-{
-    nd->rcvbuf = bytes;
-}
-
-void
-otk_netdev_abort(struct otk_netdev *nd)
-{
-    if (nd->tcp_fd >= 0) {
-        /* linger 0: close() sends a RST at once, as a device that lost its link would have
-         * its peer see */
-        struct linger lg = {.l_onoff = 1, .l_linger = 0};
-        setsockopt(nd->tcp_fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-        close(nd->tcp_fd);
-    }
-    tcp_forget(nd);
 }

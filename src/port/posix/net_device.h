@@ -2,8 +2,8 @@
 /* The device side of ArduinoOTA on POSIX sockets: a UDP socket bound to the OTA port and one
  * non-blocking TCP client that connects back to the uploader. The port owns the sockets; a
  * poll() loop asks it for its descriptors and hands back what happened, and the port feeds the
- * engine (otk_dev_on_*). TCP data reaches the engine in pieces of at most 1460 bytes, the size
- * the ESP32 core reads per loop iteration. */
+ * device's input table (struct otk_dev_input: the engine, or a stage in front of it). TCP data
+ * goes on in pieces of at most 1460 bytes, the size the ESP32 core reads per loop iteration. */
 #ifndef OTK_NET_DEVICE_H
 #define OTK_NET_DEVICE_H
 
@@ -30,22 +30,11 @@ enum otk_netdev_tcp {
     OTK_NETDEV_TCP_CLOSING, /* engine closed it: flush the queue, then shut down */
 };
 
-/** An interposer between the port and the engine (the emulator's link model, sim/link.c). When
- *  set, every event goes to it instead of the engine, and the TCP socket is read only as far
- *  as rx_room allows, so no bytes wait in the port beyond what the sink has room for. */
-struct otk_netdev_sink {
-    void (*datagram)(void *user, const struct otk_addr *from, const uint8_t *data, size_t len);
-    void (*connected)(void *user, int status);
-    size_t (*tcp_data)(void *user, const uint8_t *data, size_t len);
-    void (*tcp_closed)(void *user);
-    size_t (*rx_room)(void *user);
-    void *user;
-};
-
 struct otk_netdev {
     /* private */
-    const struct otk_netdev_sink *sink; /* NULL: events go straight to dev */
-    int rcvbuf;                         /* SO_RCVBUF for the TCP client (0: kernel default) */
+    struct otk_dev_input next; /* where the events go: the engine or a stage in front of it */
+    bool attached;
+    int rcvbuf; /* SO_RCVBUF for the TCP client: the device's receive window (0: default) */
     int udp_fd;
     int tcp_fd;
     enum otk_netdev_tcp tcp;
@@ -61,26 +50,31 @@ struct otk_netdev {
     uint16_t port;     /* the UDP port really bound */
     char bind_str[64]; /* the address bound, as text */
     uint64_t tcp_rx_bytes;
-    const uint8_t *delivering; /* the datagram the engine is handling (NULL between calls) */
-    size_t delivering_len;
-    struct otk_dev *dev;
+    bool idle_more; /* the last idle call did work: come back without waiting */
     struct otk_net_ops ops_tab;
 };
 
-/** Bind the UDP socket to addr:port (IPv4; port 0 = ephemeral). err receives a message.
+/** Bind the UDP socket to addr:port (IPv4; port 0 = ephemeral). tcp_window: the receive window
+ *  the device's stack offers on its TCP connection, as lwIP's TCP_WND on a chip (SO_RCVBUF;
+ *  0: the kernel's default). err receives a message.
  *  @return OTK_OK, OTK_ERR_ARG (address), OTK_ERR_BUSY (the port is in use), OTK_ERR_IO
  *  (socket, bind). */
-int otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, char *err,
-                    size_t errcap);
+int otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, int tcp_window,
+                    char *err, size_t errcap);
 
 /** The ops table for otk_dev_init. */
 const struct otk_net_ops *otk_netdev_ops(struct otk_netdev *nd);
 
-/** The engine the port feeds (set before the first otk_netdev_process). */
-void otk_netdev_attach(struct otk_netdev *nd, struct otk_dev *dev);
+/** Where the port's events go (set before the first otk_netdev_process; the table is copied):
+ *  otk_dev_input() of the engine, or a stage in front of it. The port reads TCP data only as
+ *  far as next->tcp_room allows, and calls next->on_idle whenever it has no data for it. */
+void otk_netdev_attach(struct otk_netdev *nd, const struct otk_dev_input *next);
 
 /** The UDP port bound (the real one when 0 was asked for). */
 uint16_t otk_netdev_port(const struct otk_netdev *nd);
+
+/** The address bound, as text. */
+const char *otk_netdev_addr(const struct otk_netdev *nd);
 
 /** Fill pfds (up to OTK_NETDEV_NFDS) for poll(). *timeout_ms is lowered (never raised; -1 = no
  *  limit) when the port has work that needs no descriptor event (a pending connect result,
@@ -101,19 +95,6 @@ void otk_netdev_flush(struct otk_netdev *nd, uint32_t limit_ms);
 
 /** Close everything. */
 void otk_netdev_close(struct otk_netdev *nd);
-
-/** Route events to a sink instead of the engine (NULL: back to the engine). After open. */
-void otk_netdev_set_sink(struct otk_netdev *nd, const struct otk_netdev_sink *sink);
-
-/** SO_RCVBUF to set on the TCP client before it connects (0: the kernel's default). */
-void otk_netdev_set_rcvbuf(struct otk_netdev *nd, int bytes);
-
-/** The datagram the engine is handling right now (*len its length), for an event hook that
- *  wants to look at it, e.g. at an answer that failed; NULL outside otk_dev_on_datagram. */
-const uint8_t *otk_netdev_delivering(const struct otk_netdev *nd, size_t *len);
-
-/** Reset the TCP connection now (RST, unread data discarded); no closed event follows. */
-void otk_netdev_abort(struct otk_netdev *nd);
 
 #ifdef __cplusplus
 }
