@@ -57,6 +57,8 @@ otk_emu_profile_str(enum otk_profile p)
 static void
 report(struct otk_emu *e, struct otk_emu_report *r)
 {
+    if (otk_flashsim_powered_off(&e->fs) && r->type != OTK_EMU_REP_EXIT)
+        return; /* a dead device says nothing: what the engine makes of the dead flash is moot */
     r->now_ms = otk_posix_now_ms();
     if (e->cfg->report)
         e->cfg->report(e->cfg->user, r);
@@ -85,15 +87,33 @@ on_flash_log(void *user, const char *msg)
     report(e, &r);
 }
 
+/* Called from inside the flash operation the cut interrupted: the device dies here. Its
+ * sockets go as a dying process's do (no goodbye; a reset where bytes were unread), so that
+ * nothing the engine does on its way back out reaches the network; the loop then ends. */
 static void
 on_power_cut(void *user, uint64_t op)
 {
     struct otk_emu *e = user;
+    (void)op;
+    otk_netdev_close(&e->nd);
+}
+
+/* The end after a power cut: no flush, no goodbyes (the gateway's will is for deaths). */
+static int
+power_off(struct otk_emu *e)
+{
     struct otk_emu_report r = {.type = OTK_EMU_REP_EXIT,
                                .code = OTK_EMU_EXIT_POWERCUT,
-                               .flash_ops = op,
+                               .flash_ops = otk_flashsim_op_count(&e->fs),
                                .power_cut = true};
     report(e, &r);
+    otk_gw_power_off(e->gw);
+    e->gw = NULL;
+    /* the mDNS socket stays as it is (no goodbye) until the process ends */
+    otk_flashsim_close(&e->fs);
+    otk_link_free(e->link);
+    e->link = NULL;
+    return OTK_EMU_EXIT_POWERCUT;
 }
 
 /* A refused answer: look at it (the datagram the engine is handling; NULL reads as malformed)
@@ -169,7 +189,7 @@ on_dev_event(void *user, const struct otk_dev_event *ev)
         e->update_failed = true;
     }
     report(e, &r);
-    if (e->gw)
+    if (e->gw && !otk_flashsim_powered_off(&e->fs))
         otk_gw_on_dev_event(e->gw, ev, otk_posix_now_ms());
 }
 
@@ -339,7 +359,7 @@ engine_start(struct otk_emu *e)
 }
 
 static void
-report_exit(struct otk_emu *e, int code, uint64_t ops)
+report_end(struct otk_emu *e, int code, uint64_t ops)
 {
     struct otk_emu_report r = {.type = OTK_EMU_REP_EXIT, .code = code, .flash_ops = ops};
     report(e, &r);
@@ -363,7 +383,7 @@ finish(struct otk_emu *e, int code)
     otk_mdns_adv_stop(&e->adv); /* goodbye: caches forget the device now */
     otk_gw_free(e->gw);
     e->gw = NULL;
-    report_exit(e, code, otk_flashsim_op_count(&e->fs));
+    report_end(e, code, otk_flashsim_op_count(&e->fs));
     otk_netdev_close(&e->nd);
     otk_flashsim_close(&e->fs);
     otk_link_free(e->link);
@@ -499,77 +519,111 @@ pre_erase_step(struct otk_emu *e)
     return false;
 }
 
+/* Wait for the sockets, the engine's deadline, the link's timers or the pre-erase's next step.
+ * @return the count of pfds filled, or -1 if poll failed (reported). */
+static int
+wait_events(struct otk_emu *e, struct pollfd *pfds)
+{
+    uint32_t now = otk_posix_now_ms();
+    int timeout = pre_erase_step(e) ? 0 : -1;
+    uint32_t at;
+    if (timeout < 0 && otk_dev_next_deadline(&e->dev, &at)) {
+        int32_t d = (int32_t)(at - now);
+        timeout = d > 0 ? (int)d : 0;
+    }
+    if (otk_flashsim_powered_off(&e->fs))
+        return 0; /* the cut came in the pre-erase: nothing to wait for */
+    int n = otk_netdev_pollfds(&e->nd, pfds, &timeout, now);
+    if (e->gw)
+        n += otk_gw_pollfds(e->gw, pfds + n, &timeout, now);
+    n += otk_mdns_adv_pollfds(&e->adv, pfds + n, &timeout, now);
+    /* the link's timers are finer than milliseconds (a LAN round trip is 1 ms) */
+    int64_t wait_us = timeout < 0 ? -1 : (int64_t)timeout * 1000;
+    if (e->link) {
+        int64_t lt = otk_link_next_us(e->link);
+        if (lt >= 0 && (wait_us < 0 || lt < wait_us))
+            wait_us = lt;
+    }
+    struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
+                          .tv_nsec = (long)(wait_us % 1000000) * 1000L};
+    if (ppoll(pfds, (nfds_t)n, wait_us < 0 ? NULL : &ts, NULL) >= 0)
+        return n;
+    if (errno == EINTR)
+        return 0; /* nothing happened; the loop looks at *stop */
+    report_text(e, OTK_EMU_REP_FATAL, "poll: %s", strerror(errno));
+    return -1;
+}
+
+/* The device restarts after an update: the network drops, the bootloader runs, the engine
+ * starts again. @return -1 to go on, or the exit status. */
+static int
+restart(struct otk_emu *e)
+{
+    /* A restart drops the connection (after the stack sent what it had queued). */
+    if (e->link)
+        otk_link_flush(e->link);
+    otk_netdev_flush(&e->nd, 200);
+    otk_netdev_reset(&e->nd);
+    if (e->link)
+        otk_link_reset(e->link);
+    int rc = boot(e);
+    if (otk_flashsim_powered_off(&e->fs))
+        return power_off(e); /* the cut came in the firmware's confirm */
+    if (rc != OTK_OK)
+        return finish(e, OTK_EMU_EXIT_NOBOOT);
+    if (e->update_ok && e->cfg->once)
+        return finish(e, 0);
+    e->update_ok = false;
+    if (engine_start(e) != OTK_OK)
+        return finish(e, OTK_EMU_EXIT_FAIL);
+    e->pre_erase_done = false;
+    e->pre_erase_steps = 0;
+    report_text(e, OTK_EMU_REP_LOG, "rebooted; listening again");
+    return -1;
+}
+
+/* What the engine's events of this pass decided. @return -1 to go on, or the exit status. */
+static int
+after_pass(struct otk_emu *e)
+{
+    if (otk_flashsim_powered_off(&e->fs))
+        return power_off(e);
+    if (e->update_failed && e->cfg->once)
+        return finish(e, OTK_EMU_EXIT_FAIL);
+    if (e->update_failed) {
+        /* what the failed update wrote into the idle slot is erased again */
+        e->pre_erase_done = false;
+        e->pre_erase_steps = 0;
+    }
+    e->update_failed = false;
+    if (!e->reboot_pending)
+        return -1;
+    e->reboot_pending = false;
+    return restart(e);
+}
+
 static int
 loop(struct otk_emu *e)
 {
     struct pollfd pfds[OTK_NETDEV_NFDS + OTK_GW_NFDS + OTK_MDNS_ADV_NFDS];
     while (!(e->cfg->stop && *e->cfg->stop)) {
-        uint32_t now = otk_posix_now_ms();
-        int timeout = pre_erase_step(e) ? 0 : -1;
-        uint32_t at;
-        if (timeout < 0 && otk_dev_next_deadline(&e->dev, &at)) {
-            int32_t d = (int32_t)(at - now);
-            timeout = d > 0 ? (int)d : 0;
-        }
-        int n = otk_netdev_pollfds(&e->nd, pfds, &timeout, now);
-        if (e->gw)
-            n += otk_gw_pollfds(e->gw, pfds + n, &timeout, now);
-        n += otk_mdns_adv_pollfds(&e->adv, pfds + n, &timeout, now);
-        /* the link's timers are finer than milliseconds (a LAN round trip is 1 ms) */
-        int64_t wait_us = timeout < 0 ? -1 : (int64_t)timeout * 1000;
-        if (e->link) {
-            int64_t lt = otk_link_next_us(e->link);
-            if (lt >= 0 && (wait_us < 0 || lt < wait_us))
-                wait_us = lt;
-        }
-        struct timespec ts = {.tv_sec = (time_t)(wait_us / 1000000),
-                              .tv_nsec = (long)(wait_us % 1000000) * 1000L};
-        int pr = ppoll(pfds, (nfds_t)n, wait_us < 0 ? NULL : &ts, NULL);
-        if (pr < 0) {
-            if (errno == EINTR)
-                continue;
-            report_text(e, OTK_EMU_REP_FATAL, "poll: %s", strerror(errno));
+        int n = wait_events(e, pfds);
+        if (n < 0)
             return finish(e, OTK_EMU_EXIT_FAIL);
-        }
-        now = otk_posix_now_ms();
-        otk_netdev_process(&e->nd, pfds, n, now);
-        if (e->link)
-            otk_link_process(e->link);
-        if (e->gw)
-            otk_gw_process(e->gw, pfds, n, otk_posix_now_ms());
-        otk_mdns_adv_process(&e->adv, pfds, n, otk_posix_now_ms());
-        otk_dev_tick(&e->dev, otk_posix_now_ms());
-
-        if (e->update_failed && e->cfg->once)
-            return finish(e, OTK_EMU_EXIT_FAIL);
-        if (e->update_failed) {
-            /* what the failed update wrote into the idle slot is erased again */
-            e->pre_erase_done = false;
-            e->pre_erase_steps = 0;
-        }
-        e->update_failed = false;
-        if (e->reboot_pending) {
-            e->reboot_pending = false;
-            /* A restart drops the connection (after the stack sent what it had queued). */
+        if (n > 0) {
+            otk_netdev_process(&e->nd, pfds, n, otk_posix_now_ms());
             if (e->link)
-                otk_link_flush(e->link);
-            otk_netdev_flush(&e->nd, 200);
-            otk_netdev_reset(&e->nd);
-            if (e->link)
-                otk_link_reset(e->link);
-            if (boot(e) != OTK_OK)
-                return finish(e, OTK_EMU_EXIT_NOBOOT);
-            if (e->update_ok && e->cfg->once)
-                return finish(e, 0);
-            e->update_ok = false;
-            if (engine_start(e) != OTK_OK)
-                return finish(e, OTK_EMU_EXIT_FAIL);
-            e->pre_erase_done = false;
-            e->pre_erase_steps = 0;
-            report_text(e, OTK_EMU_REP_LOG, "rebooted; listening again");
+                otk_link_process(e->link);
+            if (e->gw)
+                otk_gw_process(e->gw, pfds, n, otk_posix_now_ms());
+            otk_mdns_adv_process(&e->adv, pfds, n, otk_posix_now_ms());
+            otk_dev_tick(&e->dev, otk_posix_now_ms());
         }
+        int code = after_pass(e);
+        if (code >= 0)
+            return code;
     }
-    return finish(e, 0);
+    return otk_flashsim_powered_off(&e->fs) ? power_off(e) : finish(e, 0);
 }
 
 int
@@ -577,7 +631,9 @@ otk_emu_run(const struct otk_emu_config *cfg)
 {
     struct otk_emu *e = calloc(1, sizeof *e);
     if (!e) {
-        fprintf(stderr, "otakit: error: out of memory\n");
+        struct otk_emu_report r = {.type = OTK_EMU_REP_FATAL, .text = "out of memory"};
+        if (cfg->report)
+            cfg->report(cfg->user, &r);
         return OTK_EMU_EXIT_FAIL;
     }
     e->cfg = cfg;
@@ -587,7 +643,7 @@ otk_emu_run(const struct otk_emu_config *cfg)
                                sizeof err);
     if (rc != OTK_OK) {
         report_text(e, OTK_EMU_REP_FATAL, "flash: %s", err);
-        report_exit(e, OTK_EMU_EXIT_FAIL, 0);
+        report_end(e, OTK_EMU_EXIT_FAIL, 0);
         free(e);
         return OTK_EMU_EXIT_FAIL;
     }
@@ -605,7 +661,7 @@ otk_emu_run(const struct otk_emu_config *cfg)
                                          "otakit device: give another with --port N, or "
                                          "--port 0 for any free one)"
                                        : "");
-        report_exit(e, OTK_EMU_EXIT_FAIL, 0);
+        report_end(e, OTK_EMU_EXIT_FAIL, 0);
         otk_flashsim_close(&e->fs);
         free(e);
         return OTK_EMU_EXIT_FAIL;
@@ -616,7 +672,7 @@ otk_emu_run(const struct otk_emu_config *cfg)
     } else if (load_layout(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
     } else if (boot(e) != OTK_OK) {
-        code = finish(e, OTK_EMU_EXIT_NOBOOT);
+        code = otk_flashsim_powered_off(&e->fs) ? power_off(e) : finish(e, OTK_EMU_EXIT_NOBOOT);
     } else if (engine_start(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
     } else {

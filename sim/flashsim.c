@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* File-backed NOR flash. The file is mapped MAP_SHARED: every store lands in the page cache at
  * once, so a crash of the emulator keeps what was written, like a real chip keeps what it
- * programmed before the power went. A power cut syncs the mapping and exits with status 99. */
+ * programmed before the power went. A power cut syncs the mapping, tells the owner, and leaves
+ * a chip without power: every later operation fails and changes nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -18,8 +19,7 @@
 #include "otakit/imagegen.h"
 #include "otakit/posix.h"
 
-#define OTK_FLASHSIM_CUT_STATUS 99
-#define PAGE_SIZE_NOR           256u
+#define PAGE_SIZE_NOR 256u
 
 struct otk_flash_timing_profile
 otk_flashsim_timing_of(enum otk_profile p)
@@ -49,10 +49,8 @@ fs_log(struct otk_flashsim *fs, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (fs->log)
+    if (fs->log && !fs->powered_off)
         fs->log(fs->user, msg);
-    else
-        fprintf(stderr, "otakit: flash: %s\n", msg);
 }
 
 /* A real chip stalls the CPU for the whole operation; so does the emulated one. */
@@ -73,22 +71,24 @@ fs_stall(struct otk_flashsim *fs, uint64_t us)
         req = rem;
 }
 
-static void
+/* @return OTK_ERR_FLASH for the operation that the cut interrupted. */
+static int
 fs_power_cut(struct otk_flashsim *fs)
 {
     /* Flush what the "chip" holds so the next run sees exactly the half-done state. */
     msync(fs->mem, fs->size, MS_SYNC);
+    fs->powered_off = true;
     if (fs->on_power_cut)
         fs->on_power_cut(fs->user, fs->ops);
-    fflush(stdout);
-    fflush(stderr);
-    exit(OTK_FLASHSIM_CUT_STATUS);
+    return OTK_ERR_FLASH;
 }
 
 static int
 fs_read(void *user, uint32_t addr, void *buf, size_t len)
 {
     struct otk_flashsim *fs = user;
+    if (fs->powered_off)
+        return OTK_ERR_FLASH;
     if (addr > fs->size || len > fs->size - addr) {
         fs_log(fs, "read out of range: 0x%08x + %zu (flash is %u bytes)", (unsigned)addr, len,
                (unsigned)fs->size);
@@ -103,6 +103,8 @@ fs_write(void *user, uint32_t addr, const void *buf, size_t len)
 {
     struct otk_flashsim *fs = user;
     const uint8_t *src = buf;
+    if (fs->powered_off)
+        return OTK_ERR_FLASH;
     fs->ops++;
     if (addr > fs->size || len > fs->size - addr) {
         fs_log(fs, "write out of range: 0x%08x + %zu (flash is %u bytes)", (unsigned)addr, len,
@@ -117,7 +119,7 @@ fs_write(void *user, uint32_t addr, const void *buf, size_t len)
             dst[i] &= src[i];
         fs_stall(fs,
                  (uint64_t)((len / 2 + PAGE_SIZE_NOR - 1) / PAGE_SIZE_NOR) * fs->t.page_program_us);
-        fs_power_cut(fs);
+        return fs_power_cut(fs);
     }
     for (size_t i = 0; i < len; i++) {
         if ((uint8_t)(dst[i] & src[i]) != src[i]) {
@@ -157,6 +159,8 @@ static int
 fs_erase(void *user, uint32_t addr, uint32_t len)
 {
     struct otk_flashsim *fs = user;
+    if (fs->powered_off)
+        return OTK_ERR_FLASH;
     fs->ops++;
     if (addr % OTK_SECTOR_SIZE || len % OTK_SECTOR_SIZE || len == 0) {
         fs_log(fs, "erase not sector aligned: 0x%08x + %u (sectors are 4096 bytes)", (unsigned)addr,
@@ -172,7 +176,7 @@ fs_erase(void *user, uint32_t addr, uint32_t len)
         uint32_t half = len / 2;
         memset(fs->mem + addr, 0xFF, half);
         fs_stall(fs, erase_cost(fs, addr, len) / 2);
-        fs_power_cut(fs);
+        return fs_power_cut(fs);
     }
     memset(fs->mem + addr, 0xFF, len);
     fs_stall(fs, erase_cost(fs, addr, len));
@@ -426,4 +430,10 @@ otk_memflash_init(struct otk_memflash *m, uint8_t *mem, uint32_t size, bool writ
     m->ops_tab.erase = mem_erase;
     m->ops_tab.user = m;
     return &m->ops_tab;
+}
+
+bool
+otk_flashsim_powered_off(const struct otk_flashsim *fs)
+{
+    return fs->powered_off;
 }

@@ -38,10 +38,14 @@ struct otk_flashsim {
     uint64_t ops;      /* erase + write operations so far */
     uint64_t cut_at;   /* 0 = never; else the op that is applied halfway, then power dies */
     uint64_t sleep_us; /* total time charged so far */
+    bool powered_off;  /* the cut happened: every operation fails, nothing changes */
     struct otk_flash_ops ops_tab;
-    /** Called for NOR rule violations and bad arguments (one line of text, no newline). */
+    /** Called for NOR rule violations and bad arguments (one line of text, no newline); NULL:
+     *  not reported (the operation's error code still says it). */
     void (*log)(void *user, const char *msg);
-    /** Called just before the process exits on a power cut (the flash is already synced). */
+    /** Called from inside the operation that the power cut interrupts (the flash is already
+     *  synced): the owner stops the device (sockets, tasks) and returns to its loop, where
+     *  otk_flashsim_powered_off() tells it to end. */
     void (*on_power_cut)(void *user, uint64_t op);
     void *user;
     /** With realistic timing: called instead of sleeping for the us microseconds an operation
@@ -68,8 +72,12 @@ int otk_flashsim_format(uint8_t *mem, uint32_t size, enum otk_profile p, char *e
 /** The ops table for the engine (valid while fs is open). */
 const struct otk_flash_ops *otk_flashsim_ops(struct otk_flashsim *fs);
 
-/** Make op number n (1-based, erases and writes) the last one: half applied, then exit(99). */
+/** Make op number n (1-based, erases and writes) the last one: half applied, then the power is
+ *  gone (on_power_cut; that op and every later one fails with OTK_ERR_FLASH, changing nothing). */
 void otk_flashsim_set_cut(struct otk_flashsim *fs, uint64_t n);
+
+/** Whether the power cut has happened. */
+bool otk_flashsim_powered_off(const struct otk_flashsim *fs);
 
 uint64_t otk_flashsim_op_count(const struct otk_flashsim *fs);
 uint32_t otk_flashsim_size(const struct otk_flashsim *fs);

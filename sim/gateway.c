@@ -609,3 +609,15 @@ otk_gw_locked(const struct otk_gw *gw)
 {
     return otk_lock_running(&gw->lock);
 }
+
+void
+otk_gw_power_off(struct otk_gw *gw)
+{
+    if (!gw)
+        return;
+    if (gw->mosq) {
+        mosquitto_destroy(gw->mosq); /* closes the socket, sends no DISCONNECT */
+        mosquitto_lib_cleanup();
+    }
+    free(gw);
+}

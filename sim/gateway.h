@@ -87,6 +87,10 @@ struct otk_gw *otk_gw_new(const struct otk_gw_config *cfg, const struct otk_gw_r
 /** Stop the tasks (the broker is told goodbye if connected) and free. */
 void otk_gw_free(struct otk_gw *gw);
 
+/** The device lost power: free without a goodbye (the broker publishes the will, as it does
+ *  for a device that died). NULL is ignored. */
+void otk_gw_power_off(struct otk_gw *gw);
+
 /** Feed an engine event (from the engine's on_event hook, after the emulator's own report). */
 void otk_gw_on_dev_event(struct otk_gw *gw, const struct otk_dev_event *ev, uint32_t now_ms);
 

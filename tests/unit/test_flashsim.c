@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "flashsim.h"
@@ -154,7 +153,15 @@ test_persistence(void **state)
     assert_memory_equal(back, msg, sizeof msg);
 }
 
-/* --cut-at: the N-th op is applied halfway, the file is synced, the process exits 99. */
+static void
+note_cut(void *user, uint64_t op)
+{
+    *(uint64_t *)user = op;
+}
+
+/* --cut-at: the N-th op is applied halfway, the file is synced, the owner is told (and ends the
+ * device in its own loop: the library does not end the process); the chip then has no power,
+ * so every later op fails and changes nothing. */
 static void
 test_power_cut_erase(void **state)
 {
@@ -166,20 +173,20 @@ test_power_cut_erase(void **state)
     assert_int_equal(ops->erase(ops->user, a, 2 * OTK_SECTOR_SIZE), OTK_OK);
     assert_int_equal(ops->write(ops->user, a, zeros, sizeof zeros), OTK_OK);
     assert_int_equal(ops->write(ops->user, a + OTK_SECTOR_SIZE, zeros, sizeof zeros), OTK_OK);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        otk_flashsim_set_cut(&f->fs, 5);
-        ops->write(ops->user, a + 1024, zeros, 1);     /* 4 */
-        ops->erase(ops->user, a, 2 * OTK_SECTOR_SIZE); /* 5: first 4 KB only, then exit */
-        ops->write(ops->user, a + 2048, zeros, 1);     /* never reached */
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 99);
+    uint64_t cut = 0;
+    f->fs.on_power_cut = note_cut;
+    f->fs.user = &cut;
+    otk_flashsim_set_cut(&f->fs, 5);
+    assert_int_equal(ops->write(ops->user, a + 1024, zeros, 1), OTK_OK); /* 4 */
+    assert_false(otk_flashsim_powered_off(&f->fs));
+    /* 5: first 4 KB only, then the power is gone */
+    assert_int_equal(ops->erase(ops->user, a, 2 * OTK_SECTOR_SIZE), OTK_ERR_FLASH);
+    assert_int_equal(cut, 5);
+    assert_true(otk_flashsim_powered_off(&f->fs));
+    /* without power: fails, and changes nothing */
+    assert_int_equal(ops->write(ops->user, a + 2048, zeros, 1), OTK_ERR_FLASH);
+    assert_int_equal(ops->erase(ops->user, a + OTK_SECTOR_SIZE, OTK_SECTOR_SIZE), OTK_ERR_FLASH);
+    assert_int_equal(otk_flashsim_op_count(&f->fs), 5);
     /* Read the file itself: that is what the next run of the emulator sees. */
     uint8_t first[512], second[512];
     FILE *fp = fopen(f->path, "rb");
@@ -205,20 +212,17 @@ test_power_cut_write(void **state)
     const struct otk_flash_ops *ops = otk_flashsim_ops(&f->fs);
     assert_int_equal(ops->erase(ops->user, a, OTK_SECTOR_SIZE), OTK_OK);
     uint64_t base = otk_flashsim_op_count(&f->fs);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        otk_flashsim_set_cut(&f->fs, base + 1);
-        ops->write(ops->user, a, zeros, sizeof zeros);
-        _exit(0);
-    }
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 99);
+    otk_flashsim_set_cut(&f->fs, base + 1);
+    assert_int_equal(ops->write(ops->user, a, zeros, sizeof zeros), OTK_ERR_FLASH);
+    assert_true(otk_flashsim_powered_off(&f->fs));
+    assert_int_equal(ops->read(ops->user, a, zeros, 1), OTK_ERR_FLASH); /* no power */
+    /* the file is what the next run sees */
     uint8_t back[256];
-    assert_int_equal(ops->read(ops->user, a, back, sizeof back), OTK_OK);
+    FILE *fp = fopen(f->path, "rb");
+    assert_non_null(fp);
+    assert_int_equal(fseek(fp, (long)a, SEEK_SET), 0);
+    assert_int_equal(fread(back, 1, sizeof back, fp), sizeof back);
+    fclose(fp);
     for (size_t i = 0; i < 128; i++)
         assert_int_equal(back[i], 0x00);
     for (size_t i = 128; i < 256; i++)
