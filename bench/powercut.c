@@ -6,7 +6,7 @@
  * uninterrupted run of an operation counts its flash mutations (erases and writes); then, for
  * every mutation k, the operation is re-run from the same starting flash with the power lost
  * at mutation k (that erase or write half applied, nothing after it). The device then reboots
- * as the bootloader would (otadata decides, otk_slots_boot() applies the rollback rules, the
+ * as the bootloader would (otk_boot_decide(): otadata decides and the rollback rules apply, the
  * chosen image is verified and the other slot is tried if it fails) and must run the old image
  * or the new one, byte for byte - never anything else, never nothing. Last, a fresh upload must
  * succeed on the rebooted device and boot the new image.
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "helper_rig.h"
+#include "otakit/boot.h"
 #include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/imagegen.h"
@@ -152,52 +153,54 @@ snapshot(const struct rig *r)
     return s;
 }
 
-static bool
-verifies(struct rig *r, int slot)
+/* The chip's bootloader checks an image for the chip it is. */
+static enum otk_image_result
+verify_image(void *user, uint32_t offset, uint32_t size, struct otk_image_info *info)
 {
-    const struct otk_layout *l = &r->dev.cfg.layout;
+    struct rig *r = user;
     union otk_hash_ctx ctx;
-    struct otk_image_info info;
 
-    return otk_image_verify(&r->flash.ops, otk_posix_crypto(), l->app_offset[slot],
-                            l->app_size[slot], r->dev.cfg.profile, &ctx, &info) == OTK_IMG_OK;
+    return otk_image_verify(&r->flash.ops, otk_posix_crypto(), offset, size, r->dev.cfg.profile,
+                            &ctx, info);
 }
 
-/* What the bootloader runs once otadata chose `b->slot`: that image if it verifies, else the
- * other slot's (ESP-IDF's bootloader tries the remaining OTA slots), else nothing. */
-static void
-classify(struct rig *r, const struct images *im, struct boot_result *b)
+/* Which image a slot holds, byte for byte. */
+static enum which
+which_image(struct rig *r, const struct images *im, int slot)
 {
-    const uint8_t *at;
+    const uint8_t *at = r->flash.mem + r->dev.cfg.layout.app_offset[slot];
 
-    if (!verifies(r, b->slot)) {
-        b->fallback = true;
-        b->slot = 1 - b->slot;
-        if (!verifies(r, b->slot)) {
-            b->which = W_NONE;
-            return;
-        }
-    }
-    at = r->flash.mem + r->dev.cfg.layout.app_offset[b->slot];
     if (memcmp(at, im->new_img, im->new_size) == 0)
-        b->which = W_NEW;
-    else if (memcmp(at, im->old, im->old_size) == 0)
-        b->which = W_OLD;
-    else
-        b->which = W_CORRUPT;
+        return W_NEW;
+    if (memcmp(at, im->old, im->old_size) == 0)
+        return W_OLD;
+    return W_CORRUPT;
 }
 
-/* Power back on and reset: otadata's decision (with its writes), then the image check. */
+/* A reset: the bootloader's decision (the core's otk_boot_decide(): otadata with its rollback
+ * writes, the image check, the other slot), and what it runs. Returns whether otadata was
+ * usable. */
+static bool
+boot(struct rig *r, const struct images *im, struct boot_result *b)
+{
+    struct otk_boot_decision d;
+
+    memset(b, 0, sizeof *b);
+    if (otk_boot_decide(&r->flash.ops, &r->dev.cfg.layout, verify_image, r, &d, NULL) != OTK_OK)
+        return false;
+    b->slot = d.slot >= 0 ? d.slot : d.selected_slot;
+    b->rolled_back = d.rolled_back;
+    b->fallback = d.fallback;
+    b->which = d.slot >= 0 ? which_image(r, im, d.slot) : W_NONE;
+    return d.otadata_rc == OTK_OK;
+}
+
+/* Power back on and reset. */
 static void
 reboot(struct rig *r, const struct images *im, struct boot_result *b)
 {
-    memset(b, 0, sizeof *b);
     ramflash_power_on(&r->flash);
-    if (otk_slots_boot(&r->flash.ops, &r->dev.cfg.layout, &b->slot, &b->rolled_back) != OTK_OK) {
-        b->which = W_NONE;
-        return;
-    }
-    classify(r, im, b);
+    (void)boot(r, im, b);
 }
 
 static bool
@@ -220,7 +223,7 @@ run_op(struct rig *r, const struct scase *c, const struct images *im, struct boo
         return rig_upload(r, OTK_CMD_FS, im->fs_new, im->fs_size, NULL);
     case OP_FIRST_BOOT:
     case OP_ROLLBACK:
-        return otk_slots_boot(&r->flash.ops, l, &b->slot, &b->rolled_back) == OTK_OK;
+        return boot(r, im, b);
     case OP_CONFIRM:
         return otk_slots_confirm(&r->flash.ops, l) == OTK_OK;
     }
@@ -283,8 +286,6 @@ sweep(const struct scase *c, const struct images *im, struct tally *t)
     t->e4 = r->flash.erases_4k - t->e4;
     t->wr = r->flash.writes - t->wr;
     if (c->op == OP_FIRST_BOOT || c->op == OP_ROLLBACK) {
-        if (ok)
-            classify(r, im, &b);
         t->done = ok ? b.which : W_NONE;
         t->done_ok =
             ok && b.which == c->expect_done && b.rolled_back == c->expect_rollback && !b.fallback;
@@ -415,13 +416,92 @@ usage(FILE *f)
             DEFAULT_SIZE, QUICK_SIZE);
 }
 
-int
-main(int argc, char **argv)
+struct totals {
+    unsigned long points, bootable, corrupt;
+    bool failed;
+};
+
+/* Every case of one profile; the figures add to *tot. */
+static void
+run_profile(enum otk_profile p, const char *pname, uint32_t size, struct totals *tot)
 {
-    uint32_t size = 0;
-    bool quick = false, want[2] = {true, true};
-    unsigned long points = 0, bootable = 0, corrupt = 0;
-    bool failed = false;
+    struct images im;
+    uint8_t *fac, *upd, *fac_new, *upd_new, *fac_pv, *upd_pv;
+
+    memset(&im, 0, sizeof im);
+    im.p = p;
+    im.new_size = size;
+    /* sizes differ so that a slot holding the tail of another image is caught */
+    im.old_size = size - size / 8;
+    im.older_size = size + size / 8;
+    im.fs_size = size;
+    if (im.old_size < otk_imagegen_min_size(p))
+        im.old_size = otk_imagegen_min_size(p);
+    im.new_img = gen_image(p, "3.0.0", im.new_size, 3);
+    im.old = gen_image(p, "2.0.0", im.old_size, 2);
+    im.older = gen_image(p, "1.0.0", im.older_size, 1);
+    im.fs_old = gen_bytes(im.fs_size, 4);
+    im.fs_new = gen_bytes(im.fs_size, 5);
+
+    fac = start_factory(&im);
+    upd = start_updated(&im);
+    fac_new = after_upload(&im, fac, 0, false);
+    upd_new = after_upload(&im, upd, 1, false);
+    fac_pv = after_upload(&im, fac, 0, true);
+    upd_pv = after_upload(&im, upd, 1, true);
+    {
+        const unsigned either = EXPECT(W_OLD) | EXPECT(W_NEW);
+        const struct scase cases[] = {
+            {"app upload, factory device", OP_UPLOAD_APP, fac, 0, EXPECT(W_OLD), W_NEW, false,
+             false},
+            {"app upload, updated device", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW, false,
+             false},
+            {"app upload, updated, erase ahead", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW, false,
+             true},
+            {"fs upload", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, false},
+            {"fs upload, erase ahead", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, true},
+            {"first boot (NEW->PENDING), factory", OP_FIRST_BOOT, fac_new, 0, either, W_NEW, false},
+            {"first boot (NEW->PENDING), updated", OP_FIRST_BOOT, upd_new, 1, either, W_NEW, false},
+            {"never confirmed: rollback, factory", OP_ROLLBACK, fac_pv, 0, EXPECT(W_OLD), W_OLD,
+             true},
+            {"never confirmed: rollback, updated", OP_ROLLBACK, upd_pv, 1, EXPECT(W_OLD), W_OLD,
+             true},
+            {"confirm (PENDING->VALID), factory", OP_CONFIRM, fac_pv, 0, either, W_NEW, false},
+            {"confirm (PENDING->VALID), updated", OP_CONFIRM, upd_pv, 1, either, W_NEW, false},
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            struct tally t;
+
+            sweep(&cases[i], &im, &t);
+            print_row(pname, &cases[i], &t);
+            fflush(stdout);
+            tot->points += t.points;
+            tot->bootable += t.bootable;
+            tot->corrupt += t.corrupt;
+            if (t.bootable != t.points || t.unexpected != 0 || t.reupload_ok != t.points ||
+                !t.done_ok)
+                tot->failed = true;
+        }
+    }
+    free(fac);
+    free(upd);
+    free(fac_new);
+    free(upd_new);
+    free(fac_pv);
+    free(upd_pv);
+    free(im.new_img);
+    free(im.old);
+    free(im.older);
+    free(im.fs_old);
+    free(im.fs_new);
+}
+
+/* The options: -1 to go on, else the exit status. */
+static int
+parse_args(int argc, char **argv, uint32_t *size, bool want[2])
+{
+    bool quick = false;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
@@ -436,7 +516,7 @@ main(int argc, char **argv)
                 fprintf(stderr, "bench_powercut: bad --size %s\n", argv[i]);
                 return 2;
             }
-            size = (uint32_t)v;
+            *size = (uint32_t)v;
         } else if (strcmp(argv[i], "--profile") == 0 && i + 1 < argc) {
             i++;
             want[0] = strcmp(argv[i], "esp32") == 0 || strcmp(argv[i], "all") == 0;
@@ -453,9 +533,21 @@ main(int argc, char **argv)
             return 2;
         }
     }
-    if (size == 0)
-        size = quick ? QUICK_SIZE : DEFAULT_SIZE;
+    if (*size == 0)
+        *size = quick ? QUICK_SIZE : DEFAULT_SIZE;
+    return -1;
+}
 
+int
+main(int argc, char **argv)
+{
+    uint32_t size = 0;
+    bool want[2] = {true, true};
+    struct totals tot = {0, 0, 0, false};
+    int rc = parse_args(argc, argv, &size, want);
+
+    if (rc >= 0)
+        return rc;
     printf("power-cut sweep: %u-byte images; the cut erase or write is half applied, every later "
            "operation lost\n",
            (unsigned)size);
@@ -464,85 +556,11 @@ main(int argc, char **argv)
     printf("%-8s %-34s %12s %6s %8s %5s %5s %8s %7s %6s %9s  %s\n", "profile", "case", "ops",
            "points", "bootable", "old", "new", "fallback", "corrupt", "brick", "re-upload",
            "uncut");
-
-    for (int pi = 0; pi < 2; pi++) {
-        enum otk_profile p = pi == 0 ? OTK_PROFILE_ESP32 : OTK_PROFILE_ESP8266;
-        const char *pname = pi == 0 ? "esp32" : "esp8266";
-        struct images im;
-        uint8_t *fac, *upd, *fac_new, *upd_new, *fac_pv, *upd_pv;
-
-        if (!want[pi])
-            continue;
-        memset(&im, 0, sizeof im);
-        im.p = p;
-        im.new_size = size;
-        /* sizes differ so that a slot holding the tail of another image is caught */
-        im.old_size = size - size / 8;
-        im.older_size = size + size / 8;
-        im.fs_size = size;
-        if (im.old_size < otk_imagegen_min_size(p))
-            im.old_size = otk_imagegen_min_size(p);
-        im.new_img = gen_image(p, "3.0.0", im.new_size, 3);
-        im.old = gen_image(p, "2.0.0", im.old_size, 2);
-        im.older = gen_image(p, "1.0.0", im.older_size, 1);
-        im.fs_old = gen_bytes(im.fs_size, 4);
-        im.fs_new = gen_bytes(im.fs_size, 5);
-
-        fac = start_factory(&im);
-        upd = start_updated(&im);
-        fac_new = after_upload(&im, fac, 0, false);
-        upd_new = after_upload(&im, upd, 1, false);
-        fac_pv = after_upload(&im, fac, 0, true);
-        upd_pv = after_upload(&im, upd, 1, true);
-        {
-            const unsigned either = EXPECT(W_OLD) | EXPECT(W_NEW);
-            const struct scase cases[] = {
-                {"app upload, factory device", OP_UPLOAD_APP, fac, 0, EXPECT(W_OLD), W_NEW, false,
-                 false},
-                {"app upload, updated device", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW, false,
-                 false},
-                {"app upload, updated, erase ahead", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW,
-                 false, true},
-                {"fs upload", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, false},
-                {"fs upload, erase ahead", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, true},
-                {"first boot (NEW->PENDING), factory", OP_FIRST_BOOT, fac_new, 0, either, W_NEW,
-                 false},
-                {"first boot (NEW->PENDING), updated", OP_FIRST_BOOT, upd_new, 1, either, W_NEW,
-                 false},
-                {"never confirmed: rollback, factory", OP_ROLLBACK, fac_pv, 0, EXPECT(W_OLD), W_OLD,
-                 true},
-                {"never confirmed: rollback, updated", OP_ROLLBACK, upd_pv, 1, EXPECT(W_OLD), W_OLD,
-                 true},
-                {"confirm (PENDING->VALID), factory", OP_CONFIRM, fac_pv, 0, either, W_NEW, false},
-                {"confirm (PENDING->VALID), updated", OP_CONFIRM, upd_pv, 1, either, W_NEW, false},
-            };
-
-            for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-                struct tally t;
-
-                sweep(&cases[i], &im, &t);
-                print_row(pname, &cases[i], &t);
-                fflush(stdout);
-                points += t.points;
-                bootable += t.bootable;
-                corrupt += t.corrupt;
-                if (t.bootable != t.points || t.unexpected != 0 || t.reupload_ok != t.points ||
-                    !t.done_ok)
-                    failed = true;
-            }
-        }
-        free(fac);
-        free(upd);
-        free(fac_new);
-        free(upd_new);
-        free(fac_pv);
-        free(upd_pv);
-        free(im.new_img);
-        free(im.old);
-        free(im.older);
-        free(im.fs_old);
-        free(im.fs_new);
-    }
-    printf("\npower cuts: %lu points, %lu bootable, %lu corrupt\n", points, bootable, corrupt);
-    return failed || bootable != points || corrupt != 0 ? 1 : 0;
+    if (want[0])
+        run_profile(OTK_PROFILE_ESP32, "esp32", size, &tot);
+    if (want[1])
+        run_profile(OTK_PROFILE_ESP8266, "esp8266", size, &tot);
+    printf("\npower cuts: %lu points, %lu bootable, %lu corrupt\n", tot.points, tot.bootable,
+           tot.corrupt);
+    return tot.failed || tot.bootable != tot.points || tot.corrupt != 0 ? 1 : 0;
 }

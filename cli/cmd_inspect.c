@@ -12,6 +12,7 @@
 #include "opts.h"
 #include "json.h"
 #include "flashsim.h"
+#include "otakit/boot.h"
 #include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/layout.h"
@@ -145,12 +146,6 @@ verify_auto(const struct otk_flash_ops *f, uint32_t off, uint32_t max, struct ot
     return r;
 }
 
-static bool
-image_ok(enum otk_image_result r)
-{
-    return r == OTK_IMG_OK || r == OTK_IMG_GZIP;
-}
-
 static uint32_t
 le32(const uint8_t *p)
 {
@@ -176,7 +171,7 @@ print_image_fields(const struct otk_image_info *info, enum otk_image_result r, b
         printf("%s image: %s", chip_str(info->chip), otk_image_result_str(r));
         if (info->has_app_desc)
             printf(", project %s, version %s", info->project, info->version);
-        else if (image_ok(r))
+        else if (otk_boot_image_ok(r))
             printf(", no app description");
     }
 }
@@ -227,7 +222,7 @@ inspect_image(const char *path, uint8_t *data, uint32_t len, bool json)
     }
     if (json)
         printf("]}\n");
-    return image_ok(r) ? OTK_EXIT_OK : OTK_EXIT_FAIL;
+    return otk_boot_image_ok(r) ? OTK_EXIT_OK : OTK_EXIT_FAIL;
 }
 
 struct slot_view {
@@ -237,77 +232,94 @@ struct slot_view {
     bool empty;
 };
 
-static int
-inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partition *parts, int n,
-              bool json)
+/* Everything `inspect` shows about a flash file's slots, gathered before any printing. */
+struct flash_view {
+    struct otk_layout l;
+    int lrc; /* the layout: OTK_OK or why the partition table has no OTA slots */
+    struct otk_slots_status st;
+    int src; /* otadata: OTK_OK or why it could not be read */
+    struct slot_view sv[2];
+    struct otk_boot_decision boot; /* boot.slot -1: nothing boots */
+};
+
+static enum otk_image_result
+verify_any_chip(void *user, uint32_t offset, uint32_t size, struct otk_image_info *info)
+{
+    return verify_auto(user, offset, size, info);
+}
+
+/* What the next reset does: the bootloader's decision (the core's), made on a copy of the flash
+ * so that its otadata writes leave the file untouched. */
+static void
+decide_boot(const uint8_t *data, uint32_t len, struct flash_view *v)
+{
+    memset(&v->boot, 0, sizeof v->boot);
+    v->boot.slot = -1;
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return;
+    memcpy(copy, data, len);
+    struct otk_memflash cm;
+    const struct otk_flash_ops *cf = otk_memflash_init(&cm, copy, len, true);
+    otk_boot_decide(cf, &v->l, verify_any_chip, (void *)cf, &v->boot, NULL);
+    free(copy);
+}
+
+/* Name a slot's state: the winner by its otadata state, the other by its latest record or by
+ * whether its image verifies. */
+static const char *
+slot_state(const struct flash_view *v, int s)
+{
+    const struct otk_slots_status *st = &v->st;
+    int winner = st->active_entry >= 0 ? st->boot_slot : 0;
+    int entry = -1;
+    for (int k = 0; k < 2; k++)
+        if (otk_slots_entry_slot(st, k) == s &&
+            (entry < 0 || st->entry[k].seq > st->entry[entry].seq))
+            entry = k;
+    if (v->sv[s].empty && !otk_boot_image_ok(v->sv[s].verify))
+        return "empty";
+    if (!otk_boot_image_ok(v->sv[s].verify))
+        return "corrupt";
+    if (s == winner && st->active_entry >= 0)
+        return st->boot_state == OTK_OTA_NEW              ? "new"
+               : st->boot_state == OTK_OTA_PENDING_VERIFY ? "pending-verify"
+                                                          : "active";
+    if (s == winner)
+        return "active"; /* factory state: otadata empty, app0 boots */
+    if (entry >= 0 && st->entry[entry].state == OTK_OTA_INVALID)
+        return "invalid";
+    if (entry >= 0 && st->entry[entry].state == OTK_OTA_ABORTED)
+        return "aborted";
+    return "valid";
+}
+
+static void
+view_flash(uint8_t *data, uint32_t len, struct otk_partition *parts, int n, struct flash_view *v)
 {
     struct otk_memflash m;
     const struct otk_flash_ops *f = otk_memflash_init(&m, data, len, false);
-    struct otk_layout l;
-    int lrc = otk_layout_from_parts(parts, n, len, &l);
-    struct otk_slots_status st;
-    memset(&st, 0, sizeof st);
-    st.active_entry = -1;
-    int src = lrc == OTK_OK ? otk_slots_read(f, &l, &st) : lrc;
-
-    struct slot_view sv[2];
-    memset(sv, 0, sizeof sv);
-    int boot_slot = -1;
-    bool rolled_back = false, fallback = false;
-    if (lrc == OTK_OK) {
-        for (int s = 0; s < 2; s++) {
-            sv[s].verify = verify_auto(f, l.app_offset[s], l.app_size[s], &sv[s].info);
-            uint32_t probe = l.app_size[s] < 4096 ? l.app_size[s] : 4096;
-            sv[s].empty = all_ff(data + l.app_offset[s], probe);
-        }
-        /* What the next reset does, computed on a copy so the file stays untouched. */
-        uint8_t *copy = malloc(len);
-        if (copy) {
-            memcpy(copy, data, len);
-            struct otk_memflash cm;
-            const struct otk_flash_ops *cf = otk_memflash_init(&cm, copy, len, true);
-            int slot = 0;
-            if (otk_slots_boot(cf, &l, &slot, &rolled_back) != OTK_OK)
-                slot = 0;
-            boot_slot = slot;
-            if (!image_ok(sv[slot].verify)) {
-                boot_slot = image_ok(sv[1 - slot].verify) ? 1 - slot : -1;
-                fallback = boot_slot >= 0;
-            }
-            free(copy);
-        }
-        /* Name each slot's state: the winner by its otadata state, the other by its record
-         * or by whether its image verifies. */
-        int winner = st.active_entry >= 0 ? st.boot_slot : 0;
-        for (int s = 0; s < 2; s++) {
-            const char *state;
-            int entry = -1;
-            for (int k = 0; k < 2; k++)
-                if (st.valid[k] && st.entry[k].seq != 0 &&
-                    (int)((st.entry[k].seq - 1u) % 2u) == s &&
-                    (entry < 0 || st.entry[k].seq > st.entry[entry].seq))
-                    entry = k;
-            if (sv[s].empty && !image_ok(sv[s].verify))
-                state = "empty";
-            else if (!image_ok(sv[s].verify))
-                state = "corrupt";
-            else if (s == winner && st.active_entry >= 0) {
-                uint32_t es = st.boot_state;
-                state = es == OTK_OTA_NEW              ? "new"
-                        : es == OTK_OTA_PENDING_VERIFY ? "pending-verify"
-                                                       : "active";
-            } else if (s == winner)
-                state = "active"; /* factory state: otadata empty, app0 boots */
-            else if (entry >= 0 && st.entry[entry].state == OTK_OTA_INVALID)
-                state = "invalid";
-            else if (entry >= 0 && st.entry[entry].state == OTK_OTA_ABORTED)
-                state = "aborted";
-            else
-                state = "valid";
-            sv[s].state = state;
-        }
+    memset(v, 0, sizeof *v);
+    v->st.active_entry = -1;
+    v->boot.slot = -1;
+    v->lrc = otk_layout_from_parts(parts, n, len, &v->l);
+    v->src = v->lrc == OTK_OK ? otk_slots_read(f, &v->l, &v->st) : v->lrc;
+    if (v->lrc != OTK_OK)
+        return;
+    for (int s = 0; s < 2; s++) {
+        v->sv[s].verify = verify_auto(f, v->l.app_offset[s], v->l.app_size[s], &v->sv[s].info);
+        uint32_t probe = v->l.app_size[s] < 4096 ? v->l.app_size[s] : 4096;
+        v->sv[s].empty = all_ff(data + v->l.app_offset[s], probe);
     }
+    decide_boot(data, len, v);
+    for (int s = 0; s < 2; s++)
+        v->sv[s].state = slot_state(v, s);
+}
 
+static void
+print_partitions(const char *path, uint32_t len, const struct otk_partition *parts, int n,
+                 bool json)
+{
     if (json) {
         printf("{\"type\":\"flash\",\"file\":");
         cli_json_str(stdout, path);
@@ -331,96 +343,133 @@ inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partitio
                    (unsigned)parts[i].offset, (unsigned)(parts[i].size / 1024u));
         }
     }
-    if (lrc != OTK_OK) {
+}
+
+static void
+print_otadata_json(const struct flash_view *v)
+{
+    printf("],\"otadata\":[");
+    for (int k = 0; k < 2; k++) {
+        const struct otk_otadata_entry *e = &v->st.entry[k];
+        bool erased = e->seq == 0xFFFFFFFFu && e->crc == 0xFFFFFFFFu;
+        printf("%s{\"sector\":%d,\"offset\":%u,\"seq\":%u,\"state\":\"%s\",\"valid\":%s,"
+               "\"erased\":%s,\"slot\":%d}",
+               k ? "," : "", k, (unsigned)(v->l.otadata_offset + (uint32_t)k * OTK_SECTOR_SIZE),
+               (unsigned)e->seq, cli_ota_state_key(e->state), v->st.valid[k] ? "true" : "false",
+               erased ? "true" : "false", otk_slots_entry_slot(&v->st, k));
+    }
+    printf("],\"otadata_ok\":%s,\"active_entry\":%d,\"otadata_slot\":%d,"
+           "\"otadata_state\":\"%s\",",
+           v->src == OTK_OK ? "true" : "false", v->st.active_entry, v->st.boot_slot,
+           cli_ota_state_key(v->st.boot_state));
+}
+
+static void
+print_flash_json(const struct flash_view *v, const uint8_t *data, const struct otk_partition *parts,
+                 int n)
+{
+    const struct otk_boot_decision *b = &v->boot;
+    print_otadata_json(v);
+    printf("\"slots\":[");
+    for (int s = 0; s < 2; s++) {
+        const char *label = "";
+        for (int i = 0; i < n; i++)
+            if (parts[i].offset == v->l.app_offset[s])
+                label = parts[i].label;
+        printf("%s{\"index\":%d,\"name\":", s ? "," : "", s);
+        cli_json_str(stdout, label);
+        printf(",\"offset\":%u,\"size\":%u,\"state\":\"%s\",\"empty\":%s,",
+               (unsigned)v->l.app_offset[s], (unsigned)v->l.app_size[s], v->sv[s].state,
+               v->sv[s].empty ? "true" : "false");
+        print_image_fields(&v->sv[s].info, v->sv[s].verify, true);
+        printf("}");
+    }
+    printf("],\"boot_slot\":%d,\"rollback_on_boot\":%s,\"fallback\":%s", b->slot,
+           b->rolled_back ? "true" : "false", b->fallback ? "true" : "false");
+    if (b->slot >= 0) {
+        const struct otk_image_info *info = &v->sv[b->slot].info;
+        printf(",\"boot_version\":");
+        cli_json_str(stdout, info->has_app_desc ? info->version : "");
+        printf(",\"boot_project\":");
+        cli_json_str(stdout, info->has_app_desc ? info->project : "");
+    }
+    if (v->l.fs_offset) {
+        uint32_t probe = v->l.fs_size < 4096 ? v->l.fs_size : 4096;
+        printf(",\"fs\":{\"offset\":%u,\"size\":%u,\"empty\":%s}", (unsigned)v->l.fs_offset,
+               (unsigned)v->l.fs_size, all_ff(data + v->l.fs_offset, probe) ? "true" : "false");
+    }
+    printf("}\n");
+}
+
+static void
+print_slots_text(const struct flash_view *v)
+{
+    printf("otadata at 0x%08x:\n", (unsigned)v->l.otadata_offset);
+    for (int k = 0; k < 2; k++) {
+        const struct otk_otadata_entry *e = &v->st.entry[k];
+        if (e->seq == 0xFFFFFFFFu && e->crc == 0xFFFFFFFFu)
+            printf("  sector %d: erased\n", k);
+        else
+            printf("  sector %d: seq %u (slot %d), state %s, %s\n", k, (unsigned)e->seq,
+                   otk_slots_entry_slot(&v->st, k), cli_ota_state_key(e->state),
+                   v->st.valid[k] ? "crc ok" : "INVALID (ignored)");
+    }
+    if (v->st.active_entry < 0)
+        printf("  no valid record: the bootloader starts slot 0\n");
+    printf("slots:\n");
+    for (int s = 0; s < 2; s++) {
+        printf("  slot %d at 0x%08x (%u KB): %s", s, (unsigned)v->l.app_offset[s],
+               (unsigned)(v->l.app_size[s] / 1024u), v->sv[s].state);
+        if (!v->sv[s].empty || otk_boot_image_ok(v->sv[s].verify)) {
+            printf(" - ");
+            print_image_fields(&v->sv[s].info, v->sv[s].verify, false);
+        }
+        printf("\n");
+    }
+}
+
+static void
+print_flash_text(const struct flash_view *v, const uint8_t *data)
+{
+    const struct otk_boot_decision *b = &v->boot;
+    print_slots_text(v);
+    if (v->l.fs_offset) {
+        uint32_t probe = v->l.fs_size < 4096 ? v->l.fs_size : 4096;
+        printf("filesystem at 0x%08x (%u KB): %s\n", (unsigned)v->l.fs_offset,
+               (unsigned)(v->l.fs_size / 1024u),
+               all_ff(data + v->l.fs_offset, probe) ? "erased" : "has data");
+    }
+    if (b->slot < 0) {
+        printf("boots next: NOTHING (no slot holds a valid image)\n");
+        return;
+    }
+    const struct otk_image_info *info = &v->sv[b->slot].info;
+    printf("boots next: slot %d%s%s: %s%s%s\n", b->slot,
+           b->rolled_back ? " (rollback: the unconfirmed image is aborted)" : "",
+           b->fallback ? " (fallback: the selected slot does not verify)" : "",
+           info->has_app_desc ? info->project : "image without app description",
+           info->has_app_desc ? " " : "", info->has_app_desc ? info->version : "");
+}
+
+static int
+inspect_flash(const char *path, uint8_t *data, uint32_t len, struct otk_partition *parts, int n,
+              bool json)
+{
+    struct flash_view v;
+    view_flash(data, len, parts, n, &v);
+    print_partitions(path, len, parts, n, json);
+    if (v.lrc != OTK_OK) {
         if (json)
             printf("],\"error\":\"no otadata + ota_0 + ota_1 in the partition table\"}\n");
         else
             printf("no otadata + two OTA slots: nothing more to show\n");
         return OTK_EXIT_FAIL;
     }
-    if (json) {
-        printf("],\"otadata\":[");
-        for (int k = 0; k < 2; k++) {
-            const struct otk_otadata_entry *e = &st.entry[k];
-            bool erased = e->seq == 0xFFFFFFFFu && e->crc == 0xFFFFFFFFu;
-            printf("%s{\"sector\":%d,\"offset\":%u,\"seq\":%u,\"state\":\"%s\",\"valid\":%s,"
-                   "\"erased\":%s,\"slot\":%d}",
-                   k ? "," : "", k, (unsigned)(l.otadata_offset + (uint32_t)k * OTK_SECTOR_SIZE),
-                   (unsigned)e->seq, cli_ota_state_key(e->state), st.valid[k] ? "true" : "false",
-                   erased ? "true" : "false", st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1);
-        }
-        printf("],\"otadata_ok\":%s,\"active_entry\":%d,\"otadata_slot\":%d,"
-               "\"otadata_state\":\"%s\",\"slots\":[",
-               src == OTK_OK ? "true" : "false", st.active_entry, st.boot_slot,
-               cli_ota_state_key(st.boot_state));
-        for (int s = 0; s < 2; s++) {
-            const char *label = "";
-            for (int i = 0; i < n; i++)
-                if (parts[i].offset == l.app_offset[s])
-                    label = parts[i].label;
-            printf("%s{\"index\":%d,\"name\":", s ? "," : "", s);
-            cli_json_str(stdout, label);
-            printf(",\"offset\":%u,\"size\":%u,\"state\":\"%s\",\"empty\":%s,",
-                   (unsigned)l.app_offset[s], (unsigned)l.app_size[s], sv[s].state,
-                   sv[s].empty ? "true" : "false");
-            print_image_fields(&sv[s].info, sv[s].verify, true);
-            printf("}");
-        }
-        printf("],\"boot_slot\":%d,\"rollback_on_boot\":%s,\"fallback\":%s", boot_slot,
-               rolled_back ? "true" : "false", fallback ? "true" : "false");
-        if (boot_slot >= 0) {
-            printf(",\"boot_version\":");
-            cli_json_str(stdout, sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.version : "");
-            printf(",\"boot_project\":");
-            cli_json_str(stdout, sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.project : "");
-        }
-        if (l.fs_offset) {
-            uint32_t probe = l.fs_size < 4096 ? l.fs_size : 4096;
-            printf(",\"fs\":{\"offset\":%u,\"size\":%u,\"empty\":%s}", (unsigned)l.fs_offset,
-                   (unsigned)l.fs_size, all_ff(data + l.fs_offset, probe) ? "true" : "false");
-        }
-        printf("}\n");
-    } else {
-        printf("otadata at 0x%08x:\n", (unsigned)l.otadata_offset);
-        for (int k = 0; k < 2; k++) {
-            const struct otk_otadata_entry *e = &st.entry[k];
-            if (e->seq == 0xFFFFFFFFu && e->crc == 0xFFFFFFFFu)
-                printf("  sector %d: erased\n", k);
-            else
-                printf("  sector %d: seq %u (slot %d), state %s, %s\n", k, (unsigned)e->seq,
-                       st.valid[k] ? (int)((e->seq - 1u) % 2u) : -1, cli_ota_state_key(e->state),
-                       st.valid[k] ? "crc ok" : "INVALID (ignored)");
-        }
-        if (st.active_entry < 0)
-            printf("  no valid record: the bootloader starts slot 0\n");
-        printf("slots:\n");
-        for (int s = 0; s < 2; s++) {
-            printf("  slot %d at 0x%08x (%u KB): %s", s, (unsigned)l.app_offset[s],
-                   (unsigned)(l.app_size[s] / 1024u), sv[s].state);
-            if (!sv[s].empty || image_ok(sv[s].verify)) {
-                printf(" - ");
-                print_image_fields(&sv[s].info, sv[s].verify, false);
-            }
-            printf("\n");
-        }
-        if (l.fs_offset) {
-            uint32_t probe = l.fs_size < 4096 ? l.fs_size : 4096;
-            printf("filesystem at 0x%08x (%u KB): %s\n", (unsigned)l.fs_offset,
-                   (unsigned)(l.fs_size / 1024u),
-                   all_ff(data + l.fs_offset, probe) ? "erased" : "has data");
-        }
-        if (boot_slot < 0)
-            printf("boots next: NOTHING (no slot holds a valid image)\n");
-        else
-            printf("boots next: slot %d%s%s: %s%s%s\n", boot_slot,
-                   rolled_back ? " (rollback: the unconfirmed image is aborted)" : "",
-                   fallback ? " (fallback: the selected slot does not verify)" : "",
-                   sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.project
-                                                   : "image without app description",
-                   sv[boot_slot].info.has_app_desc ? " " : "",
-                   sv[boot_slot].info.has_app_desc ? sv[boot_slot].info.version : "");
-    }
-    return boot_slot >= 0 ? OTK_EXIT_OK : OTK_EXIT_FAIL;
+    if (json)
+        print_flash_json(&v, data, parts, n);
+    else
+        print_flash_text(&v, data);
+    return v.boot.slot >= 0 ? OTK_EXIT_OK : OTK_EXIT_FAIL;
 }
 
 static uint8_t *

@@ -17,6 +17,7 @@
 #include "faults.h"
 #include "mdns_adv.h"
 #include "net_device.h"
+#include "otakit/boot.h"
 #include "otakit/err.h"
 #include "otakit/layout.h"
 #include "otakit/posix.h"
@@ -227,20 +228,57 @@ load_layout(struct otk_emu *e)
     return OTK_OK;
 }
 
+/* The emulated chip's bootloader checks an image for the chip it is (otk_boot_decide()). */
 static enum otk_image_result
-verify_slot(struct otk_emu *e, int slot, struct otk_image_info *info)
+verify_image(void *user, uint32_t offset, uint32_t size, struct otk_image_info *info)
 {
-    memset(info, 0, sizeof *info);
-    return otk_image_verify(otk_flashsim_ops(&e->fs), otk_posix_crypto(),
-                            e->layout.app_offset[slot], e->layout.app_size[slot], e->cfg->profile,
-                            &e->hash, info);
+    struct otk_emu *e = user;
+    return otk_image_verify(otk_flashsim_ops(&e->fs), otk_posix_crypto(), offset, size,
+                            e->cfg->profile, &e->hash, info);
 }
 
+/* The bootloader's decision (the core's, as a device's bootloader port makes it), in the
+ * report's terms. */
 static void
-fill_names(struct otk_emu_boot *b, const struct otk_image_info *info)
+bootloader(struct otk_emu *e, struct otk_emu_boot *b, struct otk_boot_decision *d)
 {
-    snprintf(b->project, sizeof b->project, "%s", info->has_app_desc ? info->project : "");
-    snprintf(b->version, sizeof b->version, "%s", info->has_app_desc ? info->version : "");
+    struct otk_image_info info;
+    otk_boot_decide(otk_flashsim_ops(&e->fs), &e->layout, verify_image, e, d, &info);
+    if (d->otadata_rc != OTK_OK)
+        report_text(e, OTK_EMU_REP_LOG, "bootloader: otadata unusable (%s), trying slot 0",
+                    otk_strerror(d->otadata_rc));
+    memset(b, 0, sizeof *b);
+    b->slot = d->slot >= 0 ? d->slot : d->selected_slot;
+    b->selected_slot = d->selected_slot;
+    b->rolled_back = d->rolled_back;
+    b->fallback = d->fallback;
+    b->state = d->state;
+    b->verify = d->verify;
+    b->selected_verify = d->selected_verify;
+    snprintf(b->project, sizeof b->project, "%s", info.has_app_desc ? info.project : "");
+    snprintf(b->version, sizeof b->version, "%s", info.has_app_desc ? info.version : "");
+}
+
+/* The firmware's first moments: an image on trial confirms itself, unless told to crash first.
+ * Returns false for a crash (the watchdog resets the chip). */
+static bool
+firmware_start(struct otk_emu *e, const struct otk_emu_boot *b)
+{
+    if (b->fallback || b->state != OTK_OTA_PENDING_VERIFY)
+        return true; /* nothing to confirm */
+    if (e->cfg->crash_on_boot) {
+        struct otk_emu_report c = {.type = OTK_EMU_REP_CRASH, .boot = b};
+        report(e, &c);
+        return false; /* reset before the confirm: the bootloader rolls back */
+    }
+    int rc = otk_slots_confirm(otk_flashsim_ops(&e->fs), &e->layout);
+    if (rc != OTK_OK) {
+        report_text(e, OTK_EMU_REP_LOG, "firmware could not confirm itself: %s", otk_strerror(rc));
+    } else {
+        struct otk_emu_report c = {.type = OTK_EMU_REP_CONFIRM, .boot = b};
+        report(e, &c);
+    }
+    return true;
 }
 
 /* One reset: the bootloader, then the firmware's first moments. Repeats while the firmware
@@ -248,68 +286,20 @@ fill_names(struct otk_emu_boot *b, const struct otk_image_info *info)
 static int
 boot(struct otk_emu *e)
 {
-    const struct otk_flash_ops *f = otk_flashsim_ops(&e->fs);
     for (int attempt = 0; attempt < BOOT_ATTEMPTS; attempt++) {
         struct otk_emu_boot b;
-        memset(&b, 0, sizeof b);
-        int slot = 0;
-        bool rolled_back = false;
-        int rc = otk_slots_boot(f, &e->layout, &slot, &rolled_back);
-        if (rc != OTK_OK) {
-            /* The real bootloader boots the first OTA slot when otadata is unusable. */
-            report_text(e, OTK_EMU_REP_LOG, "bootloader: otadata unusable (%s), trying slot 0",
-                        otk_strerror(rc));
-            slot = 0;
+        struct otk_boot_decision d;
+        bootloader(e, &b, &d);
+        if (d.slot < 0) {
+            struct otk_emu_report r = {.type = OTK_EMU_REP_NOBOOT, .boot = &b};
+            report(e, &r);
+            return OTK_ERR_IMAGE;
         }
-        struct otk_slots_status st;
-        b.state = OTK_OTA_UNDEFINED;
-        if (otk_slots_read(f, &e->layout, &st) == OTK_OK && st.active_entry >= 0 &&
-            st.boot_slot == slot)
-            b.state = st.boot_state;
-        b.selected_slot = slot;
-        b.slot = slot;
-        b.rolled_back = rolled_back;
-        struct otk_image_info info;
-        b.selected_verify = verify_slot(e, slot, &info);
-        b.verify = b.selected_verify;
-        if (b.verify != OTK_IMG_OK && b.verify != OTK_IMG_GZIP) {
-            int other = 1 - slot;
-            struct otk_image_info oinfo;
-            enum otk_image_result ov = verify_slot(e, other, &oinfo);
-            if (ov != OTK_IMG_OK && ov != OTK_IMG_GZIP) {
-                fill_names(&b, &info);
-                struct otk_emu_report r = {.type = OTK_EMU_REP_NOBOOT, .boot = &b};
-                report(e, &r);
-                return OTK_ERR_IMAGE;
-            }
-            b.fallback = true;
-            b.slot = other;
-            b.verify = ov;
-            b.state = OTK_OTA_UNDEFINED;
-            info = oinfo;
-        }
-        fill_names(&b, &info);
         struct otk_emu_report r = {.type = OTK_EMU_REP_BOOT, .boot = &b};
         report(e, &r);
         e->running_slot = b.slot;
-        if (b.fallback)
-            return OTK_OK; /* otadata names another slot: nothing to confirm */
-        if (b.state == OTK_OTA_PENDING_VERIFY) {
-            if (e->cfg->crash_on_boot) {
-                struct otk_emu_report c = {.type = OTK_EMU_REP_CRASH, .boot = &b};
-                report(e, &c);
-                continue; /* reset before the confirm: the bootloader rolls back */
-            }
-            rc = otk_slots_confirm(f, &e->layout);
-            if (rc != OTK_OK) {
-                report_text(e, OTK_EMU_REP_LOG, "firmware could not confirm itself: %s",
-                            otk_strerror(rc));
-            } else {
-                struct otk_emu_report c = {.type = OTK_EMU_REP_CONFIRM, .boot = &b};
-                report(e, &c);
-            }
-        }
-        return OTK_OK;
+        if (firmware_start(e, &b))
+            return OTK_OK;
     }
     report_text(e, OTK_EMU_REP_FATAL, "boot loop: gave up after %d resets", BOOT_ATTEMPTS);
     return OTK_ERR_STATE;

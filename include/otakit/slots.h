@@ -46,6 +46,9 @@ struct otk_slots_status {
 int otk_slots_read(const struct otk_flash_ops *f, const struct otk_layout *l,
                    struct otk_slots_status *st);
 
+/** The slot otadata entry k (0 or 1) of st names, or -1 when the entry is not valid. */
+int otk_slots_entry_slot(const struct otk_slots_status *st, int k);
+
 /** Make `slot` boot next with state NEW: write seq+1 into the sector that does not hold the
  *  current winner (erase, then write), so a power cut at any point leaves either the old or the
  *  new record valid. @return OTK_OK, OTK_ERR_FLASH, OTK_ERR_ARG. */

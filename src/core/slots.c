@@ -141,6 +141,15 @@ otk_slots_read(const struct otk_flash_ops *f, const struct otk_layout *l,
 }
 
 int
+otk_slots_entry_slot(const struct otk_slots_status *st, int k)
+{
+    if (st == NULL || (k != 0 && k != 1) || !st->valid[k]) {
+        return -1;
+    }
+    return slot_of(st->entry[k].seq);
+}
+
+int
 otk_slots_set_boot(const struct otk_flash_ops *f, const struct otk_layout *l, int slot)
 {
     struct otk_slots_status st;
