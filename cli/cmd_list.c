@@ -12,7 +12,7 @@
 #include "json.h"
 #include "otakit/err.h"
 #include "otakit/hostnet.h"
-#include "otakit/mdns.h"
+#include "otakit/mdns_host.h"
 
 #define LIST_MAX 256 /* instances kept (more are left out) */
 

@@ -18,7 +18,7 @@
 #include "json.h"
 #include "opts.h"
 #include "otakit/image.h"
-#include "otakit/mdns.h"
+#include "otakit/mdns_host.h"
 #include "otakit/posix.h"
 #include "otakit/upload.h"
 #include "upload_cli.h"

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "otakit/mdns.h"
+#include "otakit/mdns_responder.h"
 #include "otakit/layout.h"
 #include "otakit/proto.h"
 

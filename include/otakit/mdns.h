@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /* Multicast DNS (RFC 6762) and DNS service discovery (RFC 6763), small and self-contained: no
  * maintained mDNS library runs on every platform otakit ships for (Linux, Windows, the device),
- * and avahi is a Linux daemon. Two halves:
+ * and avahi is a Linux daemon. Three headers, one per layer:
  *
- * - The freestanding part (src/core/mdns_wire.c): a bounds-checked DNS message reader and
- *   writer, the answers a responder gives for one service, and the bookkeeping of a browse.
- *   No I/O, no heap, no clock, no statics: it runs on the device, and it is what gets fuzzed.
- * - The socket part (see "host side" below): a one-shot querier ("otakit list", names ending
- *   in .local for "otakit upload") and a responder for the emulated device.
+ * - this one, the freestanding codec (src/core/mdns_wire.c): a bounds-checked DNS message
+ *   reader and writer, the answers a responder gives for one service, and the bookkeeping of a
+ *   browse. No I/O, no heap, no clock, no statics: it runs on the device, and it is what gets
+ *   fuzzed. No socket appears here.
+ * - otakit/mdns_host.h: the host's one-shot querier ("otakit list", names ending in .local for
+ *   "otakit upload") and the interface and multicast socket helpers under it.
+ * - otakit/mdns_responder.h: the responder on UDP 5353 the emulated device runs (POSIX).
  *
  * Names are kept in DNS wire format without compression ("\x05esp32\x05local\x00"), at most
  * OTK_DNS_NAME_MAX bytes: comparing them needs no escaping rules, and labels may hold any byte
@@ -273,111 +275,6 @@ int otk_mdns_browse_feed(struct otk_mdns_browse *b, const uint8_t *msg, size_t l
  *  without an address. @return its length, 0 if nothing is missing (or no room). */
 size_t otk_mdns_browse_followup(const struct otk_mdns_browse *b, uint16_t id, uint8_t *out,
                                 size_t cap);
-
-/* ======== host side: sockets ========
- * src/host/mdns.c: the querier, on the host socket layer (otakit/hostnet.h), for every system.
- * src/port/<system>/mdns_net.c: interfaces and multicast options, which differ by system.
- * src/port/posix/mdns_responder.c: the responder (the emulated device runs on POSIX only). */
-
-/** An IPv4 interface to send mDNS on. */
-struct otk_mdns_if {
-    uint8_t addr[4];
-    unsigned index; /* interface index; 0 where the system does not need it */
-};
-
-/** The interfaces to use. want: NULL / "" / "0.0.0.0" = every interface that is up and
- *  multicast-capable, and the loopback (multicast on it stays on this host); an IPv4 address
- *  of this host; or (POSIX) an interface name. One address per interface.
- *  @return OTK_OK (*n >= 1), OTK_ERR_ARG (want is not an address or interface of this host),
- *  OTK_ERR_IO (err says why). */
-int otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n, char *err,
-                    size_t errcap);
-
-/** Prepare a UDP socket for multicast: TTL 255 (RFC 6762 §11: receivers may check it), and
- *  looped back so that responders on this host hear it. @return 0 or -1 */
-int otk_mdns_sock_multicast(int sock);
-
-/** Send the socket's next multicast datagrams out of interface i. @return 0 or -1 */
-int otk_mdns_sock_send_if(int sock, const struct otk_mdns_if *i);
-
-/** True if name ends in ".local" or ".local." (any case): resolved by mDNS, not DNS. */
-bool otk_mdns_is_local(const char *name);
-
-/** Browse for instances of service ("_arduino._tcp") for timeout_ms: one-shot queries (from an
- *  ephemeral port, so responders answer by unicast, RFC 6762 §5.1) sent on iface (an IPv4
- *  address or interface name of this host), or on every multicast-capable interface and the
- *  loopback when iface is NULL / "" / "0.0.0.0". Missing SRV/TXT/A records are asked for.
- *  found/cap: the caller's array; *n: how many were filled (sorted by instance label).
- *  Blocking: it returns after timeout_ms.
- *  @return OTK_OK (maybe none found), OTK_ERR_ARG (bad iface or service), OTK_ERR_IO (sockets;
- *  err says why). */
-int otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
-                        struct otk_mdns_found *found, size_t cap, size_t *n, char *err,
-                        size_t errcap);
-
-/** Resolve "name.local" to an IPv4 address by a one-shot A query (retried at 0.5 s and 1.5 s)
- *  on iface (as above). @return OTK_OK, OTK_ERR_TIMEOUT (no answer), OTK_ERR_ARG, OTK_ERR_IO. */
-int otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4]);
-
-/** What mDNS says of an ArduinoOTA device besides its address. */
-struct otk_mdns_device {
-    uint16_t port;  /* SRV of "<label>._arduino._tcp.local"; 0: none came */
-    char board[64]; /* its TXT key board; "": none came */
-};
-
-/** otk_mdns_resolve(), and with dev (may be NULL) also the SRV and TXT records of the
- *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it: asked for
- *  along with the A record, and waited for up to 0.3 s after the address came. */
-int otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms,
-                            uint8_t ipv4[4], struct otk_mdns_device *dev);
-
-/** Default wait of otk_mdns_resolve used by `otakit upload`. */
-#define OTK_MDNS_RESOLVE_MS 3000u
-
-/** A responder for one service on UDP 5353 (shared with other responders: SO_REUSEADDR). */
-struct otk_mdns_responder_cfg {
-    const char *instance;  /* instance label */
-    const char *host;      /* host label: "<host>.local" */
-    const char *service;   /* "_arduino._tcp" */
-    const char *bind_addr; /* the device's IPv4 address; NULL / "0.0.0.0": every interface
-                              (the A record is then the address of the interface asked on) */
-    uint16_t port;
-    const uint8_t *txt;
-    size_t txt_len;
-    void (*log)(void *user, const char *text); /* may be NULL */
-    void *user;
-};
-
-struct otk_mdns_responder {
-    /* private */
-    int fd;
-    struct otk_mdns_service svc;
-    bool any;
-    uint8_t addr[4];  /* bind_addr when !any */
-    unsigned ifindex; /* its interface when !any */
-    unsigned announces_left;
-    uint32_t next_announce;
-    unsigned long queries, answers;
-    void (*log)(void *user, const char *text);
-    void *user;
-};
-
-/** Open, join 224.0.0.251 on the interface(s), schedule two announcements (now and +1 s).
- *  @return OTK_OK, OTK_ERR_ARG, OTK_ERR_IO (err says why). */
-int otk_mdns_responder_open(struct otk_mdns_responder *r, const struct otk_mdns_responder_cfg *c,
-                            uint32_t now, char *err, size_t errcap);
-
-/** The descriptor to poll for POLLIN (-1 when closed). */
-int otk_mdns_responder_fd(const struct otk_mdns_responder *r);
-
-/** Milliseconds until the next announcement (0 = due, -1 = none). */
-int32_t otk_mdns_responder_next_ms(const struct otk_mdns_responder *r, uint32_t now);
-
-/** Answer what arrived (readable: poll reported POLLIN) and send due announcements. */
-void otk_mdns_responder_process(struct otk_mdns_responder *r, bool readable, uint32_t now);
-
-/** Send goodbyes (TTL 0) and close. Safe to call twice. */
-void otk_mdns_responder_close(struct otk_mdns_responder *r);
 
 #ifdef __cplusplus
 }

@@ -24,7 +24,7 @@
 #include "otakit/err.h"
 #include "otakit/hostnet.h"
 #include "otakit/image.h"
-#include "otakit/mdns.h"
+#include "otakit/mdns_host.h"
 #include "otakit/upload.h"
 
 #define SNDBUF_CAP          (64 * 1024)

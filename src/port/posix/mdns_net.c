@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 
 #include "otakit/err.h"
-#include "otakit/mdns.h"
+#include "otakit/mdns_host.h"
 
 #include "errbuf.h"
 

@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "otakit/err.h"
-#include "otakit/mdns.h"
+#include "otakit/mdns_host.h"
+#include "otakit/mdns_responder.h"
 
 #include "errbuf.h"
 

@@ -7,7 +7,7 @@
 
 #include "otakit/err.h"
 #include "otakit/hostnet.h"
-#include "otakit/mdns.h"
+#include "otakit/mdns_host.h"
 
 #include "errbuf.h"
 

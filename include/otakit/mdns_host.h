@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/* mDNS on the host: the one-shot querier ("otakit list", names ending in .local for "otakit
+ * upload") and the interface and multicast socket helpers it and the responder share. The
+ * messages themselves are the freestanding codec's (otakit/mdns.h).
+ * src/host/mdns.c: the querier, on the host socket layer (otakit/hostnet.h), for every system.
+ * src/port/<system>/mdns_net.c: interfaces and multicast options, which differ by system. */
+#ifndef OTK_MDNS_HOST_H
+#define OTK_MDNS_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mdns.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An IPv4 interface to send mDNS on. */
+struct otk_mdns_if {
+    uint8_t addr[4];
+    unsigned index; /* interface index; 0 where the system does not need it */
+};
+
+/** The interfaces to use. want: NULL / "" / "0.0.0.0" = every interface that is up and
+ *  multicast-capable, and the loopback (multicast on it stays on this host); an IPv4 address
+ *  of this host; or (POSIX) an interface name. One address per interface.
+ *  @return OTK_OK (*n >= 1), OTK_ERR_ARG (want is not an address or interface of this host),
+ *  OTK_ERR_IO (err says why). */
+int otk_mdns_ifaces(const char *want, struct otk_mdns_if *out, size_t cap, size_t *n, char *err,
+                    size_t errcap);
+
+/** Prepare a UDP socket for multicast: TTL 255 (RFC 6762 §11: receivers may check it), and
+ *  looped back so that responders on this host hear it. @return 0 or -1 */
+int otk_mdns_sock_multicast(int sock);
+
+/** Send the socket's next multicast datagrams out of interface i. @return 0 or -1 */
+int otk_mdns_sock_send_if(int sock, const struct otk_mdns_if *i);
+
+/** True if name ends in ".local" or ".local." (any case): resolved by mDNS, not DNS. */
+bool otk_mdns_is_local(const char *name);
+
+/** Browse for instances of service ("_arduino._tcp") for timeout_ms: one-shot queries (from an
+ *  ephemeral port, so responders answer by unicast, RFC 6762 §5.1) sent on iface (an IPv4
+ *  address or interface name of this host), or on every multicast-capable interface and the
+ *  loopback when iface is NULL / "" / "0.0.0.0". Missing SRV/TXT/A records are asked for.
+ *  found/cap: the caller's array; *n: how many were filled (sorted by instance label).
+ *  Blocking: it returns after timeout_ms.
+ *  @return OTK_OK (maybe none found), OTK_ERR_ARG (bad iface or service), OTK_ERR_IO (sockets;
+ *  err says why). */
+int otk_mdns_browse_run(const char *service, const char *iface, uint32_t timeout_ms,
+                        struct otk_mdns_found *found, size_t cap, size_t *n, char *err,
+                        size_t errcap);
+
+/** Resolve "name.local" to an IPv4 address by a one-shot A query (retried at 0.5 s and 1.5 s)
+ *  on iface (as above). @return OTK_OK, OTK_ERR_TIMEOUT (no answer), OTK_ERR_ARG, OTK_ERR_IO. */
+int otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4]);
+
+/** What mDNS says of an ArduinoOTA device besides its address. */
+struct otk_mdns_device {
+    uint16_t port;  /* SRV of "<label>._arduino._tcp.local"; 0: none came */
+    char board[64]; /* its TXT key board; "": none came */
+};
+
+/** otk_mdns_resolve(), and with dev (may be NULL) also the SRV and TXT records of the
+ *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it: asked for
+ *  along with the A record, and waited for up to 0.3 s after the address came. */
+int otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms,
+                            uint8_t ipv4[4], struct otk_mdns_device *dev);
+
+/** Default wait of otk_mdns_resolve used by `otakit upload`. */
+#define OTK_MDNS_RESOLVE_MS 3000u
+
+#ifdef __cplusplus
+}
+#endif
+#endif
