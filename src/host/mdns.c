@@ -270,33 +270,116 @@ otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8
     return otk_mdns_resolve_device(name, iface, timeout_ms, ipv4, NULL);
 }
 
+/* The questions of a resolve, one a message: the host's A record and, for a device, the
+ * ArduinoOTA instance's SRV and TXT. */
+struct resolve_q {
+    uint8_t host[OTK_DNS_NAME_MAX];
+    uint8_t inst[OTK_DNS_NAME_MAX];
+    uint8_t q[3][OTK_MDNS_MSG_MAX];
+    size_t qlen[3];
+    uint16_t id;
+};
+
+/* @return false when name is no .local name. *want_dev is cleared when the instance name does
+ * not fit (the address is still asked for). */
+static bool
+resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
+{
+    memset(rq->qlen, 0, sizeof rq->qlen);
+    rq->id = random_id();
+    if (!otk_mdns_is_local(name) || otk_dns_name_from_text(name, rq->host) < 0)
+        return false;
+    if (*want_dev) {
+        char text[OTK_DNS_NAME_MAX + 32];
+
+        /* MDNS.enableArduino() names the instance after the host: "<label>._arduino._tcp" */
+        snprintf(text, sizeof text, "%.*s._arduino._tcp.local", (int)rq->host[0],
+                 (const char *)rq->host + 1);
+        *want_dev = otk_dns_name_from_text(text, rq->inst) >= 0;
+    }
+    rq->qlen[0] = otk_mdns_query(rq->q[0], sizeof rq->q[0], rq->id, rq->host, OTK_DNS_A, false);
+    if (*want_dev) {
+        rq->qlen[1] =
+            otk_mdns_query(rq->q[1], sizeof rq->q[1], rq->id, rq->inst, OTK_DNS_SRV, false);
+        rq->qlen[2] =
+            otk_mdns_query(rq->q[2], sizeof rq->q[2], rq->id, rq->inst, OTK_DNS_TXT, false);
+    }
+    return true;
+}
+
+/* Send every question once. @return false if one could not be sent on any interface. */
+static bool
+send_questions(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const struct resolve_q *rq)
+{
+    bool ok = true;
+
+    for (size_t i = 0; i < 3; i++)
+        if (rq->qlen[i] && !send_on(s, ifs, nif, rq->q[i], rq->qlen[i]))
+            ok = false;
+    return ok;
+}
+
+/* Wait for the answers (the questions went out at t0), asking again at 0.5 s and 1.5 s.
+ * @return OTK_OK, OTK_ERR_TIMEOUT or OTK_ERR_IO. */
+static int
+resolve_wait(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const struct resolve_q *rq,
+             uint32_t t0, uint32_t timeout_ms, uint8_t *rx, uint8_t ipv4[4],
+             struct otk_mdns_device *dev)
+{
+    static const uint32_t resend[] = {500, 1500};
+    size_t k = 0;
+    uint32_t t_a = 0;
+    bool have_a = false;
+
+    for (;;) {
+        uint32_t el = otk_posix_now_ms() - t0;
+        /* with the address in hand, the device's port and board get a short while more */
+        uint32_t limit = have_a ? t_a + DEVICE_GRACE_MS : timeout_ms;
+        struct sockaddr_in src;
+
+        if (have_a && (!dev || (dev->port && dev->board[0]) || el >= limit))
+            return OTK_OK;
+        if (el >= limit)
+            return OTK_ERR_TIMEOUT;
+        if (k < sizeof resend / sizeof resend[0] && el >= resend[k]) {
+            (void)send_questions(s, ifs, nif, rq);
+            k++;
+        }
+        int32_t wait = (int32_t)(limit - el);
+        if (k < sizeof resend / sizeof resend[0] && (int32_t)(resend[k] - el) < wait)
+            wait = (int32_t)(resend[k] - el);
+        long r = recv_answer(s, wait, rx, RX_MAX, &src);
+        if (r < 0)
+            return OTK_ERR_IO;
+        if (r > 0 && id_ok(rx, (size_t)r, rq->id)) {
+            if (!have_a && find_a(rx, (size_t)r, rq->host, ipv4)) {
+                have_a = true;
+                t_a = otk_posix_now_ms() - t0;
+            }
+            if (dev)
+                find_device(rx, (size_t)r, rq->inst, dev);
+        }
+    }
+}
+
 int
 otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms, uint8_t ipv4[4],
                         struct otk_mdns_device *dev)
 {
-    static const uint32_t resend[] = {500, 1500};
     struct otk_mdns_if ifs[MAX_IFS];
-    uint8_t wire[OTK_DNS_NAME_MAX], inst[OTK_DNS_NAME_MAX], q[3][OTK_MDNS_MSG_MAX];
-    uint8_t *rx;
-    size_t nif, qlen[3] = {0, 0, 0}, k = 0;
-    uint16_t id = random_id();
-    uint32_t t0, t_a = 0;
+    struct resolve_q rq;
+    bool want_dev = dev != NULL;
     otk_sock s = OTK_SOCK_NONE;
-    bool have_a = false;
+    size_t nif;
+    uint8_t *rx;
     int rc;
 
-    if (!otk_mdns_is_local(name) || otk_dns_name_from_text(name, wire) < 0)
-        return OTK_ERR_ARG;
-    if (dev) {
-        char text[OTK_DNS_NAME_MAX + 32];
-
+    if (dev)
         memset(dev, 0, sizeof *dev);
-        /* MDNS.enableArduino() names the instance after the host: "<label>._arduino._tcp" */
-        snprintf(text, sizeof text, "%.*s._arduino._tcp.local", (int)wire[0],
-                 (const char *)wire + 1);
-        if (otk_dns_name_from_text(text, inst) < 0)
-            dev = NULL;
-    }
+    if (!resolve_questions(name, &want_dev, &rq))
+        return OTK_ERR_ARG;
+    if (!want_dev)
+        dev = NULL;
     rc = otk_mdns_ifaces(iface, ifs, MAX_IFS, &nif, NULL, 0);
     if (rc != OTK_OK)
         return rc;
@@ -307,52 +390,10 @@ otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms
         free(rx);
         return OTK_ERR_IO;
     }
-    /* one question a message: the A record, and the instance's SRV and TXT apart */
-    qlen[0] = otk_mdns_query(q[0], sizeof q[0], id, wire, OTK_DNS_A, false);
-    if (dev) {
-        qlen[1] = otk_mdns_query(q[1], sizeof q[1], id, inst, OTK_DNS_SRV, false);
-        qlen[2] = otk_mdns_query(q[2], sizeof q[2], id, inst, OTK_DNS_TXT, false);
-    }
-    t0 = otk_posix_now_ms();
-    rc = OTK_ERR_TIMEOUT;
-    for (size_t i = 0; i < 3; i++)
-        if (qlen[i] && !send_on(s, ifs, nif, q[i], qlen[i]))
-            rc = OTK_ERR_IO;
-    while (rc == OTK_ERR_TIMEOUT) {
-        uint32_t el = otk_posix_now_ms() - t0;
-        /* with the address in hand, the device's port and board get a short while more */
-        uint32_t limit = have_a ? t_a + DEVICE_GRACE_MS : timeout_ms;
-        int32_t wait;
-        struct sockaddr_in src;
-        long r;
-
-        if (have_a && (!dev || (dev->port && dev->board[0]) || el >= limit)) {
-            rc = OTK_OK;
-            break;
-        }
-        if (el >= limit)
-            break;
-        if (k < sizeof resend / sizeof resend[0] && el >= resend[k]) {
-            for (size_t i = 0; i < 3; i++)
-                if (qlen[i])
-                    send_on(s, ifs, nif, q[i], qlen[i]);
-            k++;
-        }
-        wait = (int32_t)(limit - el);
-        if (k < sizeof resend / sizeof resend[0] && (int32_t)(resend[k] - el) < wait)
-            wait = (int32_t)(resend[k] - el);
-        r = recv_answer(s, wait, rx, RX_MAX, &src);
-        if (r < 0) {
-            rc = OTK_ERR_IO;
-        } else if (r > 0 && id_ok(rx, (size_t)r, id)) {
-            if (!have_a && find_a(rx, (size_t)r, wire, ipv4)) {
-                have_a = true;
-                t_a = otk_posix_now_ms() - t0;
-            }
-            if (dev)
-                find_device(rx, (size_t)r, inst, dev);
-        }
-    }
+    uint32_t t0 = otk_posix_now_ms();
+    rc = send_questions(s, ifs, nif, &rq)
+             ? resolve_wait(s, ifs, nif, &rq, t0, timeout_ms, rx, ipv4, dev)
+             : OTK_ERR_IO;
     otk_net_close(&s);
     free(rx);
     return rc;
