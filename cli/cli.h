@@ -5,8 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define OTK_VERSION_STR "0.1.0"
-
 /* Exit codes shared by all subcommands; `otakit upload` adds its own (docs/CLI.md). */
 #define OTK_EXIT_OK    0
 #define OTK_EXIT_FAIL  1

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "otakit/version.h"
 
 static const struct {
     const char *name;
@@ -39,7 +40,7 @@ main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("otakit %s\n", OTK_VERSION_STR);
+        printf("otakit %s\n", otk_version());
         return 0;
     }
     const char *names[NCOMMANDS + 2] = {"--help", "--version"};

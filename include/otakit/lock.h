@@ -53,7 +53,7 @@ struct otk_lock_participant {
     void (*resume)(void *user);
     void *user;
     /* private */
-    bool paused_;
+    bool paused;
 };
 
 /** Where an update is, as a screen or an LED would show it. */

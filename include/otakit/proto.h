@@ -160,15 +160,15 @@ struct otk_ack_parser {
     char text[160]; /* error text collected so far, NUL-terminated, CR/LF stripped, other
                        control and non-ASCII bytes escaped as \xNN */
     /* private: the reading in progress */
-    uint32_t min_closed_; /* claimed_min before the group being read */
-    uint32_t min_open_;   /* claimed_min: the nonzero digit and zeros being read */
-    uint32_t run_;        /* value of the current run of digits (saturating) */
-    uint32_t run_len_;    /* its length */
-    uint32_t best_[5];    /* claimed within the run after each of its last 5 digits */
-    uint8_t last_[4];     /* those digits */
-    uint32_t grp_best_;   /* best_ before the run's last nonzero digit */
-    uint32_t grp_val_;    /* that digit and the zeros after it (saturating) */
-    uint32_t junk_run_;   /* separators, or zeros that start no ack, in a row */
+    uint32_t min_closed; /* claimed_min before the group being read */
+    uint32_t min_open;   /* claimed_min: the nonzero digit and zeros being read */
+    uint32_t run;        /* value of the current run of digits (saturating) */
+    uint32_t run_len;    /* its length */
+    uint32_t best[5];    /* claimed within the run after each of its last 5 digits */
+    uint8_t last[4];     /* those digits */
+    uint32_t grp_best;   /* best before the run's last nonzero digit */
+    uint32_t grp_val;    /* that digit and the zeros after it (saturating) */
+    uint32_t junk_run;   /* separators, or zeros that start no ack, in a row */
 };
 
 void otk_ack_parser_init(struct otk_ack_parser *p);

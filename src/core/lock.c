@@ -104,10 +104,10 @@ otk_lock_register(struct otk_lock *l, struct otk_lock_participant *p)
     if (l->count >= OTK_CFG_LOCK_PARTICIPANTS)
         return OTK_ERR_NOSPACE;
     l->parts[l->count++] = p;
-    p->paused_ = false;
+    p->paused = false;
     if (l->held) {
         /* A task that starts mid-update must not disturb it: it joins the hold at once. */
-        p->paused_ = true;
+        p->paused = true;
         if (p->pause) {
             l->in_callback = true;
             p->pause(p->user);
@@ -131,7 +131,7 @@ otk_lock_unregister(struct otk_lock *l, struct otk_lock_participant *p)
         return OTK_ERR_NOTFOUND;
     memmove(&l->parts[i], &l->parts[i + 1], (size_t)(l->count - i - 1) * sizeof l->parts[0]);
     l->count--;
-    p->paused_ = false;
+    p->paused = false;
     return OTK_OK;
 }
 
@@ -149,7 +149,7 @@ otk_lock_take(struct otk_lock *l, uint32_t total, uint32_t now_ms)
     l->in_callback = true;
     for (i = 0; i < l->count; i++) {
         struct otk_lock_participant *p = l->parts[i];
-        p->paused_ = true;
+        p->paused = true;
         if (p->pause)
             p->pause(p->user);
     }
@@ -189,9 +189,9 @@ finish(struct otk_lock *l, struct otk_ota_result *r, uint32_t now)
     l->in_callback = true;
     for (i = l->count - 1; i >= 0; i--) {
         struct otk_lock_participant *p = l->parts[i];
-        if (!p->paused_)
+        if (!p->paused)
             continue;
-        p->paused_ = false;
+        p->paused = false;
         if (p->resume)
             p->resume(p->user);
     }
@@ -272,7 +272,7 @@ otk_lock_progress_get(const struct otk_lock *l)
 bool
 otk_lock_participant_paused(const struct otk_lock_participant *p)
 {
-    return p->paused_;
+    return p->paused;
 }
 
 /* The engine's reasons as library error codes, so a result handler can switch on one enum. */

@@ -168,12 +168,12 @@ static void
 least_reading(struct otk_ack_parser *p, uint32_t c)
 {
     if (c) {
-        p->min_closed_ = sat_add(p->min_closed_, p->min_open_);
-        p->min_open_ = c;
+        p->min_closed = sat_add(p->min_closed, p->min_open);
+        p->min_open = c;
     } else {
-        p->min_open_ = sat_mul10(p->min_open_, 0);
+        p->min_open = sat_mul10(p->min_open, 0);
     }
-    p->claimed_min = sat_add(p->min_closed_, p->min_open_);
+    p->claimed_min = sat_add(p->min_closed, p->min_open);
 }
 
 /* claimed within the run: the best reading of its digits so far, by pieces of at most
@@ -184,29 +184,29 @@ best_reading(struct otk_ack_parser *p, uint32_t c)
 {
     uint32_t best, v = 0, scale = 1;
 
-    memmove(p->last_ + 1, p->last_, sizeof p->last_ - sizeof p->last_[0]);
-    memmove(p->best_ + 1, p->best_, sizeof p->best_ - sizeof p->best_[0]);
-    p->last_[0] = (uint8_t)c;
-    p->run_ = sat_mul10(p->run_, c);
-    p->run_len_++;
+    memmove(p->last + 1, p->last, sizeof p->last - sizeof p->last[0]);
+    memmove(p->best + 1, p->best, sizeof p->best - sizeof p->best[0]);
+    p->last[0] = (uint8_t)c;
+    p->run = sat_mul10(p->run, c);
+    p->run_len++;
     if (c) {
-        p->grp_best_ = p->run_len_ > 1 ? p->best_[1] : 0;
-        p->grp_val_ = c;
+        p->grp_best = p->run_len > 1 ? p->best[1] : 0;
+        p->grp_val = c;
     } else {
-        p->grp_val_ = sat_mul10(p->grp_val_, 0);
+        p->grp_val = sat_mul10(p->grp_val, 0);
     }
-    best = sat_add(p->grp_best_, p->grp_val_);
-    /* pieces ending here: last_[k..0]; the run's best before them is best_[k + 1] */
-    for (uint32_t k = 0; k < 4 && k < p->run_len_; k++) {
-        v += p->last_[k] * scale;
+    best = sat_add(p->grp_best, p->grp_val);
+    /* pieces ending here: last[k..0]; the run's best before them is best[k + 1] */
+    for (uint32_t k = 0; k < 4 && k < p->run_len; k++) {
+        v += p->last[k] * scale;
         scale *= 10;
-        if (p->last_[k] != 0 && v <= OTK_ACK_PIECE_MAX) {
-            uint32_t t = sat_add(k + 1 < p->run_len_ ? p->best_[k + 1] : 0, v);
+        if (p->last[k] != 0 && v <= OTK_ACK_PIECE_MAX) {
+            uint32_t t = sat_add(k + 1 < p->run_len ? p->best[k + 1] : 0, v);
             if (t > best)
                 best = t;
         }
     }
-    p->best_[0] = best;
+    p->best[0] = best;
 }
 
 static void
@@ -214,14 +214,14 @@ ack_digit(struct otk_ack_parser *p, uint32_t c)
 {
     p->digits = sat_add(p->digits, 1);
     least_reading(p, c);
-    if (p->run_len_ == 0 && c == 0) {
+    if (p->run_len == 0 && c == 0) {
         /* No ack starts with 0: the zero ends one TCP cut ("146" "0"), or it is junk */
-        if (++p->junk_run_ > OTK_ACK_SEP_MAX)
+        if (++p->junk_run > OTK_ACK_SEP_MAX)
             p->garbage = true;
         return;
     }
-    p->junk_run_ = 0;
-    if (p->run_len_ == 0)
+    p->junk_run = 0;
+    if (p->run_len == 0)
         p->ack_count++;
     best_reading(p, c);
 }
@@ -231,13 +231,13 @@ otk_ack_parser_end_run(struct otk_ack_parser *p)
 {
     uint32_t got;
 
-    if (p->run_len_ == 0)
+    if (p->run_len == 0)
         return;
-    got = p->run_ <= p->room && p->run_ > p->best_[0] ? p->run_ : p->best_[0];
+    got = p->run <= p->room && p->run > p->best[0] ? p->run : p->best[0];
     p->claimed = sat_add(p->claimed, got);
     p->room = p->room > got ? p->room - got : 0;
-    p->run_ = 0;
-    p->run_len_ = 0;
+    p->run = 0;
+    p->run_len = 0;
 }
 
 /* Digits are progress; "OK" is success; anything else starts an error text that runs to the
@@ -267,13 +267,13 @@ otk_ack_parser_feed(struct otk_ack_parser *p, const uint8_t *data, size_t len)
         } else {
             /* whatever follows, the run of digits and its last group are complete */
             otk_ack_parser_end_run(p);
-            p->min_closed_ = p->claimed_min;
-            p->min_open_ = 0;
+            p->min_closed = p->claimed_min;
+            p->min_open = 0;
             if (ch == 'O') {
                 p->pending_o = true;
             } else if (otk__is_space(ch)) {
                 /* separators some fakes send between acks; a stream of them is garbage */
-                if (++p->junk_run_ > OTK_ACK_SEP_MAX)
+                if (++p->junk_run > OTK_ACK_SEP_MAX)
                     p->garbage = true;
             } else {
                 p->error = true;
