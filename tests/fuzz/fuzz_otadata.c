@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* A/B slot selection on arbitrary otadata: the first 64 bytes of the input are the two 32-byte
  * entries (one per sector), the rest a sequence of operations (read, boot, confirm, set boot
- * 0 or 1), each optionally cut by a power loss at its first or second flash operation. The
- * selection must always name slot 0 or 1, every write must respect the NOR rules, and a
- * completed operation must leave what it promises. */
+ * 0 or 1), each optionally cut by a power loss at its first or second flash operation. A boot
+ * is otk_slots_boot() or the whole decision, otk_boot_decide(), with each slot's image check
+ * answered by the input. The selection must always name slot 0 or 1, every write must respect
+ * the NOR rules, and a completed operation must leave what it promises. */
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz_common.h"
 #include "helper_ramflash.h"
+#include "otakit/boot.h"
 #include "otakit/err.h"
 #include "otakit/slots.h"
 
@@ -24,6 +26,46 @@ read_ok(struct ramflash *rf, const struct otk_layout *l, struct otk_slots_status
     FUZZ_CHECK(otk_ota_state_str(st->boot_state) != NULL);
 }
 
+#define SLOT0_AT 0x10000u /* the slots' offsets: only the verifier below sees them */
+#define SLOT1_AT 0x20000u
+
+/* The image check's verdicts come from the input: bit s set = slot s holds a good image. */
+static enum otk_image_result
+verdict(void *user, uint32_t offset, uint32_t size, struct otk_image_info *info)
+{
+    uint8_t good = *(const uint8_t *)user;
+    int slot = offset == SLOT1_AT ? 1 : 0;
+
+    (void)size;
+    FUZZ_CHECK(offset == SLOT0_AT || offset == SLOT1_AT);
+    info->has_app_desc = false;
+    return (good >> slot) & 1 ? OTK_IMG_OK : OTK_IMG_BAD_HASH;
+}
+
+/* The whole boot decision: it never fails on otadata, and runs a slot whose image is good. */
+static int
+decide(struct ramflash *rf, const struct otk_layout *l, uint8_t good, int *slot, bool *rolled)
+{
+    struct otk_boot_decision d;
+    int other;
+
+    FUZZ_CHECK(otk_boot_decide(&rf->ops, l, verdict, &good, &d, NULL) == OTK_OK);
+    FUZZ_CHECK(d.selected_slot == 0 || d.selected_slot == 1);
+    other = 1 - d.selected_slot;
+    if ((good >> d.selected_slot) & 1)
+        FUZZ_CHECK(d.slot == d.selected_slot && !d.fallback);
+    else if ((good >> other) & 1)
+        FUZZ_CHECK(d.slot == other && d.fallback && d.state == OTK_OTA_UNDEFINED);
+    else
+        FUZZ_CHECK(d.slot == -1 && !d.fallback);
+    FUZZ_CHECK(d.rolled_back == (d.why == OTK_BOOT_ROLLBACK));
+    FUZZ_CHECK((d.otadata_rc != OTK_OK) == (d.why == OTK_BOOT_OTADATA_ERROR));
+    FUZZ_CHECK(d.otadata_rc == OTK_OK || d.selected_slot == 0);
+    *slot = d.selected_slot;
+    *rolled = d.rolled_back;
+    return d.otadata_rc;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,6 +78,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&l, 0, sizeof l);
     l.flash_size = 2 * 4096;
     l.otadata_offset = 0;
+    l.app_offset[0] = SLOT0_AT;
+    l.app_offset[1] = SLOT1_AT;
     ramflash_init(&rf, 2 * 4096);
     rf.fail_on_misuse = false;
     n = fin_take(&in, 32, &e);
@@ -57,7 +101,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 0:
             break;
         case 1:
-            rc = otk_slots_boot(&rf.ops, &l, &slot, &rolled);
+            if ((b >> 6) & 1)
+                rc = decide(&rf, &l, fin_u8(&in), &slot, &rolled);
+            else
+                rc = otk_slots_boot(&rf.ops, &l, &slot, &rolled);
             if (rc == OTK_OK)
                 FUZZ_CHECK(slot == 0 || slot == 1);
             break;
