@@ -49,6 +49,7 @@ struct otk_boot_decision {
      * next reset, or that reset rolls it back. OTK_OTA_UNDEFINED when no record names the
      * running slot (factory state, a fallback). When nothing boots: the selected slot's. */
     uint32_t state;
+    int entry; /* the otadata record (sector 0 or 1) that holds that state, -1 for none */
 };
 
 /** Whether an image check lets the image boot (an ESP8266 gzip image cannot be checked before

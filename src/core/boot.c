@@ -32,10 +32,12 @@ select_slot(const struct otk_flash_ops *f, const struct otk_layout *l, struct ot
     d->selected_slot = slot;
     d->rolled_back = rolled_back;
     d->state = OTK_OTA_UNDEFINED;
+    d->entry = -1;
     /* Read again: the boot may have rewritten the winner (NEW -> PENDING_VERIFY, or ABORTED). */
     bool read_ok = otk_slots_read(f, l, &st) == OTK_OK;
     if (read_ok && st.active_entry >= 0 && st.boot_slot == slot) {
         d->state = st.boot_state;
+        d->entry = st.active_entry;
     }
     if (d->otadata_rc != OTK_OK) {
         d->why = OTK_BOOT_OTADATA_ERROR;
@@ -78,6 +80,7 @@ otk_boot_decide(const struct otk_flash_ops *f, const struct otk_layout *l,
             d->verify = r;
             d->fallback = true;
             d->state = OTK_OTA_UNDEFINED; /* otadata names the other slot: nothing to confirm */
+            d->entry = -1;
             selected_info = other_info;
         } else {
             d->slot = -1; /* state keeps the selected slot's record, for the report */

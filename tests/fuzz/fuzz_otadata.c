@@ -61,6 +61,8 @@ decide(struct ramflash *rf, const struct otk_layout *l, uint8_t good, int *slot,
     FUZZ_CHECK(d.rolled_back == (d.why == OTK_BOOT_ROLLBACK));
     FUZZ_CHECK((d.otadata_rc != OTK_OK) == (d.why == OTK_BOOT_OTADATA_ERROR));
     FUZZ_CHECK(d.otadata_rc == OTK_OK || d.selected_slot == 0);
+    FUZZ_CHECK(d.entry >= -1 && d.entry <= 1);
+    FUZZ_CHECK(d.entry >= 0 || d.state == OTK_OTA_UNDEFINED);
     *slot = d.selected_slot;
     *rolled = d.rolled_back;
     return d.otadata_rc;

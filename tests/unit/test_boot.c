@@ -96,6 +96,7 @@ factory_state_boots_slot0(void **state)
     assert_false(d.rolled_back);
     assert_false(d.fallback);
     assert_true(d.state == OTK_OTA_UNDEFINED);
+    assert_int_equal(d.entry, -1);
     assert_string_equal(info.version, "1.0.0");
     assert_int_equal(f->verify_calls, 1); /* the other slot is not checked */
     assert_string_equal(otk_boot_why_str(d.why), "factory");
@@ -117,6 +118,7 @@ new_image_then_rollback(void **state)
     assert_int_equal(d.slot, 1);
     assert_int_equal(d.why, OTK_BOOT_RECORD);
     assert_true(d.state == OTK_OTA_PENDING_VERIFY);
+    assert_int_equal(d.entry, 0); /* the first record goes to sector 0 */
     assert_false(d.rolled_back);
     assert_string_equal(info.version, "2.0.0");
 
@@ -137,7 +139,16 @@ new_image_then_rollback(void **state)
     assert_int_equal(d.slot, 1);
     assert_int_equal(d.why, OTK_BOOT_RECORD);
     assert_true(d.state == OTK_OTA_VALID);
+    /* the aborted record wins nothing, so the new one replaced it in sector 0 */
+    assert_int_equal(d.entry, 0);
     assert_false(d.rolled_back);
+
+    /* the next update keeps that record and writes sector 1 */
+    assert_int_equal(otk_slots_set_boot(&f->rf.ops, &f->l, 0), OTK_OK);
+    decide(f, &d, &info);
+    assert_int_equal(d.slot, 0);
+    assert_int_equal(d.entry, 1);
+    assert_true(d.state == OTK_OTA_PENDING_VERIFY);
 }
 
 static void
@@ -158,6 +169,7 @@ damaged_choice_falls_back(void **state)
     assert_int_equal(d.verify, OTK_IMG_OK);
     assert_true(d.fallback);
     assert_true(d.state == OTK_OTA_UNDEFINED); /* otadata names slot 1: nothing to confirm */
+    assert_int_equal(d.entry, -1);
     assert_string_equal(info.version, "1.0.0");
     assert_int_equal(f->verify_calls, 2);
 }
