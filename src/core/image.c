@@ -131,31 +131,23 @@ parse_app_desc(const uint8_t *d, struct otk_image_info *info)
     copy_str(info->idf_ver, d + 112, 32);
 }
 
-/* Parse one image at relative position base. esp32 selects the 24-byte extended header, the
- * ESP32 memory map, the 4-byte segment length rule, the MMU alignment rule and the appended
- * hash. *end gets the position after the image. */
+/* The image header at base: fills info, refuses another chip, starts the appended hash. */
 static enum otk_image_result
-parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_image_info *info,
-          uint32_t *end)
+parse_header(struct vctx *v, bool esp32, uint32_t base, struct otk_image_info *info, uint8_t *nseg)
 {
     uint8_t hdr[ESP32_HDR_LEN];
     uint32_t hdr_len = esp32 ? ESP32_HDR_LEN : ESP8266_HDR_LEN;
-    uint32_t pos = base;
-    uint8_t sum = CHECKSUM_SEED;
-    uint8_t nseg;
-    enum otk_image_result r;
+    enum otk_image_result r = read_at(v, base, hdr, hdr_len);
 
-    v->hashing = false;
-    r = read_at(v, pos, hdr, hdr_len);
     if (r != OTK_IMG_OK) {
         return r;
     }
     if (hdr[0] != OTK_IMAGE_MAGIC) {
         return OTK_IMG_BAD_MAGIC;
     }
-    nseg = hdr[1];
+    *nseg = hdr[1];
     if (info != NULL) {
-        info->segment_count = nseg;
+        info->segment_count = hdr[1];
         info->flash_mode = hdr[2];
         info->flash_size_freq = hdr[3];
         info->entry = otk__get_u32(hdr + 4);
@@ -179,95 +171,116 @@ parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_
             v->hashing = true;
         }
     }
-    if (nseg == 0 || nseg > OTK_IMAGE_MAX_SEGMENTS) {
+    if (*nseg == 0 || *nseg > OTK_IMAGE_MAX_SEGMENTS) {
         return OTK_IMG_BAD_HEADER;
     }
-    pos += hdr_len;
+    return OTK_IMG_OK;
+}
 
-    for (unsigned s = 0; s < nseg; s++) {
-        uint8_t sh[SEG_HDR_LEN];
-        uint32_t load, len, data_pos;
-
-        r = read_at(v, pos, sh, SEG_HDR_LEN);
-        if (r != OTK_IMG_OK) {
-            return r;
-        }
-        load = otk__get_u32(sh);
-        len = otk__get_u32(sh + 4);
-        pos += SEG_HDR_LEN;
-        data_pos = pos;
-        if (esp32) {
-            if (!addr_known(esp32_map, sizeof esp32_map / sizeof esp32_map[0], load) ||
-                (len & 3u) != 0 || len >= MAX_SEG_LEN) {
-                return OTK_IMG_BAD_HEADER;
-            }
-        } else if (!addr_known(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0], load)) {
-            return OTK_IMG_WRONG_CHIP; /* not an ESP8266 address: built for another chip */
-        }
-        if (len > v->max_len - pos) {
-            return OTK_IMG_TRUNCATED;
-        }
-        if (esp32) {
-            if (!in_map(esp32_map, sizeof esp32_map / sizeof esp32_map[0], load, len)) {
-                return OTK_IMG_BAD_HEADER;
-            }
-            if (addr_known(esp32_mapped, sizeof esp32_mapped / sizeof esp32_mapped[0], load) &&
-                ((data_pos - base) % MMU_PAGE) != (load % MMU_PAGE)) {
-                return OTK_IMG_BAD_HEADER;
-            }
-        } else if (!in_map(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0], load, len)) {
+/* Whether a segment of len bytes loaded at load, its data at data_pos, fits the chip's memory
+ * map (and, on the ESP32, the segment length and MMU alignment rules). */
+static enum otk_image_result
+check_segment(const struct vctx *v, bool esp32, uint32_t base, uint32_t data_pos, uint32_t load,
+              uint32_t len)
+{
+    if (esp32) {
+        if (!addr_known(esp32_map, sizeof esp32_map / sizeof esp32_map[0], load) ||
+            (len & 3u) != 0 || len >= MAX_SEG_LEN) {
             return OTK_IMG_BAD_HEADER;
         }
-        while (pos - data_pos < len) {
-            uint32_t n = len - (pos - data_pos);
-
-            if (n > CHUNK) {
-                n = CHUNK;
-            }
-            r = read_at(v, pos, v->buf, n);
-            if (r != OTK_IMG_OK) {
-                return r;
-            }
-            if (s == 0 && pos == data_pos && n >= APP_DESC_LEN && info != NULL &&
-                !info->has_app_desc) {
-                parse_app_desc(v->buf, info);
-            }
-            for (uint32_t i = 0; i < n; i++) {
-                sum ^= v->buf[i];
-            }
-            pos += n;
-        }
+    } else if (!addr_known(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0], load)) {
+        return OTK_IMG_WRONG_CHIP; /* not an ESP8266 address: built for another chip */
     }
-
-    /* Zero padding, then the checksum byte at the last position of a 16-byte line. The padding
-     * content is not checked: the ROM does not either. */
-    {
-        uint32_t ck_pos = pos;
-
-        while ((ck_pos - base + 1u) % 16u != 0) {
-            ck_pos++;
+    if (len > v->max_len - data_pos) {
+        return OTK_IMG_TRUNCATED;
+    }
+    if (esp32) {
+        if (!in_map(esp32_map, sizeof esp32_map / sizeof esp32_map[0], load, len)) {
+            return OTK_IMG_BAD_HEADER;
         }
-        if (ck_pos - pos > 0) {
-            r = read_at(v, pos, v->buf, ck_pos - pos);
-            if (r != OTK_IMG_OK) {
-                return r;
-            }
+        if (addr_known(esp32_mapped, sizeof esp32_mapped / sizeof esp32_mapped[0], load) &&
+            ((data_pos - base) % MMU_PAGE) != (load % MMU_PAGE)) {
+            return OTK_IMG_BAD_HEADER;
         }
-        r = read_at(v, ck_pos, v->buf, 1);
+    } else if (!in_map(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0], load, len)) {
+        return OTK_IMG_BAD_HEADER;
+    }
+    return OTK_IMG_OK;
+}
+
+/* Segment s at *pos: its header, its checks, its data into the checksum (the first segment's
+ * start may hold the app description). */
+static enum otk_image_result
+parse_segment(struct vctx *v, bool esp32, uint32_t base, unsigned s, uint32_t *pos, uint8_t *sum,
+              struct otk_image_info *info)
+{
+    uint8_t sh[SEG_HDR_LEN];
+    uint32_t load, len, data_pos;
+    enum otk_image_result r = read_at(v, *pos, sh, SEG_HDR_LEN);
+
+    if (r != OTK_IMG_OK) {
+        return r;
+    }
+    load = otk__get_u32(sh);
+    len = otk__get_u32(sh + 4);
+    data_pos = *pos + SEG_HDR_LEN;
+    r = check_segment(v, esp32, base, data_pos, load, len);
+    if (r != OTK_IMG_OK) {
+        return r;
+    }
+    for (*pos = data_pos; *pos - data_pos < len;) {
+        uint32_t n = len - (*pos - data_pos);
+
+        if (n > CHUNK) {
+            n = CHUNK;
+        }
+        r = read_at(v, *pos, v->buf, n);
         if (r != OTK_IMG_OK) {
             return r;
         }
-        if (check_sum && v->buf[0] != sum) {
-            return OTK_IMG_BAD_CHECKSUM;
+        if (s == 0 && *pos == data_pos && n >= APP_DESC_LEN && info != NULL &&
+            !info->has_app_desc) {
+            parse_app_desc(v->buf, info);
         }
-        pos = ck_pos + 1;
+        for (uint32_t i = 0; i < n; i++) {
+            *sum ^= v->buf[i];
+        }
+        *pos += n;
     }
+    return OTK_IMG_OK;
+}
+
+/* After the segments: zero padding, then the checksum byte at the last position of a 16-byte
+ * line (the padding content is not checked: the ROM does not either), then the appended hash. */
+static enum otk_image_result
+parse_trailer(struct vctx *v, uint32_t base, bool check_sum, uint8_t sum, uint32_t *pos)
+{
+    uint32_t ck_pos = *pos;
+    enum otk_image_result r;
+
+    while ((ck_pos - base + 1u) % 16u != 0) {
+        ck_pos++;
+    }
+    if (ck_pos - *pos > 0) {
+        r = read_at(v, *pos, v->buf, ck_pos - *pos);
+        if (r != OTK_IMG_OK) {
+            return r;
+        }
+    }
+    r = read_at(v, ck_pos, v->buf, 1);
+    if (r != OTK_IMG_OK) {
+        return r;
+    }
+    if (check_sum && v->buf[0] != sum) {
+        return OTK_IMG_BAD_CHECKSUM;
+    }
+    *pos = ck_pos + 1;
     if (v->hashing) {
         uint8_t want[SHA256_LEN];
         uint8_t got[SHA256_LEN];
 
         v->hashing = false;
-        r = read_at(v, pos, want, SHA256_LEN);
+        r = read_at(v, *pos, want, SHA256_LEN);
         if (r != OTK_IMG_OK) {
             return r;
         }
@@ -275,10 +288,35 @@ parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_
         if (memcmp(want, got, SHA256_LEN) != 0) {
             return OTK_IMG_BAD_HASH;
         }
-        pos += SHA256_LEN;
+        *pos += SHA256_LEN;
     }
-    *end = pos;
     return OTK_IMG_OK;
+}
+
+/* Parse one image at relative position base. esp32 selects the 24-byte extended header, the
+ * ESP32 memory map, the 4-byte segment length rule, the MMU alignment rule and the appended
+ * hash. *end gets the position after the image. */
+static enum otk_image_result
+parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_image_info *info,
+          uint32_t *end)
+{
+    uint32_t pos = base + (esp32 ? ESP32_HDR_LEN : ESP8266_HDR_LEN);
+    uint8_t sum = CHECKSUM_SEED;
+    uint8_t nseg = 0;
+    enum otk_image_result r;
+
+    v->hashing = false;
+    r = parse_header(v, esp32, base, info, &nseg);
+    for (unsigned s = 0; r == OTK_IMG_OK && s < nseg; s++) {
+        r = parse_segment(v, esp32, base, s, &pos, &sum, info);
+    }
+    if (r == OTK_IMG_OK) {
+        r = parse_trailer(v, base, check_sum, sum, &pos);
+    }
+    if (r == OTK_IMG_OK) {
+        *end = pos;
+    }
+    return r;
 }
 
 static enum otk_image_result
