@@ -14,9 +14,28 @@
 #include "proto.h"
 #include "updater.h"
 
+/* Until include/otakit/config.h holds them: which protocol servers a device build carries. */
+#ifndef OTK_CFG_PROTO_ARDUINO
+#define OTK_CFG_PROTO_ARDUINO 1 /* the ArduinoOTA server (UDP invitation, connection back) */
+#endif
+#ifndef OTK_CFG_PROTO_NATIVE
+#define OTK_CFG_PROTO_NATIVE 1 /* ESPHome's native protocol server (include/otakit/native.h) */
+#endif
+#ifndef OTK_CFG_NATIVE_MD5_AUTH
+#define OTK_CFG_NATIVE_MD5_AUTH                                                                    \
+    0 /* MD5 challenge for pre-2025.10 ESPHome clients (ESPHome                                    \
+         removed it against downgrade attacks) */
+#endif
+#ifndef OTK_CFG_NOISE
+/* Noise encryption for the native protocol (crypto is the port's); 1 once src/core/noise.c is in */
+#define OTK_CFG_NOISE 0
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+struct otk_nat;
 
 enum otk_dev_state {
     OTK_DEV_IDLE = 0,
@@ -116,6 +135,9 @@ struct otk_dev {
     char msg[OTK_DEV_MSG_MAX];
     struct otk_dev_throttle throttle[OTK_DEV_THROTTLE_SLOTS];
     struct otk_dev_throttle throttle_rest; /* sources evicted from throttle[] */
+#if OTK_CFG_PROTO_NATIVE
+    struct otk_nat *nat; /* the native protocol's state (otk_dev_native_attach), or NULL */
+#endif
 };
 
 /** Initialise a device. sector_buf: OTK_SECTOR_SIZE bytes owned by the caller.
@@ -197,7 +219,7 @@ struct otk_dev_input otk_dev_input(struct otk_dev *d);
 enum otk_dev_state otk_dev_state(const struct otk_dev *d);
 const char *otk_dev_state_str(enum otk_dev_state s);
 
-/** Whether an update is running (between START and END/ERROR). */
+/** Whether an update is running (between START and END/ERROR), by either protocol. */
 bool otk_dev_update_running(const struct otk_dev *d);
 
 #ifdef __cplusplus

@@ -71,9 +71,10 @@ struct otk_addr {
     uint16_t port;  /* host byte order */
 };
 
-/** Network for the device side of ArduinoOTA: a bound UDP socket, and one TCP client that
- *  connects back to the uploader. Non-blocking; completion is reported by the port calling
- *  otk_dev_on_connected() / otk_dev_on_tcp_data() / otk_dev_on_tcp_closed(). */
+/** Network for the device side: for ArduinoOTA a bound UDP socket and one TCP client that
+ *  connects back to the uploader; for the native protocol one accepted TCP connection.
+ * Non-blocking; completion is reported by the port calling otk_dev_on_connected() /
+ * otk_dev_on_tcp_data() / otk_dev_on_tcp_closed(). */
 struct otk_net_ops {
     /** Send one datagram from the OTA UDP port. OTK_OK or OTK_ERR_IO. */
     int (*udp_send)(void *user, const struct otk_addr *to, const void *buf, size_t len);
@@ -88,6 +89,12 @@ struct otk_net_ops {
      *  discarded, the peer sees a reset (lwIP tcp_abort, BSD SO_LINGER 0); no closed event
      *  follows. The engine never calls it; a stage in front of it may (a link that dies). */
     void (*tcp_abort)(void *user);
+    /* ESPHome's native protocol (include/otakit/native.h): the one connection the port accepted
+     * on its listening TCP port. May be NULL in a device that serves only ArduinoOTA. */
+    /** Queue len bytes (responses, at most a few dozen bytes); as tcp_send. */
+    int (*nat_send)(void *user, const void *buf, size_t len);
+    /** Close the accepted connection (after flushing what was queued). */
+    void (*nat_close)(void *user);
     void *user;
 };
 

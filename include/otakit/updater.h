@@ -81,6 +81,11 @@ void otk_upd_init(struct otk_updater *u, enum otk_profile profile,
 enum otk_upd_reason otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd,
                                   int running_slot, const char *md5hex);
 
+/** The MD5 to check at end(), for a protocol that sends it after the size (ESPHome's native
+ *  one): md5hex holds len characters, 32 hex digits of either case. Only while running.
+ *  @return true, or false (not 32 hex digits, or no update running: nothing changes). */
+bool otk_upd_set_md5(struct otk_updater *u, const char *md5hex, size_t len);
+
 /** Accept image bytes. @return len on success; 0 on failure (see otk_upd_reason_of; the update
  *  is then aborted). More bytes than remain is OTK_UPD_SPACE, as on the ESP32 core. An
  *  application image whose first OTK_IMAGE_HEAD_LEN bytes name another chip is

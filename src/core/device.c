@@ -11,7 +11,9 @@
 
 #include "otakit/device.h"
 #include "otakit/err.h"
+#include "otakit/native.h"
 
+#include "device_priv.h"
 #include "text.h"
 
 #define DEFAULT_RX_TIMEOUT_MS   1000u  /* the cores' _ota_timeout */
@@ -173,6 +175,33 @@ throttle_success(struct otk_dev *d, const struct otk_addr *from)
         memset(t, 0, sizeof *t);
     memset(&d->throttle_rest, 0, sizeof d->throttle_rest);
 }
+
+#if OTK_CFG_PROTO_NATIVE
+/* The native protocol server (native.c) shares the throttle and "one update at a time". */
+bool
+otk__dev_throttled(struct otk_dev *d, const struct otk_addr *from, uint32_t now)
+{
+    return throttled(d, from, now);
+}
+
+void
+otk__dev_throttle_failure(struct otk_dev *d, const struct otk_addr *from, uint32_t now)
+{
+    throttle_failure(d, from, now);
+}
+
+void
+otk__dev_throttle_success(struct otk_dev *d, const struct otk_addr *from)
+{
+    throttle_success(d, from);
+}
+
+bool
+otk__dev_arduino_busy(const struct otk_dev *d)
+{
+    return d->state != OTK_DEV_IDLE && d->state != OTK_DEV_WAIT_AUTH;
+}
+#endif
 
 /* "ERROR[n]: ", what ESP8266's Update.printError() puts before the text. */
 static void
@@ -374,6 +403,10 @@ otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_
      * uploader retransmits its invitation and gets the rebooted device. */
     if (d->state == OTK_DEV_REBOOTING)
         return;
+#if OTK_CFG_PROTO_NATIVE
+    if (otk__nat_rebooting(d))
+        return;
+#endif
     if (d->state == OTK_DEV_WAIT_AUTH && ours && otk_proto_peek_cmd(data, len) == OTK_CMD_AUTH) {
         handle_answer(d, from, data, len, now_ms);
         return;
@@ -404,6 +437,13 @@ otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_
     if (d->state == OTK_DEV_WAIT_AUTH &&
         time_reached(now_ms, d->deadline - d->cfg.auth_timeout_ms + AUTH_GRACE_MS))
         abandon_challenge(d, now_ms);
+#if OTK_CFG_PROTO_NATIVE
+    /* One update at a time across both protocols: a native update holds the writer. */
+    if (d->state == OTK_DEV_IDLE && otk__nat_holds_writer(d)) {
+        reply_refused(d, from, OTK_UPD_RUNNING);
+        return;
+    }
+#endif
     if (d->state == OTK_DEV_IDLE) {
         begin_exchange(d, from, &inv, now_ms);
         return;
@@ -593,6 +633,9 @@ tick_receiving(struct otk_dev *d, uint32_t now)
 void
 otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
 {
+#if OTK_CFG_PROTO_NATIVE
+    otk__nat_tick(d, now_ms);
+#endif
     if (!d->has_deadline || !time_reached(now_ms, d->deadline))
         return;
     switch (d->state) {
@@ -631,6 +674,18 @@ otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
 bool
 otk_dev_next_deadline(const struct otk_dev *d, uint32_t *at)
 {
+#if OTK_CFG_PROTO_NATIVE
+    uint32_t nat_at;
+
+    if (otk__nat_next_deadline(d, &nat_at)) {
+        /* The earlier of the two sides' deadlines. */
+        if (d->has_deadline && (int32_t)(d->deadline - nat_at) < 0)
+            nat_at = d->deadline;
+        if (at)
+            *at = nat_at;
+        return true;
+    }
+#endif
     if (d->has_deadline && at)
         *at = d->deadline;
     return d->has_deadline;
@@ -647,6 +702,11 @@ otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms)
 {
     int r;
 
+#if OTK_CFG_PROTO_NATIVE
+    r = otk__nat_idle(d);
+    if (r != 0)
+        return r > 0; /* (a failed erase already ended the native update) */
+#endif
     /* Only once the connection is on its way: an erase before the "OK" would delay it. */
     if (d->state != OTK_DEV_CONNECTING && d->state != OTK_DEV_RECEIVING)
         return false;
@@ -662,6 +722,10 @@ otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms)
 int
 otk_dev_pre_erase(struct otk_dev *d)
 {
+#if OTK_CFG_PROTO_NATIVE
+    if (otk_dev_native_busy(d))
+        return 0;
+#endif
     return d->state == OTK_DEV_IDLE ? otk_upd_pre_erase(&d->upd, d->cfg.running_slot) : 0;
 }
 
@@ -696,5 +760,9 @@ otk_dev_state_str(enum otk_dev_state s)
 bool
 otk_dev_update_running(const struct otk_dev *d)
 {
+#if OTK_CFG_PROTO_NATIVE
+    if (d->nat && d->nat->started)
+        return true;
+#endif
     return d->state >= OTK_DEV_CONNECT_WAIT && d->state <= OTK_DEV_FINISHING;
 }

@@ -229,6 +229,27 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
     return OTK_UPD_OK;
 }
 
+bool
+otk_upd_set_md5(struct otk_updater *u, const char *md5hex, size_t len)
+{
+    char lower[33];
+
+    if (!u->running || len != 32) {
+        return false;
+    }
+    for (size_t i = 0; i < 32; i++) {
+        int v = otk__hex_value(md5hex[i]);
+
+        if (v < 0) {
+            return false;
+        }
+        lower[i] = "0123456789abcdef"[v];
+    }
+    lower[32] = '\0';
+    memcpy(u->md5_expected, lower, sizeof lower);
+    return true;
+}
+
 /* A 64 KB block erase costs about as much as 3.3 (ESP32: 150 / 45 ms) to 4 (ESP8266: 200 / 50
  * ms) sector erases: at the image's tail a block beats the sectors it replaces from this many
  * sectors on. */
