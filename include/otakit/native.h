@@ -91,7 +91,7 @@ struct otk_nat {
     uint16_t need; /* bytes the current field needs */
     uint16_t have; /* ...and has */
     uint8_t field[OTK_NAT_FIELD_MAX];
-    char nonce[OTK_SHA256_HEX_LEN]; /* the challenge's nonce, hex */
+    char nonce[OTK_SHA256_HEX_LEN + 1]; /* the challenge's nonce, hex (and otk_hex's NUL) */
     uint8_t nonce_len;
 #if OTK_CFG_NOISE
     struct otk_noise noise;

@@ -234,7 +234,7 @@ check_answer(struct otk_dev *d, uint32_t now)
     const struct otk_crypto_ops *c = d->crypto;
     union otk_hash_ctx h;
     uint8_t digest[32];
-    char hex[OTK_SHA256_HEX_LEN];
+    char hex[OTK_SHA256_HEX_LEN + 1];
     size_t l = n->nonce_len, pl = strlen(n->cfg.password);
     bool ok;
 

@@ -50,6 +50,26 @@ tcp_close(void *user)
     n->closes++;
 }
 
+static int
+nat_send(void *user, const void *buf, size_t len)
+{
+    struct fakenet *n = user;
+    size_t room = sizeof n->nat - n->nat_len;
+
+    if (len > room)
+        len = room;
+    memcpy(n->nat + n->nat_len, buf, len);
+    n->nat_len += len;
+    return OTK_OK;
+}
+
+static void
+nat_close(void *user)
+{
+    struct fakenet *n = user;
+    n->nat_closes++;
+}
+
 void
 fakenet_init(struct fakenet *n)
 {
@@ -58,6 +78,8 @@ fakenet_init(struct fakenet *n)
     n->ops.tcp_connect = tcp_connect;
     n->ops.tcp_send = tcp_send;
     n->ops.tcp_close = tcp_close;
+    n->ops.nat_send = nat_send;
+    n->ops.nat_close = nat_close;
     n->ops.user = n;
 }
 

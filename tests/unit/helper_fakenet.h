@@ -21,6 +21,10 @@ struct fakenet {
     char tcp[8192]; /* TCP bytes sent, NUL-terminated (truncated if longer) */
     size_t tcp_len;
     int closes;
+    /* the native protocol's accepted connection (net->nat_send / nat_close) */
+    uint8_t nat[4096]; /* bytes sent, truncated if longer */
+    size_t nat_len;
+    int nat_closes;
 };
 
 void fakenet_init(struct fakenet *n);
