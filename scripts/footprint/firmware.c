@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* What a device firmware calls of otakit: boot-time slot selection, the ArduinoOTA engine fed
- * from the network stack, and confirmation of a new image. scripts/check-core links this with
+/* What a device firmware calls of otakit: boot-time slot selection, the engine fed from the
+ * network stack (the ArduinoOTA server, ESPHome's native one, or both, as OTK_CFG_PROTO_* say),
+ * and confirmation of a new image. scripts/check-core links this with
  * --gc-sections, as firmware is linked, to measure the bytes of the core a device carries.
  * The ops tables and buffers are the port's (undefined here: the link only sizes the core). */
 #include "otakit/device.h"
 #include "otakit/err.h"
+#include "otakit/native.h"
 #include "otakit/slots.h"
 
 extern const struct otk_net_ops fw_net;
@@ -14,6 +16,11 @@ extern const struct otk_dev_config fw_config;
 extern const struct otk_dev_hooks fw_hooks;
 extern struct otk_dev fw_dev;
 extern uint8_t fw_sector_buf[4096];
+#if OTK_CFG_PROTO_NATIVE
+extern struct otk_nat fw_nat;
+extern const struct otk_nat_config fw_nat_config;
+extern void fw_refuse_native(void);
+#endif
 
 /* One event from the port: which entry point of the engine it reaches. */
 struct fw_event {
@@ -42,8 +49,13 @@ fw_main(void)
     if (otk_dev_init(&fw_dev, &fw_config, &fw_net, &fw_flash, &fw_crypto, &fw_hooks,
                      fw_sector_buf) != OTK_OK)
         return -1;
+#if OTK_CFG_PROTO_NATIVE
+    if (otk_dev_native_attach(&fw_dev, &fw_nat, &fw_nat_config) != OTK_OK)
+        return -1;
+#endif
     while (fw_next_event(&ev)) {
         switch (ev.kind) {
+#if OTK_CFG_PROTO_ARDUINO
         case 0:
             otk_dev_on_datagram(&fw_dev, &ev.from, ev.data, ev.len, ev.now_ms);
             break;
@@ -57,6 +69,19 @@ fw_main(void)
         case 3:
             otk_dev_on_tcp_closed(&fw_dev, ev.now_ms);
             break;
+#endif
+#if OTK_CFG_PROTO_NATIVE
+        case 4:
+            if (!otk_dev_on_native_accept(&fw_dev, &ev.from, ev.now_ms))
+                fw_refuse_native();
+            break;
+        case 5:
+            (void)otk_dev_on_native_data(&fw_dev, ev.data, ev.len, ev.now_ms);
+            break;
+        case 6:
+            otk_dev_on_native_closed(&fw_dev, ev.now_ms);
+            break;
+#endif
         default:
             if (!otk_dev_on_idle(&fw_dev, ev.now_ms) && otk_dev_next_deadline(&fw_dev, &at))
                 otk_dev_tick(&fw_dev, ev.now_ms);

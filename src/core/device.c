@@ -616,6 +616,7 @@ otk_dev_on_tcp_closed(struct otk_dev *d, uint32_t now_ms)
     }
 }
 
+#if OTK_CFG_PROTO_ARDUINO
 static void
 tick_receiving(struct otk_dev *d, uint32_t now)
 {
@@ -630,12 +631,10 @@ tick_receiving(struct otk_dev *d, uint32_t now)
     fail_update(d, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM, true);
 }
 
-void
-otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
+/* The ArduinoOTA side's deadline: its pauses, its timeouts, its reboot. */
+static void
+arduino_tick(struct otk_dev *d, uint32_t now_ms)
 {
-#if OTK_CFG_PROTO_NATIVE
-    otk__nat_tick(d, now_ms);
-#endif
     if (!d->has_deadline || !time_reached(now_ms, d->deadline))
         return;
     switch (d->state) {
@@ -669,6 +668,18 @@ otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
         d->has_deadline = false;
         break;
     }
+}
+#endif
+
+void
+otk_dev_tick(struct otk_dev *d, uint32_t now_ms)
+{
+#if OTK_CFG_PROTO_NATIVE
+    otk__nat_tick(d, now_ms);
+#endif
+#if OTK_CFG_PROTO_ARDUINO
+    arduino_tick(d, now_ms);
+#endif
 }
 
 bool
@@ -704,7 +715,7 @@ otk_dev_on_idle(struct otk_dev *d, uint32_t now_ms)
 
 #if OTK_CFG_PROTO_NATIVE
     r = otk__nat_idle(d);
-    if (r != 0)
+    if (r != 0 || !OTK_CFG_PROTO_ARDUINO)
         return r > 0; /* (a failed erase already ended the native update) */
 #endif
     /* Only once the connection is on its way: an erase before the "OK" would delay it. */

@@ -652,6 +652,15 @@ otk_dev_on_native_data(struct otk_dev *d, const uint8_t *data, size_t len, uint3
 
 /* ---- connection ---- */
 
+static bool
+terminated(const char *s, size_t cap)
+{
+    for (size_t i = 0; i < cap; i++)
+        if (s[i] == '\0')
+            return true;
+    return false;
+}
+
 int
 otk_dev_native_attach(struct otk_dev *d, struct otk_nat *n, const struct otk_nat_config *cfg)
 {
@@ -660,7 +669,7 @@ otk_dev_native_attach(struct otk_dev *d, struct otk_nat *n, const struct otk_nat
     if (!d || !n || !cfg || cfg->version > OTK_NAT_VERSION_2 || !d->net->nat_send ||
         !d->net->nat_close)
         return OTK_ERR_ARG;
-    if (memchr(cfg->password, '\0', sizeof cfg->password) == NULL)
+    if (!terminated(cfg->password, sizeof cfg->password))
         return OTK_ERR_ARG;
     if (cfg->noise != OTK_NAT_NOISE_OFF &&
         (!OTK_CFG_NOISE || !d->crypto->x25519 || memcmp(cfg->key, zero, sizeof zero) == 0))
