@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "noise_key.h"
 #include "json.h"
 #include "opts.h"
 #include "emu.h"
@@ -43,6 +44,8 @@ struct dev_out {
     bool status_open; /* a "\r" status line is on screen without its newline */
     bool in_update;
     bool has_password;
+    const struct otk_nat_config *native; /* NULL: the native protocol is not served */
+    bool arduino_off;
     enum otk_auth_variant auth;
     const char *flash;
     bool gateway;      /* the status line shows the OTA lock's progress reports */
@@ -268,6 +271,34 @@ report_boot(struct dev_out *o, const char *what, const struct otk_emu_boot *b)
     fflush(stdout);
 }
 
+static const char *const noise_modes[] = {"off", "offered", "required"};
+
+/* The listening event's protocol fields: "protocols" and the native server's settings. */
+static void
+report_protocols_json(const struct dev_out *o)
+{
+    const struct otk_nat_config *n = o->native;
+
+    printf(",\"protocols\":[%s%s%s]", o->arduino_off ? "" : "\"arduino\"",
+           !o->arduino_off && n ? "," : "", n ? "\"esphome\"" : "");
+    if (n)
+        printf(",\"native\":{\"version\":%u,\"password\":%s,\"encryption\":\"%s\"}",
+               (unsigned)n->version, n->password[0] ? "true" : "false", noise_modes[n->noise]);
+}
+
+static void
+report_native_text(const struct dev_out *o, const struct otk_emu_report *r)
+{
+    const struct otk_nat_config *n = o->native;
+
+    if (!n || o->quiet)
+        return;
+    printf("otakit device: ESPHome native protocol v%u on TCP %s:%u (%s, encryption %s)%s\n",
+           (unsigned)n->version, r->text, (unsigned)r->port,
+           n->password[0] ? "password, SHA-256 auth" : "no password", noise_modes[n->noise],
+           o->arduino_off ? "; ArduinoOTA not served" : "");
+}
+
 static void
 report_listening(struct dev_out *o, const struct otk_emu_report *r)
 {
@@ -283,10 +314,15 @@ report_listening(struct dev_out *o, const struct otk_emu_report *r)
             cli_json_str(stdout, r->mdns_name);
         else
             fputs("null", stdout);
+        report_protocols_json(o);
         json_end();
     } else {
+        report_native_text(o, r);
         if (r->mdns_name && !o->quiet)
-            printf("otakit device: advertised by mDNS as %s.local (_arduino._tcp)\n", r->mdns_name);
+            printf("otakit device: advertised by mDNS as %s.local (%s)\n", r->mdns_name,
+                   o->arduino_off ? "_esphomelib._tcp"
+                   : o->native    ? "_arduino._tcp, _esphomelib._tcp"
+                                  : "_arduino._tcp");
         printf("otakit device: %s listening on %s:%u (%s), flash %s\n",
                otk_emu_profile_str(o->profile), r->text, (unsigned)r->port,
                !o->has_password          ? "no password"
@@ -515,6 +551,10 @@ enum device_opt {
     D_BIND,
     D_PASSWORD,
     D_PASSWORD_HASH,
+    D_PROTOCOL,
+    D_KEY,
+    D_REQUIRE_ENCRYPTION,
+    D_NATIVE_VERSION,
     D_FLASH,
     D_FLASH_TIMING,
     D_ONCE,
@@ -546,7 +586,8 @@ static const struct cli_opt device_opts_table[] = {
     {0, NULL, NULL, 0,
      "usage: otakit device [options]\n"
      "\n"
-     "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates.\n"
+     "Run an emulated ESP32/ESP8266 that accepts ArduinoOTA (espota) updates and ESPHome's\n"
+     "native OTA protocol (espota2, on TCP, same port number).\n"
      "\n"
      "options:\n"},
     {0, "profile", "esp32|esp8266", D_PROFILE, "chip profile (default esp32)"},
@@ -556,7 +597,17 @@ static const struct cli_opt device_opts_table[] = {
     {0, "bind", "ADDR", D_BIND, "IPv4 address to bind (default 127.0.0.1)"},
     {0, "password", "PW", D_PASSWORD, "require this password"},
     {0, "password-hash", "HEX", D_PASSWORD_HASH,
-     "require the password whose stored hash is HEX\n(MD5 hex, or SHA-256 hex for pbkdf2)"},
+     "require the password whose stored hash is HEX\n(MD5 hex, or SHA-256 hex for pbkdf2; "
+     "ArduinoOTA\nonly: the native protocol needs the password)"},
+    {0, "protocol", "arduino|esphome|both", D_PROTOCOL,
+     "protocols served (default both; without\n--protocol, --password-hash serves ArduinoOTA "
+     "only)"},
+    {0, "key", "BASE64", D_KEY,
+     "native protocol: offer Noise encryption with this\nkey (ESPHome's api encryption key)"},
+    {0, "require-encryption", NULL, D_REQUIRE_ENCRYPTION,
+     "native protocol: refuse clients without the key\n(0x94), as ESPHome's `ota: encryption:`"},
+    {0, "native-version", "1|2", D_NATIVE_VERSION,
+     "native protocol version announced (default 2;\n1 sends no chunk acks)"},
     {0, "flash", "FILE", D_FLASH, "flash file (default otakit-<profile>.flash)"},
     {0, "flash-timing", "realistic|instant", D_FLASH_TIMING,
      "flash erase/program delays (default instant)"},
@@ -572,7 +623,8 @@ static const struct cli_opt device_opts_table[] = {
     {0, "quiet", NULL, D_QUIET, "no status line, no informational lines"},
     {'q', NULL, NULL, D_QUIET, NULL},
     {0, "name", "NAME", D_NAME,
-     "device name: mDNS host NAME.local and instance of\n_arduino._tcp (default esp32-XXXXXX /\n"
+     "device name: mDNS host NAME.local and instance of\n_arduino._tcp / _esphomelib._tcp "
+     "(default esp32-XXXXXX /\n"
      "esp8266-XXXXXX, the digits from the flash file)"},
     {0, "no-mdns", NULL, D_NO_MDNS, "do not advertise the device by mDNS"},
     {0, NULL, NULL, 0, "\nnetwork model (docs/EMULATOR.md):\n"},
@@ -628,6 +680,9 @@ struct device_opts {
     struct otk_gw_config gw;
     struct otk_faults faults;
     const char *auth, *password, *hash, *flash, *name;
+    const char *protocol, *key, *native_version; /* the native protocol's options */
+    bool require_encryption;
+    struct otk_nat_config native;
     long port; /* -1: the profile's */
     bool json, quiet, gateway, gw_opts, no_mdns, help;
     char flash_default[64]; /* otakit-<profile>.flash */
@@ -680,6 +735,9 @@ device_flag(struct device_opts *d, int id)
     case D_NO_OTA_LOCK:
         d->gw.lock = false;
         d->gw_opts = true;
+        break;
+    case D_REQUIRE_ENCRYPTION:
+        d->require_encryption = true;
         break;
     default: /* D_NO_MDNS */
         d->no_mdns = true;
@@ -849,6 +907,15 @@ device_apply(void *ctx, const struct cli_opt *op, const char *v)
     case D_PASSWORD:
         d->password = v;
         return 0;
+    case D_PROTOCOL:
+        d->protocol = v;
+        return 0;
+    case D_KEY:
+        d->key = v;
+        return 0;
+    case D_NATIVE_VERSION:
+        d->native_version = v;
+        return 0;
     case D_FLASH:
         d->flash = v;
         return 0;
@@ -896,6 +963,55 @@ device_secret(struct device_opts *d)
     return -1;
 }
 
+/* --protocol, --key, --require-encryption, --native-version: the native server's settings.
+ * The native protocol checks the password itself (ESPHome keeps it in plain), so a device
+ * given only a hash serves ArduinoOTA alone unless told otherwise (then it is an error).
+ * @return -1 to go on, or the exit code. */
+static int
+device_native(struct device_opts *d)
+{
+    struct otk_nat_config *nc = &d->native;
+    const char *protocol = d->protocol;
+    bool native = true, arduino = true;
+
+    if (protocol && !strcmp(protocol, "arduino"))
+        native = false;
+    else if (protocol && !strcmp(protocol, "esphome"))
+        arduino = false;
+    else if (protocol && strcmp(protocol, "both"))
+        return cli_usage_error("device", "unknown protocol '%s' (arduino, esphome or both)",
+                               protocol);
+    if (d->hash && native && protocol)
+        return cli_usage_error("device", "%s",
+                               "the native protocol needs --password (ESPHome devices check "
+                               "the password itself, not a hash): use --protocol arduino");
+    if (d->hash && !protocol)
+        native = false;
+    if ((d->key || d->require_encryption || d->native_version) && !native)
+        return cli_usage_error("device", "%s",
+                               "--key, --require-encryption and --native-version are for the "
+                               "native protocol (--protocol esphome or both)");
+    if (d->password && strlen(d->password) >= sizeof nc->password)
+        return cli_usage_error("device", "--password is longer than %u bytes",
+                               (unsigned)(sizeof nc->password - 1));
+    if (d->password)
+        snprintf(nc->password, sizeof nc->password, "%s", d->password);
+    if (d->key && cli_noise_key(d->key, nc->key) != 0)
+        return cli_usage_error("device", "--key '%s' is not the base64 of 32 bytes (not all zero)",
+                               d->key);
+    if (d->require_encryption && !d->key)
+        return cli_usage_error("device", "%s", "--require-encryption needs --key");
+    nc->noise = d->require_encryption ? OTK_NAT_NOISE_REQUIRED
+                : d->key              ? OTK_NAT_NOISE_OFFERED
+                                      : OTK_NAT_NOISE_OFF;
+    if (d->native_version && strcmp(d->native_version, "1") && strcmp(d->native_version, "2"))
+        return cli_usage_error("device", "bad --native-version '%s' (1 or 2)", d->native_version);
+    nc->version = d->native_version ? (uint8_t)(d->native_version[0] - '0') : 2;
+    d->cfg.native = native ? nc : NULL;
+    d->cfg.arduino_off = !arduino;
+    return -1;
+}
+
 /* Check what the options say together and complete the emulator's settings from them.
  * @return -1 to go on, or the exit code. */
 static int
@@ -925,7 +1041,8 @@ device_settle(struct device_opts *d)
         d->port = cfg->profile == OTK_PROFILE_ESP8266 ? OTK_PORT_ESP8266 : OTK_PORT_ESP32;
     cfg->port = (uint16_t)d->port;
     cfg->password = d->password;
-    return device_secret(d);
+    int rc = device_native(d);
+    return rc >= 0 ? rc : device_secret(d);
 }
 
 /* The flash file and the device's name, by default from the profile and the flash file. */
@@ -960,6 +1077,8 @@ device_run(struct device_opts *d, struct dev_out *out)
     out->profile = cfg->profile;
     out->last_decile = -1;
     out->has_password = cfg->secret[0] != '\0';
+    out->native = cfg->native;
+    out->arduino_off = cfg->arduino_off;
     out->auth = cfg->auth;
     out->flash = cfg->flash_path;
     out->min_rate = cfg->min_rate ? cfg->min_rate : 1024;

@@ -30,6 +30,8 @@ struct otk_emu {
     const struct otk_emu_config *cfg;
     struct otk_flashsim fs;
     struct otk_netdev nd;
+    struct otk_netnat nn; /* the native protocol's listener (cfg->native) */
+    struct otk_nat nat;   /* ...and its engine state */
     struct otk_dev dev;
     struct otk_layout layout;
     uint8_t sector_buf[OTK_SECTOR_SIZE];
@@ -184,7 +186,14 @@ on_dev_event(void *user, const struct otk_dev_event *ev)
     if (ev->type == OTK_EV_END) {
         e->update_ok = true;
     } else if (ev->type == OTK_EV_ERROR && ev->ota_error == OTK_OTA_AUTH_ERROR) {
-        explain_auth(e, &why); /* an auth failure is not an update: keep waiting */
+        if (e->cfg->native && !e->datagram) {
+            /* the native protocol's refusal (no datagram in hand): the engine's words */
+            why.scheme = -1;
+            why.password = -1;
+            snprintf(why.text, sizeof why.text, "native protocol: %s", ev->text);
+        } else {
+            explain_auth(e, &why); /* an auth failure is not an update: keep waiting */
+        }
         r.auth = &why;
     } else if (ev->type == OTK_EV_ERROR) {
         e->update_failed = true;
@@ -326,6 +335,10 @@ engine_start(struct otk_emu *e)
     const struct otk_net_ops *net = e->link ? otk_link_ops(e->link) : otk_netdev_ops(&e->nd);
     int rc = otk_dev_init(&e->dev, &dc, net, otk_flashsim_ops(&e->fs), otk_posix_crypto(), &hooks,
                           e->sector_buf);
+    if (rc == OTK_OK && e->cfg->native) {
+        rc = otk_dev_native_attach(&e->dev, &e->nat, e->cfg->native);
+        otk_netnat_attach(&e->nn, &e->dev);
+    }
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));
@@ -370,11 +383,13 @@ finish(struct otk_emu *e, int code)
                     ls.udp_lost);
     }
     otk_netdev_flush(&e->nd, EXIT_FLUSH_MS);
+    otk_netnat_flush(&e->nn, EXIT_FLUSH_MS);
     otk_mdns_adv_stop(&e->adv); /* goodbye: caches forget the device now */
     otk_gw_free(e->gw);
     e->gw = NULL;
     report_end(e, code, otk_flashsim_op_count(&e->fs));
     otk_netdev_close(&e->nd);
+    otk_netnat_close(&e->nn);
     otk_flashsim_close(&e->fs);
     otk_link_free(e->link);
     e->link = NULL;
@@ -523,7 +538,8 @@ wait_events(struct otk_emu *e, struct pollfd *pfds)
     }
     if (otk_flashsim_powered_off(&e->fs))
         return 0; /* the cut came in the pre-erase: nothing to wait for */
-    int n = otk_netdev_pollfds(&e->nd, pfds, &timeout, now);
+    int n = e->cfg->arduino_off ? 0 : otk_netdev_pollfds(&e->nd, pfds, &timeout, now);
+    n += otk_netnat_pollfds(&e->nn, pfds + n, &timeout, now);
     if (e->gw)
         n += otk_gw_pollfds(e->gw, pfds + n, &timeout, now);
     n += otk_mdns_adv_pollfds(&e->adv, pfds + n, &timeout, now);
@@ -554,6 +570,7 @@ restart(struct otk_emu *e)
         otk_link_flush(e->link);
     otk_netdev_flush(&e->nd, 200);
     otk_netdev_reset(&e->nd);
+    otk_netnat_reset(&e->nn);
     if (e->link)
         otk_link_reset(e->link);
     int rc = boot(e);
@@ -595,13 +612,17 @@ after_pass(struct otk_emu *e)
 static int
 loop(struct otk_emu *e)
 {
-    struct pollfd pfds[OTK_NETDEV_NFDS + OTK_GW_NFDS + OTK_MDNS_ADV_NFDS];
+    struct pollfd pfds[OTK_NETDEV_NFDS + OTK_NETNAT_NFDS + OTK_GW_NFDS + OTK_MDNS_ADV_NFDS];
     while (!(e->cfg->stop && *e->cfg->stop)) {
         int n = wait_events(e, pfds);
         if (n < 0)
             return finish(e, OTK_EMU_EXIT_FAIL);
-        if (n > 0) {
-            otk_netdev_process(&e->nd, pfds, n, otk_posix_now_ms());
+        /* (n == 0 after an interrupted wait, or with nothing to poll: the engine's deadlines
+         * still run) */
+        if (!otk_flashsim_powered_off(&e->fs)) {
+            if (!e->cfg->arduino_off)
+                otk_netdev_process(&e->nd, pfds, n, otk_posix_now_ms());
+            otk_netnat_process(&e->nn, pfds, n, otk_posix_now_ms());
             if (e->link)
                 otk_link_process(e->link);
             if (e->gw)
@@ -614,6 +635,27 @@ loop(struct otk_emu *e)
             return code;
     }
     return otk_flashsim_powered_off(&e->fs) ? power_off(e) : finish(e, 0);
+}
+
+/* mDNS: _arduino._tcp for the ArduinoOTA server, _esphomelib._tcp for the native one. */
+static void
+advertise(struct otk_emu *e)
+{
+    const struct otk_emu_config *cfg = e->cfg;
+    char err[256] = "";
+
+    if (!cfg->mdns_name)
+        return;
+    if (!cfg->arduino_off &&
+        otk_mdns_adv_start(&e->adv, cfg->mdns_name, cfg->profile, cfg->secret[0] != '\0',
+                           otk_netdev_addr(&e->nd), otk_netdev_port(&e->nd), link_log, e, err,
+                           sizeof err) != OTK_OK)
+        report_text(e, OTK_EMU_REP_LOG, "mdns: _arduino._tcp not advertised: %s", err);
+    if (cfg->native &&
+        otk_mdns_adv_start_esphome(&e->adv, cfg->mdns_name, cfg->profile,
+                                   cfg->native->noise != OTK_NAT_NOISE_OFF, otk_netdev_addr(&e->nd),
+                                   otk_netdev_port(&e->nd), link_log, e, err, sizeof err) != OTK_OK)
+        report_text(e, OTK_EMU_REP_LOG, "mdns: _esphomelib._tcp not advertised: %s", err);
 }
 
 int
@@ -656,6 +698,27 @@ otk_emu_run(const struct otk_emu_config *cfg)
         free(e);
         return OTK_EMU_EXIT_FAIL;
     }
+    e->nn.listen_fd = e->nn.conn_fd = e->nn.linger_fd = -1;
+    if (cfg->native) {
+        rc = otk_netnat_open(&e->nn, cfg->bind_addr, otk_netdev_port(&e->nd), err, sizeof err);
+        /* --port 0: the UDP port was free, its TCP twin may not be; draw another pair */
+        for (int tries = 0; rc == OTK_ERR_BUSY && cfg->port == 0 && tries < 8; tries++) {
+            otk_netdev_close(&e->nd);
+            rc = otk_netdev_open(&e->nd, cfg->bind_addr, 0, tcp_window(cfg), err, sizeof err);
+            if (rc == OTK_OK)
+                rc = otk_netnat_open(&e->nn, cfg->bind_addr, otk_netdev_port(&e->nd), err,
+                                     sizeof err);
+        }
+        if (rc != OTK_OK) {
+            report_text(e, OTK_EMU_REP_FATAL, "network: %s", err);
+            report_end(e, OTK_EMU_EXIT_FAIL, 0);
+            otk_netdev_close(&e->nd);
+            otk_flashsim_close(&e->fs);
+            free(e);
+            return OTK_EMU_EXIT_FAIL;
+        }
+        otk_netdev_set_native(&e->nd, &e->nn);
+    }
     int code;
     if (link_start(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
@@ -666,15 +729,12 @@ otk_emu_run(const struct otk_emu_config *cfg)
     } else if (engine_start(e) != OTK_OK) {
         code = finish(e, OTK_EMU_EXIT_FAIL);
     } else {
-        if (cfg->mdns_name &&
-            otk_mdns_adv_start(&e->adv, cfg->mdns_name, cfg->profile, cfg->secret[0] != '\0',
-                               otk_netdev_addr(&e->nd), otk_netdev_port(&e->nd), link_log, e, err,
-                               sizeof err) != OTK_OK)
-            report_text(e, OTK_EMU_REP_LOG, "mdns: not advertised: %s", err);
+        advertise(e);
         struct otk_emu_report r = {.type = OTK_EMU_REP_LISTENING,
                                    .text = otk_netdev_addr(&e->nd),
                                    .port = otk_netdev_port(&e->nd),
-                                   .mdns_name = e->adv.on ? cfg->mdns_name : NULL};
+                                   .mdns_name =
+                                       e->adv.on || e->adv.esphome_on ? cfg->mdns_name : NULL};
         report(e, &r);
         code = gateway_start(e) == OTK_OK ? loop(e) : finish(e, OTK_EMU_EXIT_FAIL);
     }

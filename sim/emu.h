@@ -15,6 +15,7 @@
 #include "link.h"
 #include "otakit/device.h"
 #include "otakit/image.h"
+#include "otakit/native.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -86,6 +87,9 @@ struct otk_emu_config {
     uint64_t seed;                       /* --seed: the link's and the faults' random draws */
     struct otk_faults *faults;           /* --fault: network faults (NULL or empty: none) */
     const char *mdns_name; /* advertise _arduino._tcp by mDNS as this name (NULL: no mDNS) */
+    /** ESPHome's native protocol on TCP, same port number (NULL: not served). */
+    const struct otk_nat_config *native;
+    bool arduino_off; /* --protocol esphome: invitations on the UDP port are not heard */
 };
 
 /** Run the emulator until --once completes, *stop is set, or a power cut.

@@ -1010,6 +1010,22 @@ otk_link_params_of(enum otk_link_profile p, enum otk_profile chip)
     return k;
 }
 
+static int
+op_nat_send(void *user, const void *buf, size_t len)
+{
+    struct otk_link *l = user;
+
+    return l->io.down->nat_send(l->io.down->user, buf, len);
+}
+
+static void
+op_nat_close(void *user)
+{
+    struct otk_link *l = user;
+
+    l->io.down->nat_close(l->io.down->user);
+}
+
 struct otk_link *
 otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_link_io *io,
              struct otk_faults *faults)
@@ -1037,6 +1053,11 @@ otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_li
     l->ops.tcp_connect = op_tcp_connect;
     l->ops.tcp_send = op_tcp_send;
     l->ops.tcp_close = op_tcp_close;
+    if (io->down->nat_send) {
+        /* The native protocol's connection is not modelled yet: its bytes pass straight. */
+        l->ops.nat_send = op_nat_send;
+        l->ops.nat_close = op_nat_close;
+    }
     l->ops.user = l;
     return l;
 }

@@ -260,6 +260,31 @@ otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, int tcp_
     return OTK_OK;
 }
 
+static int
+op_nat_send(void *user, const void *buf, size_t len)
+{
+    struct otk_netdev *nd = user;
+
+    return nd->nat ? otk_netnat_send(nd->nat, buf, len) : OTK_ERR_IO;
+}
+
+static void
+op_nat_close(void *user)
+{
+    struct otk_netdev *nd = user;
+
+    if (nd->nat)
+        otk_netnat_close_conn(nd->nat);
+}
+
+void
+otk_netdev_set_native(struct otk_netdev *nd, struct otk_netnat *nn)
+{
+    nd->nat = nn;
+    nd->ops_tab.nat_send = op_nat_send;
+    nd->ops_tab.nat_close = op_nat_close;
+}
+
 const struct otk_net_ops *
 otk_netdev_ops(struct otk_netdev *nd)
 {

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "net_native.h"
 #include "otakit/device.h"
 #include "otakit/port.h"
 
@@ -50,7 +51,8 @@ struct otk_netdev {
     uint16_t port;     /* the UDP port really bound */
     char bind_str[64]; /* the address bound, as text */
     uint64_t tcp_rx_bytes;
-    bool idle_more; /* the last idle call did work: come back without waiting */
+    bool idle_more;         /* the last idle call did work: come back without waiting */
+    struct otk_netnat *nat; /* the native protocol's listener, or NULL */
     struct otk_net_ops ops_tab;
 };
 
@@ -64,6 +66,9 @@ int otk_netdev_open(struct otk_netdev *nd, const char *addr, uint16_t port, int 
 
 /** The ops table for otk_dev_init. */
 const struct otk_net_ops *otk_netdev_ops(struct otk_netdev *nd);
+
+/** Give the ops table the native protocol's connection (nat_send / nat_close go to nn). */
+void otk_netdev_set_native(struct otk_netdev *nd, struct otk_netnat *nn);
 
 /** Where the port's events go (set before the first otk_netdev_process; the table is copied):
  *  otk_dev_input() of the engine, or a stage in front of it. The port reads TCP data only as
