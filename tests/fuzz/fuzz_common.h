@@ -80,4 +80,24 @@ enum fd_op {
                          port; u16 size (<< 4); 16 bytes of MD5: a well-formed invitation */
 };
 
+/* fuzz_native input: one flags byte, then operations (opcode in the low 3 bits, argument in the
+ * high 5). flags >> 3: the clock starts at (flags >> 3) << 27. */
+#define FN_PASSWORD "fuzz"
+enum fn_flag {
+    FN_FLAG_PASSWORD = 0x01,
+    FN_FLAG_ESP8266 = 0x02,
+    FN_FLAG_V1 = 0x04,
+};
+
+enum fn_op {
+    FN_ACCEPT = 0, /* arg&3 = source */
+    FN_DATA = 1,   /* u16 length; the bytes */
+    FN_CLOSED = 2, /* the host closed */
+    FN_TICK = 3,   /* u16 ms << (arg&7) pass; every deadline due on the way runs */
+    FN_IDLE = 4,   /* the port has no data: otk_dev_on_idle */
+    FN_HELLO = 5,  /* arg = client features: magic, features, the right answer if challenged */
+    FN_UPLOAD = 6, /* u16 length; u8 piece; the image: size, MD5, the bytes, the end ack */
+    FN_INVITE = 7, /* an ArduinoOTA invitation (no password there) for the input's next image */
+};
+
 #endif

@@ -343,6 +343,47 @@ noise_seeds(void)
         noise_seed(n, flags[n]);
 }
 
+/* fuzz_native: each era's hello and a whole upload of a valid image, with and without a
+ * password, then the host leaving mid-image and the clock running out. */
+static void
+native_seeds(void)
+{
+    static uint8_t img[1024];
+    static const uint8_t features[] = {0x01, 0x03, 0x07, 0x0f};
+    struct buf b;
+    int n = 0;
+
+    for (int p = 0; p < 2; p++) {
+        if (otk_imagegen((enum otk_profile)p, "seed", "2.0.0", sizeof img, 9, img, sizeof img) !=
+            (int)sizeof img)
+            exit(1);
+        for (int k = 0; k < 8; k++) {
+            uint8_t feat = features[k & 3];
+
+            memset(&b, 0, sizeof b);
+            add_u8(&b, (p ? FN_FLAG_ESP8266 : 0) | (k & 4 ? FN_FLAG_PASSWORD : 0) |
+                           (k == 1 ? FN_FLAG_V1 : 0));
+            add_u8(&b, FN_HELLO | (unsigned)feat << 3);
+            add_u8(&b, FN_UPLOAD | (feat & 0x04 ? 1u : 0u) << 3);
+            add_u16(&b, sizeof img);
+            add_u8(&b, 63);
+            add(&b, img, sizeof img);
+            add_u8(&b, FN_TICK);
+            add_u16(&b, 500);
+            add_u8(&b, FN_HELLO | (unsigned)feat << 3);
+            add_u8(&b, FN_UPLOAD | (feat & 0x04 ? 1u : 0u) << 3);
+            add_u16(&b, 500);
+            add_u8(&b, 7);
+            add(&b, img, 500);
+            add_u8(&b, FN_CLOSED);
+            add_u8(&b, FN_ACCEPT | 1 << 3);
+            add_u8(&b, FN_TICK | 2 << 3);
+            add_u16(&b, 10000);
+            put("fuzz_native", n++, b.b, b.n);
+        }
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -358,6 +399,7 @@ main(int argc, char **argv)
     mkdir(dir, 0777);
     fuzz_crypto_init(&c);
 
+    native_seeds();
     put_str("fuzz_invite", 0, "0 48266 70000 d41d8cd98f00b204e9800998ecf8427e\n");
     put_str("fuzz_invite", 1, "100 3232 4096 D41D8CD98F00B204E9800998ECF8427E");
     put_str("fuzz_invite", 2,
