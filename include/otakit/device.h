@@ -9,27 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "layout.h"
 #include "port.h"
 #include "proto.h"
 #include "updater.h"
-
-/* Until include/otakit/config.h holds them: which protocol servers a device build carries. */
-#ifndef OTK_CFG_PROTO_ARDUINO
-#define OTK_CFG_PROTO_ARDUINO 1 /* the ArduinoOTA server (UDP invitation, connection back) */
-#endif
-#ifndef OTK_CFG_PROTO_NATIVE
-#define OTK_CFG_PROTO_NATIVE 1 /* ESPHome's native protocol server (include/otakit/native.h) */
-#endif
-#ifndef OTK_CFG_NATIVE_MD5_AUTH
-#define OTK_CFG_NATIVE_MD5_AUTH                                                                    \
-    0 /* MD5 challenge for pre-2025.10 ESPHome clients (ESPHome                                    \
-         removed it against downgrade attacks) */
-#endif
-#ifndef OTK_CFG_NOISE
-/* Noise encryption for the native protocol (crypto is the port's); 1 once src/core/noise.c is in */
-#define OTK_CFG_NOISE 0
-#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -808,6 +808,289 @@ attach_checks(void **state)
     rig_free(r);
 }
 
+#if OTK_CFG_NOISE
+/* ---- Noise (the reference's §6 vectors) ---- */
+
+/* A random op whose every byte is *user: the reference's ephemeral keys (11.., 22..). */
+static int
+fill_random(void *user, uint8_t *buf, size_t len)
+{
+    memset(buf, *(const uint8_t *)user, len);
+    return OTK_OK;
+}
+
+static size_t
+unhex(const char *h, uint8_t *out)
+{
+    size_t n = strlen(h) / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        sscanf(h + 2 * i, "%2x", &v);
+        out[i] = (uint8_t)v;
+    }
+    return n;
+}
+
+static void
+feed_hex(struct nrig *t, const char *h)
+{
+    uint8_t b[512];
+
+    feed(t, b, unhex(h, b));
+}
+
+static void
+expect_hex(struct nrig *t, const char *h)
+{
+    uint8_t b[512];
+
+    expect_out(t, b, unhex(h, b));
+}
+
+/* A device keyed with the reference's PSK (00 01 .. 1f) whose ephemeral key is 22 .. 22. */
+struct keyed {
+    struct nrig *t;
+    struct otk_crypto_ops c;
+    uint8_t fill;
+};
+
+static void
+keyed_new(struct keyed *k, const char *password, enum otk_nat_noise_mode mode)
+{
+    struct rig_opts o;
+    struct otk_nat_config cfg;
+
+    rig_opts_default(&o, OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, NULL);
+    o.img_size = 65536;
+    memset(&cfg, 0, sizeof cfg);
+    snprintf(cfg.password, sizeof cfg.password, "%s", password ? password : "");
+    for (int i = 0; i < 32; i++)
+        cfg.key[i] = (uint8_t)i;
+    cfg.noise = mode;
+    k->t = nrig_new_opts(&o, &cfg);
+    k->c = *otk_posix_crypto();
+    k->fill = 0x22;
+    k->c.random = fill_random;
+    k->c.user = &k->fill;
+    k->t->r->dev.crypto = &k->c;
+}
+
+static const char frame1[] = "010031007b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f"
+                             "73f13410838c772608f003af0e4d340aea563";
+
+static void
+noise_handshake_vectors(void **state)
+{
+    (void)state;
+    struct keyed k;
+
+    keyed_new(&k, NULL, OTK_NAT_NOISE_OFFERED);
+    hello(k.t, 0x0f);
+    expect_hex(k.t, "4804"); /* extended reply, server flag 04: Noise offered */
+    expect_nothing_more(k.t);
+    feed_hex(k.t, frame1);
+    expect_hex(k.t, "010031000faa684ed28867b97f4a6a2dee5df8ce974e76b7018e3f22a1c4cf2678570f20744a"
+                    "2655c2b4acf82f43588d620f0920");
+    expect_hex(k.t, "010011981c25b800e40468cb3ed9f37a930f1557"); /* 41 under k2 */
+    expect_nothing_more(k.t);
+    /* the host's type 00 and size 00 01 00 00, as the reference encrypts them */
+    feed_hex(k.t, "0100110864b4a12ca31ecf6ad41f0d9be9be4945");
+    feed_hex(k.t, "01001443183a2bff06342692b014b5eaf43daeff0a20e3");
+    assert_int_equal(k.t->r->events[OTK_EV_START], 1);
+    assert_int_equal(k.t->nat.size, 65536);
+    assert_int_equal(otk_dev_native_state(&k.t->r->dev), OTK_NATS_MD5);
+    nrig_free(k.t);
+}
+
+static void
+noise_wrong_key_rejected(void **state)
+{
+    (void)state;
+    struct keyed k;
+
+    keyed_new(&k, NULL, OTK_NAT_NOISE_REQUIRED);
+    hello(k.t, 0x0f);
+    expect_hex(k.t, "4804");
+    /* msg 1 from a host holding 01 .. 20 (reference §6) */
+    feed_hex(k.t, "010031007b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f13"
+                  "9364fa1d84d2f0977fce0f5170fb5485");
+    expect_hex(k.t, "0100160148616e647368616b65204d4143206661696c757265");
+    expect_nothing_more(k.t);
+    assert_int_equal(k.t->r->net.nat_closes, 1);
+    assert_int_equal(k.t->r->events[OTK_EV_START], 0);
+    assert_int_equal(k.t->r->events[OTK_EV_ERROR], 1);
+    assert_string_equal(k.t->r->last_error_text, "Handshake MAC failure");
+    assert_int_equal(k.t->r->flash.mutations, 0);
+    nrig_free(k.t);
+}
+
+static void
+noise_tampered_prologue_rejected(void **state)
+{
+    (void)state;
+    struct keyed k;
+
+    /* The device saw client features 0E (no compression bit): the prologues differ. */
+    keyed_new(&k, NULL, OTK_NAT_NOISE_OFFERED);
+    hello(k.t, 0x0e);
+    expect_hex(k.t, "4804");
+    feed_hex(k.t, frame1);
+    expect_hex(k.t, "0100160148616e647368616b65204d4143206661696c757265");
+    expect_nothing_more(k.t);
+    nrig_free(k.t);
+}
+
+static void
+noise_required_refuses_plaintext(void **state)
+{
+    (void)state;
+    const uint8_t clients[] = {0x01, 0x03, 0x07, 0x08};
+
+    for (size_t i = 0; i < sizeof clients; i++) {
+        struct keyed k;
+
+        keyed_new(&k, "pw", OTK_NAT_NOISE_REQUIRED);
+        hello(k.t, clients[i]);
+        expect_code(k.t, 0x94); /* instead of the feature reply */
+        expect_nothing_more(k.t);
+        assert_int_equal(k.t->r->net.nat_closes, 1);
+        nrig_free(k.t);
+    }
+}
+
+static void
+noise_offered_plaintext_still_challenged(void **state)
+{
+    (void)state;
+    struct keyed k;
+
+    keyed_new(&k, "admin", OTK_NAT_NOISE_OFFERED);
+    hello(k.t, 0x07); /* a 2026.5 client: no key */
+    expect_hex(k.t, "4804");
+    answer_challenge(k.t, 0x02, 64, "admin");
+    expect_code(k.t, 0x41);
+    nrig_free(k.t);
+}
+
+/* Under Noise: one unit per frame, each response one encrypted byte; a whole upload with a
+ * host built on the core's own Noise as initiator. */
+struct nhost {
+    struct otk_noise n;
+    struct otk_crypto_ops c;
+    uint8_t fill;
+};
+
+static void
+host_frame(struct keyed *k, struct nhost *h, const void *pt, size_t len)
+{
+    uint8_t f[3 + 1024 + 16];
+
+    assert_true(len <= 1024);
+    f[0] = 1;
+    f[1] = (uint8_t)((len + 16) >> 8);
+    f[2] = (uint8_t)(len + 16);
+    assert_int_equal(otk_noise_encrypt(&h->n, pt, len, f + 3), OTK_OK);
+    feed(k->t, f, 3 + len + 16);
+}
+
+/* The device's next frame: one encrypted response byte. */
+static uint8_t
+host_read(struct keyed *k, struct nhost *h)
+{
+    struct nrig *t = k->t;
+    uint8_t pt[1];
+
+    assert_true(t->r->net.nat_len >= t->out + 20);
+    assert_memory_equal(t->r->net.nat + t->out, "\x01\x00\x11", 3);
+    assert_int_equal(otk_noise_decrypt(&h->n, t->r->net.nat + t->out + 3, 17, pt), OTK_OK);
+    t->out += 20;
+    return pt[0];
+}
+
+static void
+noise_whole_upload(void **state)
+{
+    (void)state;
+    struct keyed k;
+    struct nhost h;
+    struct rig *r;
+    uint8_t psk[32], pro[22], m1[48], hdr[4] = {1, 0, 49, 0}, type = 0, size[4] = {0, 1, 0, 0};
+    int acks = 0;
+
+    for (int i = 0; i < 32; i++)
+        psk[i] = (uint8_t)i;
+    keyed_new(&k, "ignored-under-noise", OTK_NAT_NOISE_REQUIRED);
+    r = k.t->r;
+    h.c = *otk_posix_crypto();
+    h.fill = 0x11;
+    h.c.random = fill_random;
+    h.c.user = &h.fill;
+    unhex("4e6f6973654f5441496e69746c26f75c4500020f4804", pro);
+    assert_int_equal(otk_noise_start(&h.n, &h.c, true, psk, pro, sizeof pro), OTK_OK);
+    hello(k.t, 0x0f);
+    expect_hex(k.t, "4804");
+    assert_int_equal(otk_noise_write_handshake(&h.n, m1), OTK_OK);
+    feed(k.t, hdr, 4);
+    feed(k.t, m1, 48);
+    expect_out(k.t, "\x01\x00\x31\x00", 4);
+    assert_int_equal(otk_noise_read_handshake(&h.n, r->net.nat + k.t->out, 48), OTK_OK);
+    k.t->out += 48;
+    assert_int_equal(host_read(&k, &h), 0x41); /* no password challenge under Noise */
+    host_frame(&k, &h, &type, 1);
+    host_frame(&k, &h, size, 4);
+    assert_int_equal(host_read(&k, &h), 0x42);
+    host_frame(&k, &h, r->md5, 32);
+    assert_int_equal(host_read(&k, &h), 0x43);
+    for (uint32_t off = 0; off < r->img_size; off += 1024) {
+        host_frame(&k, &h, r->img + off, 1024);
+        if (off % 8192 == 8192 - 1024) {
+            assert_int_equal(host_read(&k, &h), 0x47);
+            acks++;
+        }
+    }
+    assert_int_equal(acks, 8);
+    assert_int_equal(host_read(&k, &h), 0x44);
+    assert_int_equal(host_read(&k, &h), 0x45);
+    expect_nothing_more(k.t);
+    type = 0;
+    host_frame(&k, &h, &type, 1); /* the host's final 00 */
+    assert_int_equal(otk_dev_native_state(&r->dev), OTK_NATS_REBOOTING);
+    rig_run_ticks(r, r->now + 200);
+    assert_int_equal(r->reboots, 1);
+    assert_int_equal(rig_boot_slot(r), 1);
+    nrig_free(k.t);
+}
+
+static void
+noise_bad_frames(void **state)
+{
+    (void)state;
+    struct keyed k;
+
+    /* a handshake frame with a wrong indicator: "Handshake error", closed */
+    keyed_new(&k, NULL, OTK_NAT_NOISE_OFFERED);
+    hello(k.t, 0x0f);
+    expect_hex(k.t, "4804");
+    feed_hex(k.t, "020031");
+    expect_hex(k.t, "01001001"
+                    "48616e647368616b65206572726f72");
+    assert_int_equal(k.t->r->net.nat_closes, 1);
+    nrig_free(k.t);
+    /* after the handshake, a frame whose tag does not verify: closed without a word */
+    keyed_new(&k, NULL, OTK_NAT_NOISE_OFFERED);
+    hello(k.t, 0x0f);
+    expect_hex(k.t, "4804");
+    feed_hex(k.t, frame1);
+    k.t->out = k.t->r->net.nat_len;
+    feed_hex(k.t, "0100110864b4a12ca31ecf6ad41f0d9be9be4946");
+    expect_nothing_more(k.t);
+    assert_int_equal(k.t->r->net.nat_closes, 1);
+    assert_false(otk_dev_native_busy(&k.t->r->dev));
+    nrig_free(k.t);
+}
+#endif
+
 int
 main(void)
 {
@@ -838,6 +1121,15 @@ main(void)
         cmocka_unit_test(arduino_refused_during_native_update),
         cmocka_unit_test(one_connection_at_a_time),
         cmocka_unit_test(attach_checks),
+#if OTK_CFG_NOISE
+        cmocka_unit_test(noise_handshake_vectors),
+        cmocka_unit_test(noise_wrong_key_rejected),
+        cmocka_unit_test(noise_tampered_prologue_rejected),
+        cmocka_unit_test(noise_required_refuses_plaintext),
+        cmocka_unit_test(noise_offered_plaintext_still_challenged),
+        cmocka_unit_test(noise_whole_upload),
+        cmocka_unit_test(noise_bad_frames),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
