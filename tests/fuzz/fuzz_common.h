@@ -81,12 +81,15 @@ enum fd_op {
 };
 
 /* fuzz_native input: one flags byte, then operations (opcode in the low 3 bits, argument in the
- * high 5). flags >> 3: the clock starts at (flags >> 3) << 27. */
+ * high 5). flags >> 5: the clock starts at (flags >> 5) << 27. FN_FLAG_KEY: Noise offered with
+ * the key 00 01 .. 1f (required with FN_FLAG_REQUIRED too). */
 #define FN_PASSWORD "fuzz"
 enum fn_flag {
     FN_FLAG_PASSWORD = 0x01,
     FN_FLAG_ESP8266 = 0x02,
     FN_FLAG_V1 = 0x04,
+    FN_FLAG_KEY = 0x08,
+    FN_FLAG_REQUIRED = 0x10,
 };
 
 enum fn_op {
@@ -95,8 +98,10 @@ enum fn_op {
     FN_CLOSED = 2, /* the host closed */
     FN_TICK = 3,   /* u16 ms << (arg&7) pass; every deadline due on the way runs */
     FN_IDLE = 4,   /* the port has no data: otk_dev_on_idle */
-    FN_HELLO = 5,  /* arg = client features: magic, features, the right answer if challenged */
-    FN_UPLOAD = 6, /* u16 length; u8 piece; the image: size, MD5, the bytes, the end ack */
+    FN_HELLO = 5,  /* arg = client features: magic, features, the right answer if challenged, or
+                      the Noise handshake with the right key when both sides asked for it */
+    FN_UPLOAD = 6, /* u16 length; u8 piece; the image: size, MD5, the bytes, the end ack (in
+                      Noise frames after a handshake) */
     FN_INVITE = 7, /* an ArduinoOTA invitation (no password there) for the input's next image */
 };
 

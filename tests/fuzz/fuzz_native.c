@@ -3,8 +3,9 @@
  * the input: accepted connections from four sources, bytes, closes, time passing, idle calls,
  * ArduinoOTA invitations (the other protocol sharing the writer), and two shortcuts the fuzzer
  * could never find alone: a client's hello with the right answer to the challenge, and a whole
- * upload of the input's bytes with their MD5. On a RAM flash, with or without a password,
- * protocol version 1 or 2.
+ * upload of the input's bytes with their MD5 (a handshake with the right Noise key first when
+ * the device offers it and the hello asked for it). On a RAM flash, with or without a password,
+ * protocol version 1 or 2, Noise off, offered or required.
  *
  * Input: one flags byte (FN_FLAG_*), then operations: the opcode in the low 3 bits of a byte,
  * an argument in the high 5 (enum fn_op, fuzz_common.h).
@@ -13,7 +14,8 @@
  * the slot it will select holds an image the bootloader accepts. After every event: the flash
  * was used by the NOR rules, a served connection always has a deadline, a closed one sends
  * nothing more, and with a password no update starts on a connection that did not give the
- * right answer (nothing the fuzzer writes can stand in for it). */
+ * right answer or the right key (nothing the fuzzer writes can stand in for either), and a
+ * device that requires encryption starts none without the handshake. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -46,7 +48,11 @@ struct fz {
     int closes_seen;   /* net.nat_closes when the connection was accepted */
     bool right_answer; /* this connection answered the challenge correctly */
     bool served;       /* a connection is open (accepted, not closed by either side) */
-    int ends;          /* updates that ended in END (either protocol) */
+    int ends;
+    bool noise_on;         /* this connection did the handshake: units go in frames */
+    struct otk_noise host; /* the uploader's side of it */
+    struct fuzz_crypto hc;
+        /* ...and its crypto (its own counter) */ /* updates that ended in END (either protocol) */
 };
 
 static struct fz g;
@@ -114,6 +120,8 @@ on_event(void *user, const struct otk_dev_event *ev)
      * password here and starts from its invitation) */
     if (ev->type == OTK_EV_START && f->nat.started && f->nat.cfg.password[0])
         FUZZ_CHECK(f->right_answer);
+    if (ev->type == OTK_EV_START && f->nat.started && f->nat.cfg.noise == OTK_NAT_NOISE_REQUIRED)
+        FUZZ_CHECK(f->noise_on);
 }
 
 static void
@@ -164,6 +172,57 @@ feed(struct fz *f, const void *p, size_t n)
     check(f);
 }
 
+/* One unit from the host: as it is, or in Noise frames of at most 1024 bytes. */
+static void
+feed_unit(struct fz *f, const uint8_t *p, size_t n)
+{
+    uint8_t fr[3 + 1024 + OTK_NOISE_TAG_LEN];
+
+    if (!f->noise_on) {
+        feed(f, p, n);
+        return;
+    }
+    for (size_t off = 0; off < n && f->served; off += 1024) {
+        size_t k = n - off < 1024 ? n - off : 1024;
+
+        fr[0] = 1;
+        fr[1] = (uint8_t)((k + OTK_NOISE_TAG_LEN) >> 8);
+        fr[2] = (uint8_t)(k + OTK_NOISE_TAG_LEN);
+        FUZZ_CHECK(otk_noise_encrypt(&f->host, p + off, k, fr + 3) == OTK_OK);
+        feed(f, fr, 3 + k + OTK_NOISE_TAG_LEN);
+    }
+}
+
+/* The device answered "48 04" to features with 08|04: the handshake with the right key. */
+static void
+handshake(struct fz *f, uint8_t features)
+{
+    uint8_t pro[OTK_NAT_NOISE_PROLOGUE_LEN], psk[OTK_NOISE_KEY_LEN];
+    uint8_t msg[4 + OTK_NOISE_HANDSHAKE_LEN] = {1, 0, 1 + OTK_NOISE_HANDSHAKE_LEN, 0};
+    size_t at;
+
+    memcpy(pro, "NoiseOTAInit" OTK_NAT_MAGIC, 17);
+    pro[17] = 0;
+    pro[18] = f->nat.cfg.version;
+    pro[19] = features;
+    pro[20] = OTK_NAT_FEATURE_FLAGS;
+    pro[21] = OTK_NAT_SF_NOISE;
+    for (int i = 0; i < OTK_NOISE_KEY_LEN; i++)
+        psk[i] = (uint8_t)i;
+    fuzz_crypto_init(&f->hc);
+    f->hc.counter = 1u << 20;
+    FUZZ_CHECK(otk_noise_start(&f->host, &f->hc.ops, true, psk, pro, sizeof pro) == OTK_OK);
+    FUZZ_CHECK(otk_noise_write_handshake(&f->host, msg + 4) == OTK_OK);
+    at = f->net.nat_len;
+    feed(f, msg, sizeof msg);
+    /* the device's message 2 and its encrypted 41 */
+    FUZZ_CHECK(f->net.nat_len == at + 4 + OTK_NOISE_HANDSHAKE_LEN + 20);
+    FUZZ_CHECK(otk_noise_read_handshake(&f->host, f->net.nat + at + 4, OTK_NOISE_HANDSHAKE_LEN) ==
+               OTK_OK);
+    f->noise_on = true;
+    f->right_answer = true;
+}
+
 static void
 accept_from(struct fz *f, int src)
 {
@@ -171,6 +230,7 @@ accept_from(struct fz *f, int src)
         return;
     f->seen = f->net.nat_len;
     f->right_answer = false;
+    f->noise_on = false;
     f->served = otk_dev_on_native_accept(&f->dev, &f->src[src & 3], f->now);
 }
 
@@ -191,6 +251,11 @@ hello(struct fz *f, uint8_t features)
     feed(f, &features, 1);
     out = f->net.nat + before;
     l = f->net.nat_len - before;
+    if (f->served && l == 2 && out[0] == OTK_NAT_FEATURE_FLAGS && (out[1] & OTK_NAT_SF_NOISE) &&
+        (features & 0x0c) == 0x0c) {
+        handshake(f, features);
+        return;
+    }
     /* the feature reply (one or two bytes), then 02 + 64 hex or 01 + 32 hex */
     for (size_t at = 1; at <= 2 && at < l; at++) {
         size_t hl = out[at] == OTK_NAT_REQUEST_AUTH_SHA256 ? 64
@@ -229,14 +294,14 @@ upload(struct fz *f, const uint8_t *img, size_t len, size_t piece, bool extended
 
     otk_proto_md5_hex(&f->c.ops, img, len, md5);
     if (extended)
-        feed(f, &zero, 1);
-    feed(f, size, 4);
-    feed(f, md5, 32);
+        feed_unit(f, &zero, 1);
+    feed_unit(f, size, 4);
+    feed_unit(f, (const uint8_t *)md5, 32);
     for (size_t off = 0; off < len && f->served; off += piece) {
         f->now += 1;
-        feed(f, img + off, len - off < piece ? len - off : piece);
+        feed_unit(f, img + off, len - off < piece ? len - off : piece);
     }
-    feed(f, &zero, 1);
+    feed_unit(f, &zero, 1);
 }
 
 static void
@@ -270,6 +335,11 @@ setup(struct fz *f, uint8_t flags)
     if (flags & FN_FLAG_PASSWORD)
         memcpy(nc.password, PASSWORD, sizeof PASSWORD);
     nc.version = flags & FN_FLAG_V1 ? 1 : 2;
+    for (int i = 0; i < OTK_NOISE_KEY_LEN; i++)
+        nc.key[i] = (uint8_t)i;
+    nc.noise = !(flags & FN_FLAG_KEY)       ? OTK_NAT_NOISE_OFF
+               : (flags & FN_FLAG_REQUIRED) ? OTK_NAT_NOISE_REQUIRED
+                                            : OTK_NAT_NOISE_OFFERED;
     FUZZ_CHECK(otk_dev_native_attach(&f->dev, &f->nat, &nc) == OTK_OK);
     for (int i = 0; i < 4; i++) {
         char ip[16];
@@ -277,7 +347,7 @@ setup(struct fz *f, uint8_t flags)
         snprintf(ip, sizeof ip, "10.0.0.%d", i + 1);
         f->src[i] = fakenet_addr(ip, (unsigned)(40000 + i));
     }
-    f->now = (uint32_t)(flags >> 3) << 27;
+    f->now = (uint32_t)(flags >> 5) << 27;
 }
 
 static void

@@ -357,12 +357,13 @@ native_seeds(void)
         if (otk_imagegen((enum otk_profile)p, "seed", "2.0.0", sizeof img, 9, img, sizeof img) !=
             (int)sizeof img)
             exit(1);
-        for (int k = 0; k < 8; k++) {
+        for (int k = 0; k < 12; k++) {
             uint8_t feat = features[k & 3];
+            unsigned key = k >= 8 ? FN_FLAG_KEY | (k & 1 ? FN_FLAG_REQUIRED : 0) : 0;
 
             memset(&b, 0, sizeof b);
             add_u8(&b, (p ? FN_FLAG_ESP8266 : 0) | (k & 4 ? FN_FLAG_PASSWORD : 0) |
-                           (k == 1 ? FN_FLAG_V1 : 0));
+                           (k == 1 ? FN_FLAG_V1 : 0) | key);
             add_u8(&b, FN_HELLO | (unsigned)feat << 3);
             add_u8(&b, FN_UPLOAD | (feat & 0x04 ? 1u : 0u) << 3);
             add_u16(&b, sizeof img);
