@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import unittest
@@ -54,6 +55,66 @@ def remove_stale():
             ip("netns", "del", m.group(1), check=False)
         except OSError:
             pass
+
+
+# A one-shot (legacy unicast, RFC 6762 §6.7) PTR query for a service type, run inside a
+# namespace: prints one JSON object per instance found, {"instance", "port", "txt"}.
+BROWSE_PY = r"""
+import json, socket, struct, sys, time
+
+def name_at(buf, i):
+    labels, jumped, end = [], False, None
+    while True:
+        n = buf[i]
+        if n == 0:
+            i += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if end is None:
+                end = i + 2
+            i = ((n & 0x3F) << 8) | buf[i + 1]
+            continue
+        labels.append(buf[i + 1:i + 1 + n].decode("utf-8", "replace"))
+        i += 1 + n
+    return ".".join(labels), (end if end is not None else i)
+
+service = sys.argv[1]
+q = struct.pack(">6H", 0x4242, 0, 1, 0, 0, 0)
+q += b"".join(bytes([len(p)]) + p.encode() for p in (service + ".local").split(".")) + b"\0"
+q += struct.pack(">HH", 12, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+s.sendto(q, ("224.0.0.251", 5353))
+found, deadline = {}, time.monotonic() + 1.5
+while time.monotonic() < deadline:
+    s.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        buf, _ = s.recvfrom(9000)
+    except socket.timeout:
+        break
+    counts = struct.unpack(">6H", buf[:12])
+    i = 12
+    for _ in range(counts[2]):
+        _, i = name_at(buf, i)
+        i += 4
+    for _ in range(counts[3] + counts[4] + counts[5]):
+        rname, i = name_at(buf, i)
+        rtype, _, _, rlen = struct.unpack(">HHIH", buf[i:i + 10])
+        rdata, start = buf[i + 10:i + 10 + rlen], i + 10
+        i += 10 + rlen
+        if rtype == 33:
+            found.setdefault(rname, {})["port"] = struct.unpack(">H", rdata[4:6])[0]
+        elif rtype == 16:
+            txt, j = {}, 0
+            while j < len(rdata):
+                item = rdata[j + 1:j + 1 + rdata[j]].decode()
+                j += 1 + rdata[j]
+                k, _, v = item.partition("=")
+                txt[k] = v
+            found.setdefault(rname, {})["txt"] = txt
+for inst, rec in sorted(found.items()):
+    print(json.dumps(dict(rec, instance=inst)))
+"""
 
 
 class Netns:
@@ -230,6 +291,42 @@ class Discovery(unittest.TestCase):
         self.assertIn("not an IPv4 address or interface", cp.stderr)
         cp = ns.run("list", "--timeout", "x")
         self.assertEqual(cp.returncode, 2)
+
+    def browse(self, ns, service):
+        """Instances of `service` answering a one-shot query in ns: {instance: record}."""
+        cp = subprocess.run(ns.argv(sys.executable, "-c", BROWSE_PY, service),
+                            capture_output=True, text=True, timeout=30)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        recs = [json.loads(line) for line in cp.stdout.splitlines()]
+        return {r["instance"]: r for r in recs}
+
+    def test_esphome_service_and_its_txt(self):
+        """With the native protocol the device also announces _esphomelib._tcp with the TXT
+        keys of an ESPHome device; --protocol says which services are announced."""
+        ns = self.netns("esp")
+        key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+        keyed = self.device(ns, name="keyed", extra=["--key", key])
+        plain = self.device(ns, name="plain", profile="esp8266", extra=["--protocol", "esphome"])
+        self.device(ns, name="ota", extra=["--protocol", "arduino"])
+        found = self.browse(ns, "_esphomelib._tcp")
+        self.assertEqual(sorted(found), ["keyed._esphomelib._tcp.local",
+                                         "plain._esphomelib._tcp.local"])
+        k = found["keyed._esphomelib._tcp.local"]
+        self.assertEqual(k["port"], keyed.port)  # the OTA port (an ESPHome device: its API's)
+        self.assertEqual(list(k["txt"]), ["version", "mac", "platform", "board", "network",
+                                          "api_encryption", "project_name"])
+        self.assertEqual(k["txt"]["platform"], "ESP32")
+        self.assertEqual(k["txt"]["network"], "wifi")
+        self.assertEqual(k["txt"]["api_encryption"], "Noise_NNpsk0_25519_ChaChaPoly_SHA256")
+        self.assertRegex(k["txt"]["mac"], r"^[0-9a-f]{12}$")
+        self.assertRegex(k["txt"]["version"], r"^20[0-9]{2}\.[0-9]+\.[0-9]+$")
+        p = found["plain._esphomelib._tcp.local"]
+        self.assertEqual(p["port"], plain.port)
+        self.assertEqual(p["txt"]["platform"], "ESP8266")
+        self.assertNotIn("api_encryption", p["txt"])
+        arduino = self.browse(ns, "_arduino._tcp")
+        self.assertEqual(sorted(arduino), ["keyed._arduino._tcp.local",
+                                           "ota._arduino._tcp.local"])
 
     def test_across_a_veth_link(self):
         """A device bound to every interface of one namespace, found and updated from another
