@@ -299,6 +299,7 @@ report_native_text(const struct dev_out *o, const struct otk_emu_report *r)
            o->arduino_off ? "; ArduinoOTA not served" : "");
 }
 
+/* The "listening" line or event: where, which protocols, which password scheme. */
 static void
 report_listening(struct dev_out *o, const struct otk_emu_report *r)
 {

@@ -52,7 +52,7 @@ struct fz {
     bool noise_on;         /* this connection did the handshake: units go in frames */
     struct otk_noise host; /* the uploader's side of it */
     struct fuzz_crypto hc;
-        /* ...and its crypto (its own counter) */ /* updates that ended in END (either protocol) */
+    /* ...and its crypto (its own counter) */ /* updates that ended in END (either protocol) */
 };
 
 static struct fz g;
