@@ -695,7 +695,8 @@ otk_dev_on_native_accept(struct otk_dev *d, const struct otk_addr *from, uint32_
         return false;
     /* A source waiting out its delay after wrong answers is not served (ArduinoOTA ignores its
      * invitations the same way): the connection closes before a challenge is sent. */
-    if (n->cfg.password[0] != '\0' && otk__dev_throttled(d, from, now_ms))
+    if ((n->cfg.password[0] != '\0' || n->cfg.noise != OTK_NAT_NOISE_OFF) &&
+        otk__dev_throttled(d, from, now_ms))
         return false;
     n->peer = *from;
     n->started = false;

@@ -926,6 +926,28 @@ noise_wrong_key_rejected(void **state)
 }
 
 static void
+noise_wrong_keys_throttled(void **state)
+{
+    (void)state;
+    struct keyed k;
+
+    keyed_new(&k, NULL, OTK_NAT_NOISE_REQUIRED);
+    for (int i = 0; i < 2; i++) {
+        hello(k.t, 0x0f);
+        expect_hex(k.t, "4804");
+        feed_hex(k.t, "010031007b4e909bbe7ffe44c465a220037d608ee35897d31ef972f07f74892cb0f73f13"
+                      "9364fa1d84d2f0977fce0f5170fb5485");
+        expect_hex(k.t, "0100160148616e647368616b65204d4143206661696c757265");
+    }
+    /* two wrong keys from that address: its next connection is closed unheard for 1 s */
+    assert_false(otk_dev_on_native_accept(&k.t->r->dev, &k.t->r->host, k.t->r->now + 999));
+    k.t->r->now += 1000;
+    hello(k.t, 0x0f);
+    expect_hex(k.t, "4804");
+    nrig_free(k.t);
+}
+
+static void
 noise_tampered_prologue_rejected(void **state)
 {
     (void)state;
@@ -1124,6 +1146,7 @@ main(void)
 #if OTK_CFG_NOISE
         cmocka_unit_test(noise_handshake_vectors),
         cmocka_unit_test(noise_wrong_key_rejected),
+        cmocka_unit_test(noise_wrong_keys_throttled),
         cmocka_unit_test(noise_tampered_prologue_rejected),
         cmocka_unit_test(noise_required_refuses_plaintext),
         cmocka_unit_test(noise_offered_plaintext_still_challenged),
