@@ -42,6 +42,8 @@ struct otk_emu {
     bool update_failed;    /* an error of an accepted update seen */
     struct otk_gw *gw;     /* --gateway: BLE and MQTT tasks with the OTA lock */
     struct otk_link *link; /* --link / --fault / --gateway: the radio between sockets and engine */
+    struct otk_link *link_nat;      /* ...and the same radio for the native protocol's connection */
+    struct otk_net_ops both_ops;    /* the engine's ops with two links: each op to its link's */
     struct otk_dev_input engine_in; /* the engine's input table */
     const uint8_t *datagram;        /* the one the engine is handling (NULL between calls) */
     size_t datagram_len;
@@ -116,6 +118,8 @@ power_off(struct otk_emu *e)
     otk_flashsim_close(&e->fs);
     otk_link_free(e->link);
     e->link = NULL;
+    otk_link_free(e->link_nat);
+    e->link_nat = NULL;
     return OTK_EMU_EXIT_POWERCUT;
 }
 
@@ -175,6 +179,34 @@ front_tcp_room(void *user, uint8_t **buf)
 {
     struct otk_emu *e = user;
     return e->engine_in.tcp_room(e->engine_in.user, buf);
+}
+
+static bool
+front_native_accept(void *user, const struct otk_addr *from, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    return e->engine_in.on_native_accept(e->engine_in.user, from, now_ms);
+}
+
+static size_t
+front_native_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    return e->engine_in.on_native_data(e->engine_in.user, data, len, now_ms);
+}
+
+static void
+front_native_closed(void *user, uint32_t now_ms)
+{
+    struct otk_emu *e = user;
+    e->engine_in.on_native_closed(e->engine_in.user, now_ms);
+}
+
+static size_t
+front_native_room(void *user, uint8_t **buf)
+{
+    struct otk_emu *e = user;
+    return e->engine_in.native_room(e->engine_in.user, buf);
 }
 
 static void
@@ -314,6 +346,67 @@ boot(struct otk_emu *e)
     return OTK_ERR_STATE;
 }
 
+/* With two links (ArduinoOTA's and the native connection's), the engine's one ops table sends
+ * each op through the link of its connection. */
+static int
+both_udp_send(void *user, const struct otk_addr *to, const void *buf, size_t len)
+{
+    const struct otk_net_ops *o = otk_link_ops(((struct otk_emu *)user)->link);
+    return o->udp_send(o->user, to, buf, len);
+}
+
+static int
+both_tcp_connect(void *user, const struct otk_addr *to)
+{
+    const struct otk_net_ops *o = otk_link_ops(((struct otk_emu *)user)->link);
+    return o->tcp_connect(o->user, to);
+}
+
+static int
+both_tcp_send(void *user, const void *buf, size_t len)
+{
+    const struct otk_net_ops *o = otk_link_ops(((struct otk_emu *)user)->link);
+    return o->tcp_send(o->user, buf, len);
+}
+
+static void
+both_tcp_close(void *user)
+{
+    const struct otk_net_ops *o = otk_link_ops(((struct otk_emu *)user)->link);
+    o->tcp_close(o->user);
+}
+
+static int
+both_nat_send(void *user, const void *buf, size_t len)
+{
+    const struct otk_net_ops *o = otk_link_ops(((struct otk_emu *)user)->link_nat);
+    return o->nat_send(o->user, buf, len);
+}
+
+static void
+both_nat_close(void *user)
+{
+    const struct otk_net_ops *o = otk_link_ops(((struct otk_emu *)user)->link_nat);
+    o->nat_close(o->user);
+}
+
+static const struct otk_net_ops *
+engine_ops(struct otk_emu *e)
+{
+    if (!e->link)
+        return otk_netdev_ops(&e->nd);
+    if (!e->link_nat)
+        return otk_link_ops(e->link);
+    e->both_ops = (struct otk_net_ops){.udp_send = both_udp_send,
+                                       .tcp_connect = both_tcp_connect,
+                                       .tcp_send = both_tcp_send,
+                                       .tcp_close = both_tcp_close,
+                                       .nat_send = both_nat_send,
+                                       .nat_close = both_nat_close,
+                                       .user = e};
+    return &e->both_ops;
+}
+
 static int
 engine_start(struct otk_emu *e)
 {
@@ -332,31 +425,40 @@ engine_start(struct otk_emu *e)
     dc.rx_nudges = 3;
     dc.min_rate = e->cfg->min_rate;
     struct otk_dev_hooks hooks = {.on_event = on_dev_event, .reboot = on_reboot, .user = e};
-    const struct otk_net_ops *net = e->link ? otk_link_ops(e->link) : otk_netdev_ops(&e->nd);
-    int rc = otk_dev_init(&e->dev, &dc, net, otk_flashsim_ops(&e->fs), otk_posix_crypto(), &hooks,
-                          e->sector_buf);
-    if (rc == OTK_OK && e->cfg->native) {
+    int rc = otk_dev_init(&e->dev, &dc, engine_ops(e), otk_flashsim_ops(&e->fs), otk_posix_crypto(),
+                          &hooks, e->sector_buf);
+    if (rc == OTK_OK && e->cfg->native)
         rc = otk_dev_native_attach(&e->dev, &e->nat, e->cfg->native);
-        otk_netnat_attach(&e->nn, &e->dev);
-    }
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));
     /* sockets -> [link] -> front -> engine */
     e->engine_in = otk_dev_input(&e->dev);
-    struct otk_dev_input front = {front_datagram,
-                                  front_connected,
-                                  front_tcp_data,
-                                  front_tcp_closed,
-                                  front_idle,
-                                  front_tcp_room,
-                                  e};
+    struct otk_dev_input front = {.on_datagram = front_datagram,
+                                  .on_connected = front_connected,
+                                  .on_tcp_data = front_tcp_data,
+                                  .on_tcp_closed = front_tcp_closed,
+                                  .on_idle = front_idle,
+                                  .tcp_room = front_tcp_room,
+                                  .on_native_accept = front_native_accept,
+                                  .on_native_data = front_native_data,
+                                  .on_native_closed = front_native_closed,
+                                  .native_room = front_native_room,
+                                  .user = e};
     if (e->link) {
         otk_link_attach(e->link, &front);
         struct otk_dev_input link_in = otk_link_input(e->link);
         otk_netdev_attach(&e->nd, &link_in);
     } else {
         otk_netdev_attach(&e->nd, &front);
+    }
+    /* the native connection: listener -> [its link] -> front -> engine */
+    if (e->link_nat) {
+        otk_link_attach(e->link_nat, &front);
+        struct otk_dev_input nat_in = otk_link_input(e->link_nat);
+        otk_netnat_attach(&e->nn, &nat_in, &e->dev);
+    } else {
+        otk_netnat_attach(&e->nn, &front, &e->dev);
     }
     return rc;
 }
@@ -368,20 +470,28 @@ report_end(struct otk_emu *e, int code, uint64_t ops)
     report(e, &r);
 }
 
+static void
+link_report(struct otk_emu *e, struct otk_link *l, const char *which)
+{
+    struct otk_link_stats ls;
+
+    if (!l)
+        return;
+    otk_link_flush(l); /* what the stack had queued still leaves */
+    otk_link_stats(l, &ls);
+    report_text(e, OTK_EMU_REP_LOG,
+                "%s: %llu bytes received, max %u in flight + unread (window), max %u "
+                "unread, %u stalls, %llu ms down, %u/%u datagrams in/out, %u lost",
+                which, (unsigned long long)ls.tcp_pulled, ls.max_inflight, ls.max_undelivered,
+                ls.stalls, (unsigned long long)(ls.down_us / 1000u), ls.udp_in, ls.udp_out,
+                ls.udp_lost);
+}
+
 static int
 finish(struct otk_emu *e, int code)
 {
-    if (e->link) {
-        struct otk_link_stats ls;
-        otk_link_flush(e->link); /* what the stack had queued still leaves */
-        otk_link_stats(e->link, &ls);
-        report_text(e, OTK_EMU_REP_LOG,
-                    "link: %llu bytes received, max %u in flight + unread (window), max %u "
-                    "unread, %u stalls, %llu ms down, %u/%u datagrams in/out, %u lost",
-                    (unsigned long long)ls.tcp_pulled, ls.max_inflight, ls.max_undelivered,
-                    ls.stalls, (unsigned long long)(ls.down_us / 1000u), ls.udp_in, ls.udp_out,
-                    ls.udp_lost);
-    }
+    link_report(e, e->link, "link");
+    link_report(e, e->link_nat, "link (native)");
     otk_netdev_flush(&e->nd, EXIT_FLUSH_MS);
     otk_netnat_flush(&e->nn, EXIT_FLUSH_MS);
     otk_mdns_adv_stop(&e->adv); /* goodbye: caches forget the device now */
@@ -393,6 +503,8 @@ finish(struct otk_emu *e, int code)
     otk_flashsim_close(&e->fs);
     otk_link_free(e->link);
     e->link = NULL;
+    otk_link_free(e->link_nat);
+    e->link_nat = NULL;
     return code;
 }
 
@@ -403,6 +515,8 @@ gw_radio_hold(void *user, bool held, uint32_t now_ms)
     struct otk_emu *e = user;
     if (e->link)
         otk_link_radio_hold(e->link, held, now_ms);
+    if (e->link_nat)
+        otk_link_radio_hold(e->link_nat, held, now_ms);
 }
 
 static int
@@ -431,7 +545,10 @@ link_log(void *user, const char *text)
 static void
 link_flash_stall(void *user, uint64_t us)
 {
-    otk_link_sleep(user, us);
+    struct otk_emu *e = user;
+
+    /* the connection of the update the flash works for */
+    otk_link_sleep(e->link_nat && otk_dev_native_busy(&e->dev) ? e->link_nat : e->link, us);
 }
 
 /* While the engine is stalled: wait for socket events and feed them to the link, which only
@@ -440,16 +557,19 @@ static void
 link_pump(void *user, int64_t timeout_us)
 {
     struct otk_emu *e = user;
-    struct pollfd pfds[OTK_NETDEV_NFDS];
+    struct pollfd pfds[OTK_NETDEV_NFDS + OTK_NETNAT_NFDS];
     int tmo = -1;
-    int n = otk_netdev_pollfds(&e->nd, pfds, &tmo, otk_posix_now_ms());
+    int n = e->cfg->arduino_off ? 0 : otk_netdev_pollfds(&e->nd, pfds, &tmo, otk_posix_now_ms());
+    n += otk_netnat_pollfds(&e->nn, pfds + n, &tmo, otk_posix_now_ms());
     int64_t t = timeout_us < 0 ? 0 : timeout_us;
     if (tmo >= 0 && (int64_t)tmo * 1000 < t)
         t = (int64_t)tmo * 1000;
     struct timespec ts = {.tv_sec = (time_t)(t / 1000000), .tv_nsec = (long)(t % 1000000) * 1000L};
     if (ppoll(pfds, (nfds_t)n, &ts, NULL) < 0)
         return; /* EINTR: the caller loops */
-    otk_netdev_process(&e->nd, pfds, n, otk_posix_now_ms());
+    if (!e->cfg->arduino_off)
+        otk_netdev_process(&e->nd, pfds, n, otk_posix_now_ms());
+    otk_netnat_process(&e->nn, pfds, n, otk_posix_now_ms());
 }
 
 /* Whether a link sits between the sockets and the engine: when a link profile, a fault or the
@@ -481,13 +601,18 @@ link_start(struct otk_emu *e)
     struct otk_link_io io = {
         .down = otk_netdev_ops(&e->nd), .pump = link_pump, .log = link_log, .user = e};
     e->link = otk_link_new(&p, c->seed, &io, faults ? c->faults : NULL);
-    if (!e->link) {
+    if (e->link && c->native) {
+        e->link_nat = otk_link_new(&p, c->seed + 1, &io, faults ? c->faults : NULL);
+        if (e->link_nat)
+            otk_link_set_native(e->link_nat);
+    }
+    if (!e->link || (c->native && !e->link_nat)) {
         report_text(e, OTK_EMU_REP_FATAL, "link model: out of memory");
         return OTK_ERR_IO;
     }
     if (c->link != OTK_LINK_NONE) {
         e->fs.stall = link_flash_stall;
-        e->fs.stall_user = e->link;
+        e->fs.stall_user = e;
     }
     if (p.rtt_us)
         /* wake-ups on time: the default 50 us slack per timer adds up over a LAN round trip */
@@ -545,8 +670,9 @@ wait_events(struct otk_emu *e, struct pollfd *pfds)
     n += otk_mdns_adv_pollfds(&e->adv, pfds + n, &timeout, now);
     /* the link's timers are finer than milliseconds (a LAN round trip is 1 ms) */
     int64_t wait_us = timeout < 0 ? -1 : (int64_t)timeout * 1000;
-    if (e->link) {
-        int64_t lt = otk_link_next_us(e->link);
+    struct otk_link *links[2] = {e->link, e->link_nat};
+    for (int k = 0; k < 2; k++) {
+        int64_t lt = links[k] ? otk_link_next_us(links[k]) : -1;
         if (lt >= 0 && (wait_us < 0 || lt < wait_us))
             wait_us = lt;
     }
@@ -568,11 +694,15 @@ restart(struct otk_emu *e)
     /* A restart drops the connection (after the stack sent what it had queued). */
     if (e->link)
         otk_link_flush(e->link);
+    if (e->link_nat)
+        otk_link_flush(e->link_nat);
     otk_netdev_flush(&e->nd, 200);
     otk_netdev_reset(&e->nd);
     otk_netnat_reset(&e->nn);
     if (e->link)
         otk_link_reset(e->link);
+    if (e->link_nat)
+        otk_link_reset(e->link_nat);
     int rc = boot(e);
     if (otk_flashsim_powered_off(&e->fs))
         return power_off(e); /* the cut came in the firmware's confirm */
@@ -625,6 +755,8 @@ loop(struct otk_emu *e)
             otk_netnat_process(&e->nn, pfds, n, otk_posix_now_ms());
             if (e->link)
                 otk_link_process(e->link);
+            if (e->link_nat)
+                otk_link_process(e->link_nat);
             if (e->gw)
                 otk_gw_process(e->gw, pfds, n, otk_posix_now_ms());
             otk_mdns_adv_process(&e->adv, pfds, n, otk_posix_now_ms());

@@ -95,6 +95,7 @@ struct otk_link {
     struct wupd wu[WUPD];
     uint32_t wu_head, wu_n;
     bool eng_open; /* the engine has a TCP connection (connect issued, not closed) */
+    bool native;   /* this link carries the native protocol's accepted connection instead */
     bool abort_pending;
     uint32_t gen; /* bumped when the TCP queues are dropped */
 
@@ -516,6 +517,25 @@ in_connected(void *user, int status, uint32_t now_ms)
     e->due = in_due(l, now_us(l) + owd(l, IN)); /* the SYN-ACK's way back */
 }
 
+/* The port accepted the native connection: it reaches the engine one trip later (the
+ * handshake's last ACK), and from now on this link's TCP model is that connection's. */
+static bool
+in_native_accept(void *user, const struct otk_addr *from, uint32_t now_ms)
+{
+    struct otk_link *l = user;
+    (void)now_ms;
+    tcp_new(l);
+    l->eng_open = true;
+    struct ev *e = evq_push(&l->in);
+    if (!e)
+        return false;
+    e->kind = EV_CONNECTED;
+    e->status = OTK_OK;
+    e->addr = *from;
+    e->due = in_due(l, now_us(l) + owd(l, IN));
+    return true;
+}
+
 static void
 in_tcp_closed(void *user, uint32_t now_ms)
 {
@@ -591,18 +611,21 @@ release_out(struct otk_link *l, bool force)
                 l->out_head = (l->out_head + k) % OUT_RING;
                 l->out_len -= k;
                 left -= k;
-                (void)d->tcp_send(d->user, tmp, k);
+                (void)(l->native ? d->nat_send : d->tcp_send)(d->user, tmp, k);
             }
             break;
         }
         case EV_CLOSE:
-            d->tcp_close(d->user);
+            (l->native ? d->nat_close : d->tcp_close)(d->user);
             break;
         default:
             break;
         }
     }
-    if (l->abort_pending && d->tcp_abort) {
+    if (l->abort_pending && l->native) {
+        l->abort_pending = false;
+        d->nat_close(d->user); /* (the port has no reset for the accepted connection) */
+    } else if (l->abort_pending && d->tcp_abort) {
         l->abort_pending = false;
         d->tcp_abort(d->user);
     }
@@ -690,7 +713,7 @@ op_tcp_close(void *user)
         e->due = out_due(l, now_us(l));
     } else {
         release_out(l, true);
-        l->io.down->tcp_close(l->io.down->user);
+        (l->native ? l->io.down->nat_close : l->io.down->tcp_close)(l->io.down->user);
     }
     release_out(l, false);
 }
@@ -749,7 +772,8 @@ deliver_data(struct otk_link *l, uint64_t now)
     }
     if (n > IN_RING - l->in_head)
         n = IN_RING - l->in_head;
-    size_t used = l->next.on_tcp_data(l->next.user, l->in_buf + l->in_head, n, ms_of(now));
+    size_t used = (l->native ? l->next.on_native_data : l->next.on_tcp_data)(
+        l->next.user, l->in_buf + l->in_head, n, ms_of(now));
     if (l->gen != gen)
         return true; /* the engine closed the connection meanwhile */
     if (used > n)
@@ -759,6 +783,18 @@ deliver_data(struct otk_link *l, uint64_t now)
      * flash work the bytes cause */
     note_consumed(l, now, (uint32_t)used);
     return used > 0;
+}
+
+/* The native connection reaches the engine; one it refuses (busy, a throttled source) is closed
+ * at once, as the port would. */
+static void
+deliver_accept(struct otk_link *l, const struct otk_addr *from, uint64_t now)
+{
+    if (l->next.on_native_accept(l->next.user, from, ms_of(now)))
+        return;
+    l->eng_open = false;
+    tcp_drop_in(l);
+    l->io.down->nat_close(l->io.down->user);
 }
 
 /* Deliver one due item to the engine. @return false if nothing was due. */
@@ -782,7 +818,12 @@ deliver_one(struct otk_link *l)
     switch (e->kind) {
     case EV_CONNECTED: {
         int status = e->status;
+        struct otk_addr from = e->addr;
         evq_pop(&l->in);
+        if (l->native) {
+            deliver_accept(l, &from, now);
+            return true;
+        }
         if (status != OTK_OK)
             l->eng_open = false;
         l->next.on_connected(l->next.user, status, ms_of(now));
@@ -791,7 +832,7 @@ deliver_one(struct otk_link *l)
     case EV_CLOSED:
         evq_pop(&l->in);
         l->eng_open = false;
-        l->next.on_tcp_closed(l->next.user, ms_of(now));
+        (l->native ? l->next.on_native_closed : l->next.on_tcp_closed)(l->next.user, ms_of(now));
         return true;
     case EV_DATA:
         return deliver_data(l, now);
@@ -1010,22 +1051,6 @@ otk_link_params_of(enum otk_link_profile p, enum otk_profile chip)
     return k;
 }
 
-static int
-op_nat_send(void *user, const void *buf, size_t len)
-{
-    struct otk_link *l = user;
-
-    return l->io.down->nat_send(l->io.down->user, buf, len);
-}
-
-static void
-op_nat_close(void *user)
-{
-    struct otk_link *l = user;
-
-    l->io.down->nat_close(l->io.down->user);
-}
-
 struct otk_link *
 otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_link_io *io,
              struct otk_faults *faults)
@@ -1053,13 +1078,20 @@ otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_li
     l->ops.tcp_connect = op_tcp_connect;
     l->ops.tcp_send = op_tcp_send;
     l->ops.tcp_close = op_tcp_close;
-    if (io->down->nat_send) {
-        /* The native protocol's connection is not modelled yet: its bytes pass straight. */
-        l->ops.nat_send = op_nat_send;
-        l->ops.nat_close = op_nat_close;
-    }
     l->ops.user = l;
     return l;
+}
+
+void
+otk_link_set_native(struct otk_link *l)
+{
+    l->native = true;
+    l->ops.udp_send = NULL;
+    l->ops.tcp_connect = NULL;
+    l->ops.tcp_send = NULL;
+    l->ops.tcp_close = NULL;
+    l->ops.nat_send = op_tcp_send;
+    l->ops.nat_close = op_tcp_close;
 }
 
 void
@@ -1077,8 +1109,20 @@ otk_link_ops(struct otk_link *l)
 struct otk_dev_input
 otk_link_input(struct otk_link *l)
 {
-    struct otk_dev_input in = {
-        in_datagram, in_connected, in_tcp_data, in_tcp_closed, in_idle, in_tcp_room, l};
+    struct otk_dev_input in = {.on_datagram = in_datagram,
+                               .on_connected = in_connected,
+                               .on_tcp_data = in_tcp_data,
+                               .on_tcp_closed = in_tcp_closed,
+                               .on_idle = in_idle,
+                               .tcp_room = in_tcp_room,
+                               .user = l};
+    if (l->native) {
+        /* the same TCP model, for the accepted connection */
+        in.on_native_accept = in_native_accept;
+        in.on_native_data = in_tcp_data;
+        in.on_native_closed = in_tcp_closed;
+        in.native_room = in_tcp_room;
+    }
     return in;
 }
 

@@ -81,6 +81,13 @@ struct otk_link *otk_link_new(const struct otk_link_params *p, uint64_t seed,
                               const struct otk_link_io *io, struct otk_faults *faults);
 void otk_link_free(struct otk_link *l);
 
+/** Right after otk_link_new: the link carries ESPHome's native protocol instead, i.e. the one
+ *  connection the port accepted (its input table's native entries, its ops nat_send /
+ *  nat_close, its io.down's nat_send / nat_close), with the same model: delays, bandwidth,
+ *  window, stalls, TCP faults. A device serving both protocols over an emulated radio has two
+ *  links, one per connection (the engine's ops table takes the native ops from this one). */
+void otk_link_set_native(struct otk_link *l);
+
 /** The ops table the engine must be given (otk_dev_init): its sends go through the link. */
 const struct otk_net_ops *otk_link_ops(struct otk_link *l);
 

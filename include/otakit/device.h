@@ -193,6 +193,13 @@ struct otk_dev_input {
      *  *buf may name the stage's own memory for that many bytes, where the port receives them
      *  directly and then passes that pointer to on_tcp_data (one copy less); NULL: none. */
     size_t (*tcp_room)(void *user, uint8_t **buf);
+    /* ESPHome's native protocol (include/otakit/native.h): the accepted connection, as
+     * otk_dev_on_native_accept / _data / _closed; NULL in a table without it. native_room is
+     * tcp_room's twin for that connection. */
+    bool (*on_native_accept)(void *user, const struct otk_addr *from, uint32_t now_ms);
+    size_t (*on_native_data)(void *user, const uint8_t *data, size_t len, uint32_t now_ms);
+    void (*on_native_closed)(void *user, uint32_t now_ms);
+    size_t (*native_room)(void *user, uint8_t **buf);
     void *user;
 };
 

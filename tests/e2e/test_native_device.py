@@ -203,6 +203,37 @@ class NativeDeviceTest(unittest.TestCase):
         self.assertEqual(cp.returncode, 2)
         self.assertIn("the native protocol needs --password", cp.stderr)
 
+    def test_over_the_link_model(self):
+        """Native uploads cross the emulated radio like ArduinoOTA's (their own link: delays,
+        lwIP's window); a fault on that connection resets it and the device keeps its image."""
+        data = self.image("8.0.0")
+        with self.device("--link", "wifi", "--once") as dev:
+            r = espeers.upload("127.0.0.1", dev.port, data, era="2026.5", timeout=60)
+            self.assertTrue(r.ok, r)
+            self.assertEqual(dev.wait_exit(60), 0, dev.stderr())
+            logs = [ev["text"] for ev in dev.find("log") if ev["text"].startswith("link (native)")]
+            self.assertEqual(len(logs), 1, dev.find("log"))
+            # magic, features, type, size, MD5, the image, the final 00: all through the link
+            self.assertIn("link (native): %d bytes received" % (5 + 1 + 1 + 4 + 32 + SIZE + 1),
+                          logs[0])
+            self.assertIn("max 5744 in flight", logs[0])  # the ESP32's lwIP window
+            boots = dev.find("boot")
+            self.assertEqual(boots[-1]["version"], "8.0.0")
+        with self.device("--link", "lan", "--fault", "drop:20000") as dev:
+            r = espeers.upload("127.0.0.1", dev.port, data, era="2026.5", timeout=30)
+            self.assertFalse(r.ok)
+            self.assertEqual(r.stage, "data")
+            err = dev.wait_event("error")
+            self.assertEqual(err["text"], "Aborted")
+            self.assertEqual(err["bytes"], 20000 - (5 + 1 + 1 + 4 + 32))
+            self.assert_untouched_boot(dev)
+
+    def assert_untouched_boot(self, dev):
+        dev.stop()
+        info = otk.inspect(dev.flash)
+        self.assertEqual(info["boot_slot"], 0)
+        self.assertEqual(info["slots"][0]["version"], "0.0.0")
+
 
 if __name__ == "__main__":
     otk.main()

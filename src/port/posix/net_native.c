@@ -122,8 +122,9 @@ otk_netnat_open(struct otk_netnat *nn, const char *addr, uint16_t port, char *er
 }
 
 void
-otk_netnat_attach(struct otk_netnat *nn, struct otk_dev *dev)
+otk_netnat_attach(struct otk_netnat *nn, const struct otk_dev_input *next, struct otk_dev *dev)
 {
+    nn->next = *next;
     nn->dev = dev;
 }
 
@@ -158,7 +159,17 @@ otk_netnat_close_conn(struct otk_netnat *nn)
 static bool
 accepting(const struct otk_netnat *nn)
 {
-    return nn->dev && nn->conn_fd < 0 && !otk_dev_native_busy(nn->dev);
+    return nn->next.user && nn->conn_fd < 0 && !otk_dev_native_busy(nn->dev);
+}
+
+/* The bytes the next stage takes now (its window, for a link). */
+static size_t
+room(struct otk_netnat *nn)
+{
+    uint8_t *buf;
+    size_t r = nn->next.native_room(nn->next.user, &buf);
+
+    return r < sizeof nn->in ? r : sizeof nn->in;
 }
 
 static void
@@ -178,8 +189,9 @@ otk_netnat_pollfds(struct otk_netnat *nn, struct pollfd *pfds, int *timeout_ms, 
     if (nn->listen_fd >= 0 && accepting(nn))
         add_pfd(pfds, &n, nn->listen_fd, POLLIN);
     if (nn->conn_fd >= 0)
-        add_pfd(pfds, &n, nn->conn_fd,
-                (short)((nn->closing ? 0 : POLLIN) | (nn->out_len > 0 ? POLLOUT : 0)));
+        add_pfd(
+            pfds, &n, nn->conn_fd,
+            (short)((nn->closing || room(nn) == 0 ? 0 : POLLIN) | (nn->out_len > 0 ? POLLOUT : 0)));
     if (nn->linger_fd >= 0) {
         int32_t left = (int32_t)(nn->linger_until - now_ms);
 
@@ -233,7 +245,7 @@ process_accept(struct otk_netnat *nn, uint32_t now_ms)
     nn->conn_fd = fd;
     nn->closing = false;
     nn->out_len = 0;
-    if (!otk_dev_on_native_accept(nn->dev, &a, now_ms))
+    if (!nn->next.on_native_accept(nn->next.user, &a, now_ms))
         conn_drop(nn); /* throttled or busy: closed at once, nothing said */
 }
 
@@ -242,16 +254,22 @@ static void
 process_read(struct otk_netnat *nn, uint32_t now_ms)
 {
     for (int round = 0; round < READ_ROUNDS && nn->conn_fd >= 0 && !nn->closing; round++) {
-        ssize_t r = recv(nn->conn_fd, nn->in, sizeof nn->in, MSG_DONTWAIT);
+        size_t want = room(nn), used;
+        ssize_t r;
 
+        if (want == 0)
+            return; /* back-pressure: the bytes wait in the kernel */
+        r = recv(nn->conn_fd, nn->in, want, MSG_DONTWAIT);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
         if (r <= 0) {
             conn_drop(nn); /* EOF or reset */
-            otk_dev_on_native_closed(nn->dev, now_ms);
+            nn->next.on_native_closed(nn->next.user, now_ms);
             return;
         }
-        (void)otk_dev_on_native_data(nn->dev, nn->in, (size_t)r, now_ms);
+        used = nn->next.on_native_data(nn->next.user, nn->in, (size_t)r, now_ms);
+        if (used < (size_t)r)
+            return; /* cannot happen: room() said it takes them */
     }
 }
 
@@ -269,15 +287,15 @@ otk_netnat_process(struct otk_netnat *nn, const struct pollfd *pfds, int n, uint
 
         conn_drop(nn);
         if (engine_owned)
-            otk_dev_on_native_closed(nn->dev, now_ms);
+            nn->next.on_native_closed(nn->next.user, now_ms);
     }
     if (nn->conn_fd >= 0 && nn->closing && nn->out_len == 0)
         start_linger(nn);
-    if (nn->conn_fd >= 0 && nn->dev)
+    if (nn->conn_fd >= 0 && nn->next.user)
         process_read(nn, now_ms);
     if ((listen_ev & POLLIN) && accepting(nn))
         process_accept(nn, now_ms);
-    if (nn->conn_fd >= 0 && nn->dev)
+    if (nn->conn_fd >= 0 && nn->next.user)
         process_read(nn, now_ms); /* what a fresh client sent with its connection */
 }
 

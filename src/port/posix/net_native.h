@@ -3,9 +3,10 @@
  * the OTA port (the number the ArduinoOTA side binds for UDP, as ESPHome devices listen on 3232
  * or 8266) and one accepted connection at a time, the others waiting in the backlog as on an
  * ESPHome device (listen(1)). Nothing blocks: a poll() loop asks for the descriptors and hands
- * back what happened; the engine is fed through otk_dev_on_native_*, and its nat_send /
- * nat_close ops land in otk_netnat_send / otk_netnat_close. Reads reach the engine in pieces
- * of at most 1024 bytes, what an ESPHome device reads per call (OTA_BUFFER_SIZE). */
+ * back what happened; the next stage (the engine's struct otk_dev_input, or the link in front
+ * of it) gets the native entries, and the engine's nat_send / nat_close ops land in
+ * otk_netnat_send / otk_netnat_close. Reads go no further than next->native_room allows, in
+ * pieces of at most 1024 bytes, what an ESPHome device reads per call (OTA_BUFFER_SIZE). */
 #ifndef OTK_NET_NATIVE_H
 #define OTK_NET_NATIVE_H
 
@@ -35,7 +36,8 @@ struct otk_netnat {
     int linger_fd; /* a closed connection draining so the peer reads our last bytes */
     uint32_t linger_until;
     uint16_t port;
-    struct otk_dev *dev;
+    struct otk_dev *dev; /* asked whether it serves a connection already */
+    struct otk_dev_input next;
 };
 
 /** Listen on addr:port (IPv4; port 0 = ephemeral). @return OTK_OK, OTK_ERR_ARG (address),
@@ -43,8 +45,10 @@ struct otk_netnat {
 int otk_netnat_open(struct otk_netnat *nn, const char *addr, uint16_t port, char *err,
                     size_t errcap);
 
-/** The engine the listener feeds (its otk_dev_native_attach() done). */
-void otk_netnat_attach(struct otk_netnat *nn, struct otk_dev *dev);
+/** Where the listener's events go (the table is copied): otk_dev_input() of dev, or a stage in
+ *  front of it; dev (its otk_dev_native_attach() done) says when it is busy. */
+void otk_netnat_attach(struct otk_netnat *nn, const struct otk_dev_input *next,
+                       struct otk_dev *dev);
 
 uint16_t otk_netnat_port(const struct otk_netnat *nn);
 
