@@ -117,6 +117,41 @@ otk_net_tcp_listen(struct in_addr ip, uint16_t port, int sndbuf, otk_sock *out, 
 }
 
 int
+otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out)
+{
+    int on = 1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return map_errno(errno);
+    if (sndbuf > 0)
+        (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    *out = fd;
+    if (connect(fd, (const struct sockaddr *)to, sizeof *to) == 0)
+        return OTK_NET_OK;
+    if (errno == EINPROGRESS)
+        return OTK_NET_AGAIN;
+    int e = errno;
+    close(fd);
+    *out = OTK_SOCK_NONE;
+    return map_errno(e);
+}
+
+int
+otk_net_connect_result(otk_sock s)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+
+    if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+        return map_errno(errno);
+    if (err == EINPROGRESS || err == EALREADY)
+        return OTK_NET_AGAIN;
+    return err ? map_errno(err) : OTK_NET_OK;
+}
+
+int
 otk_net_accept(otk_sock listener, otk_sock *out, struct sockaddr_in *peer)
 {
     socklen_t plen = sizeof *peer;

@@ -167,6 +167,45 @@ otk_net_tcp_listen(struct in_addr ip, uint16_t port, int sndbuf, otk_sock *out, 
 }
 
 int
+otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out)
+{
+    SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    BOOL on = TRUE;
+    int rc;
+
+    if (s == INVALID_SOCKET)
+        return last();
+    if (sndbuf > 0)
+        (void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, (const char *)&sndbuf, sizeof sndbuf);
+    (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&on, sizeof on);
+    if (prepare(s) != 0) {
+        rc = last();
+        closesocket(s);
+        return rc;
+    }
+    *out = (otk_sock)s;
+    if (connect(s, (const struct sockaddr *)to, sizeof *to) == 0)
+        return OTK_NET_OK;
+    rc = last(); /* WSAEWOULDBLOCK: under way */
+    if (rc != OTK_NET_AGAIN) {
+        closesocket(s);
+        *out = OTK_SOCK_NONE;
+    }
+    return rc;
+}
+
+int
+otk_net_connect_result(otk_sock s)
+{
+    int err = 0;
+    int len = sizeof err;
+
+    if (getsockopt((SOCKET)s, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
+        return last();
+    return err ? map_error(err) : OTK_NET_OK;
+}
+
+int
 otk_net_accept(otk_sock listener, otk_sock *out, struct sockaddr_in *peer)
 {
     int plen = sizeof *peer;
