@@ -20,7 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <zlib.h>
+
 #include "otakit/err.h"
+#include "otakit/gzip.h"
 #include "otakit/natup.h"
 #include "otakit/posix.h"
 #include "otakit/proto.h"
@@ -450,13 +453,43 @@ probe_kinds(void **state)
     }
 }
 
+/* The gzip stream inflates back to the image (zlib's own inflate, gzip framing). */
+static void
+gzip_round_trip(void **state)
+{
+    (void)state;
+    uint32_t size = 200000;
+    uint8_t *img = image(size), *gz, *back = malloc(size);
+    uint32_t gz_len;
+    uLongf back_len = size;
+
+    assert_true(otk_gzip_available());
+    assert_int_equal(otk_gzip(img, size, &gz, &gz_len), OTK_OK);
+    assert_true(gz_len > 18 && gz_len < size);
+    assert_int_equal(gz[0], 0x1f);
+    assert_int_equal(gz[1], 0x8b);
+    z_stream z = {0};
+    assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+    z.next_in = gz;
+    z.avail_in = gz_len;
+    z.next_out = back;
+    z.avail_out = (uInt)back_len;
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(z.total_out, size);
+    inflateEnd(&z);
+    assert_memory_equal(back, img, size);
+    free(gz);
+    free(back);
+    free(img);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_upload),      cmocka_unit_test(refused),
         cmocka_unit_test(dropped_mid_data), cmocka_unit_test(open_end_checked),
-        cmocka_unit_test(probe_kinds),
+        cmocka_unit_test(probe_kinds),      cmocka_unit_test(gzip_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/* A gzip stream of an image, for native-protocol devices that announce compression (ESP8266
+ * backends store it and their boot loader inflates it, so bigger images fit and fewer bytes
+ * travel). zlib at level 9, as ESPHome's client. Host side only. */
+#ifndef OTK_GZIP_H
+#define OTK_GZIP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Whether this build can compress (it has zlib). */
+bool otk_gzip_available(void);
+
+/** Compress len bytes of in into a new buffer *out (free() it) of *out_len bytes.
+ *  @return OTK_OK, OTK_ERR_IO (no memory, zlib failed) or OTK_ERR_STATE (built without zlib) */
+int otk_gzip(const uint8_t *in, uint32_t len, uint8_t **out, uint32_t *out_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* gzip through zlib (include/otakit/gzip.h). Builds without zlib (OTK_HAVE_ZLIB unset, e.g. the
+ * Windows cross build) say so, and the uploader then never offers compression. */
+#include <stdlib.h>
+
+#include "otakit/err.h"
+#include "otakit/gzip.h"
+
+#if OTK_HAVE_ZLIB
+#include <zlib.h>
+
+bool
+otk_gzip_available(void)
+{
+    return true;
+}
+
+int
+otk_gzip(const uint8_t *in, uint32_t len, uint8_t **out, uint32_t *out_len)
+{
+    z_stream z = {0};
+    /* windowBits 15 + 16: a gzip header and trailer instead of zlib's (Python's gzip.compress) */
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return OTK_ERR_IO;
+    uLong cap = deflateBound(&z, len);
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (!buf) {
+        deflateEnd(&z);
+        return OTK_ERR_IO;
+    }
+    z.next_in = (Bytef *)in;
+    z.avail_in = len;
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    uLong total = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return OTK_ERR_IO;
+    }
+    *out = buf;
+    *out_len = (uint32_t)total;
+    return OTK_OK;
+}
+
+#else
+
+bool
+otk_gzip_available(void)
+{
+    return false;
+}
+
+int
+otk_gzip(const uint8_t *in, uint32_t len, uint8_t **out, uint32_t *out_len)
+{
+    (void)in;
+    (void)len;
+    *out = NULL;
+    *out_len = 0;
+    return OTK_ERR_STATE;
+}
+
+#endif
