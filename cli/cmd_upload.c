@@ -46,6 +46,9 @@ static const char help_tail[] =
     "                                      17 image built for another chip than the device\n"
     "                                      18 the device broke the protocol (OK too early,\n"
     "                                         acks of bytes never sent, garbage)\n"
+    "                                      19 esphome: encryption required / not offered\n"
+    "                                      20 esphome: whole image sent, no verdict (not\n"
+    "                                         re-sent; the device may have applied it)\n"
     "  130 interrupted\n"
     "With several devices the exit code is the failure shared by all failed devices, or 1.\n"
     "Details and IDE set-ups: docs/CLI.md.\n";
@@ -342,6 +345,7 @@ json_result(const struct target *t)
     printf(",\"bytes\":%u,\"total\":%u,\"seconds\":%.3f,\"data_seconds\":%.3f,\"attempts\":%u",
            u->acked, u->cfg.size, secs(u->t_begin, u->t_end),
            u->t_data ? secs(u->t_data, u->t_end) : 0.0, u->attempt);
+    printf(",\"protocol\":\"%s\"", otk_upload_protocol_name(otk_upload_protocol_used(u)));
     json_end();
 }
 
@@ -624,6 +628,9 @@ base_config(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size
     base->lockstep = o->lockstep;
     base->force = o->force;
     base->port_auto = !o->port_given;
+    base->protocol = o->protocol;
+    base->key = o->has_key ? o->key : NULL;
+    base->window = o->lockstep ? 1 : 0; /* native: ESPHome's own stop-and-wait */
     base->image = image;
     base->size = size;
     memcpy(base->md5, md5, sizeof base->md5);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "key.h"
 #include "opts.h"
 #include "upload_cli.h"
 
@@ -33,6 +34,8 @@ enum opt_id {
     O_FORCE,
     O_STALL,
     O_RESULT,
+    O_PROTOCOL,
+    O_KEY,
 };
 
 /* The options in the order of the help text; aliases (help NULL) follow their option: they
@@ -72,7 +75,8 @@ static const struct cli_opt opts_table[] = {
      "read devices from FILE, one ADDRESS[:PORT] a line ('-' = stdin)"},
     {0, "json", NULL, O_JSON, "one JSON event a line on stdout (state, progress, result)"},
     {0, "lockstep", NULL, O_LOCKSTEP,
-     "send 1024-byte chunks and wait for each ack, like espota.py"},
+     "send 1024-byte chunks and wait for each ack, like espota.py\n(esphome: one 8 KB block per "
+     "ack, like ESPHome's tool)"},
     {0, "force", NULL, O_FORCE,
      "upload an app image even if it does not start with 0xE9, or\nnames another chip than the "
      "device's mDNS board or port"},
@@ -80,6 +84,13 @@ static const struct cli_opt opts_table[] = {
      "fail when the device takes no data for S seconds (default 10)"},
     {0, "result-timeout", "S", O_RESULT,
      "wait S seconds after the last byte for the result (default 60)"},
+    {0, "protocol", "P", O_PROTOCOL,
+     "arduino (ArduinoOTA: UDP invitation, the device connects\nback), esphome (ESPHome's native "
+     "protocol: one connection to\nthe device, no way back needed) or auto (default: esphome "
+     "when\nthe device's TCP port answers its magic, else arduino)"},
+    {0, "key", "BASE64", O_KEY,
+     "esphome: encrypt with the device's key (the base64 key of its\napi: or ota: encryption: in "
+     "the YAML); implies esphome"},
     {'q', "quiet", NULL, O_QUIET, "print errors only"},
     {'h', "help", NULL, O_HELP, "show this help"},
 };
@@ -262,6 +273,26 @@ apply_number(struct parse_ctx *c, const struct cli_opt *op, const char *v, const
     }
 }
 
+/* --protocol: argparse's words for a value outside its choices. */
+static int
+apply_protocol(struct parse_ctx *c, const char *v, const char *name)
+{
+    static const char *const names[] = {
+        [OTK_UP_PROTO_ARDUINO] = "arduino",
+        [OTK_UP_PROTO_ESPHOME] = "esphome",
+        [OTK_UP_PROTO_AUTO] = "auto",
+    };
+
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(v, names[i])) {
+            c->o->protocol = (enum otk_up_protocol)i;
+            return 0;
+        }
+    return fail(c->err, c->cap,
+                "argument %s: invalid choice: '%s' (choose from 'arduino', 'esphome', 'auto')",
+                name, v);
+}
+
 /* The options whose value is a text. */
 static int
 apply_text(struct parse_ctx *c, const struct cli_opt *op, const char *v, const char *name)
@@ -285,6 +316,15 @@ apply_text(struct parse_ctx *c, const struct cli_opt *op, const char *v, const c
     case O_TARGETS:
         o->targets_file = v;
         return 0;
+    case O_PROTOCOL:
+        return apply_protocol(c, v, name);
+    case O_KEY: {
+        char why[160];
+        if (cli_parse_key(v, o->key, why, sizeof why) < 0)
+            return fail(c->err, c->cap, "argument %s: %s", name, why);
+        o->has_key = true;
+        return 0;
+    }
     default:
         return apply_number(c, op, v, name);
     }
@@ -367,6 +407,7 @@ otk_upload_parse_args(int argc, char **argv, struct otk_upload_opts *o, char *er
     o->stall_timeout_s = 10;
     o->result_timeout_s = 60;
     o->retries = 2;
+    o->protocol = OTK_UP_PROTO_AUTO;
     err[0] = 0;
     if (cli_parse_args(&otk_upload_table, argc, argv, apply, &ctx, &res))
         return parse_error(&res, err, cap);

@@ -33,6 +33,10 @@ enum otk_upload_exit {
     OTK_UPX_WRONG_CHIP = 17,    /* the image is for another chip than the device */
     OTK_UPX_PROTOCOL = 18,      /* the device broke the protocol: "OK" before the whole image
                                    was acknowledged, acks of bytes never sent, garbage */
+    OTK_UPX_ENCRYPTION = 19,    /* native protocol: the device requires encryption and no key
+                                   was given, or a key was given and it offers none */
+    OTK_UPX_UNCONFIRMED = 20,   /* native protocol: the whole image went out, no verdict came;
+                                   not re-sent (the device may have applied it) */
 };
 
 /** A short name for an exit code ("ok", "no-answer", "auth-failed", ...), for tables and JSON. */
@@ -75,6 +79,9 @@ struct otk_upload_opts {
     double stall_timeout_s; /* --stall-timeout */
     double result_timeout_s;
     unsigned retries;
+    enum otk_up_protocol protocol; /* --protocol (default auto) */
+    bool has_key;                  /* --key given */
+    uint8_t key[32];               /* its 32 bytes */
 };
 
 /** Parse argv (argv[0] is the command name) the way Python's argparse would: long options with

@@ -36,6 +36,8 @@ static const char *const exit_names[] = {
     [OTK_UPX_LOCAL_NET] = "local-network",
     [OTK_UPX_WRONG_CHIP] = "wrong-chip",
     [OTK_UPX_PROTOCOL] = "protocol",
+    [OTK_UPX_ENCRYPTION] = "encryption",
+    [OTK_UPX_UNCONFIRMED] = "unconfirmed",
 };
 
 const char *
@@ -483,6 +485,8 @@ say_dev_other(const struct otk_upload *u, struct msg *m)
 const char *
 cli_upload_rule_name(const struct otk_upload_outcome *o)
 {
+    if (o->cause == OTK_UPC_NAT_PROTOCOL)
+        return o->nat.violation ? o->nat.violation : "unexpected-byte";
     if (o->cause != OTK_UPC_PROTOCOL)
         return NULL;
     switch (o->violation) {
@@ -627,6 +631,367 @@ say_no_result(const struct otk_upload *u, struct msg *m)
         u->cfg.target, u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
 }
 
+/* ---- the native protocol (ESPHome) ---- */
+
+/* ESPHome's name of a response code: "8B ERROR_MD5_MISMATCH". */
+static const char *
+nat_code(uint8_t code, char *buf, size_t cap)
+{
+    const char *name = otk_natc_code_name(code);
+
+    snprintf(buf, cap, "%02X%s%s", code, name ? " " : "", name ? name : "");
+    return buf;
+}
+
+/* Which of the device's answers did not come, or where it ended. */
+static const char *
+nat_step(uint8_t phase)
+{
+    switch (phase) {
+    case OTK_NATC_MAGIC:
+        return "the magic bytes (it answers \"00 vv\")";
+    case OTK_NATC_FEATURES:
+        return "the feature byte";
+    case OTK_NATC_NOISE:
+        return "the encryption handshake";
+    case OTK_NATC_AUTH:
+    case OTK_NATC_AUTH_RESULT:
+        return "the authentication";
+    case OTK_NATC_PREPARE:
+        return "the image's size (it prepares the flash; an ESP32 erases its OTA slot first, "
+               "which takes seconds)";
+    case OTK_NATC_MD5:
+        return "the image's MD5";
+    default:
+        return "the image";
+    }
+}
+
+static void
+say_nat_refused(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+    say(m,
+        "%s refused the TCP connection on port %u: nothing listens there for ESPHome's OTA "
+        "protocol.\nfix: check the port (ESPHome devices: 3232 ESP32, 8266 ESP8266, 2040 RP2040, "
+        "8892 Beken, or `ota: port:` in the device's YAML) and that its firmware has `ota: - "
+        "platform: esphome`; an ArduinoOTA device takes --protocol arduino.",
+        who(u, w, sizeof w), u->cfg.port);
+}
+
+static void
+say_nat_connect_timeout(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+    say(m,
+        "no TCP connection to %s port %u within %.0f s: the device does not answer.\nfix: check "
+        "that it is powered and on this network; a battery device in deep sleep answers nothing: "
+        "keep it awake for the upload.",
+        who(u, w, sizeof w), u->cfg.port, u->cfg.connect_timeout_ms / 1000.0);
+}
+
+static void
+say_nat_connect_failed(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+    say(m, "cannot connect to %s port %u: %s.\nfix: check the address and the route to it.",
+        who(u, w, sizeof w), u->cfg.port, u->outcome.detail);
+}
+
+static void
+say_nat_not_esphome(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+    say(m,
+        "%s port %u answered ESPHome's magic with byte 0x%02x, not \"00 vv\": something else "
+        "listens there.\nfix: check the port; an ArduinoOTA device takes --protocol arduino.",
+        who(u, w, sizeof w), u->cfg.port, u->outcome.nat.code);
+}
+
+static void
+say_nat_version(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s speaks version %u of ESPHome's OTA protocol; otakit knows versions 1 and 2.\nfix: "
+        "upload with ESPHome's own tool, and report the device's ESPHome version to otakit.",
+        u->cfg.target, u->outcome.nat.code);
+}
+
+static void
+say_nat_no_answer(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s did not answer %s in time (%.0f s).\nfix: upload again (--retries does this "
+        "automatically); the device may be busy with another upload, or the link loses packets. "
+        "-t sets the wait for each answer.",
+        u->cfg.target, nat_step(u->outcome.nat.phase),
+        (u->outcome.nat.phase == OTK_NATC_PREPARE
+             ? (u->cfg.result_timeout_ms > 30000 ? u->cfg.result_timeout_ms : 30000)
+             : u->cfg.invite_timeout_ms) /
+            1000.0);
+}
+
+static void
+say_nat_no_password(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s requires a password (it sent an %s challenge) and none was given.\nfix: pass the "
+        "`ota: password:` of its YAML with -a/--auth PASSWORD.",
+        u->cfg.target, u->outcome.nat.auth == OTK_NAT_REQUEST_AUTH_MD5 ? "MD5" : "SHA-256");
+}
+
+static void
+say_nat_auth_failed(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+    say(m,
+        "%s rejected the password (82 ERROR_AUTH_INVALID to our %s answer).\nfix: use the "
+        "`ota: password:` of its YAML, as written, with -a/--auth PASSWORD.",
+        u->cfg.target, f->auth == OTK_NAT_REQUEST_AUTH_MD5 ? "MD5" : "SHA-256");
+}
+
+static void
+say_nat_needs_key(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s requires encryption: it answered 94 ERROR_ENCRYPTION_REQUIRED (its YAML has `ota: "
+        "encryption:`), and no key was given.\nfix: pass the device's key, the base64 `key:` "
+        "under `api: encryption:` (or `ota: encryption:`) in its YAML, with --key BASE64.",
+        u->cfg.target);
+}
+
+static void
+say_nat_not_encrypted(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+    char how[80];
+
+    if (f->feature_reply == OTK_NAT_FEATURE_FLAGS)
+        snprintf(how, sizeof how, "its feature flags %02x lack encryption", f->server_flags);
+    else
+        snprintf(how, sizeof how, "it answered %02X: older than ESPHome's encryption",
+                 f->feature_reply);
+    say(m,
+        "%s does not offer encryption (%s), and a key was given: otakit does not send the image "
+        "in plaintext then, since someone on the way could have removed the offer, and the "
+        "image carries the Wi-Fi credentials and keys.\nfix: if the device really has no key "
+        "(ESPHome before 2026.9, or no `api: encryption:`), upload without --key; otherwise "
+        "find out what answers at this address.",
+        u->cfg.target, how);
+}
+
+static void
+say_nat_wrong_key(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+    say(m,
+        "%s refused the encryption handshake: the key is not the device's (%s%s%s).\nfix: pass "
+        "the base64 `key:` under `api: encryption:` (or `ota: encryption:`) of its YAML with "
+        "--key.",
+        u->cfg.target, f->reason[0] ? "it answered \"" : "its answer does not fit the key",
+        f->reason, f->reason[0] ? "\"" : "");
+}
+
+static void
+say_nat_handshake_rejected(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s refused the encryption handshake: \"%s\".\nfix: upload again; if it keeps "
+        "refusing, check the device's log.",
+        u->cfg.target, u->outcome.nat.reason);
+}
+
+static void
+say_nat_frame(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    say(m,
+        "an encrypted frame from %s failed its check at byte %u of %u: the connection carried "
+        "damaged or foreign data.\nfix: upload again (--retries does this automatically).",
+        u->cfg.target, o->acked, u->cfg.size);
+}
+
+static void
+say_nat_too_big(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+    char c[64];
+    const char *fix =
+        f->code == OTK_NAT_ERR_ESP8266_NOT_ENOUGH_SPACE
+            ? "the running firmware and the new one must both fit in the ESP8266's sketch area: "
+              "upload a minimal firmware first (a YAML with little more than wifi and ota), then "
+              "this one"
+        : f->code == OTK_NAT_ERR_UPDATE_PREPARE
+            ? "the device could not prepare its flash: if the image is not too big, restart the "
+              "device and upload again"
+            : "choose a partition layout with a bigger OTA slot, or make the image smaller";
+    say(m, "%s has no room for the image (%u bytes%s): it answered %s.\nfix: %s.", u->cfg.target,
+        f->data_size, f->compressed ? ", compressed" : "", nat_code(f->code, c, sizeof c), fix);
+}
+
+static void
+say_nat_md5(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s received the image, but it does not match its MD5 (8B ERROR_MD5_MISMATCH): it was "
+        "damaged on the way; the device keeps its old firmware.\nfix: upload again (--retries "
+        "does this automatically); if it keeps failing, check the Wi-Fi link and the power "
+        "supply.",
+        u->cfg.target);
+}
+
+/* What each refusal of a received image means, and what to do (reference §2). */
+static const struct {
+    uint8_t code;
+    const char *what, *fix;
+} nat_refusals[] = {
+    {0x84, "it could not finish the update (the image's checks or the switch to it failed)",
+     "check the device's log; build the image for this board and upload again"},
+    {0x86, "it was flashed with a wrong flash size", "flash it over serial with the right size"},
+    {0x87, "it lacks the flash size the image asks for", "build for this board's flash size"},
+    {0x8d, "the image is not signed with the device's key", "upload the image signed with it"},
+    {0x8f, "it could not verify the partition table (no changes made)", "check the image"},
+    {0x91, "it could not verify the bootloader (no changes made)", "check the image"},
+    {0x93, "the image is older than the running one and downgrade protection is on",
+     "upload a newer build, or allow downgrades in its YAML"},
+    {0x80, "it did not recognise our magic bytes", "check what listens on the port"},
+    {0x83, "writing to its flash failed", "check its power supply; the flash may be worn out"},
+    {0x85, "it needs a manual reset first (the first OTA after a serial flash)",
+     "press reset (or power cycle it) once, then upload again"},
+    {0x8a, "it has no OTA partition", "flash a partition layout with OTA slots over serial"},
+    {0x8e, "it does not take this kind of image", "upload an application image"},
+    {0x90, "the partition table update failed and left it degraded",
+     "upload again without restarting it"},
+    {0x92, "the bootloader update failed and left it degraded",
+     "upload again without restarting it"},
+    {0xff, "an unknown error", "check the device's log"},
+};
+
+static void
+say_nat_refusal(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+    const char *what = "an error code otakit does not know", *fix = "check the device's log";
+    char c[64];
+
+    for (size_t i = 0; i < sizeof nat_refusals / sizeof nat_refusals[0]; i++)
+        if (nat_refusals[i].code == f->code) {
+            what = nat_refusals[i].what;
+            fix = nat_refusals[i].fix;
+        }
+    say(m, "%s refused the update after %s: %s (%s).\nfix: %s.", u->cfg.target, nat_step(f->phase),
+        what, nat_code(f->code, c, sizeof c), fix);
+}
+
+static void
+say_nat_device_timeout(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    say(m,
+        "%s gave up waiting for data at byte %u of %u (FF: nothing arrived within its "
+        "timeout).\nfix: upload again (--retries does this automatically); if it keeps "
+        "happening, check the Wi-Fi signal.",
+        u->cfg.target, o->acked, u->cfg.size);
+}
+
+static void
+say_nat_protocol(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+    const char *v = f->violation ? f->violation : "unexpected-byte";
+    char w[224];
+
+    who(u, w, sizeof w);
+    if (!strcmp(v, "over-ack"))
+        say(m, "protocol violation (over-ack): %s acknowledged a block it had not been sent whole",
+            w);
+    else if (!strcmp(v, "early-receive-ok"))
+        say(m,
+            "protocol violation (early-receive-ok): %s said it received the image before it "
+            "acknowledged every block (%u acks)",
+            w, f->acks);
+    else if (!strcmp(v, "frame"))
+        say(m, "protocol violation (frame): %s sent a malformed encryption handshake", w);
+    else
+        say(m, "protocol violation (unexpected-byte): %s answered 0x%02x to %s", w, f->code,
+            nat_step(f->phase));
+    say(m,
+        ".\nfix: an ESPHome device does not do this, so the result is unknown: check what "
+        "answers at %s (-d shows the exchange) and the device's log; upload again.",
+        w);
+}
+
+static void
+say_nat_dropped(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    say(m,
+        "%s %s the connection during %s (at byte %u of %u), without an error code: it lost "
+        "Wi-Fi, restarted, or gave up.\nfix: upload again (--retries does this automatically); "
+        "the device cannot have taken the image: not all of it was sent.",
+        u->cfg.target, o->closed == OTK_UP_RESET ? "reset" : "closed", nat_step(o->nat.phase),
+        o->acked, u->cfg.size);
+}
+
+static void
+say_nat_stalled(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_upload_outcome *o = &u->outcome;
+    say(m,
+        "transfer to %s stalled at byte %u of %u (%.0f%%): no data taken or acknowledged for "
+        "%.0f s.\nfix: upload again (--retries does this automatically); a weak Wi-Fi signal or "
+        "a device busy with other work stalls transfers.",
+        u->cfg.target, o->acked, u->cfg.size, pct(o->acked, u->cfg.size),
+        u->cfg.stall_timeout_ms / 1000.0);
+}
+
+static void
+say_nat_unconfirmed(const struct otk_upload *u, struct msg *m)
+{
+    const struct otk_up_native *f = &u->outcome.nat;
+
+    say(m,
+        "%s had the whole image (%u bytes%s went out), but the connection ended without its "
+        "verdict; otakit did not send the image again, since the device may have applied it. ",
+        u->cfg.target, f->data_size, f->compressed ? ", compressed," : "");
+    if (f->check == OTK_NATUP_CHECK_RESTARTED)
+        say(m,
+            "It then went away and answered again %.1f s later: it restarted, which an ESPHome "
+            "device does right after it applies an image, so it most likely runs the new one "
+            "now.\nfix: check the version it reports (log, dashboard); upload again only if it "
+            "still runs the old one.",
+            f->check_ms / 1000.0);
+    else if (f->check == OTK_NATUP_CHECK_STAYED)
+        say(m,
+            "It kept answering (%.1f s after the end) without restarting, so it most likely did "
+            "not apply the image (an ESPHome device restarts as soon as it has).\nfix: check its "
+            "log, then upload again.",
+            f->check_ms / 1000.0);
+    else if (f->check == OTK_NATUP_CHECK_GONE)
+        say(m,
+            "It did not answer again within %.0f s: it may be restarting slowly, or it lost the "
+            "network.\nfix: when it is back, check the version it runs; upload again only if it "
+            "still runs the old one.",
+            u->cfg.result_timeout_ms / 1000.0);
+    else
+        say(m, "\nfix: check the version it runs; upload again only if it runs the old one.");
+}
+
+static void
+say_nat_local(const struct otk_upload *u, struct msg *m)
+{
+    say(m, "%s: a local failure (%s).", u->cfg.target,
+        u->outcome.detail[0] ? u->outcome.detail : "the crypto provider");
+}
+
+static void
+say_nat_no_filesystem(const struct otk_upload *u, struct msg *m)
+{
+    (void)u;
+    say(m, "ESPHome's OTA protocol carries application images only: -s/--spiffs cannot go with "
+           "--protocol esphome.\nfix: leave out -s, or use --protocol arduino.");
+}
+
 /* ---- the table ---- */
 
 typedef void (*say_fn)(const struct otk_upload *u, struct msg *m);
@@ -670,6 +1035,30 @@ static const struct cause_row {
     [OTK_UPC_STALLED] = {OTK_UPX_STALLED, say_stalled},
     [OTK_UPC_STOPPED_READING] = {OTK_UPX_STALLED, say_stopped_reading},
     [OTK_UPC_NO_RESULT] = {OTK_UPX_DROPPED, say_no_result},
+    [OTK_UPC_NAT_REFUSED] = {OTK_UPX_NO_ANSWER, say_nat_refused},
+    [OTK_UPC_NAT_CONNECT_TIMEOUT] = {OTK_UPX_NO_ANSWER, say_nat_connect_timeout},
+    [OTK_UPC_NAT_CONNECT_FAILED] = {OTK_UPX_NO_ANSWER, say_nat_connect_failed},
+    [OTK_UPC_NAT_NOT_ESPHOME] = {OTK_UPX_FAIL, say_nat_not_esphome},
+    [OTK_UPC_NAT_VERSION] = {OTK_UPX_FAIL, say_nat_version},
+    [OTK_UPC_NAT_NO_ANSWER] = {OTK_UPX_NO_ANSWER, say_nat_no_answer},
+    [OTK_UPC_NAT_NO_PASSWORD] = {OTK_UPX_AUTH, say_nat_no_password},
+    [OTK_UPC_NAT_AUTH_FAILED] = {OTK_UPX_AUTH, say_nat_auth_failed},
+    [OTK_UPC_NAT_NEEDS_KEY] = {OTK_UPX_ENCRYPTION, say_nat_needs_key},
+    [OTK_UPC_NAT_NOT_ENCRYPTED] = {OTK_UPX_ENCRYPTION, say_nat_not_encrypted},
+    [OTK_UPC_NAT_WRONG_KEY] = {OTK_UPX_AUTH, say_nat_wrong_key},
+    [OTK_UPC_NAT_HANDSHAKE_REJECTED] = {OTK_UPX_ENCRYPTION, say_nat_handshake_rejected},
+    [OTK_UPC_NAT_FRAME] = {OTK_UPX_DROPPED, say_nat_frame},
+    [OTK_UPC_NAT_TOO_BIG] = {OTK_UPX_TOO_BIG, say_nat_too_big},
+    [OTK_UPC_NAT_MD5] = {OTK_UPX_MD5, say_nat_md5},
+    [OTK_UPC_NAT_REJECTED] = {OTK_UPX_REJECTED, say_nat_refusal},
+    [OTK_UPC_NAT_DEVICE] = {OTK_UPX_DEVICE, say_nat_refusal},
+    [OTK_UPC_NAT_DEVICE_TIMEOUT] = {OTK_UPX_STALLED, say_nat_device_timeout},
+    [OTK_UPC_NAT_PROTOCOL] = {OTK_UPX_PROTOCOL, say_nat_protocol},
+    [OTK_UPC_NAT_DROPPED] = {OTK_UPX_DROPPED, say_nat_dropped},
+    [OTK_UPC_NAT_STALLED] = {OTK_UPX_STALLED, say_nat_stalled},
+    [OTK_UPC_NAT_UNCONFIRMED] = {OTK_UPX_UNCONFIRMED, say_nat_unconfirmed},
+    [OTK_UPC_NAT_LOCAL] = {OTK_UPX_FAIL, say_nat_local},
+    [OTK_UPC_NAT_NO_FILESYSTEM] = {OTK_UPX_USAGE, say_nat_no_filesystem},
 };
 
 _Static_assert(sizeof causes / sizeof causes[0] == OTK_UPC_COUNT,

@@ -15,6 +15,7 @@
 
 #include "hostnet.h" /* struct sockaddr_in, struct pollfd on POSIX and Windows */
 #include "port.h"
+#include "natup.h"
 #include "proto.h"
 
 #ifdef __cplusplus
@@ -30,6 +31,10 @@ enum otk_up_state {
     OTK_UP_RESULT,   /* all bytes written, waiting for "OK" / error text / close */
     OTK_UP_BACKOFF,  /* a transient failure; waiting before the next attempt */
     OTK_UP_DONE,     /* finished: see result */
+    /* the native protocol (ESPHome) */
+    OTK_UP_PROBE,     /* --protocol auto: asking the TCP port whether it speaks it */
+    OTK_UP_HANDSHAKE, /* connected: magic, features, (Noise,) authentication, size, MD5 */
+    OTK_UP_CHECK,     /* the whole image went out, no result came: watching for a restart */
 };
 
 const char *otk_upload_state_name(enum otk_up_state s);
@@ -71,7 +76,32 @@ enum otk_up_cause {
     OTK_UPC_STALLED,            /* the device took no data for cfg.stall_timeout_ms */
     OTK_UPC_STOPPED_READING,    /* its TCP stack took every byte, its acks stopped short */
     OTK_UPC_NO_RESULT,          /* every byte acknowledged, no result within result_timeout_ms */
-    OTK_UPC_COUNT               /* keep last: new causes go above it */
+    /* the native protocol (ESPHome); the facts in outcome.nat */
+    OTK_UPC_NAT_REFUSED,            /* TCP connection refused: nothing listens on cfg.port */
+    OTK_UPC_NAT_CONNECT_TIMEOUT,    /* no TCP connection within connect_timeout_ms */
+    OTK_UPC_NAT_CONNECT_FAILED,     /* the connection failed otherwise: detail */
+    OTK_UPC_NAT_NOT_ESPHOME,        /* the magic got an answer of another protocol (nat.code) */
+    OTK_UPC_NAT_VERSION,            /* a protocol version other than 1 and 2 (nat.code) */
+    OTK_UPC_NAT_NO_ANSWER,          /* no answer within the step's time (nat.phase) */
+    OTK_UPC_NAT_NO_PASSWORD,        /* the device challenged and no password was given */
+    OTK_UPC_NAT_AUTH_FAILED,        /* 82: the password is wrong */
+    OTK_UPC_NAT_NEEDS_KEY,          /* 94: the device requires encryption and no key was given */
+    OTK_UPC_NAT_NOT_ENCRYPTED,      /* a key was given; the device does not offer encryption */
+    OTK_UPC_NAT_WRONG_KEY,          /* the Noise handshake failed its MAC: another key */
+    OTK_UPC_NAT_HANDSHAKE_REJECTED, /* the device refused the handshake: nat.reason */
+    OTK_UPC_NAT_FRAME,              /* an encrypted frame broke (tag, framing) before the end */
+    OTK_UPC_NAT_TOO_BIG,            /* 81, 88, 89, 8C: no room for the image */
+    OTK_UPC_NAT_MD5,                /* 8B: what arrived does not match the MD5 */
+    OTK_UPC_NAT_REJECTED,           /* 84, 86, 87, 8D, 8F, 91, 93: the device would not use it */
+    OTK_UPC_NAT_DEVICE,             /* any other error code (nat.code) */
+    OTK_UPC_NAT_DEVICE_TIMEOUT,     /* FF during the data: the device waited for data in vain */
+    OTK_UPC_NAT_PROTOCOL,           /* the device broke the protocol: nat.violation */
+    OTK_UPC_NAT_DROPPED,            /* the connection ended before the whole image went out */
+    OTK_UPC_NAT_STALLED,       /* the data phase: nothing taken or acked for stall_timeout_ms */
+    OTK_UPC_NAT_UNCONFIRMED,   /* the whole image went out, no result: nat.check says more */
+    OTK_UPC_NAT_LOCAL,         /* a local failure: memory, compression, crypto (detail) */
+    OTK_UPC_NAT_NO_FILESYSTEM, /* --spiffs: the native protocol carries app images only */
+    OTK_UPC_COUNT              /* keep last: new causes go above it */
 };
 
 /** Which rule a device broke (OTK_UPC_PROTOCOL). */
@@ -97,6 +127,27 @@ enum otk_up_chip_source {
     OTK_UP_CHIP_BOARD = 0, /* its mDNS TXT board (u->board) */
     OTK_UP_CHIP_PORT,      /* the UDP port its family listens on (cfg.port) */
     OTK_UP_CHIP_ERROR,     /* the words of its error text (device_text) */
+};
+
+/** Facts of a native-protocol attempt (outcome.nat), for the OTK_UPC_NAT_* causes and traces. */
+struct otk_up_native {
+    uint8_t code;          /* the device's error code, or the byte that broke the protocol */
+    uint8_t phase;         /* enum otk_natc_phase it ended in */
+    uint8_t version;       /* the protocol version the device announced (0: none yet) */
+    uint8_t features;      /* what we announced */
+    uint8_t feature_reply; /* 40, 46 or 48 */
+    uint8_t server_flags;  /* after 48 */
+    uint8_t auth;          /* 0: none asked, 01 MD5, 02 SHA-256 */
+    bool encrypted;        /* Noise was used */
+    bool compressed;       /* the gzip stream went out */
+    bool all_sent;         /* every data byte was handed over */
+    const char *violation; /* OTK_UPC_NAT_PROTOCOL: the rule ("over-ack", ...) */
+    uint32_t data_size;    /* bytes of the stream (gzip or plain) */
+    uint32_t acks;         /* chunk acks counted */
+    uint8_t check;         /* OTK_UPC_NAT_UNCONFIRMED: enum otk_natup_check */
+    uint32_t check_ms;     /* ... ms from the end to the answer */
+    unsigned probes_unanswered;
+    char reason[64]; /* a Noise refusal's text */
 };
 
 /** The outcome of an upload, or of a failed attempt: the cause and the facts a message needs.
@@ -125,6 +176,7 @@ struct otk_upload_outcome {
     unsigned unreach;                    /* ICMP port-unreachable reports in the last handshake */
     unsigned strangers;                  /* replies and connections refused: not the device's */
     char stranger[INET_ADDRSTRLEN + 8];  /* the last one's address */
+    struct otk_up_native nat;            /* the native protocol's facts */
 };
 
 /** True for causes worth repeating the whole upload for (cfg.retries): no answer, no answer to
@@ -150,6 +202,20 @@ struct otk_upload;
 typedef void (*otk_upload_event_fn)(void *user, struct otk_upload *u, enum otk_up_event ev,
                                     const char *text);
 
+/** Which protocol an upload speaks. */
+enum otk_up_protocol {
+    OTK_UP_PROTO_ARDUINO = 0, /* ArduinoOTA / espota: UDP invitation, the device connects back */
+    OTK_UP_PROTO_ESPHOME,     /* ESPHome's native protocol: one TCP connection to the device */
+    OTK_UP_PROTO_AUTO,        /* the TCP port answers the native magic: native; else ArduinoOTA */
+};
+
+const char *otk_upload_protocol_name(enum otk_up_protocol p);
+
+struct otk_upload;
+
+/** The protocol an upload speaks: ARDUINO or ESPHOME once known (AUTO while it asks). */
+enum otk_up_protocol otk_upload_protocol_used(const struct otk_upload *u);
+
 struct otk_upload_cfg {
     const char *target;   /* -i as typed: IPv4 address or host name (also used in messages) */
     uint16_t port;        /* device UDP port (-p) */
@@ -161,6 +227,10 @@ struct otk_upload_cfg {
     bool lockstep;        /* --lockstep: 1024-byte chunks, one ack wait each, like espota.py */
     bool force;           /* --force: send an app image whatever chip it names */
     bool port_auto;       /* no -p: a .local device's mDNS SRV port wins over port */
+    enum otk_up_protocol protocol;
+    const uint8_t *key;   /* native: the 32-byte Noise key (ESPHome's api key), NULL: plaintext */
+    unsigned window;      /* native: 8 KB chunks in flight beyond the last ack (0: 4; 1 is
+                             ESPHome's own stop-and-wait) */
     const uint8_t *image; /* the whole image in memory (not copied; must outlive the upload) */
     uint32_t size;
     char md5[OTK_MD5_HEX_LEN + 1]; /* lowercase hex MD5 of image */
@@ -226,6 +296,12 @@ struct otk_upload {
     uint32_t grace;      /* error text seen: wait this long for the rest and the close */
     bool grace_on;
     struct otk_ack_parser parser;
+    /* the native protocol */
+    enum otk_up_protocol proto; /* the one in use (ARDUINO or ESPHOME once known) */
+    struct otk_natup *nat;      /* the attempt (allocated: it holds the machine's buffers) */
+    uint8_t *gz;                /* the gzip stream of the image, NULL: none */
+    uint32_t gz_size;
+    struct otk_natprobe probe; /* --protocol auto */
 };
 
 /** Prepare u (no I/O). */

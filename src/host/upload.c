@@ -26,6 +26,7 @@
 #include "otakit/image.h"
 #include "otakit/mdns_host.h"
 #include "otakit/upload.h"
+#include "upload_int.h"
 
 #define SNDBUF_CAP          (64 * 1024)
 #define SLICE_MAX           (64 * 1024)
@@ -55,6 +56,16 @@ otk_upload_cause_transient(enum otk_up_cause cause)
     case OTK_UPC_DROPPED_AFTER_ALL:
     case OTK_UPC_NO_RESULT:
     case OTK_UPC_DEV_MD5:
+    /* the native protocol: never after the whole image went out (OTK_UPC_NAT_UNCONFIRMED) */
+    case OTK_UPC_NAT_REFUSED:
+    case OTK_UPC_NAT_CONNECT_TIMEOUT:
+    case OTK_UPC_NAT_CONNECT_FAILED:
+    case OTK_UPC_NAT_NO_ANSWER:
+    case OTK_UPC_NAT_FRAME:
+    case OTK_UPC_NAT_MD5: /* the device said so: it did not commit */
+    case OTK_UPC_NAT_DEVICE_TIMEOUT:
+    case OTK_UPC_NAT_DROPPED:
+    case OTK_UPC_NAT_STALLED:
         return true;
     default:
         return false;
@@ -93,9 +104,10 @@ otk_upload_classify_device_error(const char *text)
 }
 
 static const char *const state_names[] = {
-    [OTK_UP_IDLE] = "idle",       [OTK_UP_INVITE] = "invite", [OTK_UP_AUTH] = "auth",
-    [OTK_UP_CONNECT] = "connect", [OTK_UP_SEND] = "send",     [OTK_UP_RESULT] = "result",
-    [OTK_UP_BACKOFF] = "backoff", [OTK_UP_DONE] = "done",
+    [OTK_UP_IDLE] = "idle",           [OTK_UP_INVITE] = "invite", [OTK_UP_AUTH] = "auth",
+    [OTK_UP_CONNECT] = "connect",     [OTK_UP_SEND] = "send",     [OTK_UP_RESULT] = "result",
+    [OTK_UP_BACKOFF] = "backoff",     [OTK_UP_DONE] = "done",     [OTK_UP_PROBE] = "probe",
+    [OTK_UP_HANDSHAKE] = "handshake", [OTK_UP_CHECK] = "check",
 };
 
 const char *
@@ -179,6 +191,7 @@ close_attempt(struct otk_upload *u)
 {
     close_fd(&u->udp_fd);
     close_fd(&u->conn_fd);
+    otk__upn_close_attempt(u);
 }
 
 void
@@ -186,6 +199,7 @@ otk_upload_close(struct otk_upload *u)
 {
     close_attempt(u);
     close_fd(&u->listen_fd);
+    otk__upn_free(u);
 }
 
 /* Finish the attempt with a cause; the facts come from u (the caller wrote the cause's own
@@ -847,6 +861,7 @@ otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
     memset(u, 0, sizeof *u);
     u->cfg = *cfg;
     u->udp_fd = u->listen_fd = u->conn_fd = -1;
+    u->probe.fd_ = OTK_SOCK_NONE;
     u->md5_secret = cfg->md5_target;
     u->state = OTK_UP_IDLE;
 }
@@ -988,7 +1003,19 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
         finish_sys(u, now, OTK_UPC_NET_INIT, otk_net_strerror());
         return -1;
     }
-    if (resolve(u, now) < 0 || chip_refused(u, now) || open_listener(u, now) < 0)
+    if (resolve(u, now) < 0 || chip_refused(u, now))
+        return -1;
+    if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO)
+        otk__upn_start(u, now);
+    else
+        otk__up_begin_arduino(u, now);
+    return u->state == OTK_UP_DONE ? -1 : 0;
+}
+
+int
+otk__up_begin_arduino(struct otk_upload *u, uint32_t now)
+{
+    if (open_listener(u, now) < 0)
         return -1;
     find_local_ip(u);
     dlog(u, "device %s is %s:%u; listening for its connection on %s:%u (TCP)", u->cfg.target,
@@ -1001,6 +1028,9 @@ size_t
 otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
 {
     size_t n = 0;
+
+    if (otk__upn_owns(u))
+        return otk__upn_pollfds(u, fds, cap);
 
 #define ADD(fd_, ev_)                                                                              \
     do {                                                                                           \
@@ -1036,6 +1066,8 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
 {
     int32_t d;
 
+    if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE)
+        return otk__upn_next_ms(u, now);
     switch (u->state) {
     case OTK_UP_INVITE:
     case OTK_UP_AUTH:
@@ -1072,6 +1104,10 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
 {
     short ev;
 
+    if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE) {
+        otk__upn_step(u, fds, n, now);
+        return;
+    }
     switch (u->state) {
     case OTK_UP_INVITE:
     case OTK_UP_AUTH:
@@ -1130,7 +1166,10 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
         if (due(now, u->deadline)) {
             u->attempt++;
             dlog(u, "attempt %u of %u", u->attempt, u->cfg.retries + 1);
-            begin_attempt(u, now);
+            if (u->proto == OTK_UP_PROTO_ESPHOME)
+                otk__upn_begin_attempt(u, now);
+            else
+                begin_attempt(u, now);
         }
         return;
     default:
@@ -1146,4 +1185,38 @@ otk_upload_abort(struct otk_upload *u, uint32_t now, const char *why)
     u->cfg.retries = 0;
     u->state = OTK_UP_IDLE; /* so that finish() does not schedule a retry */
     finish_sys(u, now, OTK_UPC_ABORTED, why);
+}
+
+/* ---- for the native protocol's half (upload_int.h) ---- */
+
+void
+otk__up_finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
+{
+    finish(u, now, cause);
+}
+
+void
+otk__up_set_state(struct otk_upload *u, enum otk_up_state s)
+{
+    set_state(u, s);
+}
+
+void
+otk__up_emit(struct otk_upload *u, enum otk_up_event ev, const char *text)
+{
+    emit(u, ev, text);
+}
+
+void
+otk__up_dlog(struct otk_upload *u, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    if (!u->cfg.on_event)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    emit(u, OTK_UP_EV_LOG, buf);
 }

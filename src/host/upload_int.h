@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Between the upload engine's two halves (internal): upload.c (ArduinoOTA, the attempts and
+ * retries, events) and upload_native.c (ESPHome's native protocol). */
+#ifndef OTK_UPLOAD_INT_H
+#define OTK_UPLOAD_INT_H
+
+#include "otakit/upload.h"
+
+/* upload.c */
+void otk__up_finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause);
+void otk__up_set_state(struct otk_upload *u, enum otk_up_state s);
+void otk__up_emit(struct otk_upload *u, enum otk_up_event ev, const char *text);
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void
+otk__up_dlog(struct otk_upload *u, const char *fmt, ...);
+/* the ArduinoOTA path from its listener on (--protocol auto found no native port) */
+int otk__up_begin_arduino(struct otk_upload *u, uint32_t now);
+
+/* upload_native.c */
+/* --protocol esphome or auto, once the target resolved: the probe (auto) or the first attempt */
+void otk__upn_start(struct otk_upload *u, uint32_t now);
+/* another attempt (a retry) */
+void otk__upn_begin_attempt(struct otk_upload *u, uint32_t now);
+bool otk__upn_owns(const struct otk_upload *u); /* the state is the native path's */
+size_t otk__upn_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap);
+int32_t otk__upn_next_ms(const struct otk_upload *u, uint32_t now);
+void otk__upn_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now);
+void otk__upn_close_attempt(struct otk_upload *u);
+void otk__upn_free(struct otk_upload *u);
+
+#endif
