@@ -963,9 +963,10 @@ say_nat_unconfirmed(const struct otk_upload *u, struct msg *m)
             f->check_ms / 1000.0);
     else if (f->check == OTK_NATUP_CHECK_STAYED)
         say(m,
-            "It kept answering (%.1f s after the end) without restarting, so it most likely did "
-            "not apply the image (an ESPHome device restarts as soon as it has).\nfix: check its "
-            "log, then upload again.",
+            "It was answering again %.1f s after the end, with no pause seen: either it did "
+            "not apply the image (an ESPHome device restarts as soon as it has), or it "
+            "restarted within that time.\nfix: check the version it runs (log, dashboard); "
+            "upload again only if it still runs the old one.",
             f->check_ms / 1000.0);
     else if (f->check == OTK_NATUP_CHECK_GONE)
         say(m,
