@@ -110,17 +110,17 @@ struct otk_natc {
     char md5[33];                  /* of the stream that goes out */
 
     /* private */
-    struct otk_noise noise_;
-    const uint8_t *data_;         /* image or gz */
-    uint8_t rx_[OTK_NATC_RX_CAP]; /* a Noise frame being collected */
-    size_t rx_len_;
-    uint8_t unit_[72]; /* a response being collected: 1 byte, 48 + flags, 02 + 64 hex... */
-    size_t unit_len_;
-    uint8_t tx_[OTK_NATC_TX_CAP];
-    const uint8_t *txp_; /* what goes out: tx_, or the image itself (plaintext data) */
-    size_t tx_len_, tx_off_;
-    uint32_t tx_plain_; /* data bytes the pending output carries */
-    uint32_t last_t_;   /* last activity, for the stall timer */
+    struct otk_noise noise;
+    const uint8_t *data;         /* image or gz */
+    uint8_t rx[OTK_NATC_RX_CAP]; /* a Noise frame being collected */
+    size_t rx_len;
+    uint8_t unit[72]; /* a response being collected: 1 byte, 48 + flags, 02 + 64 hex... */
+    size_t unit_len;
+    uint8_t tx[OTK_NATC_TX_CAP];
+    const uint8_t *txp; /* what goes out: tx, or the image itself (plaintext data) */
+    size_t tx_len, tx_off;
+    uint32_t tx_plain; /* data bytes the pending output carries */
+    uint32_t last_t;   /* last activity, for the stall timer */
 };
 
 /** Prepare the machine and queue the magic. now: ms. @return OTK_OK, or OTK_ERR_ARG (no image,

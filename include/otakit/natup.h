@@ -36,11 +36,11 @@ struct otk_natprobe {
     enum otk_natprobe_result result;
     uint8_t version, byte;
     /* private */
-    otk_sock fd_;
-    bool connected_;
-    uint8_t got_[2];
-    size_t got_len_, sent_;
-    uint32_t deadline_;
+    otk_sock fd;
+    bool connected;
+    uint8_t got[2];
+    size_t got_len, sent;
+    uint32_t deadline;
 };
 
 void otk_natprobe_start(struct otk_natprobe *p, const struct sockaddr_in *to, uint32_t timeout_ms,
@@ -90,11 +90,11 @@ struct otk_natup {
     unsigned probes, probes_unanswered;
     uint32_t t_connected, t_end;
     /* private */
-    otk_sock fd_;
-    uint32_t deadline_;
-    struct otk_natprobe probe_;
-    bool probing_;
-    uint32_t next_probe_;
+    otk_sock fd;
+    uint32_t deadline;
+    struct otk_natprobe probe;
+    bool probing;
+    uint32_t next_probe;
 };
 
 /** Start the connection. The machine starts when it is up. */

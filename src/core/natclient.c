@@ -161,7 +161,7 @@ finish(struct otk_natc *c, enum otk_natc_cause cause)
     c->end_phase = c->phase;
     c->cause = cause;
     c->phase = OTK_NATC_DONE;
-    c->tx_len_ = c->tx_off_ = 0;
+    c->tx_len = c->tx_off = 0;
 }
 
 static void
@@ -192,24 +192,24 @@ unexpected(struct otk_natc *c, uint8_t b)
 static bool
 queue_unit(struct otk_natc *c, const void *data, size_t len)
 {
-    uint8_t *p = c->tx_ + c->tx_len_;
+    uint8_t *p = c->tx + c->tx_len;
 
     if (!c->encrypted) {
         memcpy(p, data, len);
-        c->tx_len_ += len;
-        c->txp_ = c->tx_;
+        c->tx_len += len;
+        c->txp = c->tx;
         return true;
     }
     size_t ct = len + OTK_NOISE_TAG_LEN;
     p[0] = OTK_NAT_NOISE_FRAME_INDICATOR;
     p[1] = (uint8_t)(ct >> 8);
     p[2] = (uint8_t)ct;
-    if (otk_noise_encrypt(&c->noise_, data, len, p + OTK_NAT_NOISE_FRAME_HDR) != OTK_OK) {
+    if (otk_noise_encrypt(&c->noise, data, len, p + OTK_NAT_NOISE_FRAME_HDR) != OTK_OK) {
         finish(c, OTK_NATC_LOCAL);
         return false;
     }
-    c->tx_len_ += OTK_NAT_NOISE_FRAME_HDR + ct;
-    c->txp_ = c->tx_;
+    c->tx_len += OTK_NAT_NOISE_FRAME_HDR + ct;
+    c->txp = c->tx;
     return true;
 }
 
@@ -240,9 +240,9 @@ stage_data(struct otk_natc *c)
         return;
     if (!c->encrypted) {
         uint32_t n = limit - c->sent;
-        c->txp_ = c->data_ + c->sent;
-        c->tx_len_ = n < PLAIN_SLICE_MAX ? n : PLAIN_SLICE_MAX;
-        c->tx_plain_ = (uint32_t)c->tx_len_;
+        c->txp = c->data + c->sent;
+        c->tx_len = n < PLAIN_SLICE_MAX ? n : PLAIN_SLICE_MAX;
+        c->tx_plain = (uint32_t)c->tx_len;
         return;
     }
     uint32_t chunk_end = (c->sent / CHUNK + 1) * CHUNK;
@@ -250,29 +250,29 @@ stage_data(struct otk_natc *c)
     for (uint32_t at = c->sent; at < end;) {
         uint32_t n =
             end - at < OTK_NAT_NOISE_MAX_PLAINTEXT ? end - at : OTK_NAT_NOISE_MAX_PLAINTEXT;
-        if (!queue_unit(c, c->data_ + at, n))
+        if (!queue_unit(c, c->data + at, n))
             return;
         at += n;
-        c->tx_plain_ += n;
+        c->tx_plain += n;
     }
 }
 
 size_t
 otk_natc_output(struct otk_natc *c, const uint8_t **out)
 {
-    if (c->tx_off_ == c->tx_len_ && c->phase == OTK_NATC_DATA && !c->all_sent) {
-        c->tx_len_ = c->tx_off_ = 0;
-        c->tx_plain_ = 0;
+    if (c->tx_off == c->tx_len && c->phase == OTK_NATC_DATA && !c->all_sent) {
+        c->tx_len = c->tx_off = 0;
+        c->tx_plain = 0;
         stage_data(c);
     }
-    *out = c->txp_ + c->tx_off_;
-    return c->tx_len_ - c->tx_off_;
+    *out = c->txp + c->tx_off;
+    return c->tx_len - c->tx_off;
 }
 
 bool
 otk_natc_wants_output(const struct otk_natc *c)
 {
-    if (c->tx_off_ < c->tx_len_)
+    if (c->tx_off < c->tx_len)
         return true;
     return c->phase == OTK_NATC_DATA && !c->all_sent && c->sent < data_limit(c);
 }
@@ -282,19 +282,19 @@ otk_natc_sent(struct otk_natc *c, size_t n, uint32_t now)
 {
     if (c->phase == OTK_NATC_DONE || n == 0)
         return;
-    c->tx_off_ += n;
-    c->last_t_ = now;
+    c->tx_off += n;
+    c->last_t = now;
     if (c->phase == OTK_NATC_DATA)
         c->deadline = now + c->cfg.stall_timeout_ms;
-    if (!c->encrypted && c->txp_ != c->tx_) /* plaintext data: every byte counts at once */
+    if (!c->encrypted && c->txp != c->tx) /* plaintext data: every byte counts at once */
         c->sent += (uint32_t)n;
-    if (c->tx_off_ < c->tx_len_)
+    if (c->tx_off < c->tx_len)
         return;
     if (c->encrypted)
-        c->sent += c->tx_plain_;
-    c->tx_plain_ = 0;
-    c->tx_len_ = c->tx_off_ = 0;
-    c->txp_ = c->tx_;
+        c->sent += c->tx_plain;
+    c->tx_plain = 0;
+    c->tx_len = c->tx_off = 0;
+    c->txp = c->tx;
     if (c->phase == OTK_NATC_DATA && c->sent >= c->data_size) {
         c->all_sent = true;
         c->phase = OTK_NATC_RESULT;
@@ -310,7 +310,7 @@ static void
 enter(struct otk_natc *c, enum otk_natc_phase p, uint32_t now, uint32_t timeout)
 {
     c->phase = p;
-    c->unit_len_ = 0;
+    c->unit_len = 0;
     c->deadline = now + timeout;
 }
 
@@ -346,13 +346,13 @@ start_noise(struct otk_natc *c, uint32_t now)
     frame[1] = 0;
     frame[2] = NOISE_PAYLOAD;
     frame[3] = OTK_NAT_NOISE_HANDSHAKE_OK;
-    if (otk_noise_start(&c->noise_, c->cfg.crypto, true, c->cfg.key, prologue, n) != OTK_OK ||
-        otk_noise_write_handshake(&c->noise_, frame + 4) != OTK_OK) {
+    if (otk_noise_start(&c->noise, c->cfg.crypto, true, c->cfg.key, prologue, n) != OTK_OK ||
+        otk_noise_write_handshake(&c->noise, frame + 4) != OTK_OK) {
         finish(c, OTK_NATC_LOCAL);
         return;
     }
     queue_unit(c, frame, sizeof frame);
-    c->rx_len_ = 0;
+    c->rx_len = 0;
     enter(c, OTK_NATC_NOISE, now, c->cfg.step_timeout_ms);
 }
 
@@ -394,10 +394,10 @@ on_features(struct otk_natc *c, const uint8_t *u, uint32_t now)
         (c->features & OTK_NAT_CF_COMPRESSION) &&
         (u[0] == OTK_NAT_SUPPORTS_COMPRESSION || (c->server_flags & OTK_NAT_SF_COMPRESSION));
     if (c->compressed) {
-        c->data_ = c->cfg.gz;
+        c->data = c->cfg.gz;
         c->data_size = c->cfg.gz_size;
     }
-    otk_proto_md5_hex(c->cfg.crypto, c->data_, c->data_size, c->md5);
+    otk_proto_md5_hex(c->cfg.crypto, c->data, c->data_size, c->md5);
     if (has_key) {
         /* fail closed: a device that does not offer Noise may be one that had the flag
          * stripped on the way, and the image carries the Wi-Fi credentials */
@@ -481,7 +481,7 @@ on_data_byte(struct otk_natc *c, uint8_t b, uint32_t now)
         unexpected(c, b);
         return;
     }
-    c->last_t_ = now;
+    c->last_t = now;
     c->deadline =
         now + (c->phase == OTK_NATC_DATA ? c->cfg.stall_timeout_ms : c->cfg.result_timeout_ms);
 }
@@ -492,13 +492,13 @@ unit_need(const struct otk_natc *c)
 {
     switch (c->phase) {
     case OTK_NATC_MAGIC: /* "00 vv", or an error byte alone ("80": not our magic) */
-        return c->unit_len_ && c->unit_[0] != OTK_NAT_OK ? 1 : 2;
+        return c->unit_len && c->unit[0] != OTK_NAT_OK ? 1 : 2;
     case OTK_NATC_FEATURES:
-        return c->unit_len_ && c->unit_[0] == OTK_NAT_FEATURE_FLAGS ? 2 : 1;
+        return c->unit_len && c->unit[0] == OTK_NAT_FEATURE_FLAGS ? 2 : 1;
     case OTK_NATC_AUTH:
-        if (c->unit_len_ && c->unit_[0] == OTK_NAT_REQUEST_AUTH_MD5)
+        if (c->unit_len && c->unit[0] == OTK_NAT_REQUEST_AUTH_MD5)
             return 1 + NONCE_MD5_HEX;
-        if (c->unit_len_ && c->unit_[0] == OTK_NAT_REQUEST_AUTH_SHA256)
+        if (c->unit_len && c->unit[0] == OTK_NAT_REQUEST_AUTH_SHA256)
             return 1 + NONCE_SHA_HEX;
         return 1;
     default:
@@ -509,9 +509,9 @@ unit_need(const struct otk_natc *c)
 static void
 on_unit(struct otk_natc *c, uint32_t now)
 {
-    const uint8_t *u = c->unit_;
+    const uint8_t *u = c->unit;
 
-    c->unit_len_ = 0;
+    c->unit_len = 0;
     switch (c->phase) {
     case OTK_NATC_MAGIC:
         on_version(c, u, now);
@@ -555,8 +555,8 @@ static void
 feed_plain(struct otk_natc *c, const uint8_t *in, size_t len, uint32_t now)
 {
     for (size_t i = 0; i < len && c->phase != OTK_NATC_DONE; i++) {
-        c->unit_[c->unit_len_++] = in[i];
-        if (c->unit_len_ >= unit_need(c))
+        c->unit[c->unit_len++] = in[i];
+        if (c->unit_len >= unit_need(c))
             on_unit(c, now);
     }
 }
@@ -579,12 +579,12 @@ on_handshake_frame(struct otk_natc *c, const uint8_t *p, size_t len, uint32_t no
         violation(c, "frame", p[0]);
         return;
     }
-    int rc = otk_noise_read_handshake(&c->noise_, p + 1, len - 1);
+    int rc = otk_noise_read_handshake(&c->noise, p + 1, len - 1);
     if (rc == OTK_ERR_AUTH) {
         finish(c, OTK_NATC_WRONG_KEY); /* its answer does not fit our key */
         return;
     }
-    if (rc != OTK_OK || !otk_noise_ready(&c->noise_)) {
+    if (rc != OTK_OK || !otk_noise_ready(&c->noise)) {
         violation(c, "frame", p[0]);
         return;
     }
@@ -595,15 +595,15 @@ on_handshake_frame(struct otk_natc *c, const uint8_t *p, size_t len, uint32_t no
 static void
 on_frame(struct otk_natc *c, uint32_t now)
 {
-    uint8_t *p = c->rx_ + OTK_NAT_NOISE_FRAME_HDR;
-    size_t len = c->rx_len_ - OTK_NAT_NOISE_FRAME_HDR;
+    uint8_t *p = c->rx + OTK_NAT_NOISE_FRAME_HDR;
+    size_t len = c->rx_len - OTK_NAT_NOISE_FRAME_HDR;
 
-    c->rx_len_ = 0;
+    c->rx_len = 0;
     if (c->phase == OTK_NATC_NOISE) {
         on_handshake_frame(c, p, len, now);
         return;
     }
-    if (otk_noise_decrypt(&c->noise_, p, len, p) != OTK_OK) {
+    if (otk_noise_decrypt(&c->noise, p, len, p) != OTK_OK) {
         finish(c, OTK_NATC_NOISE_BROKEN);
         return;
     }
@@ -614,8 +614,8 @@ static void
 feed_frames(struct otk_natc *c, const uint8_t *in, size_t len, uint32_t now)
 {
     for (size_t i = 0; i < len && c->phase != OTK_NATC_DONE; i++) {
-        c->rx_[c->rx_len_++] = in[i];
-        if (c->rx_len_ == 1 && in[i] != OTK_NAT_NOISE_FRAME_INDICATOR) {
+        c->rx[c->rx_len++] = in[i];
+        if (c->rx_len == 1 && in[i] != OTK_NAT_NOISE_FRAME_INDICATOR) {
             /* a plaintext error byte where a frame should start (a device that refuses
              * before it speaks Noise), or a broken stream */
             c->dev_code = in[i];
@@ -623,15 +623,15 @@ feed_frames(struct otk_natc *c, const uint8_t *in, size_t len, uint32_t now)
                                                                          : OTK_NATC_NOISE_BROKEN);
             return;
         }
-        if (c->rx_len_ < OTK_NAT_NOISE_FRAME_HDR)
+        if (c->rx_len < OTK_NAT_NOISE_FRAME_HDR)
             continue;
-        size_t flen = (size_t)c->rx_[1] << 8 | c->rx_[2];
-        if (flen == 0 || flen > sizeof c->rx_ - OTK_NAT_NOISE_FRAME_HDR ||
+        size_t flen = (size_t)c->rx[1] << 8 | c->rx[2];
+        if (flen == 0 || flen > sizeof c->rx - OTK_NAT_NOISE_FRAME_HDR ||
             (c->phase != OTK_NATC_NOISE && flen <= OTK_NOISE_TAG_LEN)) {
             finish(c, OTK_NATC_NOISE_BROKEN);
             return;
         }
-        if (c->rx_len_ == OTK_NAT_NOISE_FRAME_HDR + flen)
+        if (c->rx_len == OTK_NAT_NOISE_FRAME_HDR + flen)
             on_frame(c, now);
     }
 }
@@ -646,15 +646,15 @@ otk_natc_start(struct otk_natc *c, const struct otk_natc_cfg *cfg, uint32_t now)
         (cfg->key && (!cfg->crypto->x25519 || !cfg->crypto->chachapoly_seal)))
         return OTK_ERR_ARG;
     c->cfg = *cfg;
-    c->data_ = cfg->image;
+    c->data = cfg->image;
     c->data_size = cfg->size;
     c->features = OTK_NAT_CF_SHA256_AUTH | OTK_NAT_CF_EXTENDED;
     if (cfg->gz)
         c->features |= OTK_NAT_CF_COMPRESSION;
     if (cfg->key)
         c->features |= OTK_NAT_CF_NOISE;
-    c->txp_ = c->tx_;
-    c->last_t_ = now;
+    c->txp = c->tx;
+    c->last_t = now;
     queue_unit(c, OTK_NAT_MAGIC, OTK_NAT_MAGIC_LEN);
     enter(c, OTK_NATC_MAGIC, now, c->cfg.step_timeout_ms);
     return OTK_OK;

@@ -39,7 +39,7 @@ static void
 probe_end(struct otk_natprobe *p, enum otk_natprobe_result r)
 {
     p->result = r;
-    otk_net_close(&p->fd_);
+    otk_net_close(&p->fd);
 }
 
 void
@@ -47,11 +47,11 @@ otk_natprobe_start(struct otk_natprobe *p, const struct sockaddr_in *to, uint32_
                    uint32_t now)
 {
     memset(p, 0, sizeof *p);
-    p->fd_ = OTK_SOCK_NONE;
-    p->deadline_ = now + timeout_ms;
-    int rc = otk_net_tcp_connect(to, 0, &p->fd_);
+    p->fd = OTK_SOCK_NONE;
+    p->deadline = now + timeout_ms;
+    int rc = otk_net_tcp_connect(to, 0, &p->fd);
     if (rc == OTK_NET_OK)
-        p->connected_ = true;
+        p->connected = true;
     else if (rc == OTK_NET_UNREACH)
         probe_end(p, OTK_NATPROBE_REFUSED);
     else if (rc != OTK_NET_AGAIN)
@@ -61,10 +61,10 @@ otk_natprobe_start(struct otk_natprobe *p, const struct sockaddr_in *to, uint32_
 size_t
 otk_natprobe_pollfds(const struct otk_natprobe *p, struct pollfd *fds, size_t cap)
 {
-    if (p->result != OTK_NATPROBE_RUNNING || p->fd_ == OTK_SOCK_NONE || cap == 0)
+    if (p->result != OTK_NATPROBE_RUNNING || p->fd == OTK_SOCK_NONE || cap == 0)
         return 0;
-    fds[0].fd = p->fd_;
-    fds[0].events = (short)(p->connected_ && p->sent_ == OTK_NAT_MAGIC_LEN ? POLLIN : POLLOUT);
+    fds[0].fd = p->fd;
+    fds[0].events = (short)(p->connected && p->sent == OTK_NAT_MAGIC_LEN ? POLLIN : POLLOUT);
     fds[0].revents = 0;
     return 1;
 }
@@ -72,20 +72,19 @@ otk_natprobe_pollfds(const struct otk_natprobe *p, struct pollfd *fds, size_t ca
 static void
 probe_read(struct otk_natprobe *p)
 {
-    long n = otk_net_recv(p->fd_, p->got_ + p->got_len_, sizeof p->got_ - p->got_len_);
+    long n = otk_net_recv(p->fd, p->got + p->got_len, sizeof p->got - p->got_len);
     if (n == OTK_NET_AGAIN)
         return;
     if (n <= 0) {
-        probe_end(p,
-                  n == OTK_NET_RESET && !p->got_len_ ? OTK_NATPROBE_REFUSED : OTK_NATPROBE_OTHER);
+        probe_end(p, n == OTK_NET_RESET && !p->got_len ? OTK_NATPROBE_REFUSED : OTK_NATPROBE_OTHER);
         return;
     }
-    p->got_len_ += (size_t)n;
-    p->byte = p->got_[0];
-    if (p->got_[0] != OTK_NAT_OK) {
+    p->got_len += (size_t)n;
+    p->byte = p->got[0];
+    if (p->got[0] != OTK_NAT_OK) {
         probe_end(p, OTK_NATPROBE_OTHER);
-    } else if (p->got_len_ == 2) {
-        p->version = p->got_[1];
+    } else if (p->got_len == 2) {
+        p->version = p->got[1];
         probe_end(p, p->version == OTK_NAT_VERSION_1 || p->version == OTK_NAT_VERSION_2
                          ? OTK_NATPROBE_ANSWERED
                          : OTK_NATPROBE_OTHER);
@@ -97,9 +96,9 @@ otk_natprobe_step(struct otk_natprobe *p, const struct pollfd *fds, size_t n, ui
 {
     if (p->result != OTK_NATPROBE_RUNNING)
         return;
-    short ev = revents_of(fds, n, p->fd_);
-    if (!p->connected_ && ev) {
-        int rc = otk_net_connect_result(p->fd_);
+    short ev = revents_of(fds, n, p->fd);
+    if (!p->connected && ev) {
+        int rc = otk_net_connect_result(p->fd);
         if (rc == OTK_NET_UNREACH || rc == OTK_NET_RESET) {
             probe_end(p, OTK_NATPROBE_REFUSED);
             return;
@@ -108,25 +107,25 @@ otk_natprobe_step(struct otk_natprobe *p, const struct pollfd *fds, size_t n, ui
             probe_end(p, OTK_NATPROBE_SILENT); /* host unreachable and such: no answer */
             return;
         }
-        p->connected_ = rc == OTK_NET_OK;
+        p->connected = rc == OTK_NET_OK;
     }
-    if (p->connected_ && p->sent_ < OTK_NAT_MAGIC_LEN) {
-        long k = otk_net_send(p->fd_, OTK_NAT_MAGIC + p->sent_, OTK_NAT_MAGIC_LEN - p->sent_);
+    if (p->connected && p->sent < OTK_NAT_MAGIC_LEN) {
+        long k = otk_net_send(p->fd, OTK_NAT_MAGIC + p->sent, OTK_NAT_MAGIC_LEN - p->sent);
         if (k > 0)
-            p->sent_ += (size_t)k;
+            p->sent += (size_t)k;
         else if (k != OTK_NET_AGAIN)
             probe_end(p, OTK_NATPROBE_OTHER);
     }
-    if (p->result == OTK_NATPROBE_RUNNING && p->connected_ && (ev & (POLLIN | POLLHUP | POLLERR)))
+    if (p->result == OTK_NATPROBE_RUNNING && p->connected && (ev & (POLLIN | POLLHUP | POLLERR)))
         probe_read(p);
-    if (p->result == OTK_NATPROBE_RUNNING && due(now, p->deadline_))
+    if (p->result == OTK_NATPROBE_RUNNING && due(now, p->deadline))
         probe_end(p, OTK_NATPROBE_SILENT);
 }
 
 void
 otk_natprobe_close(struct otk_natprobe *p)
 {
-    otk_net_close(&p->fd_);
+    otk_net_close(&p->fd);
 }
 
 /* ---- an attempt ---- */
@@ -150,15 +149,15 @@ exchange_over(struct otk_natup *a, uint32_t now)
     bool open = c->all_sent && (c->cause == OTK_NATC_CLOSED || c->cause == OTK_NATC_TIMEOUT ||
                                 c->cause == OTK_NATC_NOISE_BROKEN);
 
-    otk_net_close(&a->fd_);
+    otk_net_close(&a->fd);
     a->t_end = now;
     if (!open || !a->cfg.check_window_ms) {
         a->state = OTK_NATUP_DONE;
         return;
     }
     a->state = OTK_NATUP_PROBE;
-    a->next_probe_ = now + a->cfg.check_gap_ms;
-    a->deadline_ = now + a->cfg.check_window_ms;
+    a->next_probe = now + a->cfg.check_gap_ms;
+    a->deadline = now + a->cfg.check_window_ms;
 }
 
 static void
@@ -169,7 +168,7 @@ pump_out(struct otk_natup *a, uint32_t now)
         size_t len = otk_natc_output(&a->c, &p);
         if (!len)
             return;
-        long n = otk_net_send(a->fd_, p, len < budget ? len : budget);
+        long n = otk_net_send(a->fd, p, len < budget ? len : budget);
         if (n == OTK_NET_AGAIN)
             return;
         if (n < 0) {
@@ -187,7 +186,7 @@ pump_in(struct otk_natup *a, uint32_t now)
 {
     for (size_t budget = READ_BUDGET; budget > 0 && !otk_natc_done(&a->c);) {
         uint8_t buf[2048];
-        long n = otk_net_recv(a->fd_, buf, sizeof buf < budget ? sizeof buf : budget);
+        long n = otk_net_recv(a->fd, buf, sizeof buf < budget ? sizeof buf : budget);
         if (n == OTK_NET_AGAIN)
             return;
         if (n <= 0) {
@@ -203,7 +202,7 @@ pump_in(struct otk_natup *a, uint32_t now)
 static void
 track_tcp(struct otk_natup *a)
 {
-    long unacked = a->fd_ != OTK_SOCK_NONE ? otk_net_unacked(a->fd_) : -1;
+    long unacked = a->fd != OTK_SOCK_NONE ? otk_net_unacked(a->fd) : -1;
     uint32_t sent = a->c.sent;
 
     /* the stream bytes handed over minus what the kernel still holds (plaintext: exact;
@@ -227,11 +226,11 @@ otk_natup_start(struct otk_natup *a, const struct otk_natup_cfg *cfg, uint32_t n
 {
     memset(a, 0, sizeof *a);
     a->cfg = *cfg;
-    a->fd_ = OTK_SOCK_NONE;
-    a->probe_.fd_ = OTK_SOCK_NONE;
+    a->fd = OTK_SOCK_NONE;
+    a->probe.fd = OTK_SOCK_NONE;
     a->state = OTK_NATUP_CONNECT;
-    a->deadline_ = now + cfg->connect_timeout_ms;
-    a->connect_rc = otk_net_tcp_connect(&cfg->dev, cfg->sndbuf, &a->fd_);
+    a->deadline = now + cfg->connect_timeout_ms;
+    a->connect_rc = otk_net_tcp_connect(&cfg->dev, cfg->sndbuf, &a->fd);
     if (a->connect_rc != OTK_NET_OK && a->connect_rc != OTK_NET_AGAIN) {
         a->connect_failed = true;
         a->state = OTK_NATUP_DONE;
@@ -256,17 +255,17 @@ connected(struct otk_natup *a, uint32_t now)
 static void
 step_connect(struct otk_natup *a, short ev, uint32_t now)
 {
-    int rc = ev ? otk_net_connect_result(a->fd_) : OTK_NET_AGAIN;
+    int rc = ev ? otk_net_connect_result(a->fd) : OTK_NET_AGAIN;
 
     if (rc == OTK_NET_OK) {
         connected(a, now);
         return;
     }
-    if (rc == OTK_NET_AGAIN && !due(now, a->deadline_))
+    if (rc == OTK_NET_AGAIN && !due(now, a->deadline))
         return;
     a->connect_failed = true;
     a->connect_rc = rc; /* OTK_NET_AGAIN: no answer in time */
-    otk_net_close(&a->fd_);
+    otk_net_close(&a->fd);
     a->state = OTK_NATUP_DONE;
     a->t_end = now;
 }
@@ -274,27 +273,27 @@ step_connect(struct otk_natup *a, short ev, uint32_t now)
 static void
 step_probe(struct otk_natup *a, const struct pollfd *fds, size_t n, uint32_t now)
 {
-    if (a->probing_) {
-        otk_natprobe_step(&a->probe_, fds, n, now);
-        if (a->probe_.result == OTK_NATPROBE_RUNNING)
+    if (a->probing) {
+        otk_natprobe_step(&a->probe, fds, n, now);
+        if (a->probe.result == OTK_NATPROBE_RUNNING)
             return;
-        a->probing_ = false;
+        a->probing = false;
         a->probes++;
-        if (a->probe_.result == OTK_NATPROBE_ANSWERED) {
+        if (a->probe.result == OTK_NATPROBE_ANSWERED) {
             a->check = a->probes_unanswered ? OTK_NATUP_CHECK_RESTARTED : OTK_NATUP_CHECK_STAYED;
             a->check_ms = now - a->t_end;
             a->state = OTK_NATUP_DONE;
             return;
         }
         a->probes_unanswered++;
-        a->next_probe_ = now + a->cfg.check_gap_ms;
+        a->next_probe = now + a->cfg.check_gap_ms;
     }
-    if (due(now, a->deadline_)) {
+    if (due(now, a->deadline)) {
         a->check = OTK_NATUP_CHECK_GONE;
         a->state = OTK_NATUP_DONE;
-    } else if (due(now, a->next_probe_)) {
-        a->probing_ = true;
-        otk_natprobe_start(&a->probe_, &a->cfg.dev, PROBE_WAIT, now);
+    } else if (due(now, a->next_probe)) {
+        a->probing = true;
+        otk_natprobe_start(&a->probe, &a->cfg.dev, PROBE_WAIT, now);
     }
 }
 
@@ -305,10 +304,10 @@ otk_natup_step(struct otk_natup *a, const struct pollfd *fds, size_t n, uint32_t
 
     switch (a->state) {
     case OTK_NATUP_CONNECT:
-        step_connect(a, revents_of(fds, n, a->fd_), now);
+        step_connect(a, revents_of(fds, n, a->fd), now);
         return;
     case OTK_NATUP_EXCHANGE:
-        ev = revents_of(fds, n, a->fd_);
+        ev = revents_of(fds, n, a->fd);
         /* read first: a device that refuses writes its code, then closes */
         if (ev & (POLLIN | POLLHUP | POLLERR))
             pump_in(a, now);
@@ -334,17 +333,17 @@ otk_natup_pollfds(const struct otk_natup *a, struct pollfd *fds, size_t cap)
         return 0;
     switch (a->state) {
     case OTK_NATUP_CONNECT:
-        fds[0].fd = a->fd_;
+        fds[0].fd = a->fd;
         fds[0].events = POLLOUT;
         fds[0].revents = 0;
         return 1;
     case OTK_NATUP_EXCHANGE:
-        fds[0].fd = a->fd_;
+        fds[0].fd = a->fd;
         fds[0].events = (short)(POLLIN | (otk_natc_wants_output(&a->c) ? POLLOUT : 0));
         fds[0].revents = 0;
         return 1;
     case OTK_NATUP_PROBE:
-        return a->probing_ ? otk_natprobe_pollfds(&a->probe_, fds, cap) : 0;
+        return a->probing ? otk_natprobe_pollfds(&a->probe, fds, cap) : 0;
     default:
         return 0;
     }
@@ -357,7 +356,7 @@ otk_natup_next_ms(const struct otk_natup *a, uint32_t now)
 
     switch (a->state) {
     case OTK_NATUP_CONNECT:
-        d = (int32_t)(a->deadline_ - now);
+        d = (int32_t)(a->deadline - now);
         break;
     case OTK_NATUP_EXCHANGE:
         d = (int32_t)(a->c.deadline - now);
@@ -365,7 +364,7 @@ otk_natup_next_ms(const struct otk_natup *a, uint32_t now)
             d = POLL_TICK_MS; /* progress sampling */
         break;
     case OTK_NATUP_PROBE:
-        d = a->probing_ ? (int32_t)(a->probe_.deadline_ - now) : (int32_t)(a->next_probe_ - now);
+        d = a->probing ? (int32_t)(a->probe.deadline - now) : (int32_t)(a->next_probe - now);
         break;
     default:
         return -1;
@@ -376,6 +375,6 @@ otk_natup_next_ms(const struct otk_natup *a, uint32_t now)
 void
 otk_natup_close(struct otk_natup *a)
 {
-    otk_net_close(&a->fd_);
-    otk_natprobe_close(&a->probe_);
+    otk_net_close(&a->fd);
+    otk_natprobe_close(&a->probe);
 }

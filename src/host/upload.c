@@ -861,7 +861,7 @@ otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
     memset(u, 0, sizeof *u);
     u->cfg = *cfg;
     u->udp_fd = u->listen_fd = u->conn_fd = -1;
-    u->probe.fd_ = OTK_SOCK_NONE;
+    u->probe.fd = OTK_SOCK_NONE;
     u->md5_secret = cfg->md5_target;
     u->state = OTK_UP_IDLE;
 }

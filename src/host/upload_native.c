@@ -314,7 +314,7 @@ choose_native(struct otk_upload *u, uint32_t now)
         otk__up_finish(u, now, OTK_UPC_NAT_LOCAL);
         return;
     }
-    u->nat->fd_ = u->nat->probe_.fd_ = OTK_SOCK_NONE;
+    u->nat->fd = u->nat->probe.fd = OTK_SOCK_NONE;
     /* offered only where the device asks (46, or flag 01); made once for every attempt */
     if (!u->gz && otk_gzip_available() &&
         otk_gzip(u->cfg.image, u->cfg.size, &u->gz, &u->gz_size) != OTK_OK)
@@ -379,7 +379,7 @@ otk__upn_next_ms(const struct otk_upload *u, uint32_t now)
     int32_t d;
 
     if (u->state == OTK_UP_PROBE) {
-        d = (int32_t)(u->probe.deadline_ - now);
+        d = (int32_t)(u->probe.deadline - now);
         return d < 0 ? 0 : d;
     }
     d = otk_natup_next_ms(u->nat, now);
