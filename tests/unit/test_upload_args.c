@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "otakit/upload.h"
+#include "key.h"
 #include "upload_cli.h"
 
 static char err[2048];
@@ -351,10 +352,87 @@ outcome_tables(void **state)
             assert_true(strlen(msg) > 15);
     }
     /* every code has its own name */
-    for (int a = 0; a <= OTK_UPX_PROTOCOL; a++)
-        for (int b = a + 1; b <= OTK_UPX_PROTOCOL; b++)
+    for (int a = 0; a <= OTK_UPX_UNCONFIRMED; a++)
+        for (int b = a + 1; b <= OTK_UPX_UNCONFIRMED; b++)
             assert_string_not_equal(cli_upload_exit_name(a), cli_upload_exit_name(b));
     assert_string_equal(cli_upload_exit_name(99), "failed");
+}
+
+/* --protocol and --key: argparse's words for a bad choice; the key as ESPHome writes it. */
+static void
+protocol_and_key(void **state)
+{
+    (void)state;
+    struct otk_upload_opts o;
+    const char *dflt[] = {"-i", "d", "-f", "x.bin", NULL};
+    assert_int_equal(parse(&o, dflt), 0);
+    assert_int_equal(o.protocol, OTK_UP_PROTO_AUTO);
+    assert_false(o.has_key);
+    otk_upload_opts_free(&o);
+
+    const char *esp[] = {"-i",
+                         "d",
+                         "-f",
+                         "x.bin",
+                         "--protocol=esphome",
+                         "--key",
+                         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+                         NULL};
+    assert_int_equal(parse(&o, esp), 0);
+    assert_int_equal(o.protocol, OTK_UP_PROTO_ESPHOME);
+    assert_true(o.has_key);
+    for (int i = 0; i < 32; i++)
+        assert_int_equal(o.key[i], i);
+    otk_upload_opts_free(&o);
+
+    const char *ard[] = {"-i", "d", "-f", "x.bin", "--protocol", "arduino", NULL};
+    assert_int_equal(parse(&o, ard), 0);
+    assert_int_equal(o.protocol, OTK_UP_PROTO_ARDUINO);
+    otk_upload_opts_free(&o);
+
+    const char *bad[] = {"-i", "d", "-f", "x.bin", "--protocol", "mqtt", NULL};
+    assert_int_equal(parse(&o, bad), OTK_UPX_USAGE);
+    assert_string_equal(err, "argument --protocol: invalid choice: 'mqtt' (choose from "
+                             "'arduino', 'esphome', 'auto')");
+    otk_upload_opts_free(&o);
+
+    const char *badkey[] = {"-i", "d", "-f", "x.bin", "--key", "c2hvcnQ=", NULL};
+    assert_int_equal(parse(&o, badkey), OTK_UPX_USAGE);
+    assert_non_null(strstr(err, "argument --key: a key is 44 characters of base64"));
+    otk_upload_opts_free(&o);
+}
+
+static void
+keys(void **state)
+{
+    (void)state;
+    uint8_t k[32];
+    char why[160];
+
+    assert_int_equal(
+        cli_parse_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", k, why, sizeof why), 0);
+    assert_int_equal(k[0], 0);
+    assert_int_equal(k[31], 31);
+    /* + and / are base64 digits */
+    assert_int_equal(
+        cli_parse_key("+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7+/v7//A=", k, why, sizeof why), 0);
+    assert_int_equal(k[0], 0xfb);
+    assert_int_equal(k[30], 0xff);
+    assert_int_equal(k[31], 0xf0);
+    /* not base64, wrong length, padding in the wrong place, bits left over, all zero */
+    assert_int_equal(
+        cli_parse_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh*=", k, why, sizeof why), -1);
+    assert_non_null(strstr(why, "'*' (position 43)"));
+    assert_int_equal(
+        cli_parse_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", k, why, sizeof why), -1);
+    assert_int_equal(
+        cli_parse_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh==", k, why, sizeof why), -1);
+    assert_int_equal(
+        cli_parse_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh9=", k, why, sizeof why), -1);
+    assert_non_null(strstr(why, "bits over"));
+    assert_int_equal(
+        cli_parse_key("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", k, why, sizeof why), -1);
+    assert_non_null(strstr(why, "not provisioned"));
 }
 
 int
@@ -372,6 +450,8 @@ main(void)
         cmocka_unit_test(targets_file),
         cmocka_unit_test(device_error_texts),
         cmocka_unit_test(outcome_tables),
+        cmocka_unit_test(protocol_and_key),
+        cmocka_unit_test(keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
