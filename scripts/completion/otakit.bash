@@ -73,6 +73,14 @@ _otakit()
         mapfile -t COMPREPLY < <(compgen -W "md5 pbkdf2" -- "$cur")
         return 0
         ;;
+    --protocol)
+        if [[ $cmd == upload ]]; then
+            mapfile -t COMPREPLY < <(compgen -W "auto arduino esphome" -- "$cur")
+        else
+            mapfile -t COMPREPLY < <(compgen -W "both arduino esphome" -- "$cur")
+        fi
+        return 0
+        ;;
     --flash-timing)
         mapfile -t COMPREPLY < <(compgen -W "realistic instant" -- "$cur")
         return 0
@@ -87,7 +95,7 @@ _otakit()
         ;;
     -a | --auth | --password | --password-hash | -P | --host_port | --host-port | -t | \
         --timeout | --retries | --stall-timeout | --result-timeout | --size | --project | \
-        --seed | --cut-at | --min-rate)
+        --seed | --cut-at | --min-rate | --key)
         return 0
         ;;
     --version)
