@@ -821,9 +821,6 @@ say_nat_too_big(const struct otk_upload *u, struct msg *m)
             ? "the running firmware and the new one must both fit in the ESP8266's sketch area: "
               "upload a minimal firmware first (a YAML with little more than wifi and ota), then "
               "this one"
-        : f->code == OTK_NAT_ERR_UPDATE_PREPARE
-            ? "the device could not prepare its flash: if the image is not too big, restart the "
-              "device and upload again"
             : "choose a partition layout with a bigger OTA slot, or make the image smaller";
     say(m, "%s has no room for the image (%u bytes%s): it answered %s.\nfix: %s.", u->cfg.target,
         f->data_size, f->compressed ? ", compressed" : "", nat_code(f->code, c, sizeof c), fix);
@@ -854,6 +851,11 @@ static const struct {
     {0x91, "it could not verify the bootloader (no changes made)", "check the image"},
     {0x93, "the image is older than the running one and downgrade protection is on",
      "upload a newer build, or allow downgrades in its YAML"},
+    {0x81,
+     "it could not prepare its flash for the image (ESPHome's words: the image too big for "
+     "its OTA slot; also an update already running)",
+     "compare the image's size with the device's OTA slot; if another update runs, wait for it; "
+     "else restart the device and upload again"},
     {0x80, "it did not recognise our magic bytes", "check what listens on the port"},
     {0x83, "writing to its flash failed", "check its power supply; the flash may be worn out"},
     {0x85, "it needs a manual reset first (the first OTA after a serial flash)",

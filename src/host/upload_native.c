@@ -102,7 +102,6 @@ static enum otk_up_cause
 code_cause(const struct otk_natc *c)
 {
     switch (c->dev_code) {
-    case OTK_NAT_ERR_UPDATE_PREPARE:
     case OTK_NAT_ERR_ESP8266_NOT_ENOUGH_SPACE:
     case OTK_NAT_ERR_ESP32_NOT_ENOUGH_SPACE:
     case OTK_NAT_ERR_RP2040_NOT_ENOUGH_SPACE:

@@ -170,7 +170,7 @@ class DeviceErrors(NativeCase):
             result = [json.loads(l) for l in cp.stdout.splitlines()
                       if json.loads(l)["event"] == "result"][0]
             self.assertEqual(result["protocol"], "esphome")
-            self.assertEqual(result["error"], "too-big")
+            self.assertEqual(result["error"], "device-error")
             self.assertEqual(result["device_text"], "81 ERROR_UPDATE_PREPARE")
 
 
