@@ -261,7 +261,7 @@ trace_handshake(struct otk_upload *u, enum otk_natc_phase from)
 }
 
 static void
-sync_state(struct otk_upload *u)
+sync_state(struct otk_upload *u, uint32_t now)
 {
     const struct otk_natup *a = u->nat;
     enum otk_up_state s = OTK_UP_CONNECT;
@@ -273,7 +273,7 @@ sync_state(struct otk_upload *u)
     else if (a->state == OTK_NATUP_PROBE)
         s = OTK_UP_CHECK;
     if (s == OTK_UP_SEND && u->state != OTK_UP_SEND)
-        u->t_data = a->t_connected;
+        u->t_data = now; /* the data phase: after the handshake and the device's preparation */
     if (s == OTK_UP_CHECK && u->state != OTK_UP_CHECK)
         otk__up_dlog(u,
                      "all %u bytes went out but no result came (%s): not sending again; "
@@ -403,7 +403,7 @@ otk__upn_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t
     if (u->nat->state == OTK_NATUP_DONE)
         conclude(u, now);
     else
-        sync_state(u);
+        sync_state(u, now);
 }
 
 void
