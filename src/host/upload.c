@@ -1005,10 +1005,12 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
     }
     if (resolve(u, now) < 0 || chip_refused(u, now))
         return -1;
-    if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO)
+    if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
         otk__upn_start(u, now);
-    else
+    } else {
+        dlog(u, "protocol: arduino (ArduinoOTA), as asked");
         otk__up_begin_arduino(u, now);
+    }
     return u->state == OTK_UP_DONE ? -1 : 0;
 }
 
