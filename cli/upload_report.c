@@ -658,8 +658,7 @@ nat_step(uint8_t phase)
     case OTK_NATC_AUTH_RESULT:
         return "the authentication";
     case OTK_NATC_PREPARE:
-        return "the image's size (it prepares the flash; an ESP32 erases its OTA slot first, "
-               "which takes seconds)";
+        return "the image's size";
     case OTK_NATC_MD5:
         return "the image's MD5";
     default:
@@ -720,15 +719,17 @@ say_nat_version(const struct otk_upload *u, struct msg *m)
 static void
 say_nat_no_answer(const struct otk_upload *u, struct msg *m)
 {
+    bool prepare = u->outcome.nat.phase == OTK_NATC_PREPARE;
+
     say(m,
-        "%s did not answer %s in time (%.0f s).\nfix: upload again (--retries does this "
+        "%s did not answer %s in time (%.0f s%s).\nfix: upload again (--retries does this "
         "automatically); the device may be busy with another upload, or the link loses packets. "
         "-t sets the wait for each answer.",
         u->cfg.target, nat_step(u->outcome.nat.phase),
-        (u->outcome.nat.phase == OTK_NATC_PREPARE
-             ? (u->cfg.result_timeout_ms > 30000 ? u->cfg.result_timeout_ms : 30000)
-             : u->cfg.invite_timeout_ms) /
-            1000.0);
+        (prepare ? (u->cfg.result_timeout_ms > 30000 ? u->cfg.result_timeout_ms : 30000)
+                 : u->cfg.invite_timeout_ms) /
+            1000.0,
+        prepare ? "; it prepares its flash then, and an ESP32 erases its OTA slot first" : "");
 }
 
 static void
@@ -847,8 +848,10 @@ static const struct {
     {0x86, "it was flashed with a wrong flash size", "flash it over serial with the right size"},
     {0x87, "it lacks the flash size the image asks for", "build for this board's flash size"},
     {0x8d, "the image is not signed with the device's key", "upload the image signed with it"},
-    {0x8f, "it could not verify the partition table (no changes made)", "check the image"},
-    {0x91, "it could not verify the bootloader (no changes made)", "check the image"},
+    {0x8f, "it could not verify the new partition table (it made no changes)",
+     "check that the image is a partition table built for this device, then upload again"},
+    {0x91, "it could not verify the new bootloader (it made no changes)",
+     "check that the image is a bootloader built for this device, then upload again"},
     {0x93, "the image is older than the running one and downgrade protection is on",
      "upload a newer build, or allow downgrades in its YAML"},
     {0x81,

@@ -237,23 +237,25 @@ static void
 trace_handshake(struct otk_upload *u, enum otk_natc_phase from)
 {
     const struct otk_natc *c = &u->nat->c;
+    /* where it got to: an end in a phase says nothing of the phases after it */
+    enum otk_natc_phase to = c->phase == OTK_NATC_DONE ? c->end_phase : c->phase;
 
-    if (from <= OTK_NATC_MAGIC && c->phase > OTK_NATC_MAGIC)
+    if (from <= OTK_NATC_MAGIC && to > OTK_NATC_MAGIC)
         otk__up_dlog(u, "device answered the magic: protocol version %u; features sent %02x",
                      c->version, c->features);
-    if (from <= OTK_NATC_FEATURES && c->phase > OTK_NATC_FEATURES)
+    if (from <= OTK_NATC_FEATURES && to > OTK_NATC_FEATURES)
         otk__up_dlog(u, "feature reply %02x%s (server flags %02x)%s", c->feature_reply,
                      c->feature_reply == OTK_NAT_FEATURE_FLAGS ? " extended" : "", c->server_flags,
                      c->compressed ? "; sending the gzip stream" : "");
-    if (from <= OTK_NATC_NOISE && c->phase > OTK_NATC_NOISE && c->encrypted)
+    if (from <= OTK_NATC_NOISE && to > OTK_NATC_NOISE && c->encrypted)
         otk__up_dlog(u, "Noise handshake done: the rest is encrypted");
-    if (from <= OTK_NATC_AUTH_RESULT && c->phase > OTK_NATC_AUTH_RESULT)
+    if (from <= OTK_NATC_AUTH_RESULT && to > OTK_NATC_AUTH_RESULT)
         otk__up_dlog(u, "authenticated (%s)",
                      c->encrypted                             ? "by the Noise key"
                      : c->auth == OTK_NAT_REQUEST_AUTH_SHA256 ? "SHA-256"
                      : c->auth == OTK_NAT_REQUEST_AUTH_MD5    ? "MD5"
                                                               : "no password asked");
-    if (from <= OTK_NATC_MD5 && c->phase > OTK_NATC_MD5)
+    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5)
         otk__up_dlog(u,
                      "device prepared for %u bytes (MD5 %s); sending, %u blocks of 8 KB in "
                      "flight",

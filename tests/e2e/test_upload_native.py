@@ -21,7 +21,7 @@ OTHER_KEY_B64 = base64.b64encode(bytes(range(1, 33))).decode()
 
 # exit codes (docs/CLI.md)
 OK, NO_ANSWER, AUTH, TOO_BIG, MD5, REJECTED, DEVICE = 0, 5, 6, 9, 11, 12, 13
-DROPPED, ENCRYPTION, UNCONFIRMED = 15, 19, 20
+STALLED, DROPPED, ENCRYPTION, UNCONFIRMED = 14, 15, 19, 20
 
 
 class NativeCase(otk.UploadCase):
@@ -155,6 +155,26 @@ class DeviceErrors(NativeCase):
                 cp = self.upload(dev, "--retries", "0")
                 self.assertExit(cp, code, phrase)
                 self.assertEqual(dev.images, [])
+
+    def test_every_code_has_its_exit_code_and_words(self):
+        # reference §2: what each code means for the upload; sent instead of 42 (after the size)
+        expect = {0x80: DEVICE, 0x81: DEVICE, 0x82: DEVICE, 0x83: DEVICE, 0x84: REJECTED,
+                  0x85: DEVICE, 0x86: REJECTED, 0x87: REJECTED, 0x88: TOO_BIG, 0x89: TOO_BIG,
+                  0x8A: DEVICE, 0x8B: MD5, 0x8C: TOO_BIG, 0x8D: REJECTED, 0x8E: DEVICE,
+                  0x8F: REJECTED, 0x90: DEVICE, 0x91: REJECTED, 0x92: DEVICE, 0x93: REJECTED,
+                  0x94: DEVICE, 0xFF: DEVICE}
+        with E.FakeEspDevice(era="2026.5") as dev:
+            for code, exit_code in expect.items():
+                with self.subTest(code="%02X" % code):
+                    dev.errors = {"prepare": code}
+                    cp = self.upload(dev, "--retries", "0")
+                    self.assertExit(cp, exit_code, "%02X" % code)
+                    self.assertRegex(cp.stderr, "\n  fix: .{20,}")
+            self.assertEqual(dev.images, [])
+        # FF while the data flows: the device waited for data in vain (retried)
+        with E.FakeEspDevice(era="2026.5", data_error=(20000, 0xFF)) as dev:
+            cp = self.upload(dev, "--retries", "0")
+            self.assertExit(cp, STALLED, "gave up waiting for data")
 
     def test_md5_mismatch_is_retried(self):
         with E.FakeEspDevice(era="2026.5", errors={"end": 0x8B}) as dev:
