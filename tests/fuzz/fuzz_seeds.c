@@ -425,6 +425,24 @@ main(int argc, char **argv)
     PUT_LIT("fuzz_ackparser", 3,
             "\x04\xff"
             "4380\n2144\r\n0002000000\x00OK");
+    /* flags (1 password, 2 key, 4 gzip copy, window), cut, take, image size (2), then the
+     * device: a 2026.5 device without password; a 2024 one with an MD5 challenge and
+     * compression; a version-1 one; a 2026.9 one offering Noise */
+    PUT_LIT("fuzz_natclient", 0,
+            "\x18\x01\x00\x40\x00"
+            "\x00\x02\x48\x00\x41\x42\x43\x47\x47\x44\x45");
+    PUT_LIT("fuzz_natclient", 1,
+            "\x05\x03\x85\x20\x00"
+            "\x00\x02\x46\x01"
+            "0123456789abcdef0123456789abcdef"
+            "\x41\x42\x43\x47\x44\x45");
+    PUT_LIT("fuzz_natclient", 2,
+            "\x00\x08\x00\x90\x00"
+            "\x00\x01\x40\x41\x42\x43\x44\x45");
+    PUT_LIT("fuzz_natclient", 3,
+            "\x02\x02\x00\x10\x00"
+            "\x00\x02\x48\x04\x01\x00\x31\x00"
+            "0123456789abcdef0123456789abcdef0123456789abcdef");
 #undef PUT_LIT
 
     for (int p = 0; p < 2; p++) {
