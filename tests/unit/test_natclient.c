@@ -880,6 +880,42 @@ noise_reference_vectors(void **state)
     memcpy(pattern, "\xfe\xdc\xba\x98\x76\x54\x32\x10", 8);
 }
 
+/* After the handshake, a frame whose tag does not check out (damaged, or not the device's):
+ * the exchange ends as a broken frame, not as the device's answer. */
+static void
+noise_tampered_transport(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(100);
+    struct dev_noise *d = calloc(1, sizeof *d);
+    uint8_t prologue[22];
+
+    r->cfg.key = psk_ref;
+    set_pattern(0x11);
+    start(r);
+    ANSWER(r, "\x00\x02\x48\x04");
+    /* client features 0E here (no gzip copy) */
+    unhex("4e6f6973654f5441496e69746c26f75c4500020e4804", prologue);
+    set_pattern(0x22);
+    assert_int_equal(otk_noise_start(&d->s, r->cfg.crypto, false, psk_ref, prologue, 22), OTK_OK);
+    assert_int_equal(otk_noise_read_handshake(&d->s, r->out + r->out_len - 48, 48), OTK_OK);
+    uint8_t msg2[4 + 48] = {1, 0, 0x31, 0};
+    assert_int_equal(otk_noise_write_handshake(&d->s, msg2 + 4), OTK_OK);
+    answer(r, msg2, sizeof msg2, false);
+    assert_true(r->c.encrypted);
+    uint8_t frame[3 + 1 + 16] = {1, 0, 17};
+    uint8_t code = 0x41;
+    assert_int_equal(otk_noise_encrypt(&d->s, &code, 1, frame + 3), OTK_OK);
+    frame[sizeof frame - 1] ^= 1;
+    answer(r, frame, sizeof frame, false);
+    assert_int_equal(r->c.cause, OTK_NATC_NOISE_BROKEN);
+    assert_int_equal(r->c.end_phase, OTK_NATC_AUTH);
+    free(d);
+    rig_free(r);
+    pattern_len = 8;
+    memcpy(pattern, "\xfe\xdc\xba\x98\x76\x54\x32\x10", 8);
+}
+
 static void
 noise_wrong_key(void **state)
 {
@@ -1002,6 +1038,7 @@ main(void)
         cmocka_unit_test(keyed_client_fails_closed),
         cmocka_unit_test(noise_reference_vectors),
         cmocka_unit_test(noise_wrong_key),
+        cmocka_unit_test(noise_tampered_transport),
         cmocka_unit_test(noise_broken_frames),
         cmocka_unit_test(bad_arguments),
     };
