@@ -63,11 +63,13 @@ int otk_net_udp_open(struct in_addr ip, otk_sock *out);
 int otk_net_tcp_listen(struct in_addr ip, uint16_t port, int sndbuf, otk_sock *out,
                        uint16_t *bound);
 
-/** Start a non-blocking TCP connection to `to`, with a send buffer of sndbuf bytes (0: the
- *  system's default) and Nagle off (the native protocol's answers are single bytes).
+/** Start a non-blocking TCP connection from src (INADDR_ANY: the system's choice) to `to`, with
+ *  a send buffer of sndbuf bytes (0: the system's default) and Nagle off (the native protocol's
+ *  answers are single bytes).
  *  @return OTK_NET_OK (connected at once), OTK_NET_AGAIN (under way: poll for POLLOUT, then ask
  *  otk_net_connect_result) or a failure (OTK_NET_UNREACH: refused, nothing listens) */
-int otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out);
+int otk_net_tcp_connect(struct in_addr src, const struct sockaddr_in *to, int sndbuf,
+                        otk_sock *out);
 
 /** How a connection otk_net_tcp_connect left under way turned out: OTK_NET_OK, OTK_NET_AGAIN
  *  (still under way) or the failure (OTK_NET_UNREACH: refused). */

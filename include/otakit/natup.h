@@ -43,8 +43,9 @@ struct otk_natprobe {
     uint32_t deadline;
 };
 
-void otk_natprobe_start(struct otk_natprobe *p, const struct sockaddr_in *to, uint32_t timeout_ms,
-                        uint32_t now);
+/** Ask `to` (from src; INADDR_ANY: the system's choice) whether it speaks the protocol. */
+void otk_natprobe_start(struct otk_natprobe *p, struct in_addr src, const struct sockaddr_in *to,
+                        uint32_t timeout_ms, uint32_t now);
 size_t otk_natprobe_pollfds(const struct otk_natprobe *p, struct pollfd *fds, size_t cap);
 void otk_natprobe_step(struct otk_natprobe *p, const struct pollfd *fds, size_t n, uint32_t now);
 void otk_natprobe_close(struct otk_natprobe *p);
@@ -68,6 +69,7 @@ enum otk_natup_check {
 
 struct otk_natup_cfg {
     struct sockaddr_in dev;
+    struct in_addr src; /* local address to connect from (-I); INADDR_ANY: any */
     struct otk_natc_cfg natc;
     int sndbuf;                  /* bytes; 0: the system's */
     uint32_t connect_timeout_ms; /* TCP connection */

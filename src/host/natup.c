@@ -43,13 +43,13 @@ probe_end(struct otk_natprobe *p, enum otk_natprobe_result r)
 }
 
 void
-otk_natprobe_start(struct otk_natprobe *p, const struct sockaddr_in *to, uint32_t timeout_ms,
-                   uint32_t now)
+otk_natprobe_start(struct otk_natprobe *p, struct in_addr src, const struct sockaddr_in *to,
+                   uint32_t timeout_ms, uint32_t now)
 {
     memset(p, 0, sizeof *p);
     p->fd = OTK_SOCK_NONE;
     p->deadline = now + timeout_ms;
-    int rc = otk_net_tcp_connect(to, 0, &p->fd);
+    int rc = otk_net_tcp_connect(src, to, 0, &p->fd);
     if (rc == OTK_NET_OK)
         p->connected = true;
     else if (rc == OTK_NET_UNREACH)
@@ -135,6 +135,7 @@ otk_natup_cfg_defaults(struct otk_natup_cfg *c)
 {
     memset(c, 0, sizeof *c);
     otk_natc_cfg_defaults(&c->natc);
+    c->src.s_addr = htonl(INADDR_ANY);
     c->sndbuf = 64 * 1024; /* as ESPHome's client; also keeps progress honest */
     c->connect_timeout_ms = 10000;
     c->check_window_ms = 60000;
@@ -230,7 +231,7 @@ otk_natup_start(struct otk_natup *a, const struct otk_natup_cfg *cfg, uint32_t n
     a->probe.fd = OTK_SOCK_NONE;
     a->state = OTK_NATUP_CONNECT;
     a->deadline = now + cfg->connect_timeout_ms;
-    a->connect_rc = otk_net_tcp_connect(&cfg->dev, cfg->sndbuf, &a->fd);
+    a->connect_rc = otk_net_tcp_connect(cfg->src, &cfg->dev, cfg->sndbuf, &a->fd);
     if (a->connect_rc != OTK_NET_OK && a->connect_rc != OTK_NET_AGAIN) {
         a->connect_failed = true;
         a->state = OTK_NATUP_DONE;
@@ -293,7 +294,7 @@ step_probe(struct otk_natup *a, const struct pollfd *fds, size_t n, uint32_t now
         a->state = OTK_NATUP_DONE;
     } else if (due(now, a->next_probe)) {
         a->probing = true;
-        otk_natprobe_start(&a->probe, &a->cfg.dev, PROBE_WAIT, now);
+        otk_natprobe_start(&a->probe, a->cfg.src, &a->cfg.dev, PROBE_WAIT, now);
     }
 }
 

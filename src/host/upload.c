@@ -866,13 +866,13 @@ otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
     u->state = OTK_UP_IDLE;
 }
 
+/* -I as an address: u->bind (both protocols use it: the listener, or the connection's source). */
 static int
-open_listener(struct otk_upload *u, uint32_t now)
+resolve_bind(struct otk_upload *u, uint32_t now)
 {
     struct in_addr ip;
     const char *hip = u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0";
     char why[128];
-    int rc;
 
     /* espota binds to whatever Python's bind() accepts: host names too */
     if (inet_pton(AF_INET, hip, &ip) != 1 && otk_net_resolve4(hip, &ip, why, sizeof why) != 0) {
@@ -880,7 +880,14 @@ open_listener(struct otk_upload *u, uint32_t now)
         return -1;
     }
     u->bind = ip;
-    rc = otk_net_tcp_listen(ip, u->cfg.host_port, SNDBUF_CAP, &u->listen_fd, &u->listen_port);
+    return 0;
+}
+
+static int
+open_listener(struct otk_upload *u, uint32_t now)
+{
+    int rc =
+        otk_net_tcp_listen(u->bind, u->cfg.host_port, SNDBUF_CAP, &u->listen_fd, &u->listen_port);
     if (rc != OTK_NET_OK) {
         u->outcome.net_rc = rc;
         finish_sys(u, now, OTK_UPC_LISTEN, otk_net_strerror());
@@ -1003,7 +1010,7 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
         finish_sys(u, now, OTK_UPC_NET_INIT, otk_net_strerror());
         return -1;
     }
-    if (resolve(u, now) < 0 || chip_refused(u, now))
+    if (resolve(u, now) < 0 || chip_refused(u, now) || resolve_bind(u, now) < 0)
         return -1;
     if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
         otk__upn_start(u, now);

@@ -52,6 +52,7 @@ nat_cfg(const struct otk_upload *u, struct otk_natup_cfg *c)
 
     otk_natup_cfg_defaults(c);
     c->dev = u->dev;
+    c->src = u->bind; /* -I: the connection comes from that address */
     c->natc.image = k->image;
     c->natc.size = k->size;
     c->natc.gz = u->gz;
@@ -359,7 +360,7 @@ otk__upn_start(struct otk_upload *u, uint32_t now)
         return;
     }
     otk__up_set_state(u, OTK_UP_PROBE);
-    otk_natprobe_start(&u->probe, &u->dev, PROBE_MS, now);
+    otk_natprobe_start(&u->probe, u->bind, &u->dev, PROBE_MS, now);
     if (u->probe.result != OTK_NATPROBE_RUNNING)
         probe_decided(u, now);
 }

@@ -428,7 +428,7 @@ probe_kinds(void **state)
             close(f.lfd);
             f.lfd = -1;
         }
-        otk_natprobe_start(&p, &to, 2000, now_ms());
+        otk_natprobe_start(&p, (struct in_addr){htonl(INADDR_ANY)}, &to, 2000, now_ms());
         uint32_t t0 = now_ms();
         while (p.result == OTK_NATPROBE_RUNNING) {
             struct pollfd fds[4];

@@ -117,8 +117,9 @@ otk_net_tcp_listen(struct in_addr ip, uint16_t port, int sndbuf, otk_sock *out, 
 }
 
 int
-otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out)
+otk_net_tcp_connect(struct in_addr src, const struct sockaddr_in *to, int sndbuf, otk_sock *out)
 {
+    struct sockaddr_in from = {.sin_family = AF_INET, .sin_addr = src};
     int on = 1;
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
@@ -127,6 +128,11 @@ otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out)
     if (sndbuf > 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
     (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    if (src.s_addr != htonl(INADDR_ANY) && bind(fd, (struct sockaddr *)&from, sizeof from) < 0) {
+        int e = errno;
+        close(fd);
+        return map_errno(e);
+    }
     *out = fd;
     if (connect(fd, (const struct sockaddr *)to, sizeof *to) == 0)
         return OTK_NET_OK;

@@ -167,9 +167,10 @@ otk_net_tcp_listen(struct in_addr ip, uint16_t port, int sndbuf, otk_sock *out, 
 }
 
 int
-otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out)
+otk_net_tcp_connect(struct in_addr src, const struct sockaddr_in *to, int sndbuf, otk_sock *out)
 {
     SOCKET s = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+    struct sockaddr_in from;
     BOOL on = TRUE;
     int rc;
 
@@ -178,7 +179,11 @@ otk_net_tcp_connect(const struct sockaddr_in *to, int sndbuf, otk_sock *out)
     if (sndbuf > 0)
         (void)setsockopt(s, SOL_SOCKET, SO_SNDBUF, (const char *)&sndbuf, sizeof sndbuf);
     (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, (const char *)&on, sizeof on);
-    if (prepare(s) != 0) {
+    memset(&from, 0, sizeof from);
+    from.sin_family = AF_INET;
+    from.sin_addr = src;
+    if (prepare(s) != 0 ||
+        (src.s_addr != htonl(INADDR_ANY) && bind(s, (struct sockaddr *)&from, sizeof from) != 0)) {
         rc = last();
         closesocket(s);
         return rc;
