@@ -232,6 +232,26 @@ class Drops(NativeCase):
         self.assertExit(cp, NO_ANSWER, "refused the TCP connection", "--protocol arduino")
 
 
+class Several(NativeCase):
+    def test_two_devices_in_one_run(self):
+        with E.FakeEspDevice(era="2026.9", key=KEY) as a, E.FakeEspDevice(era="2024") as b:
+            cp = otk.run("upload", "-i", "127.0.0.1:%d" % a.port, "-i", "127.0.0.1:%d" % b.port,
+                         "-f", self.path, "--key", KEY_B64, "--json")
+            # the key goes to both: the 2024 device offers no encryption and gets nothing
+            results = {e["target"]: e for e in map(json.loads, cp.stdout.splitlines())
+                       if e["event"] == "result"}
+            self.assertTrue(results["127.0.0.1:%d" % a.port]["ok"])
+            self.assertEqual(results["127.0.0.1:%d" % b.port]["error"], "encryption")
+            self.assertCommitted(a)
+            self.assertEqual(b.images, [])
+        with E.FakeEspDevice(era="2026.5") as a, E.FakeEspDevice(era="v1") as b:
+            cp = otk.run("upload", "-i", "127.0.0.1:%d" % a.port, "-i", "127.0.0.1:%d" % b.port,
+                         "-f", self.path, "--protocol", "esphome")
+            self.assertEqual(cp.returncode, OK, cp.stderr)
+            self.assertCommitted(a)
+            self.assertCommitted(b)
+
+
 class Auto(NativeCase):
     def test_auto_finds_the_native_port(self):
         with E.FakeEspDevice(era="2026.5") as dev:
