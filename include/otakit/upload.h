@@ -301,7 +301,8 @@ struct otk_upload {
     struct otk_natup *nat;      /* the attempt (allocated: it holds the machine's buffers) */
     uint8_t *gz;                /* the gzip stream of the image, NULL: none */
     uint32_t gz_size;
-    struct otk_natprobe probe; /* --protocol auto */
+    struct otk_natprobe probe;      /* --protocol auto */
+    enum otk_up_protocol mdns_says; /* the service a .local device publishes (AUTO: none) */
 };
 
 /** Prepare u (no I/O). */

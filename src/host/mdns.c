@@ -240,9 +240,24 @@ find_a(const uint8_t *msg, size_t len, const uint8_t *name, uint8_t out[4])
     return false;
 }
 
+/* An ESPHome device's TXT record: its platform, and its board where ArduinoOTA's said none. */
+static void
+find_esphome(const uint8_t *txt, size_t len, struct otk_mdns_device *dev)
+{
+    const uint8_t *v;
+    size_t vl;
+
+    dev->esphome = true;
+    if (otk_dns_txt_get(txt, len, "platform", &v, &vl) == 1)
+        snprintf(dev->platform, sizeof dev->platform, "%.*s", (int)vl, (const char *)v);
+    if (!dev->board[0] && otk_dns_txt_get(txt, len, "board", &v, &vl) == 1)
+        snprintf(dev->board, sizeof dev->board, "%.*s", (int)vl, (const char *)v);
+}
+
 /* The SRV port and TXT board of the instance, where msg carries them. */
 static void
-find_device(const uint8_t *msg, size_t len, const uint8_t *inst, struct otk_mdns_device *dev)
+find_device(const uint8_t *msg, size_t len, const uint8_t *inst, const uint8_t *inst_esp,
+            struct otk_mdns_device *dev)
 {
     struct otk_dns_msg m;
     struct otk_dns_rr rr;
@@ -253,8 +268,13 @@ find_device(const uint8_t *msg, size_t len, const uint8_t *inst, struct otk_mdns
         const uint8_t *v;
         size_t vl;
 
-        if (rr.section == OTK_DNS_SEC_QD || rr.rclass != OTK_DNS_IN || rr.ttl == 0 ||
-            !otk_dns_name_eq(rr.name, inst))
+        if (rr.section == OTK_DNS_SEC_QD || rr.rclass != OTK_DNS_IN || rr.ttl == 0)
+            continue;
+        if (rr.type == OTK_DNS_TXT && otk_dns_name_eq(rr.name, inst_esp)) {
+            find_esphome(m.buf + rr.rdata, rr.rdlength, dev);
+            continue;
+        }
+        if (!otk_dns_name_eq(rr.name, inst))
             continue;
         if (rr.type == OTK_DNS_SRV)
             (void)otk_dns_rr_srv(&m, &rr, NULL, NULL, &dev->port, NULL);
@@ -275,8 +295,9 @@ otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8
 struct resolve_q {
     uint8_t host[OTK_DNS_NAME_MAX];
     uint8_t inst[OTK_DNS_NAME_MAX];
-    uint8_t q[3][OTK_MDNS_MSG_MAX];
-    size_t qlen[3];
+    uint8_t inst_esp[OTK_DNS_NAME_MAX]; /* "<label>._esphomelib._tcp.local" */
+    uint8_t q[4][OTK_MDNS_MSG_MAX];
+    size_t qlen[4];
     uint16_t id;
 };
 
@@ -292,10 +313,14 @@ resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
     if (*want_dev) {
         char text[OTK_DNS_NAME_MAX + 32];
 
-        /* MDNS.enableArduino() names the instance after the host: "<label>._arduino._tcp" */
+        /* MDNS.enableArduino() names the instance after the host: "<label>._arduino._tcp";
+         * ESPHome names its own the same way: "<label>._esphomelib._tcp" */
         snprintf(text, sizeof text, "%.*s._arduino._tcp.local", (int)rq->host[0],
                  (const char *)rq->host + 1);
         *want_dev = otk_dns_name_from_text(text, rq->inst) >= 0;
+        snprintf(text, sizeof text, "%.*s._esphomelib._tcp.local", (int)rq->host[0],
+                 (const char *)rq->host + 1);
+        *want_dev = *want_dev && otk_dns_name_from_text(text, rq->inst_esp) >= 0;
     }
     rq->qlen[0] = otk_mdns_query(rq->q[0], sizeof rq->q[0], rq->id, rq->host, OTK_DNS_A, false);
     if (*want_dev) {
@@ -303,6 +328,8 @@ resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
             otk_mdns_query(rq->q[1], sizeof rq->q[1], rq->id, rq->inst, OTK_DNS_SRV, false);
         rq->qlen[2] =
             otk_mdns_query(rq->q[2], sizeof rq->q[2], rq->id, rq->inst, OTK_DNS_TXT, false);
+        rq->qlen[3] =
+            otk_mdns_query(rq->q[3], sizeof rq->q[3], rq->id, rq->inst_esp, OTK_DNS_TXT, false);
     }
     return true;
 }
@@ -313,7 +340,7 @@ send_questions(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const stru
 {
     bool ok = true;
 
-    for (size_t i = 0; i < 3; i++)
+    for (size_t i = 0; i < sizeof rq->qlen / sizeof rq->qlen[0]; i++)
         if (rq->qlen[i] && !send_on(s, ifs, nif, rq->q[i], rq->qlen[i]))
             ok = false;
     return ok;
@@ -337,7 +364,7 @@ resolve_wait(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const struct
         uint32_t limit = have_a ? t_a + DEVICE_GRACE_MS : timeout_ms;
         struct sockaddr_in src;
 
-        if (have_a && (!dev || (dev->port && dev->board[0]) || el >= limit))
+        if (have_a && (!dev || (dev->port && dev->board[0]) || dev->platform[0] || el >= limit))
             return OTK_OK;
         if (el >= limit)
             return OTK_ERR_TIMEOUT;
@@ -357,7 +384,7 @@ resolve_wait(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const struct
                 t_a = otk_posix_now_ms() - t0;
             }
             if (dev)
-                find_device(rx, (size_t)r, rq->inst, dev);
+                find_device(rx, (size_t)r, rq->inst, rq->inst_esp, dev);
         }
     }
 }

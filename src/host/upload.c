@@ -862,6 +862,7 @@ otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg)
     u->cfg = *cfg;
     u->udp_fd = u->listen_fd = u->conn_fd = -1;
     u->probe.fd = OTK_SOCK_NONE;
+    u->mdns_says = OTK_UP_PROTO_AUTO; /* nothing yet */
     u->md5_secret = cfg->md5_target;
     u->state = OTK_UP_IDLE;
 }
@@ -924,10 +925,12 @@ resolve(struct otk_upload *u, uint32_t now)
      * Bonjour is needed; the system resolver remains the fallback. -I picks the interface. */
     if (mdns && otk_mdns_resolve_device(t, u->cfg.host_ip, OTK_MDNS_RESOLVE_MS, (uint8_t *)&ip,
                                         &dev) == OTK_OK) {
-        dlog(u, "%s resolved by mDNS (port %u, board \"%s\")", t, dev.port, dev.board);
+        dlog(u, "%s resolved by mDNS (port %u, board \"%s\"%s%s)", t, dev.port, dev.board,
+             dev.esphome ? ", _esphomelib._tcp, platform " : "", dev.platform);
         snprintf(u->board, sizeof u->board, "%s", dev.board);
         if (u->cfg.port_auto && dev.port)
             u->cfg.port = dev.port; /* what the device publishes beats any default */
+        otk__upn_mdns(u, &dev);
     } else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
         u->outcome.mdns = mdns;

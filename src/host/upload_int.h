@@ -21,6 +21,9 @@ int otk__up_begin_arduino(struct otk_upload *u, uint32_t now);
 /* upload_native.c */
 /* --protocol esphome or auto, once the target resolved: the probe (auto) or the first attempt */
 void otk__upn_start(struct otk_upload *u, uint32_t now);
+/* what a .local device's mDNS records say: the protocol for auto, ESPHome's OTA port */
+struct otk_mdns_device;
+void otk__upn_mdns(struct otk_upload *u, const struct otk_mdns_device *dev);
 /* another attempt (a retry) */
 void otk__upn_begin_attempt(struct otk_upload *u, uint32_t now);
 bool otk__upn_owns(const struct otk_upload *u); /* the state is the native path's */

@@ -14,6 +14,7 @@
 
 #include "otakit/err.h"
 #include "otakit/gzip.h"
+#include "otakit/mdns_host.h"
 #include "otakit/natup.h"
 #include "upload_int.h"
 
@@ -347,16 +348,64 @@ probe_decided(struct otk_upload *u, uint32_t now)
     otk__up_begin_arduino(u, now);
 }
 
+/* ESPHome's default OTA ports by its TXT platform (reference: the ports table). */
+static uint16_t
+esphome_port(const char *platform)
+{
+    static const struct {
+        const char *platform;
+        uint16_t port;
+    } ports[] = {{"ESP32", 3232}, {"ESP8266", 8266}, {"RP2040", 2040}, {"BK72XX", 8892}};
+
+    for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
+        if (!strcmp(platform, ports[i].platform))
+            return ports[i].port;
+    return 0;
+}
+
+void
+otk__upn_mdns(struct otk_upload *u, const struct otk_mdns_device *dev)
+{
+    uint16_t port = esphome_port(dev->platform);
+
+    if (dev->esphome)
+        u->mdns_says = OTK_UP_PROTO_ESPHOME; /* also when it offers both: no way back needed */
+    else if (dev->port)
+        u->mdns_says = OTK_UP_PROTO_ARDUINO;
+    /* its SRV port is the API's: the OTA port follows the platform, unless -p or ArduinoOTA's
+     * SRV said it */
+    if (dev->esphome && u->cfg.port_auto && !dev->port && port)
+        u->cfg.port = port;
+}
+
 void
 otk__upn_start(struct otk_upload *u, uint32_t now)
 {
-    if (u->cfg.protocol == OTK_UP_PROTO_ESPHOME && u->cfg.spiffs) {
-        otk__up_finish(u, now, OTK_UPC_NAT_NO_FILESYSTEM);
+    if (u->cfg.spiffs) {
+        /* filesystem images exist in ArduinoOTA only */
+        if (u->cfg.protocol == OTK_UP_PROTO_ESPHOME || u->cfg.key) {
+            otk__up_finish(u, now, OTK_UPC_NAT_NO_FILESYSTEM);
+        } else {
+            otk__up_dlog(u, "protocol: arduino (a filesystem image)");
+            otk__up_begin_arduino(u, now);
+        }
         return;
     }
     /* a key means the native protocol: ArduinoOTA has no encryption to use it for */
     if (u->cfg.protocol == OTK_UP_PROTO_ESPHOME || u->cfg.key) {
         choose_native(u, now);
+        return;
+    }
+    if (u->mdns_says != OTK_UP_PROTO_AUTO) {
+        otk__up_dlog(u, "mDNS: the device publishes %s",
+                     u->mdns_says == OTK_UP_PROTO_ESPHOME ? "_esphomelib._tcp" : "_arduino._tcp");
+        if (u->mdns_says == OTK_UP_PROTO_ESPHOME) {
+            choose_native(u, now);
+        } else {
+            otk__up_dlog(u, "protocol: arduino (ArduinoOTA)");
+            u->proto = OTK_UP_PROTO_ARDUINO;
+            otk__up_begin_arduino(u, now);
+        }
         return;
     }
     otk__up_set_state(u, OTK_UP_PROBE);

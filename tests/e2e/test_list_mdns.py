@@ -265,6 +265,9 @@ class Discovery(unittest.TestCase):
                     "-f", app, "-d")
         self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
         self.assertIn("gateway.local resolved by mDNS", cp.stdout + cp.stderr)
+        # --protocol auto: the _arduino._tcp record decides, no probe of the TCP port
+        self.assertIn("mDNS: the device publishes _arduino._tcp", cp.stderr)
+        self.assertNotIn("TCP port %d" % dev.port, cp.stderr)
         self.assertEqual(dev.wait_exit(30), 0, dev.stderr())
         self.assertEqual(len(dev.find("end")), 1)
         self.assertEqual(decoy.find("start"), [])
