@@ -239,7 +239,12 @@ def start_device(tmpdir, profile="esp32", password=None, extra=(), flash=None,
         args += ["--password-hash", password_hash]
     if auth_variant:
         args += ["--auth-variant", auth_variant]
-    args += [str(a) for a in extra]
+    extra = [str(a) for a in extra]
+    # the tests written for ArduinoOTA get an ArduinoOTA device: with both protocols served,
+    # `otakit upload` (--protocol auto) would take the native one
+    if "--protocol" not in extra:
+        args += ["--protocol", "arduino"]
+    args += extra
     _counter[0] += 1
     errpath = os.path.join(tmpdir, "device-%d.stderr" % _counter[0])
     errf = open(errpath, "w")

@@ -37,7 +37,8 @@ class NativeDeviceTest(unittest.TestCase):
         self.n += 1
         flash = os.path.join(self.tmp, "dev%d.flash" % self.n)
         return otk.start_device(self.tmp, profile=profile, password=password, flash=flash,
-                                extra=["--no-mdns"] + list(extra))
+                                extra=["--no-mdns"] + list(extra) +
+                                (["--protocol", "both"] if "--protocol" not in extra else []))
 
     def assert_boots(self, dev, version):
         """The device rebooted into `version` from the other slot."""
