@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "noise_key.h"
+#include "key.h"
 #include "json.h"
 #include "opts.h"
 #include "emu.h"
@@ -971,6 +971,7 @@ device_secret(struct device_opts *d)
 static int
 device_native(struct device_opts *d)
 {
+    char why[160];
     struct otk_nat_config *nc = &d->native;
     const char *protocol = d->protocol;
     bool native = true, arduino = true;
@@ -997,9 +998,8 @@ device_native(struct device_opts *d)
                                (unsigned)(sizeof nc->password - 1));
     if (d->password)
         snprintf(nc->password, sizeof nc->password, "%s", d->password);
-    if (d->key && cli_noise_key(d->key, nc->key) != 0)
-        return cli_usage_error("device", "--key '%s' is not the base64 of 32 bytes (not all zero)",
-                               d->key);
+    if (d->key && cli_parse_key(d->key, nc->key, why, sizeof why) != 0)
+        return cli_usage_error("device", "--key '%s': %s", d->key, why);
     if (d->require_encryption && !d->key)
         return cli_usage_error("device", "%s", "--require-encryption needs --key");
     nc->noise = d->require_encryption ? OTK_NAT_NOISE_REQUIRED
