@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* getrandom(2) for the Windows build: the mbedTLS crypto glue (src/port/posix/crypto_mbedtls.c)
+/* getrandom(2) for the Windows build: the mbedTLS crypto glue (src/port/mbedtls/crypto_mbedtls.c)
  * takes its nonces from it. Part of the win32 port: implemented in src/port/win32/posix_compat.c
  * with the system's CSPRNG (RtlGenRandom). */
 #ifndef OTK_WIN32_SYS_RANDOM_H

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* Crypto for the core from mbedTLS, the library ESP-IDF ships too. */
-#include <errno.h>
+/* Crypto for the core from mbedTLS, the library ESP-IDF ships too: one file for every port
+ * that has mbedTLS (POSIX with Debian's 2.x, ESP-IDF with its 3.x). The port supplies only the
+ * random source, otk_port_random() (crypto_mbedtls.h). */
 #include <string.h>
-#include <sys/random.h>
 
 #include <mbedtls/chachapoly.h>
 #include <mbedtls/ecp.h>
@@ -14,6 +14,7 @@
 
 #include <mbedtls/version.h>
 
+#include "crypto_mbedtls.h"
 #include "otakit/err.h"
 
 /* mbedTLS 2.x names the returning variants *_ret; 3.x dropped the suffix. */
@@ -32,7 +33,6 @@
 #define sha256_update_ mbedtls_sha256_update
 #define sha256_finish_ mbedtls_sha256_finish
 #endif
-#include "otakit/posix.h"
 
 _Static_assert(sizeof(mbedtls_md5_context) <= OTK_CFG_HASH_CTX_SIZE, "MD5 context too big");
 _Static_assert(sizeof(mbedtls_sha256_context) <= OTK_CFG_HASH_CTX_SIZE, "SHA-256 context too big");
@@ -85,9 +85,14 @@ static int
 pbkdf2_sha256(const void *password, size_t password_len, const void *salt, size_t salt_len,
               uint32_t iterations, uint8_t *out, size_t out_len)
 {
+    int rc;
+#if MBEDTLS_VERSION_NUMBER >= 0x03030000
+    /* 3.3 deprecated the variant on an md context: a 3.x build warns on it */
+    rc = mbedtls_pkcs5_pbkdf2_hmac_ext(MBEDTLS_MD_SHA256, password, password_len, salt, salt_len,
+                                       iterations, (uint32_t)out_len, out);
+#else
     mbedtls_md_context_t md;
     const mbedtls_md_info_t *info = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-    int rc;
 
     mbedtls_md_init(&md);
     rc = mbedtls_md_setup(&md, info, 1);
@@ -95,31 +100,22 @@ pbkdf2_sha256(const void *password, size_t password_len, const void *salt, size_
         rc = mbedtls_pkcs5_pbkdf2_hmac(&md, password, password_len, salt, salt_len, iterations,
                                        (uint32_t)out_len, out);
     mbedtls_md_free(&md);
+#endif
     return rc == 0 ? OTK_OK : OTK_ERR_CRYPTO;
 }
 
-static int
-random_bytes(void *user, uint8_t *buf, size_t len)
-{
-    (void)user;
-    while (len > 0) {
-        ssize_t n = getrandom(buf, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return OTK_ERR_CRYPTO;
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-    return OTK_OK;
-}
+#if OTK_CFG_NOISE
+#if defined(ESP_PLATFORM) && !defined(MBEDTLS_CHACHAPOLY_C)
+/* ESP-IDF's mbedTLS leaves ChaCha20-Poly1305 out by default; the component's Kconfig option
+ * CONFIG_OTAKIT_NOISE selects it (ports/esp-idf/otakit/Kconfig). */
+#error "otakit's Noise needs CONFIG_MBEDTLS_CHACHAPOLY_C (set CONFIG_OTAKIT_NOISE)"
+#endif
 
 /* mbedtls_ecp_mul's blinding wants a random source (mandatory in 3.x). */
 static int
 ecp_rng(void *user, unsigned char *buf, size_t len)
 {
-    return random_bytes(user, buf, len) == OTK_OK ? 0 : MBEDTLS_ERR_ECP_RANDOM_FAILED;
+    return otk_port_random(user, buf, len) == OTK_OK ? 0 : MBEDTLS_ERR_ECP_RANDOM_FAILED;
 }
 
 /* RFC 7748 scalars are little-endian and clamped: the three low bits cleared (cofactor), bit 255
@@ -146,6 +142,7 @@ x25519(const uint8_t scalar[32], const uint8_t *point, uint8_t out[32])
     mbedtls_ecp_group grp;
     mbedtls_ecp_point peer, result;
     mbedtls_mpi d;
+    size_t olen;
     int rc;
 
     mbedtls_ecp_group_init(&grp);
@@ -161,8 +158,10 @@ x25519(const uint8_t scalar[32], const uint8_t *point, uint8_t out[32])
         rc = mbedtls_ecp_point_read_binary(&grp, &peer, point, 32);
     if (rc == 0)
         rc = mbedtls_ecp_mul(&grp, &result, &d, point ? &peer : &grp.G, ecp_rng, NULL);
+    /* the point's u-coordinate, little-endian (the struct's fields are private in 3.x) */
     if (rc == 0)
-        rc = mbedtls_mpi_write_binary_le(&result.X, out, 32);
+        rc = mbedtls_ecp_point_write_binary(&grp, &result, MBEDTLS_ECP_PF_UNCOMPRESSED, &olen, out,
+                                            32);
     mbedtls_mpi_free(&d);
     mbedtls_ecp_point_free(&result);
     mbedtls_ecp_point_free(&peer);
@@ -211,7 +210,9 @@ chachapoly_open(const uint8_t key[32], const uint8_t nonce[12], const void *ad, 
     return rc == 0 ? OTK_OK : OTK_ERR_CRYPTO;
 }
 
-static const struct otk_crypto_ops posix_crypto = {
+#endif /* OTK_CFG_NOISE */
+
+static const struct otk_crypto_ops mbedtls_crypto = {
     .md5_start = md5_start,
     .md5_update = md5_update,
     .md5_finish = md5_finish,
@@ -219,16 +220,18 @@ static const struct otk_crypto_ops posix_crypto = {
     .sha256_update = sha256_update,
     .sha256_finish = sha256_finish,
     .pbkdf2_sha256 = pbkdf2_sha256,
-    .random = random_bytes,
+    .random = otk_port_random,
+#if OTK_CFG_NOISE
     .x25519 = x25519,
     .hmac_sha256 = hmac_sha256,
     .chachapoly_seal = chachapoly_seal,
     .chachapoly_open = chachapoly_open,
+#endif
     .user = 0,
 };
 
 const struct otk_crypto_ops *
-otk_posix_crypto(void)
+otk_mbedtls_crypto(void)
 {
-    return &posix_crypto;
+    return &mbedtls_crypto;
 }
