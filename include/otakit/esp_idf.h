@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: MIT */
+/* otakit in an ESP-IDF app (the component in ports/esp-idf/otakit): the ArduinoOTA device side
+ * on lwIP sockets, the image written through esp_partition_*, crypto from ESP-IDF's mbedTLS,
+ * randomness from the hardware RNG, time from esp_timer, and the OTA lock whose participants
+ * are the app's tasks. docs/DEVICE.md says who writes what in otadata.
+ *
+ *     otakit_config_t cfg = OTAKIT_CONFIG_DEFAULT();
+ *     cfg.password = "OTAPASSWORD";
+ *     cfg.on_progress = show_on_screen;
+ *     otakit_init(&cfg);
+ *     otakit_register(&ble_scan_participant);   // paused while an update runs
+ *     otakit_start_task();                       // or call otakit_loop() from the app's loop
+ *     ... once the app knows it works ...
+ *     otakit_confirm();                          // no rollback at the next reset
+ *
+ * One instance per app. Call everything but otakit_loop() from one task, before
+ * otakit_start_task() for otakit_register(); the lock's callbacks (pause, resume, progress,
+ * result) run in the task that runs otakit_loop(), so they must only signal the app's tasks
+ * (an event group, a flag), not do their work. */
+#ifndef OTAKIT_ESP_IDF_H
+#define OTAKIT_ESP_IDF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "esp_err.h"
+#include "otakit/lock.h"
+#include "otakit/proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct {
+    uint16_t port;              /* UDP port of the invitation; 0: CONFIG_OTAKIT_PORT */
+    const char *password;       /* NULL or "": no password (as ArduinoOTA without one) */
+    enum otk_auth_variant auth; /* OTK_AUTH_PBKDF2 (arduino-esp32 >= 3.3.1) or OTK_AUTH_MD5 */
+    bool reboot_on_success;     /* restart into the new image once the uploader has the "OK" */
+    /** Progress for a screen or a status topic (otk_ota_progress_line() renders a line); may
+     *  be NULL. */
+    void (*on_progress)(void *user, const struct otk_ota_progress *p);
+    /** The outcome of each update, after the participants were resumed; may be NULL. */
+    void (*on_result)(void *user, const struct otk_ota_result *r);
+    void *user;
+} otakit_config_t;
+
+#define OTAKIT_CONFIG_DEFAULT()                                                                    \
+    {                                                                                              \
+        .port = 0, .password = NULL, .auth = OTK_AUTH_PBKDF2, .reboot_on_success = true,           \
+        .on_progress = NULL, .on_result = NULL, .user = NULL,                                      \
+    }
+
+/** Read the partition table, bind the UDP port, set up the engine and the lock.
+ *  ESP_ERR_NOT_FOUND: no otadata or no ota_0/ota_1 partitions; ESP_ERR_INVALID_STATE: already
+ *  initialised; ESP_ERR_NOT_SUPPORTED: a chip the core's image check does not know yet (see
+ *  docs/DEVICE.md); ESP_FAIL: the socket. */
+esp_err_t otakit_init(const otakit_config_t *cfg);
+
+/** Add one of the app's tasks to the OTA lock (caller-owned, set name/pause/resume/user first).
+ *  ESP_ERR_NO_MEM when OTK_CFG_LOCK_PARTICIPANTS are registered already. */
+esp_err_t otakit_register(struct otk_lock_participant *p);
+
+/** Start the component's own task (CONFIG_OTAKIT_TASK_STACK, CONFIG_OTAKIT_TASK_PRIORITY), which
+ *  runs otakit_loop() for ever. The alternative to calling otakit_loop() from the app. */
+esp_err_t otakit_start_task(void);
+
+/** One pass: wait up to max_wait_ms for the network (less when a deadline is due), serve it,
+ *  run timeouts and the lock's watchdog, and restart after a successful update. */
+void otakit_loop(uint32_t max_wait_ms);
+
+/** The running image works: mark it valid (esp_ota_mark_app_valid_cancel_rollback), so the
+ *  bootloader does not roll back at the next reset, and updates may start again (an image that
+ *  is still pending verification refuses them: its rollback target must stay intact). */
+esp_err_t otakit_confirm(void);
+
+/** Whether an update holds the OTA lock right now. */
+bool otakit_update_running(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

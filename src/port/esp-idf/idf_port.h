@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/* Inside the ESP-IDF port: the flash ops on esp_partition_* and the clock. */
+#ifndef OTK_IDF_PORT_H
+#define OTK_IDF_PORT_H
+
+#include <stdint.h>
+
+#include "esp_partition.h"
+#include "otakit/layout.h"
+#include "otakit/port.h"
+
+#define OTK_IDF_PARTS 4 /* otadata, ota_0, ota_1, the filesystem's data partition */
+
+struct otk_idf_flash {
+    const esp_partition_t *parts[OTK_IDF_PARTS];
+    struct otk_flash_ops ops;
+};
+
+/** Find otadata, ota_0, ota_1 (and a spiffs data partition for filesystem updates) and fill the
+ *  layout. @return OTK_OK, OTK_ERR_NOTFOUND (no otadata or no two OTA slots), OTK_ERR_FLASH. */
+int otk_idf_flash_open(struct otk_idf_flash *f, struct otk_layout *l);
+
+/** Milliseconds since boot from esp_timer (wrapping, as the core expects). */
+uint32_t otk_idf_now_ms(void);
+
+#endif
