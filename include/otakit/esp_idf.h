@@ -13,10 +13,10 @@
  *     ... once the app knows it works ...
  *     otakit_confirm();                          // no rollback at the next reset
  *
- * One instance per app. Call everything but otakit_loop() from one task, before
- * otakit_start_task() for otakit_register(); the lock's callbacks (pause, resume, progress,
- * result) run in the task that runs otakit_loop(), so they must only signal the app's tasks
- * (an event group, a flag), not do their work. */
+ * One instance per app. Call everything but otakit_loop() from one task, otakit_register()
+ * before otakit_start_task(). The lock's callbacks (pause, resume, progress, result) run in the
+ * task that runs otakit_loop(): keep them short and thread-safe (stop a scan, set a flag,
+ * signal a task); while they run the update waits, and they must not call otakit. */
 #ifndef OTAKIT_ESP_IDF_H
 #define OTAKIT_ESP_IDF_H
 
