@@ -130,6 +130,11 @@ int otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const stru
                  const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
                  const struct otk_dev_hooks *hooks, uint8_t *sector_buf);
 
+/** The platform switches slots itself (otk_upd_set_activate: ESP-IDF's
+ *  esp_ota_set_boot_partition). Call after otk_dev_init. */
+void otk_dev_set_activate(struct otk_dev *d, int (*fn)(void *user, uint32_t app_offset),
+                          void *user);
+
 /** A datagram arrived on the OTA UDP port from `from`. */
 void otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
                          size_t len, uint32_t now_ms);

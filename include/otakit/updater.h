@@ -67,12 +67,23 @@ struct otk_updater {
     char md5_expected[33];
     char md5_actual[33];
     union otk_hash_ctx md5;
+    int (*activate)(void *user, uint32_t app_offset); /* NULL: otk_slots_set_boot */
+    void *activate_user;
 };
 
 /** Bind an updater to its flash, crypto, layout and sector buffer (OTK_SECTOR_SIZE bytes). */
 void otk_upd_init(struct otk_updater *u, enum otk_profile profile,
                   const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
                   const struct otk_layout *layout, uint8_t *sector_buf);
+
+/** How a complete, verified application image becomes the next boot choice. By default (after
+ *  otk_upd_init) the core writes the otadata record itself (otk_slots_set_boot). A platform
+ *  whose own API owns that record sets fn instead - ESP-IDF's esp_ota_set_boot_partition(),
+ *  which also runs ESP-IDF's image and signature checks: fn gets the flash offset of the slot
+ *  just written and returns OTK_OK, or anything else to refuse it (the update then fails as
+ *  OTK_UPD_ACTIVATE, "Could Not Activate The Firmware"). fn NULL restores the default. */
+void otk_upd_set_activate(struct otk_updater *u, int (*fn)(void *user, uint32_t app_offset),
+                          void *user);
 
 /** Start an update of `size` bytes: cmd 0 = application image into the slot that is not
  *  running_slot, 100 = filesystem image into the spiffs partition. md5hex (32 hex, any case) is

@@ -740,6 +740,12 @@ otk_dev_pre_erase(struct otk_dev *d)
     return d->state == OTK_DEV_IDLE ? otk_upd_pre_erase(&d->upd, d->cfg.running_slot) : 0;
 }
 
+void
+otk_dev_set_activate(struct otk_dev *d, int (*fn)(void *user, uint32_t app_offset), void *user)
+{
+    otk_upd_set_activate(&d->upd, fn, user);
+}
+
 enum otk_dev_state
 otk_dev_state(const struct otk_dev *d)
 {

@@ -112,6 +112,13 @@ otk_upd_init(struct otk_updater *u, enum otk_profile profile, const struct otk_f
     u->target_slot = -1;
 }
 
+void
+otk_upd_set_activate(struct otk_updater *u, int (*fn)(void *user, uint32_t app_offset), void *user)
+{
+    u->activate = fn;
+    u->activate_user = user;
+}
+
 static enum otk_upd_reason
 fail(struct otk_updater *u, enum otk_upd_reason why)
 {
@@ -546,7 +553,10 @@ otk_upd_end(struct otk_updater *u)
         if (r != OTK_UPD_OK) {
             return fail(u, r);
         }
-        if (otk_slots_set_boot(u->flash, u->layout, u->target_slot) != 0) {
+        int rc = u->activate ? u->activate(u->activate_user, u->start)
+                             : otk_slots_set_boot(u->flash, u->layout, u->target_slot);
+
+        if (rc != OTK_OK) {
             return fail(u, OTK_UPD_ACTIVATE);
         }
     }

@@ -975,6 +975,61 @@ pre_erase_idle_slot(void **state)
     free(b);
 }
 
+/* A platform's own slot switch (ESP-IDF: esp_ota_set_boot_partition): it gets the written
+ * slot's offset and the core leaves otadata alone; when it refuses, the update fails as
+ * "Could Not Activate The Firmware" (ESP32 9) and otadata is still untouched; with the hook
+ * taken away again the core writes the record itself. */
+struct activation {
+    int calls;
+    uint32_t offset;
+    int answer;
+};
+
+static int
+activate_rec(void *user, uint32_t app_offset)
+{
+    struct activation *a = user;
+
+    a->calls++;
+    a->offset = app_offset;
+    return a->answer;
+}
+
+static void
+platform_activation(void **state)
+{
+    struct dev d;
+    struct activation a = {0, 0, OTK_OK};
+    struct otk_slots_status st;
+    uint8_t *img = gen(OTK_PROFILE_ESP32, "3.0.0", 60000, 5);
+
+    (void)state;
+    dev_init(&d, OTK_PROFILE_ESP32);
+    otk_upd_set_activate(&d.u, activate_rec, &a);
+    assert_int_equal(update(&d, 0, 0, img, 60000, 1460), OTK_UPD_OK);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.offset, d.l.app_offset[1]);
+    assert_int_equal(otk_slots_read(&d.rf.ops, &d.l, &st), OTK_OK);
+    assert_int_equal(st.active_entry, -1); /* the core wrote no otadata */
+    assert_string_equal(image_version(&d, 1), "3.0.0");
+
+    a.answer = OTK_ERR_IMAGE;
+    assert_int_equal(update(&d, 0, 0, img, 60000, 1460), OTK_UPD_ACTIVATE);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(errnum(&d), 9);
+    assert_int_equal(otk_slots_read(&d.rf.ops, &d.l, &st), OTK_OK);
+    assert_int_equal(st.active_entry, -1);
+
+    otk_upd_set_activate(&d.u, NULL, NULL);
+    assert_int_equal(update(&d, 0, 0, img, 60000, 1460), OTK_UPD_OK);
+    assert_int_equal(a.calls, 2);
+    assert_int_equal(otk_slots_read(&d.rf.ops, &d.l, &st), OTK_OK);
+    assert_int_equal(st.boot_slot, 1);
+    assert_int_equal(st.boot_state, OTK_OTA_NEW);
+    free(img);
+    dev_free(&d);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -996,6 +1051,7 @@ main(int argc, char **argv)
         cmocka_unit_test(power_cut_sweep_esp8266),
         cmocka_unit_test(unconfirmed_running_image_protects_rollback_target),
         cmocka_unit_test(pre_erase_idle_slot),
+        cmocka_unit_test(platform_activation),
     };
     const struct CMUnitTest data_tests[] = {
         cmocka_unit_test(real_images_update),

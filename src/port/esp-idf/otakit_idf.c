@@ -73,6 +73,25 @@ on_reboot(void *user)
     s.reboot_at = otk_idf_now_ms() + REBOOT_DELAY_MS;
 }
 
+/* ESP-IDF owns the boot choice: esp_ota_set_boot_partition() verifies the image as its
+ * bootloader will (with secure boot, the signature too) and writes the otadata record (state
+ * NEW with CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE, else UNDEFINED). */
+static int
+activate(void *user, uint32_t app_offset)
+{
+    struct otk_idf_flash *f = user;
+
+    for (int i = 1; i <= 2; i++) {
+        if (f->parts[i]->address == app_offset) {
+            esp_err_t e = esp_ota_set_boot_partition(f->parts[i]);
+            if (e != ESP_OK)
+                ESP_LOGW(TAG, "esp_ota_set_boot_partition: %s", esp_err_to_name(e));
+            return e == ESP_OK ? OTK_OK : OTK_ERR_IMAGE;
+        }
+    }
+    return OTK_ERR_ARG;
+}
+
 /* The slot the core counts as running. From a factory partition (neither ota_0 nor ota_1) the
  * update goes where esp_ota_get_next_update_partition() would put it, so the running slot is
  * the other one. */
@@ -128,6 +147,7 @@ init_engine(const otakit_config_t *cfg)
     if (otk_dev_init(&s.dev, &dc, otk_bsdnet_ops(&s.net), &s.flash.ops, otk_mbedtls_crypto(),
                      &hooks, s.sector) != OTK_OK)
         return ESP_ERR_INVALID_ARG;
+    otk_dev_set_activate(&s.dev, activate, &s.flash);
     otk_bsdnet_attach(&s.net, &s.dev);
     return ESP_OK;
 }
