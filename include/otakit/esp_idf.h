@@ -36,6 +36,9 @@ typedef struct {
     const char *password;       /* NULL or "": no password (as ArduinoOTA without one) */
     enum otk_auth_variant auth; /* OTK_AUTH_PBKDF2 (arduino-esp32 >= 3.3.1) or OTK_AUTH_MD5 */
     bool reboot_on_success;     /* restart into the new image once the uploader has the "OK" */
+    /** Publish _arduino._tcp (the Arduino IDE's network port, PlatformIO's discovery) through
+     *  ESP-IDF's mdns component: needs CONFIG_OTAKIT_MDNS and the app's mdns_init(). */
+    bool mdns;
     /** Progress for a screen or a status topic (otk_ota_progress_line() renders a line); may
      *  be NULL. */
     void (*on_progress)(void *user, const struct otk_ota_progress *p);
@@ -47,7 +50,7 @@ typedef struct {
 #define OTAKIT_CONFIG_DEFAULT()                                                                    \
     {                                                                                              \
         .port = 0, .password = NULL, .auth = OTK_AUTH_PBKDF2, .reboot_on_success = true,           \
-        .on_progress = NULL, .on_result = NULL, .user = NULL,                                      \
+        .mdns = true, .on_progress = NULL, .on_result = NULL, .user = NULL,                        \
     }
 
 /** Read the partition table, bind the UDP port, set up the engine and the lock.

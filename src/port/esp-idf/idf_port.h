@@ -3,8 +3,10 @@
 #ifndef OTK_IDF_PORT_H
 #define OTK_IDF_PORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "esp_err.h"
 #include "esp_partition.h"
 #include "otakit/layout.h"
 #include "otakit/port.h"
@@ -22,5 +24,9 @@ int otk_idf_flash_open(struct otk_idf_flash *f, struct otk_layout *l);
 
 /** Milliseconds since boot from esp_timer (wrapping, as the core expects). */
 uint32_t otk_idf_now_ms(void);
+
+/** Publish _arduino._tcp on port (auth_upload from password) through ESP-IDF's mdns component;
+ *  ESP_ERR_NOT_SUPPORTED when built without CONFIG_OTAKIT_MDNS. The app started mdns. */
+esp_err_t otk_idf_mdns_advertise(uint16_t port, bool password);
 
 #endif

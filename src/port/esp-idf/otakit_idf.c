@@ -175,6 +175,11 @@ otakit_init(const otakit_config_t *cfg)
     }
     s.ready = true;
     ESP_LOGI(TAG, "ArduinoOTA on UDP %u, running slot %d", (unsigned)port, s.dev.cfg.running_slot);
+    if (cfg->mdns) {
+        e = otk_idf_mdns_advertise(port, cfg->password && cfg->password[0]);
+        if (e != ESP_OK) /* the update itself works without it: say so, go on */
+            ESP_LOGW(TAG, "no _arduino._tcp in mDNS: %s", esp_err_to_name(e));
+    }
     return ESP_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "esp_log.h"
+#include "mdns.h"
 #include "nvs_flash.h"
 #include "sdkconfig.h"
 
@@ -57,6 +58,9 @@ app_main(void)
 
     init_nvs();
     ESP_ERROR_CHECK(wifi_connect());
+    /* the app's own responder; otakit adds _arduino._tcp to it (CONFIG_OTAKIT_MDNS) */
+    ESP_ERROR_CHECK(mdns_init());
+    ESP_ERROR_CHECK(mdns_hostname_set(CONFIG_GATEWAY_HOSTNAME));
     cfg.password = CONFIG_GATEWAY_OTA_PASSWORD;
     cfg.on_progress = show_progress;
     cfg.on_result = report_result;
