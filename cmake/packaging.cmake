@@ -29,8 +29,10 @@ configure_file(${CMAKE_CURRENT_LIST_DIR}/otakit.pc.in ${CMAKE_BINARY_DIR}/otakit
 
 install(TARGETS otakit RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS otakit_lib ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+# esp_idf.h is the ESP-IDF component's API (ports/esp-idf/otakit): it needs ESP-IDF's headers
+# and has no place in a host install.
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/otakit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.h")
+        FILES_MATCHING PATTERN "*.h" PATTERN "esp_idf.h" EXCLUDE)
 install(FILES ${CMAKE_BINARY_DIR}/otakit.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 install(FILES ${PROJECT_SOURCE_DIR}/docs/otakit.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 install(FILES ${PROJECT_SOURCE_DIR}/scripts/completion/otakit.bash
