@@ -39,6 +39,15 @@ typedef struct {
     /** Publish _arduino._tcp (the Arduino IDE's network port, PlatformIO's discovery) through
      *  ESP-IDF's mdns component: needs CONFIG_OTAKIT_MDNS and the app's mdns_init(). */
     bool mdns;
+#if OTK_CFG_PROTO_NATIVE
+    /** Also serve ESPHome's native protocol (esphome upload, espota2) on TCP, on the same port
+     *  number; the same password (ESPHome's `ota: password:`). */
+    bool native;
+    /** Its Noise key (ESPHome's base64 api/ota key, decoded; 32 bytes), NULL: plaintext only.
+     *  With a key the device offers encryption; native_require_key refuses plaintext clients. */
+    const uint8_t *native_key;
+    bool native_require_key;
+#endif
     /** Progress for a screen or a status topic (otk_ota_progress_line() renders a line); may
      *  be NULL. */
     void (*on_progress)(void *user, const struct otk_ota_progress *p);

@@ -22,6 +22,7 @@
 #include "helper_rig.h"
 #include "otakit/device.h"
 #include "otakit/err.h"
+#include "otakit/native.h"
 #include "otakit/posix.h"
 #include "otakit/slots.h"
 
@@ -246,6 +247,103 @@ test_port_in_use(void **state)
     otk_bsdnet_close(&a);
 }
 
+/* ESPHome's native protocol on the listening socket: a whole upload from a client written out
+ * here (espota2 without a password: magic, features, size, MD5, the image, the end ack), the
+ * image in slot 1, the engine's close reaching the client, the reboot after the pause. */
+static int
+nat_connect(struct bench *b)
+{
+    struct sockaddr_in dev = {.sin_family = AF_INET,
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                              .sin_port = htons(otk_bsdnet_port(&b->net))};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&dev, sizeof dev), 0);
+    assert_int_equal(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK), 0);
+    return fd;
+}
+
+/* Send all of buf, stepping the device while the socket is full. */
+static void
+nat_send_all(struct bench *b, int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    size_t sent = 0;
+
+    for (int i = 0; i < 100000 && sent < len; i++) {
+        ssize_t w = send(fd, p + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w > 0)
+            sent += (size_t)w;
+        otk_bsdnet_step(&b->net, 0);
+    }
+    assert_int_equal(sent, len);
+}
+
+/* Step the device until `want` bytes came back (or the peer closed); @return the count. */
+static size_t
+nat_read(struct bench *b, int fd, uint8_t *out, size_t want)
+{
+    size_t got = 0;
+
+    for (int i = 0; i < 500 && got < want; i++) {
+        otk_bsdnet_step(&b->net, 5);
+        ssize_t r = recv(fd, out + got, want - got, MSG_DONTWAIT);
+        if (r == 0)
+            break;
+        if (r > 0)
+            got += (size_t)r;
+    }
+    return got;
+}
+
+static void
+test_native_upload(void **state)
+{
+    static struct otk_nat nat;
+    struct otk_nat_config ncfg;
+    struct bench b;
+    uint8_t in[16];
+    struct otk_slots_status st;
+
+    (void)state;
+    bench_init(&b);
+    memset(&ncfg, 0, sizeof ncfg);
+    ncfg.version = 1; /* no chunk acks: the answers below are fixed */
+    assert_int_equal(otk_bsdnet_listen_native(&b.net), OTK_OK); /* gives the ops nat_send */
+    assert_int_equal(otk_dev_native_attach(&b.r->dev, &nat, &ncfg), OTK_OK);
+    int fd = nat_connect(&b);
+    nat_send_all(&b, fd, OTK_NAT_MAGIC, OTK_NAT_MAGIC_LEN);
+    assert_int_equal(nat_read(&b, fd, in, 2), 2);
+    assert_int_equal(in[0], 0x00);
+    assert_int_equal(in[1], 1);
+    nat_send_all(&b, fd, "\x00", 1); /* features: none */
+    assert_int_equal(nat_read(&b, fd, in, 2), 2);
+    assert_memory_equal(in, "\x40\x41", 2); /* header OK, no password: auth OK */
+    uint32_t size = b.r->img_size;
+    uint8_t be[4] = {(uint8_t)(size >> 24), (uint8_t)(size >> 16), (uint8_t)(size >> 8),
+                     (uint8_t)size};
+    nat_send_all(&b, fd, be, 4);
+    assert_int_equal(nat_read(&b, fd, in, 1), 1);
+    assert_int_equal(in[0], 0x42);
+    nat_send_all(&b, fd, b.r->md5, 32);
+    assert_int_equal(nat_read(&b, fd, in, 1), 1);
+    assert_int_equal(in[0], 0x43);
+    nat_send_all(&b, fd, b.r->img, b.r->img_size);
+    assert_int_equal(nat_read(&b, fd, in, 2), 2);
+    assert_memory_equal(in, "\x44\x45", 2); /* received, update ended */
+    nat_send_all(&b, fd, "\x00", 1);
+    assert_int_equal(nat_read(&b, fd, in, 1), 0); /* the device closed the connection */
+    for (int i = 0; i < 100 && b.reboots == 0; i++)
+        otk_bsdnet_step(&b.net, 20);
+    assert_int_equal(b.reboots, 1);
+    assert_int_equal(b.errors, 0);
+    assert_int_equal(otk_slots_read(&b.r->flash.ops, &b.r->dev.cfg.layout, &st), OTK_OK);
+    assert_int_equal(st.boot_slot, 1);
+    close(fd);
+    bench_free(&b);
+}
+
 int
 main(void)
 {
@@ -253,6 +351,7 @@ main(void)
         cmocka_unit_test(test_update_over_loopback),
         cmocka_unit_test(test_connect_refused),
         cmocka_unit_test(test_port_in_use),
+        cmocka_unit_test(test_native_upload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,11 @@
 
 #include "bsd_net.h"
 #include "otakit/err.h"
+#if OTK_CFG_PROTO_NATIVE
+#include <netinet/tcp.h>
+
+#include "otakit/native.h"
+#endif
 
 #define DATAGRAM_MAX 1460u /* an invitation or an answer is far shorter */
 #define READ_ROUNDS  8     /* segments handed to the engine per step before looking again */
@@ -181,6 +186,10 @@ otk_bsdnet_open(struct otk_bsdnet *n, uint16_t port, uint32_t (*now_ms)(void))
     n->udp_fd = -1;
     n->tcp_fd = -1;
     n->linger_fd = -1;
+#if OTK_CFG_PROTO_NATIVE
+    n->lsn_fd = -1;
+    n->nat_fd = -1;
+#endif
     n->now_ms = now_ms;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
@@ -250,6 +259,10 @@ wait_limit(const struct otk_bsdnet *n, uint32_t max, uint32_t now)
 
     if (n->connect_report)
         return 0;
+#if OTK_CFG_PROTO_NATIVE
+    if (n->nat_fd >= 0 && !n->nat_closing && (n->nat_eof || n->nat_in_len > 0))
+        return 0; /* the engine takes all it is given: hand over the rest, or the close */
+#endif
     if (data_pending(n))
         return n->in_len > 0 && !n->peer_eof ? (max < 5u ? max : 5u) : 0;
     if (otk_dev_next_deadline(n->dev, &at)) {
@@ -276,6 +289,177 @@ add_fd(int fd, fd_set *set, int *maxfd)
         *maxfd = fd;
 }
 
+#if OTK_CFG_PROTO_NATIVE
+static void
+nat_forget(struct otk_bsdnet *n)
+{
+    n->nat_fd = -1;
+    n->nat_eof = false;
+    n->nat_closing = false;
+    n->nat_in_len = 0;
+    n->nat_out_len = 0;
+}
+
+/* Send from the native queue what the stack takes now. @return false if the socket failed. */
+static bool
+nat_flush(struct otk_bsdnet *n)
+{
+    while (n->nat_out_len > 0) {
+        ssize_t w = send(n->nat_fd, n->nat_out, n->nat_out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+        memmove(n->nat_out, n->nat_out + w, n->nat_out_len - (size_t)w);
+        n->nat_out_len -= (size_t)w;
+    }
+    return true;
+}
+
+static int
+op_nat_send(void *user, const void *buf, size_t len)
+{
+    struct otk_bsdnet *n = user;
+
+    if (n->nat_fd < 0 || n->nat_closing || len > sizeof n->nat_out - n->nat_out_len)
+        return OTK_ERR_IO;
+    memcpy(n->nat_out + n->nat_out_len, buf, len);
+    n->nat_out_len += len;
+    return nat_flush(n) ? OTK_OK : OTK_ERR_IO;
+}
+
+/* No closed event follows the engine's own close. */
+static void
+op_nat_close(void *user)
+{
+    struct otk_bsdnet *n = user;
+
+    if (n->nat_fd < 0)
+        return;
+    n->nat_in_len = 0;
+    if (nat_flush(n) && n->nat_out_len > 0) {
+        n->nat_closing = true;
+        return;
+    }
+    start_linger(n, n->nat_fd);
+    nat_forget(n);
+}
+
+int
+otk_bsdnet_listen_native(struct otk_bsdnet *n)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_ANY);
+    sa.sin_port = htons(otk_bsdnet_port(n));
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return OTK_ERR_IO;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* a restart finds it free */
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1) != 0 ||
+        !set_nonblock(fd)) {
+        int busy = errno == EADDRINUSE;
+        close(fd);
+        return busy ? OTK_ERR_BUSY : OTK_ERR_IO;
+    }
+    n->lsn_fd = fd;
+    n->ops_tab.nat_send = op_nat_send;
+    n->ops_tab.nat_close = op_nat_close;
+    return OTK_OK;
+}
+
+static void
+nat_accept(struct otk_bsdnet *n, uint32_t now)
+{
+    struct sockaddr_in from;
+    socklen_t fl = sizeof from;
+    struct otk_addr a;
+    int one = 1;
+    int fd = accept(n->lsn_fd, (struct sockaddr *)&from, &fl);
+
+    if (fd < 0)
+        return;
+    memset(&a, 0, sizeof a);
+    a.family = 4;
+    memcpy(a.ip, &from.sin_addr.s_addr, 4);
+    a.port = ntohs(from.sin_port);
+    /* one-byte answers back to back: Nagle would hold each behind the peer's delayed ack */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    nat_forget(n);
+    if (!set_nonblock(fd) || !otk_dev_on_native_accept(n->dev, &a, now)) {
+        close(fd); /* busy, or a source waiting out its throttle delay */
+        return;
+    }
+    n->nat_fd = fd;
+}
+
+static void
+nat_closed(struct otk_bsdnet *n, uint32_t now)
+{
+    close(n->nat_fd);
+    nat_forget(n);
+    otk_dev_on_native_closed(n->dev, now);
+}
+
+/* Flush, read and feed the native connection. @return whether bytes reached the engine. */
+static bool
+step_native(struct otk_bsdnet *n, bool listener_ready, uint32_t now)
+{
+    bool fed = false;
+
+    if (n->nat_fd >= 0 && n->nat_closing) {
+        if (!nat_flush(n) || n->nat_out_len == 0) {
+            start_linger(n, n->nat_fd);
+            nat_forget(n);
+        }
+    } else if (n->nat_fd >= 0 && !nat_flush(n)) {
+        nat_closed(n, now);
+    }
+    if (n->nat_fd < 0 && listener_ready && !otk_dev_native_busy(n->dev))
+        nat_accept(n, now);
+    for (int round = 0; round < READ_ROUNDS && n->nat_fd >= 0 && !n->nat_closing; round++) {
+        if (!n->nat_eof && n->nat_in_len < sizeof n->nat_in) {
+            ssize_t r = recv(n->nat_fd, n->nat_in + n->nat_in_len, sizeof n->nat_in - n->nat_in_len,
+                             MSG_DONTWAIT);
+            if (r > 0)
+                n->nat_in_len += (size_t)r;
+            else if (r == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+                n->nat_eof = true;
+        }
+        if (n->nat_in_len == 0) {
+            if (n->nat_eof)
+                nat_closed(n, now);
+            break;
+        }
+        size_t used = otk_dev_on_native_data(n->dev, n->nat_in, n->nat_in_len, now);
+        fed = true;
+        if (n->nat_fd < 0 || n->nat_closing)
+            break; /* the engine closed it while handling the data */
+        if (used > n->nat_in_len)
+            used = n->nat_in_len;
+        memmove(n->nat_in, n->nat_in + used, n->nat_in_len - used);
+        n->nat_in_len -= used;
+        if (used == 0)
+            break;
+    }
+    return fed;
+}
+
+static void
+nat_wait_fds(struct otk_bsdnet *n, fd_set *rd, fd_set *wr, int *maxfd)
+{
+    if (n->lsn_fd >= 0 && n->nat_fd < 0 && !otk_dev_native_busy(n->dev))
+        add_fd(n->lsn_fd, rd, maxfd);
+    if (n->nat_fd >= 0) {
+        if (!n->nat_closing && !n->nat_eof && n->nat_in_len < sizeof n->nat_in)
+            add_fd(n->nat_fd, rd, maxfd);
+        if (n->nat_out_len > 0)
+            add_fd(n->nat_fd, wr, maxfd);
+    }
+}
+#endif
+
 static void
 wait_sockets(struct otk_bsdnet *n, uint32_t wait_ms, fd_set *rd, fd_set *wr)
 {
@@ -294,6 +478,9 @@ wait_sockets(struct otk_bsdnet *n, uint32_t wait_ms, fd_set *rd, fd_set *wr)
     }
     if (n->linger_fd >= 0)
         add_fd(n->linger_fd, rd, &maxfd);
+#if OTK_CFG_PROTO_NATIVE
+    nat_wait_fds(n, rd, wr, &maxfd);
+#endif
     if (select(maxfd + 1, rd, wr, NULL, &tv) < 0) {
         FD_ZERO(rd);
         FD_ZERO(wr);
@@ -451,6 +638,9 @@ otk_bsdnet_step(struct otk_bsdnet *n, uint32_t max_wait_ms)
     bool busy = step_read(n, now);
     if (FD_ISSET(n->udp_fd, &rd))
         busy = step_udp(n, now) || busy;
+#if OTK_CFG_PROTO_NATIVE
+    busy = step_native(n, n->lsn_fd >= 0 && FD_ISSET(n->lsn_fd, &rd), now) || busy;
+#endif
     now = n->now_ms();
     if (otk_dev_next_deadline(n->dev, &at) && (int32_t)(now - at) >= 0)
         otk_dev_tick(n->dev, now);
@@ -465,6 +655,14 @@ otk_bsdnet_close(struct otk_bsdnet *n)
         close(n->tcp_fd);
     tcp_forget(n);
     linger_drop(n);
+#if OTK_CFG_PROTO_NATIVE
+    if (n->nat_fd >= 0)
+        close(n->nat_fd);
+    nat_forget(n);
+    if (n->lsn_fd >= 0)
+        close(n->lsn_fd);
+    n->lsn_fd = -1;
+#endif
     if (n->udp_fd >= 0) {
         close(n->udp_fd);
         n->udp_fd = -1;

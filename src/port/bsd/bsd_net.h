@@ -48,11 +48,31 @@ struct otk_bsdnet {
     size_t out_len;
     uint8_t in[OTK_BSDNET_READ_MAX];
     uint8_t out[OTK_BSDNET_OUT_MAX];
+#if OTK_CFG_PROTO_NATIVE
+    /* ESPHome's native protocol: a listening socket (the UDP port's number) and the one
+     * connection accepted from it */
+    int lsn_fd;
+    int nat_fd;
+    bool nat_eof;
+    bool nat_closing; /* the engine closed it: send the queue, then shut down */
+    size_t nat_in_len;
+    size_t nat_out_len;
+    uint8_t nat_in[OTK_BSDNET_READ_MAX];
+    uint8_t nat_out[OTK_BSDNET_OUT_MAX];
+#endif
 };
 
 /** Bind the UDP socket to port on every IPv4 address (0: an ephemeral port). now_ms: the
  *  port's millisecond clock. @return OTK_OK, OTK_ERR_BUSY (port in use) or OTK_ERR_IO. */
 int otk_bsdnet_open(struct otk_bsdnet *n, uint16_t port, uint32_t (*now_ms)(void));
+
+#if OTK_CFG_PROTO_NATIVE
+/** Also listen for ESPHome's native protocol on TCP, on the UDP port's number: after open,
+ *  before otk_dev_native_attach (which wants the ops' nat_send and nat_close this sets). One
+ * connection is served at a time: the next waits in the backlog while otk_dev_native_busy().
+ * @return OTK_OK, OTK_ERR_BUSY (the TCP port is in use) or OTK_ERR_IO. */
+int otk_bsdnet_listen_native(struct otk_bsdnet *n);
+#endif
 
 /** The UDP port bound (the real one when 0 was asked for); 0 if not open. */
 uint16_t otk_bsdnet_port(const struct otk_bsdnet *n);

@@ -20,6 +20,9 @@
 #include "otakit/err.h"
 #include "otakit/esp_idf.h"
 #include "otakit/image.h"
+#if OTK_CFG_PROTO_NATIVE
+#include "otakit/native.h"
+#endif
 
 #define REBOOT_DELAY_MS 500u /* the uploader reads the final "OK" before the restart */
 
@@ -32,6 +35,9 @@ static struct {
     struct otk_bsdnet net;
     struct otk_dev dev;
     struct otk_lock lock;
+#if OTK_CFG_PROTO_NATIVE
+    struct otk_nat nat;
+#endif
     bool reboot_due;
     uint32_t reboot_at;
     TaskHandle_t task;
@@ -152,6 +158,32 @@ init_engine(const otakit_config_t *cfg)
     return ESP_OK;
 }
 
+#if OTK_CFG_PROTO_NATIVE
+/* ESPHome's native protocol on a TCP socket with the UDP port's number. */
+static esp_err_t
+init_native(const otakit_config_t *cfg)
+{
+    struct otk_nat_config nc;
+
+    memset(&nc, 0, sizeof nc);
+    if (cfg->password && strlen(cfg->password) >= sizeof nc.password)
+        return ESP_ERR_INVALID_ARG;
+    if (cfg->password)
+        strcpy(nc.password, cfg->password);
+    if (cfg->native_key) {
+        memcpy(nc.key, cfg->native_key, sizeof nc.key);
+        nc.noise = cfg->native_require_key ? OTK_NAT_NOISE_REQUIRED : OTK_NAT_NOISE_OFFERED;
+    }
+    int rc = otk_bsdnet_listen_native(&s.net);
+    if (rc != OTK_OK) {
+        ESP_LOGE(TAG, "cannot listen on TCP %u: %s", (unsigned)otk_bsdnet_port(&s.net),
+                 otk_strerror(rc));
+        return ESP_FAIL;
+    }
+    return otk_dev_native_attach(&s.dev, &s.nat, &nc) == OTK_OK ? ESP_OK : ESP_ERR_INVALID_ARG;
+}
+#endif
+
 esp_err_t
 otakit_init(const otakit_config_t *cfg)
 {
@@ -169,6 +201,10 @@ otakit_init(const otakit_config_t *cfg)
         return ESP_FAIL;
     }
     esp_err_t e = init_engine(cfg);
+#if OTK_CFG_PROTO_NATIVE
+    if (e == ESP_OK && cfg->native)
+        e = init_native(cfg);
+#endif
     if (e != ESP_OK) {
         otk_bsdnet_close(&s.net);
         return e;
