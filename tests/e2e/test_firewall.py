@@ -19,7 +19,6 @@ and nft (scripts/setup installs nftables); skipped with the reason otherwise."""
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -27,7 +26,7 @@ import time
 import unittest
 
 import otk
-from test_list_mdns import Netns, ip, netns_usable, start_device
+from test_list_mdns import Netns, ip, netns_usable, remove_stale, start_device
 
 KB = 1024
 PID = os.getpid()
@@ -61,20 +60,6 @@ def nft_usable(ns):
     return None
 
 
-def remove_stale():
-    """Namespaces left by a run of this test that was killed (its process is gone)."""
-    for line in ip("netns", "list", check=False).stdout.splitlines():
-        m = re.match(r"(otk-fw-(\d+)-\S+)", line)
-        if not m:
-            continue
-        try:
-            os.kill(int(m.group(2)), 0)
-        except ProcessLookupError:
-            ip("netns", "del", m.group(1), check=False)
-        except OSError:
-            pass
-
-
 def has_protocol_flag(cmd):
     cp = otk.run(cmd, "--help")
     return "--protocol" in cp.stdout + cp.stderr
@@ -103,7 +88,7 @@ class Firewall(unittest.TestCase):
         why = netns_usable()
         if why:
             raise unittest.SkipTest(why)
-        remove_stale()
+        remove_stale("otk-fw")
 
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="otk-fw-")

@@ -43,10 +43,10 @@ def netns_usable():
     return None
 
 
-def remove_stale():
-    """Namespaces left by a run of this test that was killed (its process is gone)."""
+def remove_stale(prefix="otk-mdns"):
+    """Namespaces named prefix-PID-... left by a killed run of a test (its process is gone)."""
     for line in ip("netns", "list", check=False).stdout.splitlines():
-        m = re.match(r"(otk-mdns-(\d+)-\S+)", line)
+        m = re.match(r"(" + re.escape(prefix) + r"-(\d+)-\S+)", line)
         if not m:
             continue
         try:
