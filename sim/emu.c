@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "emu.h"
+#include "fault_stage.h"
 #include "faults.h"
 #include "mdns_adv.h"
 #include "net_device.h"
@@ -42,10 +43,13 @@ struct otk_emu {
     bool update_failed;    /* an error of an accepted update seen */
     struct otk_gw *gw;     /* --gateway: BLE and MQTT tasks with the OTA lock */
     struct otk_link *link; /* --link / --fault / --gateway: the radio between sockets and engine */
-    struct otk_link *link_nat;      /* ...and the same radio for the native protocol's connection */
-    struct otk_net_ops both_ops;    /* the engine's ops with two links: each op to its link's */
-    struct otk_dev_input engine_in; /* the engine's input table */
-    const uint8_t *datagram;        /* the one the engine is handling (NULL between calls) */
+    struct otk_link *link_nat;     /* ...and the same radio for the native protocol's connection */
+    struct otk_net_ops both_ops;   /* the engine's ops with two links: each op to its link's */
+    struct otk_fault_stage faults; /* --fault: between the sockets and the link */
+    struct otk_fault_stage faults_nat; /* ...and between the native listener and link_nat */
+    bool faulty;                       /* the fault stages are in the chains */
+    struct otk_dev_input engine_in;    /* the engine's input table */
+    const uint8_t *datagram;           /* the one the engine is handling (NULL between calls) */
     size_t datagram_len;
     struct otk_mdns_adv adv; /* --name: the mDNS advertisement */
     bool pre_erase_done;     /* --pre-erase: the idle slot is erased (or may not be) */
@@ -407,6 +411,46 @@ engine_ops(struct otk_emu *e)
     return &e->both_ops;
 }
 
+/* The device's input chains, sockets first (the engine's sends go the other way through the
+ * same stages' ops, see link_start):
+ *   UDP and ArduinoOTA's TCP: netdev -> [faults] -> [link] -> front -> engine
+ *   the native connection:    netnat -> [faults_nat] -> [link_nat] -> front -> engine */
+static void
+attach_stages(struct otk_emu *e)
+{
+    struct otk_dev_input front = {.on_datagram = front_datagram,
+                                  .on_connected = front_connected,
+                                  .on_tcp_data = front_tcp_data,
+                                  .on_tcp_closed = front_tcp_closed,
+                                  .on_idle = front_idle,
+                                  .tcp_room = front_tcp_room,
+                                  .on_native_accept = front_native_accept,
+                                  .on_native_data = front_native_data,
+                                  .on_native_closed = front_native_closed,
+                                  .native_room = front_native_room,
+                                  .user = e};
+    struct otk_dev_input next = front;
+    if (e->link) {
+        otk_link_attach(e->link, &next);
+        next = otk_link_input(e->link);
+    }
+    if (e->faulty) {
+        otk_fault_stage_attach(&e->faults, &next);
+        next = otk_fault_stage_input(&e->faults);
+    }
+    otk_netdev_attach(&e->nd, &next);
+    next = front;
+    if (e->link_nat) {
+        otk_link_attach(e->link_nat, &next);
+        next = otk_link_input(e->link_nat);
+        if (e->faulty) {
+            otk_fault_stage_attach(&e->faults_nat, &next);
+            next = otk_fault_stage_input(&e->faults_nat);
+        }
+    }
+    otk_netnat_attach(&e->nn, &next, &e->dev);
+}
+
 static int
 engine_start(struct otk_emu *e)
 {
@@ -432,34 +476,8 @@ engine_start(struct otk_emu *e)
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));
-    /* sockets -> [link] -> front -> engine */
     e->engine_in = otk_dev_input(&e->dev);
-    struct otk_dev_input front = {.on_datagram = front_datagram,
-                                  .on_connected = front_connected,
-                                  .on_tcp_data = front_tcp_data,
-                                  .on_tcp_closed = front_tcp_closed,
-                                  .on_idle = front_idle,
-                                  .tcp_room = front_tcp_room,
-                                  .on_native_accept = front_native_accept,
-                                  .on_native_data = front_native_data,
-                                  .on_native_closed = front_native_closed,
-                                  .native_room = front_native_room,
-                                  .user = e};
-    if (e->link) {
-        otk_link_attach(e->link, &front);
-        struct otk_dev_input link_in = otk_link_input(e->link);
-        otk_netdev_attach(&e->nd, &link_in);
-    } else {
-        otk_netdev_attach(&e->nd, &front);
-    }
-    /* the native connection: listener -> [its link] -> front -> engine */
-    if (e->link_nat) {
-        otk_link_attach(e->link_nat, &front);
-        struct otk_dev_input nat_in = otk_link_input(e->link_nat);
-        otk_netnat_attach(&e->nn, &nat_in, &e->dev);
-    } else {
-        otk_netnat_attach(&e->nn, &front, &e->dev);
-    }
+    attach_stages(e);
     return rc;
 }
 
@@ -540,6 +558,22 @@ link_log(void *user, const char *text)
     report_text(user, OTK_EMU_REP_LOG, "%s", text);
 }
 
+/* The fault "stall": the air goes silent (the link's business; the fault says when). */
+static void
+fault_silence(void *user, uint32_t ms)
+{
+    struct otk_emu *e = user;
+    otk_link_silence(e->link, ms);
+}
+
+/* ...on the native connection's radio */
+static void
+fault_silence_nat(void *user, uint32_t ms)
+{
+    struct otk_emu *e = user;
+    otk_link_silence(e->link_nat, ms);
+}
+
 /* While the flash stalls the CPU, the air keeps moving: in-flight bytes arrive (the window fills)
  * and queued replies leave; the engine reads nothing. */
 static void
@@ -573,7 +607,9 @@ link_pump(void *user, int64_t timeout_us)
 }
 
 /* Whether a link sits between the sockets and the engine: when a link profile, a fault or the
- * gateway's radio needs it; with none of them the engine talks to the sockets directly. */
+ * gateway's radio needs it; with none of them the engine talks to the sockets directly. Faults
+ * need one even on loopback: a refused connect answers after the air's round trip, a stall
+ * silences the air. */
 static bool
 link_wanted(const struct otk_emu_config *c)
 {
@@ -598,11 +634,22 @@ link_start(struct otk_emu *e)
     if (!link_wanted(c))
         return OTK_OK;
     struct otk_link_params p = otk_link_params_of(c->link, c->profile);
-    struct otk_link_io io = {
-        .down = otk_netdev_ops(&e->nd), .pump = link_pump, .log = link_log, .user = e};
-    e->link = otk_link_new(&p, c->seed, &io, faults ? c->faults : NULL);
+    /* the engine's sends: engine -> link -> [faults] -> sockets (and the same for link_nat) */
+    struct otk_link_io io = {.down = otk_netdev_ops(&e->nd), .pump = link_pump, .user = e};
+    struct otk_link_io io_nat = io;
+    if (faults) {
+        struct otk_fault_stage_io fio = {
+            .down = io.down, .silence = fault_silence, .log = link_log, .user = e};
+        otk_fault_stage_init(&e->faults, c->faults, &fio);
+        io.down = otk_fault_stage_ops(&e->faults);
+        fio.silence = fault_silence_nat; /* (used only with c->native) */
+        otk_fault_stage_init(&e->faults_nat, c->faults, &fio);
+        io_nat.down = otk_fault_stage_ops(&e->faults_nat);
+        e->faulty = true;
+    }
+    e->link = otk_link_new(&p, c->seed, &io);
     if (e->link && c->native) {
-        e->link_nat = otk_link_new(&p, c->seed + 1, &io, faults ? c->faults : NULL);
+        e->link_nat = otk_link_new(&p, c->seed + 1, &io_nat);
         if (e->link_nat)
             otk_link_set_native(e->link_nat);
     }

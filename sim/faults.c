@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Network fault injection: parsing the specs and deciding, datagram by datagram and span by
- * span of the TCP stream, what the air does to them. */
+ * span of the TCP stream, what the air does to them (applied by sim/fault_stage.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,8 +272,6 @@ fault_at(struct otk_faults *fs, struct otk_fault *f)
 void
 otk_faults_tcp(struct otk_faults *fs, uint64_t off, size_t len, struct otk_fault_span *out)
 {
-    struct otk_fault *cut = NULL;
-
     memset(out, 0, sizeof *out);
     out->take = len;
     if (!fs)
@@ -288,15 +286,13 @@ otk_faults_tcp(struct otk_faults *fs, uint64_t off, size_t len, struct otk_fault
         at = fault_at(fs, f);
         if (at >= off && at < off + out->take) {
             out->take = (size_t)(at - off);
-            cut = f;
+            out->cut = f;
         }
     }
-    if (cut) {
-        out->drop = cut->kind == OTK_FAULT_DROP;
-        out->stall = cut->kind == OTK_FAULT_STALL;
-        out->stall_ms = cut->stall_ms;
-        note(fs, cut, out->drop ? "TCP connection reset at byte %llu" : "link silent at byte %llu",
-             off + out->take);
+    if (out->cut) {
+        out->drop = out->cut->kind == OTK_FAULT_DROP;
+        out->stall = out->cut->kind == OTK_FAULT_STALL;
+        out->stall_ms = out->cut->stall_ms;
     }
     for (size_t i = 0; i < fs->n; i++) {
         struct otk_fault *f = &fs->f[i];
@@ -308,7 +304,24 @@ otk_faults_tcp(struct otk_faults *fs, uint64_t off, size_t len, struct otk_fault
         if (at >= off && at < off + out->take) {
             out->corrupt = true;
             out->corrupt_index = (size_t)(at - off);
-            note(fs, f, "byte %llu of the TCP stream flipped", at);
+            out->corrupt_one = f;
         }
     }
+}
+
+bool
+otk_faults_tcp_passed(struct otk_faults *fs, uint64_t off, size_t used,
+                      const struct otk_fault_span *sp)
+{
+    bool cut = sp->cut && used == sp->take;
+
+    if (!fs)
+        return false;
+    if (cut)
+        note(fs, sp->cut,
+             sp->drop ? "TCP connection reset at byte %llu" : "link silent at byte %llu",
+             off + sp->take);
+    if (sp->corrupt_one && used > sp->corrupt_index)
+        note(fs, sp->corrupt_one, "byte %llu of the TCP stream flipped", off + sp->corrupt_index);
+    return cut;
 }

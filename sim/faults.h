@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* Network fault injection for the emulator (`otakit device --fault KIND[:ARG]`), applied by the
- * link model (sim/link.c) at the device's side of the air. Every fault is seeded and fires a
- * fixed number of times (once by default), so a run is reproducible and an uploader that retries
- * can get through:
+/* Network fault injection for the emulator (`otakit device --fault KIND[:ARG]`): the specs and
+ * the decisions, datagram by datagram and span by span of the TCP stream. The stage that applies
+ * them between the device's sockets and the link model is sim/fault_stage.h. Every fault is
+ * seeded and fires a fixed number of times (once by default), so a run is reproducible and an
+ * uploader that retries can get through:
  *
  *   lose-invite[:K]     the first K invitations never reach the device
  *   lose-auth[:K]       the first K "AUTH <nonce>" challenges never reach the host
@@ -87,8 +88,19 @@ struct otk_fault_span {
     bool drop;  /* after `take` bytes: reset the connection */
     bool stall; /* after `take` bytes: the link goes silent for stall_ms */
     uint32_t stall_ms;
+    /* private */
+    struct otk_fault *cut;         /* the drop or stall that ends the span */
+    struct otk_fault *corrupt_one; /* the corrupt fault inside it */
 };
+
+/** What the faults do to bytes [off, off + len) of the connection, if they get through; nothing
+ *  counts as fired yet (the next stage may take fewer bytes than offered). */
 void otk_faults_tcp(struct otk_faults *fs, uint64_t off, size_t len, struct otk_fault_span *out);
+
+/** Bytes [off, off + used) of the span went on: count the faults that fired in them.
+ *  @return true if the span's drop or stall fires now (all `take` bytes went on). */
+bool otk_faults_tcp_passed(struct otk_faults *fs, uint64_t off, size_t used,
+                           const struct otk_fault_span *sp);
 
 /** A fault fired since the last call: copy its description to out. @return false if none. */
 bool otk_faults_take_log(struct otk_faults *fs, char *out, size_t cap);

@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The emulator's radio link (see link.h for the model). Single-threaded: the sockets feed the
- * link through the otk_link_rx_* functions (which only queue), otk_link_process() delivers to
- * the engine, and otk_link_sleep() keeps the air moving while the engine is stalled in a flash
- * operation. Every queued item carries the time it arrives; items are released in order. */
+ * link through its input table (otk_link_input(), whose entries only queue), otk_link_process()
+ * delivers to the engine, and otk_link_sleep() keeps the air moving while the engine is stalled
+ * in a flash operation. Every queued item carries the time it arrives; items are released in order.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "faults.h"
 #include "link.h"
 #include "otakit/err.h"
 
@@ -65,7 +65,6 @@ struct interval {
 struct otk_link {
     struct otk_link_params p;
     struct otk_link_io io;
-    struct otk_faults *faults;
     struct otk_dev_input next; /* towards the engine */
     bool attached;
     bool sleeping; /* inside otk_link_sleep: the engine is stalled, deliver nothing */
@@ -79,7 +78,7 @@ struct otk_link {
     uint64_t hold_start;
     struct interval last_hold;
     struct interval stall, prev_stall; /* profile stalls: the current or next, the one before */
-    struct interval fstall;            /* fault "stall" */
+    struct interval silence;           /* otk_link_silence (the fault "stall") */
 
     /* air time, per direction */
     uint64_t tx_free_in, tx_free_out;
@@ -96,8 +95,7 @@ struct otk_link {
     uint32_t wu_head, wu_n;
     bool eng_open; /* the engine has a TCP connection (connect issued, not closed) */
     bool native;   /* this link carries the native protocol's accepted connection instead */
-    bool abort_pending;
-    uint32_t gen; /* bumped when the TCP queues are dropped */
+    uint32_t gen;  /* bumped when the TCP queues are dropped */
 
     /* device -> host TCP */
     uint8_t out_buf[OUT_RING];
@@ -200,8 +198,8 @@ eff_due(const struct otk_link *l, uint64_t due)
             return NEVER;
         if (inside(&l->last_hold, due))
             due = l->last_hold.end;
-        if (inside(&l->fstall, due))
-            due = l->fstall.end;
+        if (inside(&l->silence, due))
+            due = l->silence.end;
         if (inside(&l->prev_stall, due))
             due = l->prev_stall.end;
         if (inside(&l->stall, due))
@@ -216,7 +214,7 @@ static bool
 down_now(struct otk_link *l, uint64_t now)
 {
     schedule_stalls(l, now);
-    return l->held || inside(&l->fstall, now) || inside(&l->stall, now) ||
+    return l->held || inside(&l->silence, now) || inside(&l->stall, now) ||
            inside(&l->prev_stall, now);
 }
 
@@ -309,14 +307,6 @@ udp_remove(struct udpq *q, int i, struct dgram *out)
     q->n--;
 }
 
-static void
-fault_log(struct otk_link *l)
-{
-    char text[200];
-    if (l->faults && otk_faults_take_log(l->faults, text, sizeof text) && l->io.log)
-        l->io.log(l->io.user, text);
-}
-
 /* ---- the TCP connection's queues ---- */
 
 static void
@@ -333,7 +323,6 @@ tcp_new(struct otk_link *l)
     tcp_drop_in(l);
     l->pulled = l->consumed = l->known = 0;
     l->wu_head = l->wu_n = 0;
-    l->abort_pending = false;
 }
 
 static uint64_t
@@ -389,14 +378,14 @@ note_consumed(struct otk_link *l, uint64_t now, uint32_t n)
 static bool
 pull_blocked(struct otk_link *l, uint64_t now)
 {
-    return down_now(l, now) || now < l->fstall.end;
+    return down_now(l, now) || now < l->silence.end;
 }
 
 static size_t
 window_room(struct otk_link *l)
 {
     uint64_t now = now_us(l);
-    if (!l->eng_open || l->abort_pending || l->in.n >= EVQ - 2 || pull_blocked(l, now))
+    if (!l->eng_open || l->in.n >= EVQ - 2 || pull_blocked(l, now))
         return 0;
     uint32_t free = IN_RING - l->in_len;
     if (!l->p.window)
@@ -419,6 +408,41 @@ in_tcp_room(void *user, uint8_t **buf)
     return room < IN_RING - tail ? room : IN_RING - tail;
 }
 
+/* n bytes taken from the socket now enter the air towards the device. The sender's segments
+ * are at most MSS bytes, each serialised after the one before: a read that holds several is cut
+ * into segments of MSS bytes. The kernel may also hand over one segment in several reads: reads
+ * close together and within one segment's size are one segment. */
+static void
+queue_in_segments(struct otk_link *l, uint64_t now, size_t n)
+{
+    struct ev *e = evq_tail(&l->in);
+    bool merge = e && e->kind == EV_DATA && now - l->last_pull < SEG_GAP && e->len < MSS &&
+                 !(l->in.n == 1 && l->in_head_off > 0);
+    l->last_pull = now;
+    for (size_t left = n; left > 0;) {
+        uint32_t k;
+        uint64_t start = now > l->tx_free_in ? now : l->tx_free_in;
+        if (merge) {
+            /* the same segment: the same trip, only its tail leaves later */
+            k = MSS - e->len < left ? MSS - e->len : (uint32_t)left;
+            l->tx_free_in = start + ser_us(l, k);
+            e->len += k;
+            e->due = in_due(l, l->tx_free_in + (uint64_t)e->status);
+            merge = false;
+        } else {
+            k = left < MSS ? (uint32_t)left : MSS;
+            l->tx_free_in = start + ser_us(l, k);
+            uint64_t trip = owd(l, IN);
+            e = evq_push(&l->in); /* cannot fail: the caller's seg_cap */
+            e->kind = EV_DATA;
+            e->len = k;
+            e->status = (int)trip; /* EV_DATA: the segment's one-way delay */
+            e->due = in_due(l, l->tx_free_in + trip);
+        }
+        left -= k;
+    }
+}
+
 static size_t
 in_tcp_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
 {
@@ -434,71 +458,15 @@ in_tcp_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
     size_t seg_cap = (size_t)(EVQ - 2u - l->in.n) * MSS;
     if (n > seg_cap)
         n = seg_cap;
-    uint64_t now = now_us(l);
-    struct otk_fault_span sp;
-    otk_faults_tcp(l->faults, l->pulled, n, &sp);
-    n = sp.take;
-    if (n > 0) {
-        if (data != l->in_buf + (l->in_head + l->in_len) % IN_RING) /* else received in place */
-            ring_put(l->in_buf, IN_RING, l->in_head, l->in_len, data, (uint32_t)n);
-        if (sp.corrupt)
-            l->in_buf[(l->in_head + l->in_len + sp.corrupt_index) % IN_RING] ^=
-                OTK_FAULT_CORRUPT_XOR;
-        l->in_len += (uint32_t)n;
-        /* The sender's segments are at most MSS bytes, each serialised after the one before:
-         * a read that holds several is cut into segments of MSS bytes. The kernel may also hand
-         * over one segment in several reads: reads close together and within one segment's
-         * size are one segment. */
-        struct ev *e = evq_tail(&l->in);
-        bool merge = e && e->kind == EV_DATA && now - l->last_pull < SEG_GAP && e->len < MSS &&
-                     !(l->in.n == 1 && l->in_head_off > 0);
-        l->last_pull = now;
-        size_t left = n;
-        while (left > 0) {
-            uint32_t k;
-            uint64_t start = now > l->tx_free_in ? now : l->tx_free_in;
-            if (merge) {
-                /* the same segment: the same trip, only its tail leaves later */
-                k = MSS - e->len < left ? MSS - e->len : (uint32_t)left;
-                l->tx_free_in = start + ser_us(l, k);
-                e->len += k;
-                e->due = in_due(l, l->tx_free_in + (uint64_t)e->status);
-                merge = false;
-            } else {
-                k = left < MSS ? (uint32_t)left : MSS;
-                l->tx_free_in = start + ser_us(l, k);
-                uint64_t trip = owd(l, IN);
-                e = evq_push(&l->in); /* cannot fail: seg_cap above */
-                e->kind = EV_DATA;
-                e->len = k;
-                e->status = (int)trip; /* EV_DATA: the segment's one-way delay */
-                e->due = in_due(l, l->tx_free_in + trip);
-            }
-            left -= k;
-        }
-        l->pulled += n;
-        l->st.tcp_pulled += n;
-        uint64_t inflight = l->pulled - l->consumed;
-        if (inflight > l->st.max_inflight)
-            l->st.max_inflight = (uint32_t)inflight;
-    }
-    if (sp.drop) {
-        /* the device saw bytes up to N, then its connection died */
-        struct ev *e = evq_push(&l->in);
-        if (e) {
-            e->kind = EV_CLOSED;
-            e->due = in_due(l, now);
-        }
-        l->abort_pending = true;
-    }
-    if (sp.stall) {
-        /* silent from just after the last byte before N arrives */
-        uint64_t from = (l->last_in_due > now ? l->last_in_due : now) + 1u;
-        l->fstall.start = from;
-        l->fstall.end = from + (uint64_t)sp.stall_ms * 1000u;
-        l->st.down_us += (uint64_t)sp.stall_ms * 1000u;
-    }
-    fault_log(l);
+    if (data != l->in_buf + (l->in_head + l->in_len) % IN_RING) /* else received in place */
+        ring_put(l->in_buf, IN_RING, l->in_head, l->in_len, data, (uint32_t)n);
+    l->in_len += (uint32_t)n;
+    queue_in_segments(l, now_us(l), n);
+    l->pulled += n;
+    l->st.tcp_pulled += n;
+    uint64_t inflight = l->pulled - l->consumed;
+    if (inflight > l->st.max_inflight)
+        l->st.max_inflight = (uint32_t)inflight;
     return n;
 }
 
@@ -556,14 +524,24 @@ in_datagram(void *user, const struct otk_addr *from, const uint8_t *data, size_t
 {
     struct otk_link *l = user;
     (void)now_ms;
-    int copies = otk_faults_datagram(l->faults, true, data, len);
-    fault_log(l);
     l->st.udp_in++;
-    for (int i = 0; i < copies; i++)
-        udp_push(l, &l->uin, now_us(l) + ser_us(l, len) + owd(l, IN), from, data, len);
+    udp_push(l, &l->uin, now_us(l) + ser_us(l, len) + owd(l, IN), from, data, len);
 }
 
 /* ---- towards the host ---- */
+
+/* The connect that left at `at` was refused on the far side: the refusal (a RST) crosses the
+ * air back and reaches the device one way later. */
+static void
+refused(struct otk_link *l, uint64_t at)
+{
+    struct ev *e;
+    if (!l->eng_open || (e = evq_push(&l->in)) == NULL)
+        return;
+    e->kind = EV_CONNECTED;
+    e->status = OTK_ERR_IO;
+    e->due = in_due(l, at + owd(l, IN));
+}
 
 /* Send what is due (all of it when force) to the sockets. Never calls the engine. */
 static void
@@ -589,7 +567,7 @@ release_out(struct otk_link *l, bool force)
         switch (ev.kind) {
         case EV_CONNECT:
             if (d->tcp_connect(d->user, &ev.addr) != OTK_OK)
-                in_connected(l, OTK_ERR_IO, 0);
+                refused(l, eff_due(l, ev.due));
             break;
         case EV_DATA: {
             /* Pieces that are due together leave in one send: the byte stream is the same, the
@@ -622,24 +600,14 @@ release_out(struct otk_link *l, bool force)
             break;
         }
     }
-    if (l->abort_pending && l->native) {
-        l->abort_pending = false;
-        d->nat_close(d->user); /* (the port has no reset for the accepted connection) */
-    } else if (l->abort_pending && d->tcp_abort) {
-        l->abort_pending = false;
-        d->tcp_abort(d->user);
-    }
 }
 
 static int
 op_udp_send(void *user, const struct otk_addr *to, const void *buf, size_t len)
 {
     struct otk_link *l = user;
-    int copies = otk_faults_datagram(l->faults, false, buf, len);
-    fault_log(l);
     l->st.udp_out++;
-    for (int i = 0; i < copies; i++)
-        udp_push(l, &l->uout, now_us(l) + ser_us(l, len) + owd(l, OUT), to, buf, len);
+    udp_push(l, &l->uout, now_us(l) + ser_us(l, len) + owd(l, OUT), to, buf, len);
     release_out(l, false);
     return OTK_OK;
 }
@@ -651,17 +619,6 @@ op_tcp_connect(void *user, const struct otk_addr *to)
     uint64_t now = now_us(l);
     tcp_new(l);
     l->eng_open = true;
-    if (otk_faults_refuse_connect(l->faults)) {
-        fault_log(l);
-        /* the SYN goes out, a RST comes back */
-        struct ev *e = evq_push(&l->in);
-        if (e) {
-            e->kind = EV_CONNECTED;
-            e->status = OTK_ERR_IO;
-            e->due = in_due(l, now + owd(l, OUT) + owd(l, IN));
-        }
-        return OTK_OK;
-    }
     struct ev *e = evq_push(&l->out);
     if (!e)
         return OTK_ERR_IO;
@@ -899,8 +856,6 @@ next_event(struct otk_link *l, bool deliver)
      * own readiness wakes the loop (saves a wake-up per piece read) */
     if (l->wu_n && l->pulled - l->known >= l->p.window && eff_due(l, l->wu[l->wu_head].due) < t)
         t = eff_due(l, l->wu[l->wu_head].due);
-    if (l->abort_pending)
-        t = now;
     /* the edges of a stall: pulls stop and resume there */
     if (l->p.stall_ms) {
         if (l->stall.start > now && l->stall.start < t)
@@ -908,8 +863,8 @@ next_event(struct otk_link *l, bool deliver)
         if (l->stall.end > now && l->stall.end < t)
             t = l->stall.end;
     }
-    if (l->fstall.end > now && l->fstall.end < t)
-        t = l->fstall.end;
+    if (l->silence.end > now && l->silence.end < t)
+        t = l->silence.end;
     return t;
 }
 
@@ -961,6 +916,18 @@ otk_link_radio_hold(struct otk_link *l, bool held, uint32_t now_ms)
         l->last_hold.end = now;
         l->st.down_us += now - l->hold_start;
     }
+}
+
+void
+otk_link_silence(struct otk_link *l, uint32_t ms)
+{
+    /* silent from just after the last byte on its way in arrives: what the device was sent
+     * before still reaches it; pulls stop at once (pull_blocked) */
+    uint64_t now = now_us(l);
+    uint64_t from = (l->last_in_due > now ? l->last_in_due : now) + 1u;
+    l->silence.start = from;
+    l->silence.end = from + (uint64_t)ms * 1000u;
+    l->st.down_us += (uint64_t)ms * 1000u;
 }
 
 void
@@ -1052,8 +1019,7 @@ otk_link_params_of(enum otk_link_profile p, enum otk_profile chip)
 }
 
 struct otk_link *
-otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_link_io *io,
-             struct otk_faults *faults)
+otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_link_io *io)
 {
     struct otk_link *l = calloc(1, sizeof *l);
     if (!l)
@@ -1064,7 +1030,6 @@ otk_link_new(const struct otk_link_params *p, uint64_t seed, const struct otk_li
     if (l->p.stall_gap_max_ms < l->p.stall_gap_min_ms)
         l->p.stall_gap_max_ms = l->p.stall_gap_min_ms;
     l->io = *io;
-    l->faults = faults;
     l->rng = seed * 0x2545F4914F6CDD1Dull + 0x6C696E6Bull; /* "link" */
     l->t0 = now_us(l);
     if (l->p.stall_ms) {

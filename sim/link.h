@@ -3,7 +3,7 @@
  * and the device engine (it implements struct otk_dev_input and feeds the next one), and makes
  * everything the device sees and sends pay a round-trip time, a bandwidth, jitter and stalls, with
  * a TCP receive window like lwIP's so that the uploader feels back-pressure as it would over Wi-Fi.
- * Faults (sim/faults.h) are injected here too.
+ * Faults are a stage of their own between the sockets and the link (sim/fault_stage.h).
  *
  * Time is real (CLOCK_MONOTONIC, microseconds): the sockets are real. The model:
  *
@@ -56,36 +56,33 @@ const char *otk_link_profile_str(enum otk_link_profile p);
  *  4 x MSS 1436) or 2144 bytes (ESP8266 lwIP2 low-memory build, 4 x MSS 536). */
 struct otk_link_params otk_link_params_of(enum otk_link_profile p, enum otk_profile chip);
 
-struct otk_faults;
-
 /** What the link needs from its surroundings. */
 struct otk_link_io {
-    /** The real port (sockets): the link calls it when a reply or a connect "leaves"; its
-     *  tcp_abort (if any) resets the connection for the fault "drop". */
+    /** Towards the sockets (the port, or the fault stage in front of it): the link calls it
+     *  when a reply or a connect "leaves"; a connect it fails is refused after a round trip. */
     const struct otk_net_ops *down;
     /** Wait up to timeout_us for socket events and feed them to the link (its input table,
      *  which only queues while the engine is stalled). Used by otk_link_sleep(). May be NULL. */
     void (*pump)(void *user, int64_t timeout_us);
     /** Monotonic microseconds; NULL = CLOCK_MONOTONIC. */
     uint64_t (*clock_us)(void *user);
-    /** One line of text about a fault that fired (for the emulator's log); may be NULL. */
-    void (*log)(void *user, const char *text);
     void *user;
 };
 
 struct otk_link;
 
-/** A link with these numbers, seeded random draws (jitter, stall times), optional faults (owned
- *  by the caller, may be NULL). @return NULL on out of memory. */
+/** A link with these numbers and seeded random draws (jitter, stall times).
+ *  @return NULL on out of memory. */
 struct otk_link *otk_link_new(const struct otk_link_params *p, uint64_t seed,
-                              const struct otk_link_io *io, struct otk_faults *faults);
+                              const struct otk_link_io *io);
 void otk_link_free(struct otk_link *l);
 
 /** Right after otk_link_new: the link carries ESPHome's native protocol instead, i.e. the one
  *  connection the port accepted (its input table's native entries, its ops nat_send /
  *  nat_close, its io.down's nat_send / nat_close), with the same model: delays, bandwidth,
- *  window, stalls, TCP faults. A device serving both protocols over an emulated radio has two
- *  links, one per connection (the engine's ops table takes the native ops from this one). */
+ *  window, stalls (faults are a stage in front of it). A device serving both protocols over an
+ *  emulated radio has two links, one per connection (the engine's ops table takes the native
+ *  ops from this one). */
 void otk_link_set_native(struct otk_link *l);
 
 /** The ops table the engine must be given (otk_dev_init): its sends go through the link. */
@@ -119,6 +116,11 @@ void otk_link_sleep(struct otk_link *l, uint64_t us);
  *  delivers nothing in either direction; what is in the air waits (TCP: at most a window; UDP:
  *  at most 32 datagrams each way, then they are lost, as a radio's buffer overflows). */
 void otk_link_radio_hold(struct otk_link *l, bool held, uint32_t now_ms);
+
+/** The air goes silent both ways for ms (the fault "stall"): from the moment what is on its
+ *  way to the device has arrived, nothing passes; what would arrive meanwhile arrives at the
+ *  end; nothing is taken from the socket until then. */
+void otk_link_silence(struct otk_link *l, uint32_t ms);
 
 /** Send everything queued towards the host now, ignoring the delays (before a reboot or an
  *  exit: what the stack had queued still leaves). */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The emulator's link model (sim/link.c) on a virtual clock: one-way delays both ways, the TCP
- * receive window and its updates, radio holds, and the faults it injects. The device behind it
- * is the real engine (on the unit tests' rig); "the host" is a recording otk_net_ops. */
+ * receive window and its updates, radio holds; and the fault stage in front of it
+ * (sim/fault_stage.c), as the emulator chains them: sockets -> faults -> link -> engine. The
+ * device behind them is the real engine (on the unit tests' rig); "the host" is a recording
+ * otk_net_ops. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "fault_stage.h"
 #include "faults.h"
 #include "helper_fakenet.h"
 #include "helper_rig.h"
@@ -21,9 +24,10 @@ struct t {
     struct rig *r;
     struct fakenet host; /* what leaves the device's side of the air */
     struct otk_link *l;
-    struct otk_dev_input in; /* the link's input table: the sockets' side */
+    struct otk_dev_input in; /* the fault stage's input table: the sockets' side */
     struct otk_net_ops down; /* host's ops with a counting tcp_abort */
     struct otk_faults faults;
+    struct otk_fault_stage stage;
     uint64_t now; /* us */
     int aborts;
     struct otk_addr from;
@@ -68,7 +72,14 @@ link_rx_room(struct t *t)
     return t->in.tcp_room(t->in.user, &buf);
 }
 
-/* ESP32 device, no password, link: RTT 8 ms without jitter, unlimited bandwidth, window 5744. */
+static void
+silence(void *user, uint32_t ms)
+{
+    otk_link_silence(((struct t *)user)->l, ms);
+}
+
+/* ESP32 device, no password, link: RTT 8 ms without jitter, unlimited bandwidth, window 5744;
+ * the fault stage (with `fault`, or none) between the host and the link. */
 static struct t *
 setup(const char *fault)
 {
@@ -87,14 +98,16 @@ setup(const char *fault)
     memset(&io, 0, sizeof io);
     t.down = t.host.ops;
     t.down.tcp_abort = abort_tcp;
-    io.down = &t.down;
-    io.clock_us = clock_us;
-    io.user = &t;
     otk_faults_init(&t.faults, 3);
     if (fault)
         assert_int_equal(otk_faults_add(&t.faults, fault, err, sizeof err), 0);
+    struct otk_fault_stage_io fio = {.down = &t.down, .silence = silence, .user = &t};
+    otk_fault_stage_init(&t.stage, &t.faults, &fio);
+    io.down = otk_fault_stage_ops(&t.stage);
+    io.clock_us = clock_us;
+    io.user = &t;
     t.now = 1000000;
-    t.l = otk_link_new(&p, 1, &io, &t.faults);
+    t.l = otk_link_new(&p, 1, &io);
     assert_non_null(t.l);
     cfg = t.r->dev.cfg;
     assert_int_equal(otk_dev_init(&t.r->dev, &cfg, otk_link_ops(t.l), &t.r->flash.ops,
@@ -102,7 +115,9 @@ setup(const char *fault)
                      OTK_OK);
     struct otk_dev_input engine = otk_dev_input(&t.r->dev);
     otk_link_attach(t.l, &engine);
-    t.in = otk_link_input(t.l);
+    struct otk_dev_input link_in = otk_link_input(t.l);
+    otk_fault_stage_attach(&t.stage, &link_in);
+    t.in = otk_fault_stage_input(&t.stage);
     t.from = fakenet_addr("127.0.0.1", 40000);
     return &t;
 }
@@ -358,6 +373,69 @@ fault_refuse_connect(void **state)
     teardown(t);
 }
 
+/* "stall": the bytes before N still arrive, then the air is silent both ways for S: the
+ * engine's acks wait in it, nothing more is taken from the socket; after it, all flows again. */
+static void
+fault_stall(void **state)
+{
+    (void)state;
+    struct t *t = setup("stall:0.05:3000");
+    uint64_t t0 = t->now;
+
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    link_rx_connected(t, OTK_OK);
+    assert_int_equal(link_rx_tcp(t, t->r->img, 5000), 3000);
+    assert_int_equal(link_rx_room(t), 0);
+    at(t, t0 + 12000);
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), 3000); /* arrived before the silence */
+    at(t, t0 + 40000);
+    assert_int_equal(t->host.tcp_len, 0); /* the acks wait in the silent air */
+    assert_int_equal(link_rx_room(t), 0);
+    at(t, t0 + 62001); /* the silence began just after the last byte arrived, 50 ms long */
+    assert_string_equal(t->host.tcp, "1460146080");
+    assert_int_equal(link_rx_room(t), 5744);
+    assert_int_equal(link_rx_tcp(t, t->r->img + 3000, 2000), 2000); /* it fired once */
+    assert_int_equal(t->faults.f[0].fired, 1);
+    teardown(t);
+}
+
+/* "corrupt" with the port receiving in place (into the link's ring): only byte N differs in
+ * flash, and it reached the ring through the stage's one-byte copy, the rest where it lay. */
+static void
+fault_corrupt_in_place(void **state)
+{
+    (void)state;
+    struct t *t = setup("corrupt:5000");
+    uint64_t t0 = t->now;
+    uint32_t off = 0, want = 8192; /* two sectors: both written to flash */
+
+    invite(t);
+    at(t, t0 + 4000);
+    at(t, t0 + 8000);
+    link_rx_connected(t, OTK_OK);
+    for (int round = 0; round < 1000 && off < want; round++) {
+        uint8_t *buf = NULL;
+        size_t room = t->in.tcp_room(t->in.user, &buf);
+        size_t n = room < want - off ? room : want - off;
+        if (n > 0) {
+            memcpy(buf, t->r->img + off, n); /* what recv() would do */
+            assert_int_equal(link_rx_tcp(t, buf, n), n);
+            off += (uint32_t)n;
+        }
+        at(t, t->now + 1000);
+    }
+    at(t, t->now + 10000);
+    assert_int_equal(otk_upd_progress(&t->r->dev.upd), want);
+    const uint8_t *flash = t->r->flash.mem + t->r->dev.cfg.layout.app_offset[1];
+    assert_memory_equal(flash, t->r->img, 5000);
+    assert_int_equal(flash[5000], t->r->img[5000] ^ OTK_FAULT_CORRUPT_XOR);
+    assert_memory_equal(flash + 5001, t->r->img + 5001, want - 5001);
+    assert_int_equal(t->faults.f[0].fired, 1);
+    teardown(t);
+}
+
 static void
 fault_specs(void **state)
 {
@@ -390,6 +468,8 @@ main(void)
         cmocka_unit_test(fault_lose_ok_and_dup),
         cmocka_unit_test(fault_drop_and_corrupt),
         cmocka_unit_test(fault_refuse_connect),
+        cmocka_unit_test(fault_stall),
+        cmocka_unit_test(fault_corrupt_in_place),
         cmocka_unit_test(fault_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
