@@ -14,6 +14,8 @@ import otk
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NO_CONNECT = 8
+DROPPED = 15
+NATIVE_HEADER = 5 + 1 + 1 + 4 + 32  # magic, features, auth, size, MD5: before the image
 
 
 class FaultMatrix(unittest.TestCase):
@@ -79,6 +81,38 @@ class Unrecoverable(unittest.TestCase):
                 self.assertEqual([e["text"] for e in errs], ["Stream Read Timeout"], dev.events)
                 self.assertEqual(errs[0]["bytes"], 30000)  # exactly the bytes before the stall
                 dev.wait_event("confirm", where=lambda e: e["version"] == "4.5.7")
+
+
+    def test_native_drop_reported_old_image_boots(self):
+        """The native protocol's connection goes through the fault stage too (its own byte
+        count): a drop at byte 50000 of `otakit upload --protocol esphome` without retries is
+        reported as "dropped" (exit 15) with the byte the device had acknowledged, the device
+        stops at the bytes before N and keeps booting its old image."""
+        with tempfile.TemporaryDirectory() as tmp:
+            img = os.path.join(tmp, "fw.bin")
+            size = 300 * 1024
+            otk.make_image(img, version="4.5.8", size=size)
+            dev = otk.start_device(tmp, extra=["--protocol", "esphome", "--no-mdns", "--link",
+                                               "lan", "--fault", "drop:50000"])
+            with dev:
+                cp = otk.run("upload", "-i", "127.0.0.1", "-p", dev.port, "-f", img,
+                             "--protocol", "esphome", "--retries", "0", timeout=60)
+                self.assertEqual(cp.returncode, DROPPED, cp.stderr)
+                m = re.search(r"closed the connection during the image \(at byte (\d+) of %d\)"
+                              % size, cp.stderr)
+                self.assertIsNotNone(m, cp.stderr)
+                acked = int(m.group(1))
+                self.assertTrue(0 < acked <= 50000 - NATIVE_HEADER, cp.stderr)
+                err = dev.wait_event("error")
+                self.assertEqual(err["text"], "Aborted")
+                self.assertEqual(err["bytes"], 50000 - NATIVE_HEADER)  # the bytes before N
+                fired = [e["text"] for e in dev.find("log") if e["text"].startswith("fault")]
+                self.assertEqual(fired, ["fault drop: TCP connection reset at byte 50000"])
+                self.assertEqual(dev.find("end"), [])
+                dev.stop()
+            info = otk.inspect(dev.flash)
+            self.assertEqual(info["boot_slot"], 0)
+            self.assertEqual(info["slots"][0]["version"], "0.0.0")
 
 
 if __name__ == "__main__":
