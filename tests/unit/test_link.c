@@ -436,6 +436,120 @@ fault_corrupt_in_place(void **state)
     teardown(t);
 }
 
+/* A next stage that records what the fault stage passes on (no engine, no link: the stage's
+ * native side alone). */
+struct rec {
+    uint8_t tcp[512], nat[512];
+    size_t tcp_len, nat_len;
+    int accepts, nat_closed;
+};
+
+static size_t
+rec_tcp_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    struct rec *r = user;
+    (void)now_ms;
+    memcpy(r->tcp + r->tcp_len, data, len);
+    r->tcp_len += len;
+    return len;
+}
+
+static bool
+rec_native_accept(void *user, const struct otk_addr *from, uint32_t now_ms)
+{
+    (void)from;
+    (void)now_ms;
+    ((struct rec *)user)->accepts++;
+    return true;
+}
+
+static size_t
+rec_native_data(void *user, const uint8_t *data, size_t len, uint32_t now_ms)
+{
+    struct rec *r = user;
+    (void)now_ms;
+    memcpy(r->nat + r->nat_len, data, len);
+    r->nat_len += len;
+    return len;
+}
+
+static void
+rec_native_closed(void *user, uint32_t now_ms)
+{
+    (void)now_ms;
+    ((struct rec *)user)->nat_closed++;
+}
+
+static size_t
+rec_room(void *user, uint8_t **buf)
+{
+    (void)user;
+    *buf = NULL;
+    return 512;
+}
+
+/* The native protocol's accepted connection goes through the same faults with its own byte
+ * count (from its accept): a corrupt byte and a drop at byte N of that connection, whatever
+ * ArduinoOTA's connection carried before; the drop closes it towards the engine and the port
+ * (nat_close: no reset for an accepted connection) and nothing more of it passes. */
+static void
+fault_native_connection(void **state)
+{
+    (void)state;
+    struct fakenet host;
+    struct otk_faults faults;
+    struct otk_fault_stage st;
+    struct rec r;
+    uint8_t bytes[256];
+    char err[128];
+    uint8_t *buf;
+    struct otk_addr from = fakenet_addr("127.0.0.1", 40001);
+
+    fakenet_init(&host);
+    memset(&r, 0, sizeof r);
+    for (size_t i = 0; i < sizeof bytes; i++)
+        bytes[i] = (uint8_t)i;
+    otk_faults_init(&faults, 3);
+    assert_int_equal(otk_faults_add(&faults, "corrupt:30", err, sizeof err), 0);
+    assert_int_equal(otk_faults_add(&faults, "drop:100", err, sizeof err), 0);
+    struct otk_fault_stage_io fio = {.down = &host.ops};
+    otk_fault_stage_init(&st, &faults, &fio);
+    struct otk_dev_input next = {.on_tcp_data = rec_tcp_data,
+                                 .tcp_room = rec_room,
+                                 .on_native_accept = rec_native_accept,
+                                 .on_native_data = rec_native_data,
+                                 .on_native_closed = rec_native_closed,
+                                 .native_room = rec_room,
+                                 .user = &r};
+    otk_fault_stage_attach(&st, &next);
+    struct otk_dev_input in = otk_fault_stage_input(&st);
+    assert_non_null(in.on_native_data); /* the port's ops have nat_send / nat_close */
+
+    /* 80 bytes of ArduinoOTA's connection: byte 30 flipped there, no drop (N is 100) */
+    assert_int_equal(in.on_tcp_data(in.user, bytes, 80, 0), 80);
+    assert_int_equal(r.tcp[30], bytes[30] ^ OTK_FAULT_CORRUPT_XOR);
+    /* the native connection counts from its own start: 100 bytes pass, then the drop */
+    assert_true(in.on_native_accept(in.user, &from, 0));
+    assert_int_equal(in.native_room(in.user, &buf), 512);
+    assert_int_equal(in.on_native_data(in.user, bytes, 150, 0), 100);
+    assert_int_equal(r.nat_len, 100);
+    assert_memory_equal(r.nat, bytes, 100); /* the corrupt fault fired once, on the other */
+    assert_int_equal(r.nat_closed, 1);
+    assert_int_equal(host.nat_closes, 1);
+    assert_int_equal(host.closes, 0);
+    assert_int_equal(in.native_room(in.user, &buf), 0);
+    assert_int_equal(in.on_native_data(in.user, bytes + 100, 50, 0), 50); /* lost */
+    in.on_native_closed(in.user, 0); /* the port's own close of it: already told */
+    assert_int_equal(r.nat_len, 100);
+    assert_int_equal(r.nat_closed, 1);
+    assert_int_equal(faults.f[0].fired + faults.f[1].fired, 2);
+    /* the next native connection starts clean (the faults fired once) */
+    assert_true(in.on_native_accept(in.user, &from, 0));
+    assert_int_equal(in.on_native_data(in.user, bytes, 150, 0), 150);
+    assert_int_equal(r.nat_len, 250);
+    assert_int_equal(r.accepts, 2);
+}
+
 static void
 fault_specs(void **state)
 {
@@ -470,6 +584,7 @@ main(void)
         cmocka_unit_test(fault_refuse_connect),
         cmocka_unit_test(fault_stall),
         cmocka_unit_test(fault_corrupt_in_place),
+        cmocka_unit_test(fault_native_connection),
         cmocka_unit_test(fault_specs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
