@@ -837,6 +837,42 @@ advertise(struct otk_emu *e)
         report_text(e, OTK_EMU_REP_LOG, "mdns: _esphomelib._tcp not advertised: %s", err);
 }
 
+/* The device's sockets: the UDP port (ArduinoOTA) and, with cfg->native, the TCP listener of
+ * the same number. @return OTK_OK, or an error already reported (nothing left open). */
+static int
+open_network(struct otk_emu *e)
+{
+    const struct otk_emu_config *cfg = e->cfg;
+    char err[256] = "";
+    int rc = otk_netdev_open(&e->nd, cfg->bind_addr, cfg->port, tcp_window(cfg), err, sizeof err);
+    if (rc != OTK_OK) {
+        report_text(e, OTK_EMU_REP_FATAL, "network: %s%s", err,
+                    rc == OTK_ERR_BUSY ? " (another program has that port, perhaps another "
+                                         "otakit device: give another with --port N, or "
+                                         "--port 0 for any free one)"
+                                       : "");
+        return rc;
+    }
+    e->nn.listen_fd = e->nn.conn_fd = e->nn.linger_fd = -1;
+    if (!cfg->native)
+        return OTK_OK;
+    rc = otk_netnat_open(&e->nn, cfg->bind_addr, otk_netdev_port(&e->nd), err, sizeof err);
+    /* --port 0: the UDP port was free, its TCP twin may not be; draw another pair */
+    for (int tries = 0; rc == OTK_ERR_BUSY && cfg->port == 0 && tries < 8; tries++) {
+        otk_netdev_close(&e->nd);
+        rc = otk_netdev_open(&e->nd, cfg->bind_addr, 0, tcp_window(cfg), err, sizeof err);
+        if (rc == OTK_OK)
+            rc = otk_netnat_open(&e->nn, cfg->bind_addr, otk_netdev_port(&e->nd), err, sizeof err);
+    }
+    if (rc != OTK_OK) {
+        report_text(e, OTK_EMU_REP_FATAL, "network: %s", err);
+        otk_netdev_close(&e->nd);
+        return rc;
+    }
+    otk_netdev_set_native(&e->nd, &e->nn);
+    return OTK_OK;
+}
+
 int
 otk_emu_run(const struct otk_emu_config *cfg)
 {
@@ -865,38 +901,11 @@ otk_emu_run(const struct otk_emu_config *cfg)
         report_text(e, OTK_EMU_REP_LOG, "created %s (%s factory flash, %u bytes)", cfg->flash_path,
                     otk_emu_profile_str(cfg->profile), (unsigned)otk_flashsim_size(&e->fs));
     otk_flashsim_set_cut(&e->fs, cfg->cut_at);
-    rc = otk_netdev_open(&e->nd, cfg->bind_addr, cfg->port, tcp_window(cfg), err, sizeof err);
-    if (rc != OTK_OK) {
-        report_text(e, OTK_EMU_REP_FATAL, "network: %s%s", err,
-                    rc == OTK_ERR_BUSY ? " (another program has that port, perhaps another "
-                                         "otakit device: give another with --port N, or "
-                                         "--port 0 for any free one)"
-                                       : "");
+    if (open_network(e) != OTK_OK) {
         report_end(e, OTK_EMU_EXIT_FAIL, 0);
         otk_flashsim_close(&e->fs);
         free(e);
         return OTK_EMU_EXIT_FAIL;
-    }
-    e->nn.listen_fd = e->nn.conn_fd = e->nn.linger_fd = -1;
-    if (cfg->native) {
-        rc = otk_netnat_open(&e->nn, cfg->bind_addr, otk_netdev_port(&e->nd), err, sizeof err);
-        /* --port 0: the UDP port was free, its TCP twin may not be; draw another pair */
-        for (int tries = 0; rc == OTK_ERR_BUSY && cfg->port == 0 && tries < 8; tries++) {
-            otk_netdev_close(&e->nd);
-            rc = otk_netdev_open(&e->nd, cfg->bind_addr, 0, tcp_window(cfg), err, sizeof err);
-            if (rc == OTK_OK)
-                rc = otk_netnat_open(&e->nn, cfg->bind_addr, otk_netdev_port(&e->nd), err,
-                                     sizeof err);
-        }
-        if (rc != OTK_OK) {
-            report_text(e, OTK_EMU_REP_FATAL, "network: %s", err);
-            report_end(e, OTK_EMU_EXIT_FAIL, 0);
-            otk_netdev_close(&e->nd);
-            otk_flashsim_close(&e->fs);
-            free(e);
-            return OTK_EMU_EXIT_FAIL;
-        }
-        otk_netdev_set_native(&e->nd, &e->nn);
     }
     int code;
     if (link_start(e) != OTK_OK) {
