@@ -162,13 +162,16 @@ accepting(const struct otk_netnat *nn)
     return nn->next.user && nn->conn_fd < 0 && !otk_dev_native_busy(nn->dev);
 }
 
-/* The bytes the next stage takes now (its window, for a link). */
+/* The bytes the next stage takes now (its window, for a link), and where to receive them:
+ * *direct is the stage's own memory when it names some (the link's ring: one copy less), else
+ * our buffer. */
 static size_t
-room(struct otk_netnat *nn)
+room(struct otk_netnat *nn, uint8_t **direct)
 {
-    uint8_t *buf;
+    uint8_t *buf = NULL;
     size_t r = nn->next.native_room(nn->next.user, &buf);
 
+    *direct = buf ? buf : nn->in;
     return r < sizeof nn->in ? r : sizeof nn->in;
 }
 
@@ -188,10 +191,13 @@ otk_netnat_pollfds(struct otk_netnat *nn, struct pollfd *pfds, int *timeout_ms, 
 
     if (nn->listen_fd >= 0 && accepting(nn))
         add_pfd(pfds, &n, nn->listen_fd, POLLIN);
-    if (nn->conn_fd >= 0)
-        add_pfd(
-            pfds, &n, nn->conn_fd,
-            (short)((nn->closing || room(nn) == 0 ? 0 : POLLIN) | (nn->out_len > 0 ? POLLOUT : 0)));
+    if (nn->conn_fd >= 0) {
+        uint8_t *dst;
+        bool readable = !nn->closing && room(nn, &dst) > 0;
+
+        add_pfd(pfds, &n, nn->conn_fd,
+                (short)((readable ? POLLIN : 0) | (nn->out_len > 0 ? POLLOUT : 0)));
+    }
     if (nn->linger_fd >= 0) {
         int32_t left = (int32_t)(nn->linger_until - now_ms);
 
@@ -254,12 +260,13 @@ static void
 process_read(struct otk_netnat *nn, uint32_t now_ms)
 {
     for (int round = 0; round < READ_ROUNDS && nn->conn_fd >= 0 && !nn->closing; round++) {
-        size_t want = room(nn), used;
+        uint8_t *dst;
+        size_t want = room(nn, &dst), used;
         ssize_t r;
 
         if (want == 0)
             return; /* back-pressure: the bytes wait in the kernel */
-        r = recv(nn->conn_fd, nn->in, want, MSG_DONTWAIT);
+        r = recv(nn->conn_fd, dst, want, MSG_DONTWAIT);
         if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
             return;
         if (r <= 0) {
@@ -267,7 +274,7 @@ process_read(struct otk_netnat *nn, uint32_t now_ms)
             nn->next.on_native_closed(nn->next.user, now_ms);
             return;
         }
-        used = nn->next.on_native_data(nn->next.user, nn->in, (size_t)r, now_ms);
+        used = nn->next.on_native_data(nn->next.user, dst, (size_t)r, now_ms);
         if (used < (size_t)r)
             return; /* cannot happen: room() said it takes them */
     }

@@ -6,7 +6,8 @@
  * back what happened; the next stage (the engine's struct otk_dev_input, or the link in front
  * of it) gets the native entries, and the engine's nat_send / nat_close ops land in
  * otk_netnat_send / otk_netnat_close. Reads go no further than next->native_room allows, in
- * pieces of at most 1024 bytes, what an ESPHome device reads per call (OTA_BUFFER_SIZE). */
+ * pieces of at most 1024 bytes, what an ESPHome device reads per call (OTA_BUFFER_SIZE), and
+ * straight into the memory native_room names, if any (as net_device.c does with tcp_room). */
 #ifndef OTK_NET_NATIVE_H
 #define OTK_NET_NATIVE_H
 
