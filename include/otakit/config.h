@@ -49,6 +49,15 @@
 #define OTK_CFG_NOISE OTK_CFG_PROTO_NATIVE
 #endif
 
+/* Resume of a native upload after a lost connection (otakit's extension, capability RESUME):
+ * the writer keeps a record of the interrupted image (size, MD5, target slot, the bytes already
+ * in flash and the MD5 state at that point, about 280 bytes of RAM) and a reconnecting uploader
+ * of the same image continues where the flash ends. Defaults to whether the native protocol is
+ * built; a small build sets it to 0. */
+#ifndef OTK_CFG_NATIVE_RESUME
+#define OTK_CFG_NATIVE_RESUME OTK_CFG_PROTO_NATIVE
+#endif
+
 /* ---- Capacities: memory the caller owns, sized at compile time (no heap) ---------------- */
 
 /* Bytes reserved for one hash context (MD5 or SHA-256) in union otk_hash_ctx. 224 holds
@@ -71,6 +80,9 @@
 #endif
 #if OTK_CFG_NOISE && !OTK_CFG_PROTO_NATIVE
 #error "OTK_CFG_NOISE needs OTK_CFG_PROTO_NATIVE=1 (Noise encrypts the native protocol)"
+#endif
+#if OTK_CFG_NATIVE_RESUME && !OTK_CFG_PROTO_NATIVE
+#error "OTK_CFG_NATIVE_RESUME needs OTK_CFG_PROTO_NATIVE=1 (resume is a native-protocol extension)"
 #endif
 #if OTK_CFG_HASH_CTX_SIZE < 1
 #error "OTK_CFG_HASH_CTX_SIZE must be positive"

@@ -33,6 +33,7 @@ enum otk_natc_phase {
     OTK_NATC_NOISE,       /* handshake message 1 sent, waiting for message 2 */
     OTK_NATC_AUTH,        /* waiting for 41 or a challenge */
     OTK_NATC_AUTH_RESULT, /* cnonce and response sent, waiting for 41 / 82 */
+    OTK_NATC_OTAKIT,      /* otakit's extension: "01 caps" sent, waiting for "01 granted" */
     OTK_NATC_PREPARE,     /* size sent, waiting for 42 (the device checks space, may erase) */
     OTK_NATC_MD5,         /* MD5 sent, waiting for 43 */
     OTK_NATC_DATA,        /* image bytes going out, chunk acks coming in */
@@ -67,6 +68,8 @@ struct otk_natc_cfg {
     const char *password;        /* NULL or "": none */
     const uint8_t *key;          /* OTK_NOISE_KEY_LEN bytes, or NULL: plaintext only */
     uint8_t ota_type;            /* OTK_NAT_TYPE_APP */
+    uint8_t caps;                /* otakit's extension: capabilities to ask for (OTK_NAT_CAP_*);
+                                    0 = the 0x80 bit is not set and the bytes are ESPHome's */
     unsigned window;             /* chunks in flight beyond the last ack (version 2); 1 =
                                     ESPHome's stop-and-wait */
     uint32_t step_timeout_ms;    /* each handshake answer */
@@ -99,13 +102,18 @@ struct otk_natc {
     bool compressed;               /* the gzip stream is what goes out */
     bool all_sent;                 /* every data byte was handed over: the device may commit now */
     bool receive_ok;               /* 44 came */
+    bool otakit;                   /* both sides set 0x80: the caps exchange took place */
+    uint8_t caps;                  /* capabilities the device granted */
+    uint32_t resume_at;            /* RESUME: the offset the device continues from */
     const char *violation;         /* OTK_NATC_PROTOCOL: which rule ("unexpected-byte", "over-ack",
                                       "early-receive-ok", "frame") */
     char reason[64];               /* a Noise refusal's text, escaped */
     uint32_t data_size;            /* bytes of the stream (gzip or plain) */
-    uint32_t sent;                 /* data bytes handed over */
-    uint32_t acks;                 /* chunk acks counted */
-    uint32_t acked;                /* data bytes the acks stand for (version 2), else 0 */
+    uint32_t sent;                 /* data bytes handed over, counted from the stream's start
+                                      (a resumed attempt starts at resume_at) */
+    uint32_t acks;                 /* chunk acks counted (from resume_at on) */
+    uint32_t acked;                /* data bytes the acks stand for (version 2; from the stream's
+                                      start, resume_at included), else resume_at */
     uint32_t deadline;             /* ms */
     char md5[33];                  /* of the stream that goes out */
 

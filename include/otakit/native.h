@@ -52,6 +52,12 @@ struct otk_nat_config {
     /** Silence allowed from the OTA type byte on (size, MD5, image, end ack); 0 = 20000.
      *  ESPHome waits 90-105 s; the progress floor (device.h min_rate) bounds a trickle. */
     uint32_t data_timeout_ms;
+    /** otakit's extension (client and server bit 0x80): capabilities this device does NOT
+     *  offer although the build has them (OTK_NAT_CAP_*); 0 = offer all it has. */
+    uint8_t caps_off;
+    /** How long a resume record outlives the dropped connection that left it; 0 = 120000.
+     *  Meanwhile the slot is not pre-erased; any other update of that slot ends the record. */
+    uint32_t resume_keep_ms;
 };
 
 enum otk_nat_state {
@@ -60,6 +66,7 @@ enum otk_nat_state {
     OTK_NATS_FEATURES,  /* reading the client's feature byte */
     OTK_NATS_HANDSHAKE, /* Noise: waiting for the initiator's message */
     OTK_NATS_AUTH,      /* challenge sent: reading cnonce and response */
+    OTK_NATS_OTAKIT,    /* otakit's extension: reading the host's "01 caps" */
     OTK_NATS_TYPE,      /* extended protocol: reading the OTA type byte */
     OTK_NATS_SIZE,      /* reading the 4-byte image size */
     OTK_NATS_MD5,       /* reading the image's 32 hex MD5 */
@@ -81,18 +88,25 @@ struct otk_nat {
     uint8_t client_features;
     uint8_t server_flags;
     uint8_t ota_type;
-    bool extended;   /* the client set 0x04: it got "48 flags" and sends the type byte */
-    bool encrypted;  /* Noise transport is on: every unit travels in a frame */
-    bool started;    /* OTK_EV_START was emitted: the update owns the writer */
-    bool challenged; /* a password challenge was sent: a wrong answer counts for the throttle */
-    uint32_t size;   /* announced image size */
-    uint32_t acked;  /* bytes covered by the 0x47 sent so far */
+    bool extended;      /* the client set 0x04: it got "48 flags" and sends the type byte */
+    bool encrypted;     /* Noise transport is on: every unit travels in a frame */
+    bool started;       /* OTK_EV_START was emitted: the update owns the writer */
+    bool challenged;    /* a password challenge was sent: a wrong answer counts for the throttle */
+    bool otakit;        /* both sides set 0x80: the "01 caps" exchange follows AUTH_OK */
+    uint8_t caps;       /* capabilities granted in that exchange (OTK_NAT_CAP_*) */
+    uint32_t resume_at; /* offset this connection's image resumed from (0: from the start) */
+    uint32_t resume_until; /* when the resume record left by a dropped connection expires */
+    uint32_t size;         /* announced image size */
+    uint32_t acked;        /* bytes covered by the 0x47 sent so far */
     uint32_t floor_at, floor_mark;
     uint16_t need; /* bytes the current field needs */
     uint16_t have; /* ...and has */
     uint8_t field[OTK_NAT_FIELD_MAX];
     char nonce[OTK_SHA256_HEX_LEN + 1]; /* the challenge's nonce, hex (and otk_hex's NUL) */
     uint8_t nonce_len;
+#if OTK_CFG_NATIVE_RESUME
+    struct otk_upd_resume resume; /* the writer's resume record (otk_upd_set_resume_store) */
+#endif
 #if OTK_CFG_NOISE
     struct otk_noise noise;
     uint16_t frame_have;
@@ -120,6 +134,10 @@ void otk_dev_on_native_closed(struct otk_dev *d, uint32_t now_ms);
 
 /** Whether a native connection is being served (the port accepts no other meanwhile). */
 bool otk_dev_native_busy(const struct otk_dev *d);
+
+/** The capabilities this device offers in otakit's extension (OTK_NAT_CAP_*), by its build,
+ *  its crypto table and cfg.caps_off. */
+uint8_t otk_nat_offered_caps(const struct otk_dev *d);
 
 /** The native state, for status lines and tests. */
 enum otk_nat_state otk_dev_native_state(const struct otk_dev *d);

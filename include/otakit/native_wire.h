@@ -25,11 +25,25 @@ extern "C" {
 #define OTK_NAT_CF_SHA256_AUTH 0x02 /* answers a SHA-256 challenge */
 #define OTK_NAT_CF_EXTENDED    0x04 /* reads "48 flags", sends the OTA type byte */
 #define OTK_NAT_CF_NOISE       0x08 /* holds a key (only together with EXTENDED) */
+#define OTK_NAT_CF_OTAKIT      0x80 /* speaks otakit's extension (only together with EXTENDED) */
 
 /* Server feature bits (the byte after OTK_NAT_FEATURE_FLAGS). */
 #define OTK_NAT_SF_COMPRESSION      0x01
 #define OTK_NAT_SF_PARTITION_ACCESS 0x02
 #define OTK_NAT_SF_NOISE            0x04
+#define OTK_NAT_SF_OTAKIT           0x80 /* set only when the client set OTK_NAT_CF_OTAKIT */
+
+/* otakit's extension, when both sides set their 0x80 bit (docs/PROTOCOL.md, "otakit's
+ * extension"): right after the device's AUTH_OK the host sends "01 caps", the device answers
+ * "01 granted" (granted = caps & what it offers), then the exchange goes on with the type byte.
+ * One bit per capability; unknown bits are never granted. */
+#define OTK_NAT_OTAKIT_VERSION 0x01 /* the exchange's version, first byte of both units */
+#define OTK_NAT_OTAKIT_UNIT    2    /* bytes of the hello and of its answer */
+#define OTK_NAT_CAP_RESUME     0x01 /* BIN_MD5_OK carries a 4-byte resume offset */
+#define OTK_NAT_CAP_DEFLATE    0x02 /* streamed compression (defined by the deflate extension) */
+/* With RESUME granted the device's answer to the MD5 is "43 oo oo oo oo": the offset
+ * (big-endian) from which the host sends the image; chunk acks count from there. */
+#define OTK_NAT_RESUME_UNIT 5
 
 /* OTA type byte (extended protocol only). */
 #define OTK_NAT_TYPE_APP             0x00

@@ -46,6 +46,22 @@ enum otk_upd_reason {
                                  chip than the profile's (checked before the first erase) */
 };
 
+#if OTK_CFG_NATIVE_RESUME
+/* What an interrupted application update left in its slot (otk_upd_suspend): enough to tell
+ * whether a later update is the same image and to check, before continuing, that the flash
+ * still holds what arrived. RAM only: a reboot forgets it (docs/PROTOCOL.md says why). The
+ * native server owns it (struct otk_nat), so a device without resume carries none of it. */
+struct otk_upd_resume {
+    union otk_hash_ctx flushed; /* the running update's MD5 state at its last flushed sector */
+    union otk_hash_ctx md5_at;  /* the record: the MD5 state after exactly `written` bytes */
+    bool held;
+    int target_slot;
+    uint32_t size;
+    uint32_t written; /* bytes in flash, a multiple of OTK_SECTOR_SIZE */
+    char md5[33];     /* the image's MD5 (its identity with size and slot) */
+};
+#endif
+
 struct otk_updater {
     /* private */
     const struct otk_flash_ops *flash;
@@ -69,6 +85,9 @@ struct otk_updater {
     union otk_hash_ctx md5;
     int (*activate)(void *user, uint32_t app_offset); /* NULL: otk_slots_set_boot */
     void *activate_user;
+#if OTK_CFG_NATIVE_RESUME
+    struct otk_upd_resume *resume; /* NULL: no resume (otk_upd_set_resume_store) */
+#endif
 };
 
 /** Bind an updater to its flash, crypto, layout and sector buffer (OTK_SECTOR_SIZE bytes). */
@@ -130,6 +149,36 @@ enum otk_upd_reason otk_upd_end(struct otk_updater *u);
 
 /** Abandon the update; the running image and otadata are untouched. */
 void otk_upd_abort(struct otk_updater *u, enum otk_upd_reason why);
+
+#if OTK_CFG_NATIVE_RESUME
+/** Give the writer a place for resume records (the native server's); NULL: none. */
+void otk_upd_set_resume_store(struct otk_updater *u, struct otk_upd_resume *store);
+
+/** Abandon the update after a lost connection, keeping a resume record when it is an
+ *  application image whose MD5 is known and some sectors are in flash: a later update of the
+ *  same image (size, MD5, target slot) may continue with otk_upd_resume_at(). The record ends
+ *  when an update writes the slot from byte 0, at otk_upd_resume_forget(), or with the RAM
+ *  (a reboot). Otherwise as otk_upd_abort(). */
+void otk_upd_suspend(struct otk_updater *u, enum otk_upd_reason why);
+
+/** For a running update (after begin and the MD5, before any write): the bytes the record of
+ *  the same image says are in flash already; 0 when there is none. */
+uint32_t otk_upd_resumable(const struct otk_updater *u);
+
+/** Continue the running update at `offset`, which must be exactly what otk_upd_resumable()
+ *  offers (else OTK_UPD_BAD_ARG and nothing changes: the update still starts at 0). The flash
+ *  is read back first: its MD5 over [0, offset) must equal the MD5 of the bytes that arrived,
+ *  and its head must pass the image head check; if not, OTK_UPD_READ, the record is dropped
+ *  and the update starts at 0. On OTK_UPD_OK progress = offset and writes go on from there,
+ *  so what ends in flash is what an uninterrupted update writes. */
+enum otk_upd_reason otk_upd_resume_at(struct otk_updater *u, uint32_t offset);
+
+/** Whether a resume record is held (it keeps otk_upd_pre_erase() off that slot). */
+bool otk_upd_resume_held(const struct otk_updater *u);
+
+/** Drop the resume record (its keeping time ran out). */
+void otk_upd_resume_forget(struct otk_updater *u);
+#endif
 
 enum otk_upd_reason otk_upd_reason_of(const struct otk_updater *u);
 uint32_t otk_upd_progress(const struct otk_updater *u);

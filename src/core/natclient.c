@@ -21,6 +21,7 @@ static const char *const phase_names[] = {
     [OTK_NATC_NOISE] = "noise",
     [OTK_NATC_AUTH] = "auth",
     [OTK_NATC_AUTH_RESULT] = "auth-result",
+    [OTK_NATC_OTAKIT] = "otakit",
     [OTK_NATC_PREPARE] = "prepare",
     [OTK_NATC_MD5] = "md5",
     [OTK_NATC_DATA] = "data",
@@ -221,7 +222,8 @@ data_limit(const struct otk_natc *c)
     uint64_t end = c->data_size;
 
     if (c->version >= OTK_NAT_VERSION_2) {
-        uint64_t win = ((uint64_t)c->acks + (c->cfg.window ? c->cfg.window : 1)) * CHUNK;
+        uint64_t win =
+            c->resume_at + ((uint64_t)c->acks + (c->cfg.window ? c->cfg.window : 1)) * CHUNK;
         if (win < end)
             end = win;
     }
@@ -245,7 +247,8 @@ stage_data(struct otk_natc *c)
         c->tx_plain = (uint32_t)c->tx_len;
         return;
     }
-    uint32_t chunk_end = (c->sent / CHUNK + 1) * CHUNK;
+    /* chunks count from the resume offset (0 unless resumed) */
+    uint32_t chunk_end = c->resume_at + ((c->sent - c->resume_at) / CHUNK + 1) * CHUNK;
     uint32_t end = limit < chunk_end ? limit : chunk_end;
     for (uint32_t at = c->sent; at < end;) {
         uint32_t n =
@@ -325,6 +328,58 @@ send_type_and_size(struct otk_natc *c, uint32_t now)
         return;
     if (queue_unit(c, size, sizeof size))
         enter(c, OTK_NATC_PREPARE, now, c->cfg.prepare_timeout_ms);
+}
+
+/* After AUTH_OK: otakit's caps exchange when both sides set 0x80, else straight on. */
+static void
+authenticated(struct otk_natc *c, uint32_t now)
+{
+    uint8_t hello[OTK_NAT_OTAKIT_UNIT] = {OTK_NAT_OTAKIT_VERSION, c->cfg.caps};
+
+    if (!(c->features & OTK_NAT_CF_OTAKIT) || c->feature_reply != OTK_NAT_FEATURE_FLAGS ||
+        !(c->server_flags & OTK_NAT_SF_OTAKIT)) {
+        send_type_and_size(c, now);
+        return;
+    }
+    c->otakit = true;
+    if (queue_unit(c, hello, sizeof hello))
+        enter(c, OTK_NATC_OTAKIT, now, c->cfg.step_timeout_ms);
+}
+
+/* "01 granted": version 1 (the only one we speak), and nothing we did not ask for. */
+static void
+on_otakit(struct otk_natc *c, const uint8_t *u, uint32_t now)
+{
+    if (u[0] != OTK_NAT_OTAKIT_VERSION) {
+        unexpected(c, u[0]);
+        return;
+    }
+    if (u[1] & ~c->cfg.caps) {
+        violation(c, "otakit-caps", u[1]);
+        return;
+    }
+    c->caps = u[1];
+    send_type_and_size(c, now);
+}
+
+/* 43, or with RESUME "43" + the offset: the data starts there, acks count from there. */
+static void
+on_md5_ok(struct otk_natc *c, const uint8_t *u, uint32_t now)
+{
+    if (u[0] != OTK_NAT_BIN_MD5_OK) {
+        unexpected(c, u[0]);
+        return;
+    }
+    if (c->caps & OTK_NAT_CAP_RESUME) {
+        uint32_t at = (uint32_t)u[1] << 24 | (uint32_t)u[2] << 16 | (uint32_t)u[3] << 8 | u[4];
+
+        if (at >= c->data_size) {
+            violation(c, "resume-offset", u[1]);
+            return;
+        }
+        c->resume_at = c->sent = c->acked = at;
+    }
+    enter(c, OTK_NATC_DATA, now, c->cfg.stall_timeout_ms);
 }
 
 static void
@@ -438,7 +493,7 @@ static void
 on_auth(struct otk_natc *c, const uint8_t *u, uint32_t now)
 {
     if (u[0] == OTK_NAT_AUTH_OK)
-        send_type_and_size(c, now);
+        authenticated(c, now);
     else if (u[0] == OTK_NAT_REQUEST_AUTH_MD5)
         answer_challenge(c, u, NONCE_MD5_HEX, now);
     else if (u[0] == OTK_NAT_REQUEST_AUTH_SHA256)
@@ -454,17 +509,19 @@ on_auth(struct otk_natc *c, const uint8_t *u, uint32_t now)
 static void
 on_data_byte(struct otk_natc *c, uint8_t b, uint32_t now)
 {
-    uint32_t chunks = (c->data_size + CHUNK - 1) / CHUNK;
+    /* the chunks of what this connection carries: from the resume offset on */
+    uint32_t span = c->data_size - c->resume_at;
+    uint32_t chunks = (span + CHUNK - 1) / CHUNK;
 
     if (b == OTK_NAT_CHUNK_OK && c->version >= OTK_NAT_VERSION_2 && !c->receive_ok) {
         /* an ack for a chunk not yet handed over whole (or the final partial one) */
-        uint32_t covered = c->sent >= c->data_size ? chunks : c->sent / CHUNK;
+        uint32_t covered = c->sent >= c->data_size ? chunks : (c->sent - c->resume_at) / CHUNK;
         if (c->acks + 1 > covered) {
             violation(c, "over-ack", b);
             return;
         }
         c->acks++;
-        c->acked = c->acks * CHUNK < c->data_size ? c->acks * CHUNK : c->data_size;
+        c->acked = c->resume_at + (c->acks * CHUNK < span ? c->acks * CHUNK : span);
     } else if (b == OTK_NAT_RECEIVE_OK && !c->receive_ok) {
         if (!c->all_sent || (c->version >= OTK_NAT_VERSION_2 && c->acks != chunks)) {
             violation(c, "early-receive-ok", b);
@@ -495,6 +552,12 @@ unit_need(const struct otk_natc *c)
         return c->unit_len && c->unit[0] != OTK_NAT_OK ? 1 : 2;
     case OTK_NATC_FEATURES:
         return c->unit_len && c->unit[0] == OTK_NAT_FEATURE_FLAGS ? 2 : 1;
+    case OTK_NATC_OTAKIT: /* "01 granted", or an error byte alone */
+        return c->unit_len && c->unit[0] != OTK_NAT_OTAKIT_VERSION ? 1 : OTK_NAT_OTAKIT_UNIT;
+    case OTK_NATC_MD5: /* with RESUME: "43" + the 4-byte offset */
+        return c->unit_len && c->unit[0] == OTK_NAT_BIN_MD5_OK && (c->caps & OTK_NAT_CAP_RESUME)
+                   ? OTK_NAT_RESUME_UNIT
+                   : 1;
     case OTK_NATC_AUTH:
         if (c->unit_len && c->unit[0] == OTK_NAT_REQUEST_AUTH_MD5)
             return 1 + NONCE_MD5_HEX;
@@ -524,11 +587,14 @@ on_unit(struct otk_natc *c, uint32_t now)
         break;
     case OTK_NATC_AUTH_RESULT:
         if (u[0] == OTK_NAT_AUTH_OK)
-            send_type_and_size(c, now);
+            authenticated(c, now);
         else if (u[0] == OTK_NAT_ERR_AUTH_INVALID)
             finish(c, OTK_NATC_AUTH_REFUSED);
         else
             unexpected(c, u[0]);
+        break;
+    case OTK_NATC_OTAKIT:
+        on_otakit(c, u, now);
         break;
     case OTK_NATC_PREPARE:
         if (u[0] != OTK_NAT_UPDATE_PREPARE_OK)
@@ -537,10 +603,7 @@ on_unit(struct otk_natc *c, uint32_t now)
             enter(c, OTK_NATC_MD5, now, c->cfg.step_timeout_ms);
         break;
     case OTK_NATC_MD5:
-        if (u[0] != OTK_NAT_BIN_MD5_OK)
-            unexpected(c, u[0]);
-        else
-            enter(c, OTK_NATC_DATA, now, c->cfg.stall_timeout_ms);
+        on_md5_ok(c, u, now);
         break;
     case OTK_NATC_DATA:
     case OTK_NATC_RESULT:
@@ -653,6 +716,8 @@ otk_natc_start(struct otk_natc *c, const struct otk_natc_cfg *cfg, uint32_t now)
         c->features |= OTK_NAT_CF_COMPRESSION;
     if (cfg->key)
         c->features |= OTK_NAT_CF_NOISE;
+    if (cfg->caps)
+        c->features |= OTK_NAT_CF_OTAKIT; /* with EXTENDED, always set here */
     c->txp = c->tx;
     c->last_t = now;
     queue_unit(c, OTK_NAT_MAGIC, OTK_NAT_MAGIC_LEN);

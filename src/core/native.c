@@ -19,11 +19,12 @@
 
 #define HANDSHAKE_TIMEOUT_MS 20000u /* ESPHome's watchdog from accept to the end of auth */
 #define DATA_TIMEOUT_MS      20000u
-#define END_ACK_TIMEOUT_MS   2000u /* the host's last byte: missing is not an error */
-#define REBOOT_PAUSE_MS      110u  /* ESPHome: close, 10 + 100 ms, restart */
-#define FLOOR_WINDOW_MS      8000u /* the progress floor's window, as the ArduinoOTA side's */
-#define SHA_NONCE_RAW        8u    /* ESPHome hashes 8 random bytes into the 64-hex nonce */
-#define NO_CODE              0x100 /* fail() without a response byte */
+#define END_ACK_TIMEOUT_MS   2000u   /* the host's last byte: missing is not an error */
+#define REBOOT_PAUSE_MS      110u    /* ESPHome: close, 10 + 100 ms, restart */
+#define FLOOR_WINDOW_MS      8000u   /* the progress floor's window, as the ArduinoOTA side's */
+#define SHA_NONCE_RAW        8u      /* ESPHome hashes 8 random bytes into the 64-hex nonce */
+#define NO_CODE              0x100   /* fail() without a response byte */
+#define RESUME_KEEP_MS       120000u /* a dropped image's resume record, after the drop */
 
 static bool
 time_reached(uint32_t now, uint32_t at)
@@ -44,15 +45,16 @@ send_unit(struct otk_dev *d, const uint8_t *buf, size_t len)
 {
 #if OTK_CFG_NOISE
     struct otk_nat *n = d->nat;
-    uint8_t f[OTK_NAT_NOISE_FRAME_HDR + 1 + OTK_NOISE_TAG_LEN];
+    uint8_t f[OTK_NAT_NOISE_FRAME_HDR + OTK_NAT_RESUME_UNIT + OTK_NOISE_TAG_LEN];
 
     if (n->encrypted) {
-        if (len != 1 || otk_noise_encrypt(&n->noise, buf, 1, f + OTK_NAT_NOISE_FRAME_HDR) != OTK_OK)
+        if (len > OTK_NAT_RESUME_UNIT ||
+            otk_noise_encrypt(&n->noise, buf, len, f + OTK_NAT_NOISE_FRAME_HDR) != OTK_OK)
             return;
         f[0] = OTK_NAT_NOISE_FRAME_INDICATOR;
         f[1] = 0;
-        f[2] = 1 + OTK_NOISE_TAG_LEN;
-        raw_send(d, f, sizeof f);
+        f[2] = (uint8_t)(len + OTK_NOISE_TAG_LEN);
+        raw_send(d, f, OTK_NAT_NOISE_FRAME_HDR + len + OTK_NOISE_TAG_LEN);
         return;
     }
 #endif
@@ -91,16 +93,33 @@ expect(struct otk_nat *n, enum otk_nat_state s, uint16_t need)
     n->have = 0;
 }
 
+/* Abort the update this side began. A lost connection (the host left, went silent or trickled,
+ * a frame broke) leaves a resume record when the build has resume, whatever the client: a
+ * later otakit client with the same image continues from it. */
+static void
+stop_update(struct otk_dev *d, enum otk_upd_reason r, uint32_t now)
+{
+#if OTK_CFG_NATIVE_RESUME
+    if (r == OTK_UPD_ABORTED || r == OTK_UPD_STREAM) {
+        otk_upd_suspend(&d->upd, r);
+        d->nat->resume_until = now + d->nat->cfg.resume_keep_ms;
+        return;
+    }
+#endif
+    (void)now;
+    otk_upd_abort(&d->upd, r);
+}
+
 /* End the connection: one response byte (unless NO_CODE), close, abort an update this side
  * began, and report it when `text` is given. */
 static void
-fail(struct otk_dev *d, unsigned code, enum otk_ota_error e, enum otk_upd_reason r,
-     const char *text)
+fail_at(struct otk_dev *d, unsigned code, enum otk_ota_error e, enum otk_upd_reason r,
+        const char *text, uint32_t now)
 {
     struct otk_nat *n = d->nat;
 
     if (n->started && (otk_upd_reason_of(&d->upd) == OTK_UPD_OK || d->upd.running))
-        otk_upd_abort(&d->upd, r);
+        stop_update(d, r, now);
     if (code != NO_CODE)
         reply(d, (uint8_t)code);
     d->net->nat_close(d->net->user);
@@ -109,6 +128,14 @@ fail(struct otk_dev *d, unsigned code, enum otk_ota_error e, enum otk_upd_reason
     n->state = OTK_NATS_IDLE;
     if (text)
         emit(d, OTK_EV_ERROR, e, r, text);
+}
+
+/* The failures that cannot be a lost connection need no time. */
+static void
+fail(struct otk_dev *d, unsigned code, enum otk_ota_error e, enum otk_upd_reason r,
+     const char *text)
+{
+    fail_at(d, code, e, r, text, 0);
 }
 
 /* The connection closes quietly: nothing was begun, nothing to report. */
@@ -161,11 +188,43 @@ accept_auth(struct otk_dev *d, uint32_t now)
     if (n->challenged)
         otk__dev_throttle_success(d, &n->peer);
     reply(d, OTK_NAT_AUTH_OK);
-    if (n->extended)
+    if (n->otakit)
+        expect(n, OTK_NATS_OTAKIT, OTK_NAT_OTAKIT_UNIT);
+    else if (n->extended)
         expect(n, OTK_NATS_TYPE, 1);
     else
         expect(n, OTK_NATS_SIZE, 4);
     n->deadline = now + n->cfg.data_timeout_ms;
+}
+
+uint8_t
+otk_nat_offered_caps(const struct otk_dev *d)
+{
+    uint8_t caps = 0;
+
+#if OTK_CFG_NATIVE_RESUME
+    caps |= OTK_NAT_CAP_RESUME;
+#endif
+    return d->nat ? (uint8_t)(caps & ~d->nat->cfg.caps_off) : 0;
+}
+
+/* otakit's extension: the host's "01 caps" (a later version of the exchange gets version 1's
+ * answer and speaks version 1); version 0 is no version at all. */
+static void
+on_otakit_hello(struct otk_dev *d)
+{
+    struct otk_nat *n = d->nat;
+    uint8_t msg[OTK_NAT_OTAKIT_UNIT];
+
+    if (n->field[0] < OTK_NAT_OTAKIT_VERSION) {
+        fail(d, OTK_NAT_ERR_UNKNOWN, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+        return;
+    }
+    n->caps = (uint8_t)(n->field[1] & otk_nat_offered_caps(d));
+    msg[0] = OTK_NAT_OTAKIT_VERSION;
+    msg[1] = n->caps;
+    send_unit(d, msg, sizeof msg);
+    expect(n, OTK_NATS_TYPE, 1);
 }
 
 static bool
@@ -297,6 +356,7 @@ on_features(struct otk_dev *d, uint32_t now)
 
     n->client_features = cf;
     n->extended = (cf & OTK_NAT_CF_EXTENDED) != 0;
+    n->otakit = n->extended && (cf & OTK_NAT_CF_OTAKIT) != 0;
     if (n->cfg.noise == OTK_NAT_NOISE_REQUIRED && !noise) {
         fail(d, OTK_NAT_ERR_ENCRYPTION_REQUIRED, OTK_OTA_AUTH_ERROR, OTK_UPD_OK,
              "Encryption required: the client did not offer Noise");
@@ -304,6 +364,8 @@ on_features(struct otk_dev *d, uint32_t now)
     }
     /* Compression is never offered: the A/B writer stores plain images. */
     n->server_flags = n->cfg.noise != OTK_NAT_NOISE_OFF ? OTK_NAT_SF_NOISE : 0;
+    if (n->otakit)
+        n->server_flags |= OTK_NAT_SF_OTAKIT; /* only to a client that set it: others see none */
     msg[0] = n->extended ? OTK_NAT_FEATURE_FLAGS : OTK_NAT_HEADER_OK;
     msg[1] = n->server_flags;
     raw_send(d, msg, n->extended ? 2 : 1);
@@ -349,6 +411,33 @@ on_size(struct otk_dev *d, uint32_t now)
     expect(n, OTK_NATS_MD5, OTK_MD5_HEX_LEN);
 }
 
+/* RESUME granted: "43" and the offset the host sends from. A record of the same image whose
+ * flash still reads back as what arrived gives its length; anything else gives 0. */
+static void
+send_resume_point(struct otk_dev *d)
+{
+    struct otk_nat *n = d->nat;
+    uint32_t at = 0;
+    uint8_t msg[OTK_NAT_RESUME_UNIT];
+
+#if OTK_CFG_NATIVE_RESUME
+    at = otk_upd_resumable(&d->upd);
+    if (at && otk_upd_resume_at(&d->upd, at) != OTK_UPD_OK)
+        at = 0;
+#endif
+    n->resume_at = at;
+    n->acked = at; /* the chunk acks count from the offset */
+    msg[0] = OTK_NAT_BIN_MD5_OK;
+    msg[1] = (uint8_t)(at >> 24);
+    msg[2] = (uint8_t)(at >> 16);
+    msg[3] = (uint8_t)(at >> 8);
+    msg[4] = (uint8_t)at;
+    send_unit(d, msg, sizeof msg);
+    expect(n, OTK_NATS_DATA, 0);
+    if (at)
+        emit(d, OTK_EV_PROGRESS, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
+}
+
 static void
 on_md5(struct otk_dev *d)
 {
@@ -357,6 +446,10 @@ on_md5(struct otk_dev *d)
     /* ESPHome keeps any 32 bytes and fails the end with 0x8B; nothing is written yet here. */
     if (!otk_upd_set_md5(&d->upd, (const char *)n->field, OTK_MD5_HEX_LEN)) {
         fail(d, OTK_NAT_ERR_MD5_MISMATCH, OTK_OTA_BEGIN_ERROR, OTK_UPD_MD5, "MD5 is not hex");
+        return;
+    }
+    if (n->caps & OTK_NAT_CAP_RESUME) {
+        send_resume_point(d);
         return;
     }
     reply(d, OTK_NAT_BIN_MD5_OK);
@@ -430,8 +523,8 @@ take_data(struct otk_dev *d, const uint8_t *p, size_t len, uint32_t now)
     size_t k = len < left ? len : left;
 
     if (below_floor(d, now)) {
-        fail(d, OTK_NAT_ERR_UNKNOWN, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM,
-             otk_upd_reason_str(d->cfg.profile, OTK_UPD_STREAM));
+        fail_at(d, OTK_NAT_ERR_UNKNOWN, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM,
+                otk_upd_reason_str(d->cfg.profile, OTK_UPD_STREAM), now);
         return len;
     }
     if (otk_upd_write(&d->upd, p, k) != k) {
@@ -482,6 +575,9 @@ field_done(struct otk_dev *d, uint32_t now)
         return;
     case OTK_NATS_AUTH:
         check_answer(d, now);
+        return;
+    case OTK_NATS_OTAKIT:
+        on_otakit_hello(d);
         return;
     case OTK_NATS_TYPE:
         n->ota_type = n->field[0];
@@ -590,7 +686,8 @@ frame_done(struct otk_dev *d, uint32_t now)
     }
     /* A transport frame that does not decrypt: the channel cannot carry a response. */
     if (otk_noise_decrypt(&n->noise, payload, len, payload) != OTK_OK) {
-        fail(d, NO_CODE, OTK_OTA_RECEIVE_ERROR, OTK_UPD_ABORTED, n->started ? "Bad frame" : 0);
+        fail_at(d, NO_CODE, OTK_OTA_RECEIVE_ERROR, OTK_UPD_ABORTED, n->started ? "Bad frame" : 0,
+                now);
         return;
     }
     len -= OTK_NOISE_TAG_LEN;
@@ -619,8 +716,8 @@ frame_input(struct otk_dev *d, const uint8_t *p, size_t len, uint32_t now)
 
         if (n->frame[0] != OTK_NAT_NOISE_FRAME_INDICATOR || flen == 0 || flen > fmax) {
             if (n->encrypted)
-                fail(d, NO_CODE, OTK_OTA_RECEIVE_ERROR, OTK_UPD_ABORTED,
-                     n->started ? "Bad frame" : 0);
+                fail_at(d, NO_CODE, OTK_OTA_RECEIVE_ERROR, OTK_UPD_ABORTED,
+                        n->started ? "Bad frame" : 0, now);
             else
                 noise_reject(d, "Handshake error", false, now);
         }
@@ -682,7 +779,12 @@ otk_dev_native_attach(struct otk_dev *d, struct otk_nat *n, const struct otk_nat
         n->cfg.handshake_timeout_ms = HANDSHAKE_TIMEOUT_MS;
     if (!n->cfg.data_timeout_ms)
         n->cfg.data_timeout_ms = DATA_TIMEOUT_MS;
+    if (!n->cfg.resume_keep_ms)
+        n->cfg.resume_keep_ms = RESUME_KEEP_MS;
     d->nat = n;
+#if OTK_CFG_NATIVE_RESUME
+    otk_upd_set_resume_store(&d->upd, &n->resume);
+#endif
     return OTK_OK;
 }
 
@@ -702,6 +804,9 @@ otk_dev_on_native_accept(struct otk_dev *d, const struct otk_addr *from, uint32_
     n->started = false;
     n->encrypted = false;
     n->challenged = false;
+    n->otakit = false;
+    n->caps = 0;
+    n->resume_at = 0;
     n->ota_type = OTK_NAT_TYPE_APP;
     n->size = 0;
     expect(n, OTK_NATS_MAGIC, OTK_NAT_MAGIC_LEN);
@@ -725,7 +830,7 @@ otk_dev_on_native_closed(struct otk_dev *d, uint32_t now_ms)
     if (n->started) {
         /* The host went away before the whole image: "Aborted", as the ArduinoOTA side. */
         n->started = false;
-        otk_upd_abort(&d->upd, OTK_UPD_ABORTED);
+        stop_update(d, OTK_UPD_ABORTED, now_ms);
         emit(d, OTK_EV_ERROR, OTK_OTA_RECEIVE_ERROR, OTK_UPD_ABORTED,
              otk_upd_reason_str(d->cfg.profile, OTK_UPD_ABORTED));
     }
@@ -736,8 +841,17 @@ otk__nat_next_deadline(const struct otk_dev *d, uint32_t *at)
 {
     const struct otk_nat *n = d->nat;
 
-    if (!n || n->state == OTK_NATS_IDLE)
+    if (!n)
         return false;
+    if (n->state == OTK_NATS_IDLE) {
+#if OTK_CFG_NATIVE_RESUME
+        if (otk_upd_resume_held(&d->upd) && !d->upd.running) {
+            *at = n->resume_until; /* the record's end */
+            return true;
+        }
+#endif
+        return false;
+    }
     *at = n->deadline;
     return true;
 }
@@ -750,6 +864,11 @@ otk__nat_tick(struct otk_dev *d, uint32_t now)
 {
     struct otk_nat *n = d->nat;
 
+#if OTK_CFG_NATIVE_RESUME
+    if (n && n->state == OTK_NATS_IDLE && otk_upd_resume_held(&d->upd) && !d->upd.running &&
+        time_reached(now, n->resume_until))
+        otk_upd_resume_forget(&d->upd); /* kept long enough: the slot may be pre-erased again */
+#endif
     if (!n || n->state == OTK_NATS_IDLE || !time_reached(now, n->deadline))
         return;
     switch (n->state) {
@@ -772,8 +891,8 @@ otk__nat_tick(struct otk_dev *d, uint32_t now)
         drop(d);
         return;
     default:
-        fail(d, OTK_NAT_ERR_UNKNOWN, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM,
-             n->started ? otk_upd_reason_str(d->cfg.profile, OTK_UPD_STREAM) : 0);
+        fail_at(d, OTK_NAT_ERR_UNKNOWN, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM,
+                n->started ? otk_upd_reason_str(d->cfg.profile, OTK_UPD_STREAM) : 0, now);
         return;
     }
 }
@@ -822,9 +941,9 @@ otk_dev_native_state(const struct otk_dev *d)
 const char *
 otk_nat_state_str(enum otk_nat_state s)
 {
-    static const char *const names[] = {"idle", "magic",   "features", "handshake",
-                                        "auth", "type",    "size",     "md5",
-                                        "data", "end-ack", "rebooting"};
+    static const char *const names[] = {"idle", "magic",  "features", "handshake",
+                                        "auth", "otakit", "type",     "size",
+                                        "md5",  "data",   "end-ack",  "rebooting"};
 
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }

@@ -376,6 +376,11 @@ otk_upd_pre_erase(struct otk_updater *u, int running_slot)
         u->pre_erased >= u->layout->app_size[idle]) {
         return 0;
     }
+#if OTK_CFG_NATIVE_RESUME
+    if (u->resume && u->resume->held) {
+        return 0; /* the slot holds the start of an image a reconnecting uploader continues */
+    }
+#endif
     /* Only if otadata boots the running slot and its image is confirmed: otherwise the other
      * slot is the rollback target, or holds the image an update just activated. Not on
      * UNDEFINED either: otk_slots_confirm() rewrites such an entry, and a power cut in that
@@ -437,13 +442,20 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
         fail(u, OTK_UPD_SPACE); /* ESP32: the only place it says "Not Enough Space" */
         return 0;
     }
-    u->crypto->md5_update(&u->md5, data, len);
+#if OTK_CFG_NATIVE_RESUME
+    if (u->progress == 0 && u->resume) {
+        u->resume->held = false; /* the slot is written from byte 0: the old record is void */
+    }
+#endif
     while (done < len) {
         size_t n = len - done;
 
         if (n > OTK_SECTOR_SIZE - u->buf_len) {
             n = OTK_SECTOR_SIZE - u->buf_len;
         }
+        /* hashed piece by piece so that the MD5 state at a sector's flush covers exactly the
+         * bytes in flash (the resume record's checkpoint) */
+        u->crypto->md5_update(&u->md5, data + done, n);
         memcpy(u->buf + u->buf_len, data + done, n);
         u->buf_len += (uint32_t)n;
         u->progress += (uint32_t)n;
@@ -467,6 +479,11 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
                 fail(u, r);
                 return 0;
             }
+#if OTK_CFG_NATIVE_RESUME
+            if (u->resume) {
+                u->resume->flushed = u->md5;
+            }
+#endif
         }
     }
     return len;
@@ -570,6 +587,107 @@ otk_upd_abort(struct otk_updater *u, enum otk_upd_reason why)
 {
     fail(u, why == OTK_UPD_OK ? OTK_UPD_ABORTED : why);
 }
+
+#if OTK_CFG_NATIVE_RESUME
+void
+otk_upd_set_resume_store(struct otk_updater *u, struct otk_upd_resume *store)
+{
+    u->resume = store;
+    if (store) {
+        memset(store, 0, sizeof *store);
+    }
+}
+
+void
+otk_upd_suspend(struct otk_updater *u, enum otk_upd_reason why)
+{
+    struct otk_upd_resume *r = u->resume;
+    uint32_t written = u->progress - u->buf_len;
+
+    if (r && u->running && u->cmd == CMD_FLASH && u->md5_expected[0] != '\0' && written > 0) {
+        r->held = true;
+        r->target_slot = u->target_slot;
+        r->size = u->size;
+        r->written = written;
+        memcpy(r->md5, u->md5_expected, sizeof r->md5);
+        r->md5_at = r->flushed;
+    }
+    otk_upd_abort(u, why);
+}
+
+static bool
+same_image(const struct otk_updater *u)
+{
+    const struct otk_upd_resume *r = u->resume;
+
+    return r && r->held && u->running && u->progress == 0 && u->cmd == CMD_FLASH &&
+           r->target_slot == u->target_slot && r->size == u->size &&
+           strcmp(r->md5, u->md5_expected) == 0;
+}
+
+uint32_t
+otk_upd_resumable(const struct otk_updater *u)
+{
+    return same_image(u) ? u->resume->written : 0;
+}
+
+/* Does the slot still hold what arrived? MD5 of the flash over [0, n) against the MD5 of the
+ * received bytes (the record's state), and the image head check on the flash's first bytes. */
+static bool
+flash_matches_record(struct otk_updater *u, uint32_t n)
+{
+    union otk_hash_ctx h = u->resume->md5_at;
+    uint8_t chunk[256], want[16], got[16];
+
+    if (u->flash->read(u->flash->user, u->start, chunk, OTK_IMAGE_HEAD_LEN) != 0 ||
+        otk_image_head_check(chunk, OTK_IMAGE_HEAD_LEN, u->profile) != OTK_IMG_OK) {
+        return false;
+    }
+    u->crypto->md5_finish(&h, want);
+    u->crypto->md5_start(&h);
+    for (uint32_t off = 0; off < n; off += (uint32_t)sizeof chunk) {
+        if (u->flash->read(u->flash->user, u->start + off, chunk, sizeof chunk) != 0) {
+            return false;
+        }
+        u->crypto->md5_update(&h, chunk, sizeof chunk);
+    }
+    u->crypto->md5_finish(&h, got);
+    return memcmp(want, got, sizeof want) == 0;
+}
+
+enum otk_upd_reason
+otk_upd_resume_at(struct otk_updater *u, uint32_t offset)
+{
+    if (offset == 0 || offset != otk_upd_resumable(u) || offset % OTK_SECTOR_SIZE != 0) {
+        return OTK_UPD_BAD_ARG;
+    }
+    u->resume->held = false; /* used once: a new drop makes a new record */
+    if (!flash_matches_record(u, offset)) {
+        return OTK_UPD_READ;
+    }
+    u->md5 = u->resume->md5_at;
+    u->resume->flushed = u->resume->md5_at;
+    u->progress = offset;
+    u->buf_len = 0;
+    /* units beyond read as erased or are erased again (erase_next checks before erasing) */
+    u->erased_until = u->start + offset;
+    return OTK_UPD_OK;
+}
+
+bool
+otk_upd_resume_held(const struct otk_updater *u)
+{
+    return u->resume && u->resume->held;
+}
+
+void
+otk_upd_resume_forget(struct otk_updater *u)
+{
+    if (u->resume) {
+        u->resume->held = false;
+    }
+}
+#endif
 
 enum otk_upd_reason
 otk_upd_reason_of(const struct otk_updater *u)
