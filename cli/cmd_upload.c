@@ -320,6 +320,28 @@ on_retry(struct target *t, uint32_t now)
     t->last_pct_line = 0;
 }
 
+/* An attempt continues where a dropped one left the device's flash. */
+static void
+on_resumed(struct target *t, const char *prefix)
+{
+    struct reporter *rep = t->rep;
+    const struct otk_upload *u = &t->up;
+    int pct = (int)((uint64_t)u->resumed_at * 100 / (u->cfg.size ? u->cfg.size : 1));
+
+    if (rep->json) {
+        json_begin(rep, "resumed", t);
+        printf(",\"attempt\":%u,\"offset\":%u,\"percent\":%d", u->attempt, u->resumed_at, pct);
+        json_end();
+    }
+    if (rep->quiet || rep->json)
+        return;
+    clear_bar(rep);
+    fprintf(stderr,
+            "%sresumed at %d %% (the device kept %u of %u bytes from the dropped attempt)\n",
+            prefix, pct, u->resumed_at, u->cfg.size);
+    t->last_pct_line = pct / 10;
+}
+
 static void
 json_result(const struct target *t)
 {
@@ -346,6 +368,8 @@ json_result(const struct target *t)
            u->acked, u->cfg.size, secs(u->t_begin, u->t_end),
            u->t_data ? secs(u->t_data, u->t_end) : 0.0, u->attempt);
     printf(",\"protocol\":\"%s\"", otk_upload_protocol_name(otk_upload_protocol_used(u)));
+    /* image payload bytes sent over all attempts: a resume or compression shows as less */
+    printf(",\"image_bytes\":%u,\"wire_bytes\":%u", u->cfg.size, u->wire_bytes);
     json_end();
 }
 
@@ -397,6 +421,9 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
         break;
     case OTK_UP_EV_RETRY:
         on_retry(t, now);
+        break;
+    case OTK_UP_EV_RESUMED:
+        on_resumed(t, prefix);
         break;
     case OTK_UP_EV_DONE:
         on_done(t);
@@ -631,6 +658,7 @@ base_config(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size
     base->protocol = o->protocol;
     base->key = o->has_key ? o->key : NULL;
     base->window = o->lockstep ? 1 : 0; /* native: ESPHome's own stop-and-wait */
+    base->no_resume = o->no_resume;
     base->image = image;
     base->size = size;
     memcpy(base->md5, md5, sizeof base->md5);

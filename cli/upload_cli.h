@@ -75,7 +75,8 @@ struct otk_upload_opts {
     const char *auth;
     const char *file;
     bool md5_target, spiffs, debug, progress, quiet, json, lockstep, force, help;
-    double timeout_s;       /* -t */
+    bool no_resume;   /* --no-resume: never ask an otakit device to continue a dropped image */
+    double timeout_s; /* -t */
     double stall_timeout_s; /* --stall-timeout */
     double result_timeout_s;
     unsigned retries;

@@ -195,6 +195,7 @@ enum otk_up_event {
     OTK_UP_EV_LOG,      /* a debug line in text */
     OTK_UP_EV_RETRY,    /* a transient failure (u->outcome); another attempt at u->retry_at */
     OTK_UP_EV_DONE,     /* finished: u->outcome */
+    OTK_UP_EV_RESUMED,  /* native: this attempt continues a dropped one at u->resumed_at */
 };
 
 struct otk_upload;
@@ -231,6 +232,8 @@ struct otk_upload_cfg {
     const uint8_t *key;   /* native: the 32-byte Noise key (ESPHome's api key), NULL: plaintext */
     unsigned window;      /* native: 8 KB chunks in flight beyond the last ack (0: 4; 1 is
                              ESPHome's own stop-and-wait) */
+    bool no_resume;       /* native: do not ask an otakit device to resume (caps without
+                             OTK_NAT_CAP_RESUME) */
     const uint8_t *image; /* the whole image in memory (not copied; must outlive the upload) */
     uint32_t size;
     char md5[OTK_MD5_HEX_LEN + 1]; /* lowercase hex MD5 of image */
@@ -256,12 +259,16 @@ struct otk_upload {
     struct otk_upload_outcome outcome; /* valid in OTK_UP_DONE and at OTK_UP_EV_RETRY */
     unsigned attempt;                  /* 1-based number of the current attempt */
     uint32_t sent;                     /* bytes handed to the kernel */
-    uint32_t acked;    /* progress: bytes the device acknowledged with its acks (their reading in
-                          proto.h, "claimed"), at most what its TCP stack acknowledged */
-    uint32_t t_begin;  /* ms: start() */
-    uint32_t t_data;   /* ms: device connected (start of the data phase) */
-    uint32_t t_end;    /* ms: finished */
-    uint32_t retry_at; /* ms: when the next attempt begins (OTK_UP_BACKOFF) */
+    uint32_t acked;      /* progress: bytes the device acknowledged with its acks (their reading in
+                            proto.h, "claimed"), at most what its TCP stack acknowledged */
+    uint32_t wire_bytes; /* image payload bytes handed to the network over all attempts (the
+                            compressed stream's when compressed): what a resume saves shows here */
+    uint32_t resumed_at; /* native: image bytes the device already held when the last attempt
+                            began (0: it started from byte 0) */
+    uint32_t t_begin;    /* ms: start() */
+    uint32_t t_data;     /* ms: device connected (start of the data phase) */
+    uint32_t t_end;      /* ms: finished */
+    uint32_t retry_at;   /* ms: when the next attempt begins (OTK_UP_BACKOFF) */
     enum otk_auth_variant variant; /* valid once an AUTH challenge arrived */
     bool authenticated;
     bool md5_secret; /* PBKDF2: answering with the MD5 password hash (-m or the fallback) */

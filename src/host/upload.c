@@ -225,6 +225,7 @@ finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
     o->invites = u->invites;
     o->busy = u->busy;
     o->unreach = u->unreach;
+    u->wire_bytes += otk__upn_owns(u) ? otk__upn_attempt_wire(u) : u->sent;
     close_attempt(u);
     if (cause != OTK_UPC_OK && otk_upload_cause_transient(cause) && u->attempt <= u->cfg.retries &&
         u->state != OTK_UP_IDLE) {
@@ -1009,6 +1010,8 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
 {
     u->t_begin = now;
     u->attempt = 1;
+    u->wire_bytes = 0;
+    u->resumed_at = 0;
     if (otk_net_init() != OTK_NET_OK) {
         finish_sys(u, now, OTK_UPC_NET_INIT, otk_net_strerror());
         return -1;

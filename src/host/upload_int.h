@@ -31,6 +31,7 @@ size_t otk__upn_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t c
 int32_t otk__upn_next_ms(const struct otk_upload *u, uint32_t now);
 void otk__upn_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now);
 void otk__upn_close_attempt(struct otk_upload *u);
+uint32_t otk__upn_attempt_wire(const struct otk_upload *u); /* payload bytes this attempt sent */
 void otk__upn_free(struct otk_upload *u);
 
 #endif

@@ -61,6 +61,9 @@ nat_cfg(const struct otk_upload *u, struct otk_natup_cfg *c)
     c->natc.password = k->password;
     c->natc.key = k->key;
     c->natc.window = k->window ? k->window : ESPHOME_WINDOW_0;
+    /* otakit's extension: a device that knows it continues a dropped image (RESUME); one that
+     * does not sees ESPHome's bytes */
+    c->natc.caps = k->no_resume ? 0 : OTK_NAT_CAP_RESUME;
     c->natc.crypto = k->crypto;
     c->natc.step_timeout_ms = k->invite_timeout_ms;
     c->natc.prepare_timeout_ms =
@@ -257,11 +260,30 @@ trace_handshake(struct otk_upload *u, enum otk_natc_phase from)
                      : c->auth == OTK_NAT_REQUEST_AUTH_SHA256 ? "SHA-256"
                      : c->auth == OTK_NAT_REQUEST_AUTH_MD5    ? "MD5"
                                                               : "no password asked");
+    if (from <= OTK_NATC_OTAKIT && to > OTK_NATC_OTAKIT && c->otakit)
+        otk__up_dlog(u, "otakit extension: asked for capabilities %02x, granted %02x", c->cfg.caps,
+                     c->caps);
     if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5)
         otk__up_dlog(u,
                      "device prepared for %u bytes (MD5 %s); sending, %u blocks of 8 KB in "
                      "flight",
                      c->data_size, c->md5, c->cfg.window);
+    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5 && c->resume_at) {
+        u->resumed_at = as_image(u, c->resume_at);
+        otk__up_dlog(u,
+                     "device holds the first %u bytes of this image from a dropped attempt: "
+                     "resuming there",
+                     c->resume_at);
+        otk__up_emit(u, OTK_UP_EV_RESUMED, NULL);
+    }
+}
+
+uint32_t
+otk__upn_attempt_wire(const struct otk_upload *u)
+{
+    const struct otk_natc *c = u->nat ? &u->nat->c : NULL;
+
+    return c && c->sent > c->resume_at ? c->sent - c->resume_at : 0;
 }
 
 static void
@@ -294,6 +316,7 @@ otk__upn_begin_attempt(struct otk_upload *u, uint32_t now)
     struct otk_natup_cfg cfg;
 
     u->sent = u->acked = u->emitted = u->tcp_acked = 0;
+    u->resumed_at = 0;
     memset(&u->outcome.nat, 0, sizeof u->outcome.nat);
     u->outcome.device_text[0] = 0;
     nat_cfg(u, &cfg);
