@@ -154,6 +154,17 @@ upload_rest(struct nrig *t, bool extended)
     expect_nothing_more(t);
 }
 
+/* After 43: the whole image, its acks, 44, 45. */
+static void
+upload_rest_data(struct nrig *t)
+{
+    struct rig *r = t->r;
+
+    assert_int_equal(stream(t, r->img, r->img_size, 1460), (int)((r->img_size + 8191) / 8192));
+    expect_code(t, 0x44);
+    expect_code(t, 0x45);
+}
+
 /* The host's final 0x00, the close, ESPHome's reboot pause; the new image boots. */
 static void
 end_and_boot(struct nrig *t)
@@ -1113,6 +1124,257 @@ noise_bad_frames(void **state)
 }
 #endif
 
+/* ---- otakit's extension (client and server bit 0x80) and resume ---- */
+
+/* An otakit client without password: features 86, "48 80", 41, then the caps exchange. */
+static void
+otakit_hello(struct nrig *t, uint8_t ask, uint8_t granted)
+{
+    const uint8_t flags[2] = {0x48, 0x80}, hello_unit[2] = {0x01, ask};
+    const uint8_t answer[2] = {0x01, granted};
+
+    hello(t, 0x86);
+    expect_out(t, flags, 2);
+    expect_code(t, 0x41);
+    feed(t, hello_unit, 2);
+    expect_out(t, answer, 2);
+}
+
+/* Type, size, 42, MD5, then "43" + the offset the device names. */
+static void
+otakit_prepare(struct nrig *t, const char *md5, uint32_t at)
+{
+    const uint8_t ok[5] = {0x43, (uint8_t)(at >> 24), (uint8_t)(at >> 16), (uint8_t)(at >> 8),
+                           (uint8_t)at};
+
+    feed_byte(t, 0x00);
+    send_size(t, t->r->img_size);
+    expect_code(t, 0x42);
+    feed(t, md5, 32);
+    expect_out(t, ok, sizeof ok);
+}
+
+/* The rest of the image from `at`: ceil((size - at) / 8192) acks, 44, 45. */
+static void
+otakit_finish(struct nrig *t, uint32_t at)
+{
+    struct rig *r = t->r;
+
+    assert_int_equal(stream(t, r->img + at, r->img_size - at, 1460),
+                     (int)((r->img_size - at + 8191) / 8192));
+    expect_code(t, 0x44);
+    expect_code(t, 0x45);
+    expect_nothing_more(t);
+}
+
+static void
+otakit_exchange_bytes(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+
+    /* asks for RESUME and DEFLATE and a reserved bit: only RESUME is granted */
+    otakit_hello(t, 0x07, 0x01);
+    otakit_prepare(t, t->r->md5, 0);
+    otakit_finish(t, 0);
+    end_and_boot(t);
+    nrig_free(t);
+}
+
+static void
+otakit_bit_seen_only_with_extended(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+
+    /* 0x80 without 0x04: ESPHome's one-byte reply, then the plain exchange */
+    hello(t, 0x81);
+    expect_out(t, "\x40\x41", 2);
+    upload_rest(t, false);
+    end_and_boot(t);
+    nrig_free(t);
+    /* a later exchange version gets version 1's answer; nothing asked, nothing granted */
+    t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    hello(t, 0x86);
+    expect_out(t, "\x48\x80\x41", 3);
+    feed(t, "\x02\x00", 2);
+    expect_out(t, "\x01\x00", 2);
+    upload_rest(t, true); /* no RESUME: a plain 43 */
+    nrig_free(t);
+    /* version 0 is no version: FF, closed */
+    t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    hello(t, 0x86);
+    expect_out(t, "\x48\x80\x41", 3);
+    feed(t, "\x00\x01", 2);
+    expect_code(t, 0xff);
+    assert_int_equal(t->r->net.nat_closes, 1);
+    nrig_free(t);
+}
+
+static void
+otakit_caps_switched_off(void **state)
+{
+    (void)state;
+    struct rig_opts o;
+    struct otk_nat_config cfg;
+
+    rig_opts_default(&o, OTK_PROFILE_ESP32, OTK_AUTH_PBKDF2, NULL);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.caps_off = OTK_NAT_CAP_RESUME;
+    struct nrig *t = nrig_new_opts(&o, &cfg);
+    otakit_hello(t, 0x01, 0x00);
+    upload_rest(t, true);
+    nrig_free(t);
+}
+
+/* An ESPHome-era client (07) sends `cut` bytes of the image and its connection drops. */
+static void
+drop_after(struct nrig *t, uint32_t cut)
+{
+    struct rig *r = t->r;
+
+    hello(t, 0x07);
+    expect_out(t, "\x48\x00\x41", 3);
+    feed_byte(t, 0x00);
+    send_size(t, r->img_size);
+    expect_code(t, 0x42);
+    feed(t, r->md5, 32);
+    expect_code(t, 0x43);
+    stream(t, r->img, cut, 1460);
+    otk_dev_on_native_closed(&r->dev, r->now);
+    assert_int_equal(r->last_error.reason, OTK_UPD_ABORTED);
+    assert_false(otk_dev_update_running(&r->dev)); /* the writer and the lock are free */
+    t->out = r->net.nat_len;
+}
+
+static void
+resume_writes_what_an_uninterrupted_update_writes(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    struct nrig *whole = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    const uint32_t cut = 30000, at = 7 * 4096; /* whole sectors in flash */
+
+    drop_after(t, cut);
+    otakit_hello(t, 0x01, 0x01);
+    otakit_prepare(t, t->r->md5, at);
+    otakit_finish(t, at);
+    end_and_boot(t);
+    /* the same image in one go, on a device in the same state */
+    otakit_hello(whole, 0x01, 0x01);
+    otakit_prepare(whole, whole->r->md5, 0);
+    otakit_finish(whole, 0);
+    end_and_boot(whole);
+    assert_int_equal(t->r->flash.size, whole->r->flash.size);
+    assert_memory_equal(t->r->flash.mem, whole->r->flash.mem, t->r->flash.size);
+    nrig_free(t);
+    nrig_free(whole);
+}
+
+static void
+resume_other_image_starts_at_0(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    struct rig *r = t->r;
+
+    drop_after(t, 30000);
+    /* another image of the same size: another MD5, so from byte 0 */
+    assert_int_equal(otk_imagegen(OTK_PROFILE_ESP32, "t", "9", r->img_size, 3, r->img, r->img_size),
+                     (int)r->img_size);
+    otk_proto_md5_hex(otk_posix_crypto(), r->img, r->img_size, r->md5);
+    otakit_hello(t, 0x01, 0x01);
+    otakit_prepare(t, r->md5, 0);
+    otakit_finish(t, 0);
+    end_and_boot(t);
+    nrig_free(t);
+}
+
+static void
+resume_flash_changed_starts_at_0(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    struct rig *r = t->r;
+    const struct otk_layout *l = &r->dev.cfg.layout;
+
+    drop_after(t, 30000);
+    /* one bit of the written part no longer reads as what arrived */
+    r->flash.mem[l->app_offset[1] + 5000] &= 0x7f;
+    assert_true(r->flash.mem[l->app_offset[1] + 5000] != r->img[5000]);
+    otakit_hello(t, 0x01, 0x01);
+    otakit_prepare(t, r->md5, 0);
+    otakit_finish(t, 0);
+    end_and_boot(t);
+    nrig_free(t);
+}
+
+static void
+resume_record_expires(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    struct rig *r = t->r;
+
+    drop_after(t, 30000);
+    assert_true(otk_upd_resume_held(&r->dev.upd));
+    rig_run_ticks(r, r->now + 119000);
+    assert_true(otk_upd_resume_held(&r->dev.upd));
+    rig_run_ticks(r, r->now + 1000); /* 120 s after the drop */
+    assert_false(otk_upd_resume_held(&r->dev.upd));
+    otakit_hello(t, 0x01, 0x01);
+    otakit_prepare(t, r->md5, 0);
+    nrig_free(t);
+}
+
+static void
+resume_not_across_reboot(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    struct rig *r = t->r;
+    struct otk_nat_config cfg = t->nat.cfg;
+
+    drop_after(t, 30000);
+    rig_restart(r, 0);
+    assert_int_equal(otk_dev_native_attach(&r->dev, &t->nat, &cfg), OTK_OK);
+    t->out = r->net.nat_len;
+    otakit_hello(t, 0x01, 0x01);
+    otakit_prepare(t, r->md5, 0);
+    otakit_finish(t, 0);
+    end_and_boot(t);
+    nrig_free(t);
+}
+
+static void
+resume_offset_must_be_what_was_written(void **state)
+{
+    (void)state;
+    struct nrig *t = nrig_new(OTK_PROFILE_ESP32, NULL, 0);
+    struct rig *r = t->r;
+    const uint32_t at = 7 * 4096;
+
+    drop_after(t, 30000);
+    /* an ESPHome client of the same image: plain 43, the writer at 0 */
+    hello(t, 0x07);
+    expect_out(t, "\x48\x00\x41", 3);
+    feed_byte(t, 0x00);
+    send_size(t, r->img_size);
+    expect_code(t, 0x42);
+    feed(t, r->md5, 32);
+    expect_code(t, 0x43);
+    assert_int_equal(otk_upd_resumable(&r->dev.upd), at);
+    /* beyond what was written, short of it, or no sector boundary: refused, nothing moves */
+    assert_int_equal(otk_upd_resume_at(&r->dev.upd, at + 4096), OTK_UPD_BAD_ARG);
+    assert_int_equal(otk_upd_resume_at(&r->dev.upd, at - 4096), OTK_UPD_BAD_ARG);
+    assert_int_equal(otk_upd_resume_at(&r->dev.upd, at + 1), OTK_UPD_BAD_ARG);
+    assert_int_equal(otk_upd_progress(&r->dev.upd), 0);
+    /* that client sends from 0: the record ends with its first byte */
+    upload_rest_data(t);
+    assert_false(otk_upd_resume_held(&r->dev.upd));
+    nrig_free(t);
+}
+
 int
 main(void)
 {
@@ -1143,6 +1405,15 @@ main(void)
         cmocka_unit_test(arduino_refused_during_native_update),
         cmocka_unit_test(one_connection_at_a_time),
         cmocka_unit_test(attach_checks),
+        cmocka_unit_test(otakit_exchange_bytes),
+        cmocka_unit_test(otakit_bit_seen_only_with_extended),
+        cmocka_unit_test(otakit_caps_switched_off),
+        cmocka_unit_test(resume_writes_what_an_uninterrupted_update_writes),
+        cmocka_unit_test(resume_other_image_starts_at_0),
+        cmocka_unit_test(resume_flash_changed_starts_at_0),
+        cmocka_unit_test(resume_record_expires),
+        cmocka_unit_test(resume_not_across_reboot),
+        cmocka_unit_test(resume_offset_must_be_what_was_written),
 #if OTK_CFG_NOISE
         cmocka_unit_test(noise_handshake_vectors),
         cmocka_unit_test(noise_wrong_key_rejected),
