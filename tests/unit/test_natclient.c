@@ -1017,6 +1017,136 @@ bad_arguments(void **state)
     free(c);
 }
 
+/* ---- otakit's extension ---- */
+
+/* Up to the MD5 with an otakit device: features 86, "48 80", 41, "01 caps" -> "01 granted". */
+static void
+handshake_otakit(struct rig *r, uint8_t granted)
+{
+    char md5[33];
+    uint8_t answer_unit[2] = {0x01, granted};
+    size_t mark;
+    uint32_t s = r->cfg.size;
+    uint8_t want[5] = {0x00, (uint8_t)(s >> 24), (uint8_t)(s >> 16), (uint8_t)(s >> 8), (uint8_t)s};
+
+    r->cfg.caps = OTK_NAT_CAP_RESUME;
+    start(r);
+    mark = r->out_len;
+    ANSWER(r, "\x00\x02");
+    EXPECT_SENT(r, mark, "\x86");
+    mark = r->out_len;
+    ANSWER(r, "\x48\x80\x41");
+    EXPECT_SENT(r, mark, "\x01\x01"); /* version 1, RESUME asked */
+    assert_int_equal(r->c.phase, OTK_NATC_OTAKIT);
+    mark = r->out_len;
+    answer(r, answer_unit, 2, true);
+    expect_sent(r, mark, want, 5);
+    assert_true(r->c.otakit);
+    assert_int_equal(r->c.caps, granted);
+    mark = r->out_len;
+    ANSWER(r, "\x42");
+    md5_hex(r->image, s, md5);
+    expect_sent(r, mark, md5, 32);
+}
+
+static void
+otakit_device_resumes(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(70000);
+    const uint32_t at = 7 * 4096;
+    size_t mark, n;
+    const uint8_t *data;
+    uint32_t chunks = (70000 - at + 8191) / 8192; /* counted from the offset: 6 */
+
+    handshake_otakit(r, 0x01);
+    mark = r->out_len;
+    ANSWER(r, "\x43\x00\x00\x70\x00"); /* 43 + offset 28672, byte by byte below too */
+    assert_int_equal(r->c.resume_at, at);
+    assert_int_equal(r->c.acked, at);
+    /* window 4: 4 chunks beyond the offset, not beyond */
+    assert_int_equal(r->out_len - mark, 4 * 8192);
+    for (uint32_t i = 0; i < chunks; i++)
+        ANSWER(r, "\x47");
+    assert_true(r->c.all_sent);
+    assert_int_equal(r->c.acked, 70000);
+    ANSWER(r, "\x44\x45");
+    assert_true(otk_natc_done(&r->c));
+    assert_int_equal(r->c.cause, OTK_NATC_OK);
+    data = since(r, mark, &n);
+    assert_int_equal(n, 70000 - at + 1); /* the rest of the image and our 00 */
+    assert_memory_equal(data, r->image + at, 70000 - at);
+    rig_free(r);
+}
+
+static void
+otakit_device_resume_offset_zero(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(20480);
+
+    handshake_otakit(r, 0x01);
+    STEPS(r, "\x43\x00\x00\x00\x00");
+    assert_int_equal(r->c.resume_at, 0);
+    for (int i = 0; i < 3; i++)
+        ANSWER(r, "\x47");
+    ANSWER(r, "\x44\x45");
+    assert_int_equal(r->c.cause, OTK_NATC_OK);
+    assert_int_equal(r->c.sent, 20480);
+    rig_free(r);
+}
+
+static void
+otakit_answers_that_break_the_rules(void **state)
+{
+    (void)state;
+    struct rig *r = rig_new(20480);
+    size_t mark;
+
+    /* a capability not asked for */
+    r->cfg.caps = OTK_NAT_CAP_RESUME;
+    start(r);
+    ANSWER(r, "\x00\x02\x48\x80\x41");
+    ANSWER(r, "\x01\x03");
+    assert_int_equal(r->c.cause, OTK_NATC_PROTOCOL);
+    assert_string_equal(r->c.violation, "otakit-caps");
+    rig_free(r);
+    /* an error byte instead of the answer */
+    r = rig_new(20480);
+    r->cfg.caps = OTK_NAT_CAP_RESUME;
+    start(r);
+    ANSWER(r, "\x00\x02\x48\x80\x41\xff");
+    assert_int_equal(r->c.cause, OTK_NATC_DEVICE_ERROR);
+    assert_int_equal(r->c.dev_code, 0xff);
+    rig_free(r);
+    /* a resume offset at or beyond the end */
+    r = rig_new(20480);
+    handshake_otakit(r, 0x01);
+    ANSWER(r, "\x43\x00\x00\x50\x00");
+    assert_int_equal(r->c.cause, OTK_NATC_PROTOCOL);
+    assert_string_equal(r->c.violation, "resume-offset");
+    rig_free(r);
+    /* a device without the bit (48 00): ESPHome's bytes, no caps unit */
+    r = rig_new(20480);
+    r->cfg.caps = OTK_NAT_CAP_RESUME;
+    start(r);
+    mark = r->out_len;
+    ANSWER(r, "\x00\x02\x48\x00\x41");
+    EXPECT_SENT(r, mark, "\x86\x00\x00\x00\x50\x00");
+    assert_false(r->c.otakit);
+    ANSWER(r, "\x42");
+    data_to_end(r);
+    rig_free(r);
+    /* a one-byte feature reply (an older device): the same */
+    r = rig_new(20480);
+    r->cfg.caps = OTK_NAT_CAP_RESUME;
+    start(r);
+    mark = r->out_len;
+    ANSWER(r, "\x00\x02\x40\x41");
+    EXPECT_SENT(r, mark, "\x86\x00\x00\x50\x00");
+    rig_free(r);
+}
+
 int
 main(void)
 {
@@ -1041,6 +1171,9 @@ main(void)
         cmocka_unit_test(noise_tampered_transport),
         cmocka_unit_test(noise_broken_frames),
         cmocka_unit_test(bad_arguments),
+        cmocka_unit_test(otakit_device_resumes),
+        cmocka_unit_test(otakit_device_resume_offset_zero),
+        cmocka_unit_test(otakit_answers_that_break_the_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
