@@ -8,84 +8,15 @@ bytes and the outcome are the old ones."""
 
 import json
 import os
-import socket
-import struct
 import tempfile
-import threading
 import unittest
 
 import otk
+from droprelay import DropRelay
 
 SIZE = 1300 * 1000  # the issue's 1.3 MB
 CUT = SIZE * 60 // 100
 KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-
-
-class DropRelay:
-    """Listens on 127.0.0.1; relays each connection to the device. The first connection is
-    reset (RST both ways, SO_LINGER 0) once `cut` bytes from the client went through; later
-    ones pass whole. `dropped` tells whether the cut happened."""
-
-    def __init__(self, device_port, cut):
-        self.device_port = int(device_port)
-        self.cut = cut
-        self.dropped = False
-        self.connections = 0
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
-        self._stop = False
-        self._threads = []
-        t = threading.Thread(target=self._accept, daemon=True)
-        t.start()
-        self._threads.append(t)
-
-    @staticmethod
-    def _reset(s):
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        s.close()
-
-    def _accept(self):
-        while not self._stop:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            dev = socket.create_connection(("127.0.0.1", self.device_port))
-            limit = self.cut if self.connections == 1 else None
-            for a, b, lim in ((client, dev, limit), (dev, client, None)):
-                t = threading.Thread(target=self._pipe, args=(a, b, lim, client, dev),
-                                     daemon=True)
-                t.start()
-                self._threads.append(t)
-
-    def _pipe(self, src, dst, limit, client, dev):
-        passed = 0
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    dst.shutdown(socket.SHUT_WR)
-                    return
-                if limit is not None and passed + len(data) >= limit:
-                    dst.sendall(data[:limit - passed])
-                    self.dropped = True
-                    self._reset(client)
-                    self._reset(dev)
-                    return
-                passed += len(data)
-                dst.sendall(data)
-        except OSError:
-            return
-
-    def close(self):
-        self._stop = True
-        self.sock.close()
 
 
 def result_event(stdout):
