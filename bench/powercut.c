@@ -12,8 +12,11 @@
  * succeed on the rebooted device and boot the new image.
  *
  * Operations: an application upload (from a factory-fresh device and from one that already
- * updated once), a filesystem upload, the first boot of the new image (NEW -> PENDING_VERIFY),
- * the reboot of a new image that never confirmed itself (the rollback), and its confirmation.
+ * updated once), the same over the native protocol with its connection dropped at 60 % and the
+ * rest resumed on a new connection (otakit's RESUME: the cut may hit either connection or the
+ * read-back check between them), a filesystem upload, the first boot of the new image (NEW ->
+ * PENDING_VERIFY), the reboot of a new image that never confirmed itself (the rollback), and its
+ * confirmation.
  *
  * Exit status 0 only if every cut point booted the expected image and every re-upload worked. */
 #include <stdbool.h>
@@ -28,7 +31,9 @@
 #include "otakit/err.h"
 #include "otakit/image.h"
 #include "otakit/imagegen.h"
+#include "otakit/native.h"
 #include "otakit/posix.h"
+#include "otakit/proto.h"
 #include "otakit/slots.h"
 
 #define DEFAULT_SIZE 300000u
@@ -65,6 +70,7 @@ struct boot_result {
 
 enum op {
     OP_UPLOAD_APP,
+    OP_UPLOAD_APP_RESUMED, /* native: dropped at 60 %, resumed on a new connection */
     OP_UPLOAD_FS,
     OP_FIRST_BOOT, /* the first reset after the update: NEW -> PENDING_VERIFY */
     OP_ROLLBACK,   /* the reset after a boot that never confirmed: PENDING_VERIFY -> ABORTED */
@@ -209,6 +215,68 @@ fs_holds(struct rig *r, const uint8_t *data, uint32_t size)
     return memcmp(r->flash.mem + r->dev.cfg.layout.fs_offset, data, size) == 0;
 }
 
+/* The native server of the resumed cases (one rig at a time). */
+static struct otk_nat bench_nat;
+
+static bool
+nat_feed(struct rig *r, const void *p, size_t n)
+{
+    return otk_dev_on_native_data(&r->dev, p, n, r->now) == n;
+}
+
+/* One native connection of an otakit client (features 86, RESUME asked) for the new image:
+ * the image from the offset the device names, up to `stop` bytes (then the connection drops)
+ * or to the end (then the final 00 and the reboot pause). */
+static bool
+nat_connection(struct rig *r, const struct images *im, uint32_t stop)
+{
+    const uint8_t head[] = {0x6c, 0x26, 0xf7, 0x5c, 0x45, 0x86, 0x01, 0x01, 0x00};
+    uint8_t size[4] = {(uint8_t)(im->new_size >> 24), (uint8_t)(im->new_size >> 16),
+                       (uint8_t)(im->new_size >> 8), (uint8_t)im->new_size};
+    char md5[33];
+    const uint8_t *ans;
+    uint32_t at;
+
+    otk_proto_md5_hex(otk_posix_crypto(), im->new_img, im->new_size, md5);
+    if (!otk_dev_on_native_accept(&r->dev, &r->host, r->now) || !nat_feed(r, head, sizeof head) ||
+        !nat_feed(r, size, 4) || !nat_feed(r, md5, 32) || r->net.nat_len < 5)
+        return false;
+    ans = r->net.nat + r->net.nat_len - 5; /* "43" + the offset, the last answer */
+    if (ans[0] != OTK_NAT_BIN_MD5_OK)
+        return false;
+    at = (uint32_t)ans[1] << 24 | (uint32_t)ans[2] << 16 | (uint32_t)ans[3] << 8 | ans[4];
+    for (uint32_t off = at; off < (stop ? stop : im->new_size) && otk_dev_native_busy(&r->dev);
+         off += 1460) {
+        uint32_t end = stop ? stop : im->new_size;
+        uint32_t n = end - off < 1460 ? end - off : 1460;
+
+        r->now += 1;
+        (void)nat_feed(r, im->new_img + off, n);
+    }
+    if (stop) {
+        otk_dev_on_native_closed(&r->dev, r->now);
+        return at == 0;
+    }
+    (void)nat_feed(r, &(const uint8_t){OTK_NAT_OK}, 1); /* the host's final ack */
+    rig_run_ticks(r, r->now + 1000);
+    return at > 0 && r->reboots > 0 && r->events[OTK_EV_END] == 1;
+}
+
+/* The native upload dropped at 60 % and resumed. */
+static bool
+upload_resumed(struct rig *r, const struct images *im)
+{
+    struct otk_nat_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    if (otk_dev_native_attach(&r->dev, &bench_nat, &cfg) != OTK_OK)
+        return false;
+    /* both always run: a cut in the first must leave the old image whatever the second does */
+    bool first = nat_connection(r, im, im->new_size / 10 * 6);
+    bool second = nat_connection(r, im, 0);
+    return first && second;
+}
+
 /* Run the case's operation once. For the boot operations *b gets what that boot runs. */
 static bool
 run_op(struct rig *r, const struct scase *c, const struct images *im, struct boot_result *b)
@@ -219,6 +287,8 @@ run_op(struct rig *r, const struct scase *c, const struct images *im, struct boo
     switch (c->op) {
     case OP_UPLOAD_APP:
         return rig_upload(r, OTK_CMD_FLASH, im->new_img, im->new_size, NULL);
+    case OP_UPLOAD_APP_RESUMED:
+        return upload_resumed(r, im);
     case OP_UPLOAD_FS:
         return rig_upload(r, OTK_CMD_FS, im->fs_new, im->fs_size, NULL);
     case OP_FIRST_BOOT:
@@ -458,6 +528,10 @@ run_profile(enum otk_profile p, const char *pname, uint32_t size, struct totals 
              false},
             {"app upload, updated, erase ahead", OP_UPLOAD_APP, upd, 1, EXPECT(W_OLD), W_NEW, false,
              true},
+            {"native, dropped 60 %, resumed, fac", OP_UPLOAD_APP_RESUMED, fac, 0, EXPECT(W_OLD),
+             W_NEW, false, false},
+            {"native, dropped 60 %, resumed, upd", OP_UPLOAD_APP_RESUMED, upd, 1, EXPECT(W_OLD),
+             W_NEW, false, false},
             {"fs upload", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, false},
             {"fs upload, erase ahead", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, true},
             {"first boot (NEW->PENDING), factory", OP_FIRST_BOOT, fac_new, 0, either, W_NEW, false},
