@@ -12,12 +12,16 @@ import threading
 class DropRelay:
     """Listens on 127.0.0.1; relays each connection to the device. The first connection is
     reset (RST both ways, SO_LINGER 0) once `cut` bytes from the client went through; later
-    ones pass whole. `dropped` tells whether the cut happened."""
+    ones pass whole. `cut` may also be a list: one cut per connection, in order (None: that
+    connection passes whole). `flips`: per connection, a client byte offset whose byte arrives
+    XOR 0x5A (None: none). `dropped` tells whether a cut happened, `drops` how many."""
 
-    def __init__(self, device_port, cut):
+    def __init__(self, device_port, cut, flips=None):
         self.device_port = int(device_port)
-        self.cut = cut
+        self.cuts = list(cut) if isinstance(cut, (list, tuple)) else [cut]
+        self.flips = list(flips or [])
         self.dropped = False
+        self.drops = 0
         self.connections = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -45,12 +49,15 @@ class DropRelay:
                 return
             self.connections += 1
             dev = socket.create_connection(("127.0.0.1", self.device_port))
-            limit = self.cut if self.connections == 1 else None
-            t = threading.Thread(target=self._relay, args=(client, dev, limit), daemon=True)
+            k = self.connections - 1
+            limit = self.cuts[k] if k < len(self.cuts) else None
+            flip = self.flips[k] if k < len(self.flips) else None
+            t = threading.Thread(target=self._relay, args=(client, dev, limit, flip),
+                                 daemon=True)
             t.start()
             self._threads.append(t)
 
-    def _relay(self, client, dev, limit):
+    def _relay(self, client, dev, limit, flip=None):
         """Both directions in one thread (select), so that the reset closes sockets no other
         thread is reading: the RST goes out at once."""
         passed = 0
@@ -66,9 +73,14 @@ class DropRelay:
                         dst.shutdown(socket.SHUT_WR)
                         open_.remove(src)
                         continue
+                    if src is client and flip is not None and passed <= flip < passed + len(data):
+                        data = bytearray(data)
+                        data[flip - passed] ^= 0x5A
+                        data = bytes(data)
                     if src is client and limit is not None and passed + len(data) >= limit:
                         dst.sendall(data[:limit - passed])
                         self.dropped = True
+                        self.drops += 1
                         self._reset(client)
                         self._reset(dev)
                         return
