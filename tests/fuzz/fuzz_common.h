@@ -98,10 +98,12 @@ enum fn_op {
     FN_CLOSED = 2, /* the host closed */
     FN_TICK = 3,   /* u16 ms << (arg&7) pass; every deadline due on the way runs */
     FN_IDLE = 4,   /* the port has no data: otk_dev_on_idle */
-    FN_HELLO = 5,  /* arg = client features: magic, features, the right answer if challenged, or
-                      the Noise handshake with the right key when both sides asked for it */
-    FN_UPLOAD = 6, /* u16 length; u8 piece; the image: size, MD5, the bytes, the end ack (in
-                      Noise frames after a handshake) */
+    FN_HELLO = 5,  /* arg&15 = client features, arg&16 = otakit's 0x80: magic, features, the
+                      right answer if challenged, or the Noise handshake with the right key when
+                      both sides asked for it; then "01 03" if the device waits for otakit's caps */
+    FN_UPLOAD = 6, /* arg&1 extended, arg&2 half; u16 length; u8 piece; the image: size, MD5, the
+                      bytes from the resume offset, the end ack (in Noise frames after a
+                      handshake); half: only the first half, then the connection drops */
     FN_INVITE = 7, /* an ArduinoOTA invitation (no password there) for the input's next image */
 };
 

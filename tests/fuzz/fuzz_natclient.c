@@ -7,8 +7,9 @@
  *   the data on the wire is the stream itself, in order;
  * - with a key, nothing but the magic, the feature byte and the handshake frame goes out until
  *   the handshake succeeded (no size, no image in plaintext);
- * - acks never stand for more chunks than were handed over, and success means every byte went
- *   out and the device said 44 and 45;
+ * - acks never stand for more chunks than were handed over (counted from the resume offset when
+ *   the device named one: otakit's RESUME, asked for by flag 0x40), and success means every
+ *   byte from the offset on went out and the device said 44 and 45;
  * - the machine ends: once the input is spent, time runs on until it is done, and then it has
  *   nothing more to send. */
 #include <stdint.h>
@@ -40,7 +41,8 @@ check(struct run *r)
 
     FUZZ_CHECK(c->sent <= c->data_size);
     FUZZ_CHECK(c->acks <= chunks && c->acked <= c->data_size);
-    FUZZ_CHECK(c->acks <= (c->sent + OTK_NAT_CHUNK - 1) / OTK_NAT_CHUNK);
+    FUZZ_CHECK(c->resume_at <= c->sent && (c->resume_at == 0 || c->resume_at < c->data_size));
+    FUZZ_CHECK(c->acks <= (c->sent - c->resume_at + OTK_NAT_CHUNK - 1) / OTK_NAT_CHUNK);
     if (c->sent)
         FUZZ_CHECK(c->phase >= OTK_NATC_DATA ||
                    (c->phase == OTK_NATC_DONE && c->end_phase >= OTK_NATC_DATA));
@@ -111,6 +113,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cfg.gz_size = sizeof gz;
     }
     cfg.window = (flags >> 3) % 8 + 1;
+    cfg.caps = flags & 0x40 ? OTK_NAT_CAP_RESUME : 0;
     r->keyed = cfg.key != NULL;
     r->now = 1000;
     FUZZ_CHECK(otk_natc_start(&r->c, &cfg, r->now) == OTK_OK);

@@ -4,8 +4,10 @@
  * ArduinoOTA invitations (the other protocol sharing the writer), and two shortcuts the fuzzer
  * could never find alone: a client's hello with the right answer to the challenge, and a whole
  * upload of the input's bytes with their MD5 (a handshake with the right Noise key first when
- * the device offers it and the hello asked for it). On a RAM flash, with or without a password,
- * protocol version 1 or 2, Noise off, offered or required.
+ * the device offers it and the hello asked for it; otakit's caps exchange when the hello set
+ * 0x80; from the resume offset the device names; or only its first half, then the connection
+ * drops, leaving a resume record). On a RAM flash, with or without a password, protocol
+ * version 1 or 2, Noise off, offered or required.
  *
  * Input: one flags byte (FN_FLAG_*), then operations: the opcode in the low 3 bits of a byte,
  * an argument in the high 5 (enum fn_op, fuzz_common.h).
@@ -13,7 +15,8 @@
  * Checked on every flash operation: the running slot is never touched, and otadata only once
  * the slot it will select holds an image the bootloader accepts. After every event: the flash
  * was used by the NOR rules, a served connection always has a deadline, a closed one sends
- * nothing more, and with a password no update starts on a connection that did not give the
+ * nothing more, every native update that ends leaves a slot whose bytes have the MD5 announced
+ * (resumed or not), and with a password no update starts on a connection that did not give the
  * right answer or the right key (nothing the fuzzer writes can stand in for either), and a
  * device that requires encryption starts none without the handshake. */
 #include <stddef.h>
@@ -107,6 +110,30 @@ g_erase(void *user, uint32_t addr, uint32_t len)
     return f->rf->ops.erase(f->rf->ops.user, addr, len);
 }
 
+/* A native update ended: what the slot holds is the image the MD5 named (a resumed update
+ * included: its first part came from flash, not from this connection). */
+static void
+check_slot_md5(struct fz *f)
+{
+    union otk_hash_ctx h;
+    uint8_t chunk[256], d[16];
+    char hex[33];
+    uint32_t at = f->dev.cfg.layout.app_offset[1], left = f->nat.size;
+
+    f->c.ops.md5_start(&h);
+    while (left) {
+        uint32_t k = left < sizeof chunk ? left : (uint32_t)sizeof chunk;
+
+        FUZZ_CHECK(f->rf->ops.read(f->rf->ops.user, at, chunk, k) == 0);
+        f->c.ops.md5_update(&h, chunk, k);
+        at += k;
+        left -= k;
+    }
+    f->c.ops.md5_finish(&h, d);
+    otk_hex(d, sizeof d, hex);
+    FUZZ_CHECK(memcmp(hex, f->dev.upd.md5_expected, 32) == 0);
+}
+
 static void
 on_event(void *user, const struct otk_dev_event *ev)
 {
@@ -116,6 +143,8 @@ on_event(void *user, const struct otk_dev_event *ev)
     FUZZ_CHECK(ev->text != NULL);
     if (ev->type == OTK_EV_END)
         f->ends++;
+    if (ev->type == OTK_EV_END && f->nat.started)
+        check_slot_md5(f);
     /* with a password, only the right answer starts a native update (an ArduinoOTA one has no
      * password here and starts from its invitation) */
     if (ev->type == OTK_EV_START && f->nat.started && f->nat.cfg.password[0])
@@ -193,9 +222,10 @@ feed_unit(struct fz *f, const uint8_t *p, size_t n)
     }
 }
 
-/* The device answered "48 04" to features with 08|04: the handshake with the right key. */
+/* The device answered "48 flags" with 04 to features with 08|04: the handshake with the right
+ * key (both bytes in the prologue as they went). */
 static void
-handshake(struct fz *f, uint8_t features)
+handshake(struct fz *f, uint8_t features, uint8_t flags)
 {
     uint8_t pro[OTK_NAT_NOISE_PROLOGUE_LEN], psk[OTK_NOISE_KEY_LEN];
     uint8_t msg[4 + OTK_NOISE_HANDSHAKE_LEN] = {1, 0, 1 + OTK_NOISE_HANDSHAKE_LEN, 0};
@@ -206,7 +236,7 @@ handshake(struct fz *f, uint8_t features)
     pro[18] = f->nat.cfg.version;
     pro[19] = features;
     pro[20] = OTK_NAT_FEATURE_FLAGS;
-    pro[21] = OTK_NAT_SF_NOISE;
+    pro[21] = flags;
     for (int i = 0; i < OTK_NOISE_KEY_LEN; i++)
         psk[i] = (uint8_t)i;
     fuzz_crypto_init(&f->hc);
@@ -236,7 +266,7 @@ accept_from(struct fz *f, int src)
 
 /* Magic, features; if a challenge comes back, the right answer. */
 static void
-hello(struct fz *f, uint8_t features)
+hello_auth(struct fz *f, uint8_t features)
 {
     const struct otk_crypto_ops *c = &f->c.ops;
     const uint8_t *out;
@@ -253,7 +283,7 @@ hello(struct fz *f, uint8_t features)
     l = f->net.nat_len - before;
     if (f->served && l == 2 && out[0] == OTK_NAT_FEATURE_FLAGS && (out[1] & OTK_NAT_SF_NOISE) &&
         (features & 0x0c) == 0x0c) {
-        handshake(f, features);
+        handshake(f, features, out[1]);
         return;
     }
     /* the feature reply (one or two bytes), then 02 + 64 hex or 01 + 32 hex */
@@ -284,8 +314,22 @@ hello(struct fz *f, uint8_t features)
     }
 }
 
+/* ...then otakit's caps exchange when the device waits for it (RESUME and a bit it does not
+ * know). */
 static void
-upload(struct fz *f, const uint8_t *img, size_t len, size_t piece, bool extended)
+hello(struct fz *f, uint8_t features)
+{
+    static const uint8_t caps[2] = {OTK_NAT_OTAKIT_VERSION, 0x03};
+
+    hello_auth(f, features);
+    if (f->served && otk_dev_native_state(&f->dev) == OTK_NATS_OTAKIT)
+        feed_unit(f, caps, sizeof caps);
+}
+
+/* The image from where the device continues (0, or the offset after "43" with RESUME), to the
+ * end and the final ack; or only to its first half, then the connection drops. */
+static void
+upload(struct fz *f, const uint8_t *img, size_t len, size_t piece, bool extended, bool half)
 {
     uint8_t size[4] = {(uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
                        (uint8_t)len};
@@ -297,9 +341,17 @@ upload(struct fz *f, const uint8_t *img, size_t len, size_t piece, bool extended
         feed_unit(f, &zero, 1);
     feed_unit(f, size, 4);
     feed_unit(f, (const uint8_t *)md5, 32);
-    for (size_t off = 0; off < len && f->served; off += piece) {
+    size_t from = f->nat.resume_at < len ? f->nat.resume_at : 0, end = half ? len / 2 : len;
+    for (size_t off = from; off < end && f->served; off += piece) {
         f->now += 1;
-        feed_unit(f, img + off, len - off < piece ? len - off : piece);
+        feed_unit(f, img + off, end - off < piece ? end - off : piece);
+    }
+    if (half) {
+        if (f->served)
+            otk_dev_on_native_closed(&f->dev, f->now);
+        f->served = false;
+        f->seen = f->net.nat_len;
+        return;
     }
     feed_unit(f, &zero, 1);
 }
@@ -401,13 +453,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)otk_dev_on_idle(&f->dev, f->now);
             break;
         case FN_HELLO:
-            hello(f, arg & 0x0f);
+            /* arg bit 4: otakit's 0x80 */
+            hello(f, (uint8_t)((arg & 0x0f) | (arg & 0x10 ? OTK_NAT_CF_OTAKIT : 0)));
             break;
         case FN_UPLOAD: {
             size_t len = fin_u16(&in), piece = (size_t)fin_u8(&in) * 16u + 1u;
 
             n = fin_take(&in, len, &p);
-            upload(f, p, n, piece, (arg & 1) != 0);
+            upload(f, p, n, piece, (arg & 1) != 0, (arg & 2) != 0);
             break;
         }
         case FN_INVITE:

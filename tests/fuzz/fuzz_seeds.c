@@ -41,7 +41,7 @@ put_str(const char *target, int n, const char *s)
 }
 
 struct buf {
-    uint8_t b[8192];
+    uint8_t b[32768]; /* the resume seeds carry an image twice */
     size_t n;
 };
 
@@ -385,6 +385,35 @@ native_seeds(void)
     }
 }
 
+/* fuzz_native: otakit's extension: an upload dropped at half (a resume record), then the same
+ * image again, resumed where the flash ends; in plain, with a password, under Noise. */
+static void
+resume_seeds(void)
+{
+    static uint8_t img[12000]; /* half of it holds a whole 4 KB sector */
+    struct buf b;
+
+    if (otk_imagegen(OTK_PROFILE_ESP32, "seed", "2.0.0", sizeof img, 9, img, sizeof img) !=
+        (int)sizeof img)
+        exit(1);
+    for (int k = 0; k < 3; k++) {
+        uint8_t feat = (uint8_t)(0x10 | (k == 2 ? 0x0f : 0x07)); /* 0x80 | features */
+
+        memset(&b, 0, sizeof b);
+        add_u8(&b, (k == 1 ? FN_FLAG_PASSWORD : 0) | (k == 2 ? FN_FLAG_KEY : 0));
+        for (int twice = 0; twice < 2; twice++) {
+            add_u8(&b, FN_HELLO | (unsigned)feat << 3);
+            add_u8(&b, FN_UPLOAD | (twice ? 1u : 3u) << 3); /* extended; first time: half */
+            add_u16(&b, sizeof img);
+            add_u8(&b, 63);
+            add(&b, img, sizeof img);
+        }
+        add_u8(&b, FN_TICK);
+        add_u16(&b, 500);
+        put("fuzz_native", 100 + k, b.b, b.n);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -401,6 +430,7 @@ main(int argc, char **argv)
     fuzz_crypto_init(&c);
 
     native_seeds();
+    resume_seeds();
     put_str("fuzz_invite", 0, "0 48266 70000 d41d8cd98f00b204e9800998ecf8427e\n");
     put_str("fuzz_invite", 1, "100 3232 4096 D41D8CD98F00B204E9800998ECF8427E");
     put_str("fuzz_invite", 2,
@@ -443,6 +473,11 @@ main(int argc, char **argv)
             "\x02\x02\x00\x10\x00"
             "\x00\x02\x48\x04\x01\x00\x31\x00"
             "0123456789abcdef0123456789abcdef0123456789abcdef");
+    /* flag 0x40 (RESUME asked): an otakit device (48 80), the caps answer, 43 + offset 4096
+     * of a 16 KB image: the acks count from there */
+    PUT_LIT("fuzz_natclient", 4,
+            "\x58\x01\x00\x40\x00"
+            "\x00\x02\x48\x80\x41\x01\x01\x42\x43\x00\x00\x10\x00\x47\x47\x44\x45");
 #undef PUT_LIT
 
     for (int p = 0; p < 2; p++) {
