@@ -49,12 +49,21 @@ class Eras(NativeCase):
                 self.assertExit(cp, OK, "protocol: esphome")
                 self.assertCommitted(dev)
                 (s,) = dev.wait_sessions(1)
-                # SHA-256 auth and the extended protocol, gzip offered (the build has zlib)
-                self.assertEqual(s.features, 0x07)
+                # SHA-256 auth and the extended protocol, gzip offered (the build has zlib), and
+                # otakit's 0x80 (RESUME asked), which an ESPHome device ignores: the rest of
+                # the exchange is ESPHome's
+                self.assertEqual(s.features, 0x87)
                 self.assertEqual(s.extended, era in ("2026.5", "2026.9"))
                 self.assertEqual(s.ota_type, 0 if s.extended else None)
                 self.assertEqual(s.acks, 0 if era == "v1" else 13)  # ceil(102523 / 8192)
                 self.assertTrue(s.end_ack)
+
+    def test_no_resume_sends_esphome_features(self):
+        with E.FakeEspDevice(era="2026.5") as dev:
+            cp = self.upload(dev, "--no-resume")
+            self.assertExit(cp, OK)
+            self.assertCommitted(dev)
+            self.assertEqual(dev.wait_sessions(1)[0].features, 0x07)
 
     def test_passwords_of_each_era(self):
         for era, method in (("2024", "md5"), ("2025.10", "sha256"), ("2026.5", "sha256")):
@@ -83,7 +92,7 @@ class Noise(NativeCase):
             self.assertCommitted(dev)
             (s,) = dev.wait_sessions(1)
             self.assertTrue(s.encrypted)
-            self.assertEqual(s.features, 0x0F)
+            self.assertEqual(s.features, 0x8F)  # otakit's 0x80 in the prologue too
             self.assertEqual(s.auth, "noise")
             # one control unit a frame, data in frames of at most 1024 bytes (+ 16 tag)
             self.assertTrue(all(n <= 1024 + 16 for n in s.frames_in))
