@@ -446,6 +446,8 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
     if (u->progress == 0 && u->resume) {
         u->resume->held = false; /* the slot is written from byte 0: the old record is void */
     }
+#else
+    u->crypto->md5_update(&u->md5, data, len); /* one call: the smallest code */
 #endif
     while (done < len) {
         size_t n = len - done;
@@ -453,9 +455,11 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
         if (n > OTK_SECTOR_SIZE - u->buf_len) {
             n = OTK_SECTOR_SIZE - u->buf_len;
         }
+#if OTK_CFG_NATIVE_RESUME
         /* hashed piece by piece so that the MD5 state at a sector's flush covers exactly the
          * bytes in flash (the resume record's checkpoint) */
         u->crypto->md5_update(&u->md5, data + done, n);
+#endif
         memcpy(u->buf + u->buf_len, data + done, n);
         u->buf_len += (uint32_t)n;
         u->progress += (uint32_t)n;
