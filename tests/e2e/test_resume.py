@@ -100,6 +100,18 @@ class Resume(unittest.TestCase):
         self.assertEqual(len(whole), len(resumed_flash))
         self.assertTrue(whole == resumed_flash, "the resumed update wrote other bytes")
 
+    def test_device_fault_drop_resumes(self):
+        # the emulator's own fault stage on the native connection (otakit device --fault drop:N):
+        # the reset comes from the device's side, N bytes into the connection
+        with self.device("fault", "--fault", "drop:%d" % CUT) as dev:
+            cp = self.upload(dev.port)
+            self.assertEqual(cp.returncode, 0, cp.stderr)
+            self.assert_boots(dev)
+        res, events = result_event(cp.stdout)
+        self.assertEqual(res["attempts"], 2, cp.stderr)
+        self.assertEqual(len([e for e in events if e.get("event") == "resumed"]), 1, cp.stderr)
+        self.assertLessEqual(res["wire_bytes"] - SIZE, SIZE * 5 // 100, res)
+
     def test_no_resume_restarts_from_zero(self):
         with self.device("restart") as dev:
             cp = self.dropped_upload(dev, "--no-resume")
