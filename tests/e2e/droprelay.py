@@ -14,7 +14,8 @@ class DropRelay:
     reset (RST both ways, SO_LINGER 0) once `cut` bytes from the client went through; later
     ones pass whole. `cut` may also be a list: one cut per connection, in order (None: that
     connection passes whole). `flips`: per connection, a client byte offset whose byte arrives
-    XOR 0x5A (None: none). `dropped` tells whether a cut happened, `drops` how many."""
+    XOR 0x5A (None: none). `dropped` tells whether a cut happened, `drops` how many, `flipped`
+    how many bytes were flipped."""
 
     def __init__(self, device_port, cut, flips=None):
         self.device_port = int(device_port)
@@ -22,6 +23,7 @@ class DropRelay:
         self.flips = list(flips or [])
         self.dropped = False
         self.drops = 0
+        self.flipped = 0
         self.connections = 0
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -77,6 +79,7 @@ class DropRelay:
                         data = bytearray(data)
                         data[flip - passed] ^= 0x5A
                         data = bytes(data)
+                        self.flipped += 1
                     if src is client and limit is not None and passed + len(data) >= limit:
                         dst.sendall(data[:limit - passed])
                         self.dropped = True

@@ -15,26 +15,35 @@ import otk
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NO_CONNECT = 8
 DROPPED = 15
-NATIVE_HEADER = 5 + 1 + 1 + 4 + 32  # magic, features, auth, size, MD5: before the image
+# magic, features, otakit's caps ("01 01": RESUME asked), type, size, MD5: before the image
+NATIVE_HEADER = 5 + 1 + 2 + 1 + 4 + 32
 
 
 class FaultMatrix(unittest.TestCase):
     def test_seeded_trials(self):
-        """18 trials (each fault kind twice, random profile, link and password): every upload
+        """18 trials (each fault kind twice, random profile, link and password) and 8 native
+        ones with resume (bench/faults --native): every upload
         completes or reports its failure, none claims a success the device did not boot, no
         device ends up with a partial image, every device takes the next upload."""
         cp = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "faults"), "18",
-                             "--seed", "7", "--jobs", "4", "--otakit", otk.OTAKIT],
-                            capture_output=True, text=True, timeout=240)
+                             "--native", "8", "--seed", "7", "--jobs", "4", "--otakit",
+                             otk.OTAKIT], capture_output=True, text=True, timeout=300)
         out = cp.stdout + cp.stderr
         m = re.search(r"^faults: (\d+) trials, (\d+) completed, (\d+) reported failures, "
                       r"(\d+) false successes$", cp.stdout, re.M)
         self.assertIsNotNone(m, out)
         trials, completed, failed, false_ok = map(int, m.groups())
-        self.assertEqual(trials, 18, out)
+        self.assertEqual(trials, 18 + 8, out)
         self.assertEqual(false_ok, 0, out)
         self.assertEqual(cp.returncode, 0, out)  # no corrupt boot, no device left stuck
-        self.assertIn("faults fired in 18 of 18 trials", out)
+        self.assertIn("faults fired in 26 of 26 trials", out)
+        # the native trials (a relay drops or corrupts the connection): resumed, never a false
+        # success
+        m = re.search(r"^native protocol: 8 trials, (\d+) resumed at least once .* (\d+) false "
+                      r"successes$", cp.stdout, re.M)
+        self.assertIsNotNone(m, out)
+        self.assertGreaterEqual(int(m.group(1)), 1, out)
+        self.assertEqual(int(m.group(2)), 0, out)
         # every fault here is transient: the default retries get through them
         self.assertGreaterEqual(completed, 17, out)
 
