@@ -44,11 +44,10 @@ otk_upload_protocol_name(enum otk_up_protocol p)
 enum otk_up_protocol
 otk_upload_protocol_used(const struct otk_upload *u)
 {
-    if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB)
+    if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB || u->detected[0])
         return u->proto; /* found by auto */
     if (u->state == OTK_UP_PROBE ||
-        (u->cfg.protocol == OTK_UP_PROTO_AUTO && (u->state == OTK_UP_IDLE || !u->awake) &&
-         u->proto != OTK_UP_PROTO_ESPHOME))
+        (u->state == OTK_UP_IDLE && u->cfg.protocol == OTK_UP_PROTO_AUTO))
         return OTK_UP_PROTO_AUTO;
     return u->proto == OTK_UP_PROTO_ESPHOME || u->cfg.protocol == OTK_UP_PROTO_ESPHOME
                ? OTK_UP_PROTO_ESPHOME
@@ -359,6 +358,7 @@ probe_decided(struct otk_upload *u, uint32_t now)
     if (p->result == OTK_NATPROBE_ANSWERED) {
         otk__up_dlog(u, "TCP port %u answered the native magic with version %u", u->cfg.port,
                      p->version);
+        u->proto = OTK_UP_PROTO_ESPHOME; /* for the DETECTED event's reader */
         otk__up_detected(u, "ESPHome native OTA, protocol version %u, on TCP %u", p->version,
                          u->cfg.port);
         choose_native(u, now);
@@ -419,6 +419,7 @@ otk__upn_start(struct otk_upload *u, uint32_t now)
     if (u->mdns_says != OTK_UP_PROTO_AUTO) {
         otk__up_dlog(u, "mDNS: the device publishes %s",
                      u->mdns_says == OTK_UP_PROTO_ESPHOME ? "_esphomelib._tcp" : "_arduino._tcp");
+        u->proto = u->mdns_says;
         if (u->mdns_says == OTK_UP_PROTO_ESPHOME) {
             otk__up_detected(u, "ESPHome native OTA on TCP %u (mDNS: _esphomelib._tcp)",
                              u->cfg.port);
