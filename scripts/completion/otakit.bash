@@ -75,10 +75,19 @@ _otakit()
         ;;
     --protocol)
         if [[ $cmd == upload ]]; then
-            mapfile -t COMPREPLY < <(compgen -W "auto arduino esphome" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "auto arduino esphome elegantota web" -- "$cur")
         else
             mapfile -t COMPREPLY < <(compgen -W "both arduino esphome" -- "$cur")
         fi
+        return 0
+        ;;
+    --wait)
+        # the value is optional: offer a few, and the options after it
+        mapfile -t COMPREPLY < <(compgen -W "60 300 600 $(_otakit_words "$bin" "$cmd")" -- "$cur")
+        return 0
+        ;;
+    --http-port)
+        mapfile -t COMPREPLY < <(compgen -W "80 8080" -- "$cur")
         return 0
         ;;
     --flash-timing)
