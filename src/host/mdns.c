@@ -425,3 +425,133 @@ otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms
     free(rx);
     return rc;
 }
+
+/* ---- waiting for a device that sleeps ---- */
+
+struct otk_mdns_watch {
+    struct otk_mdns_if ifs[MAX_IFS];
+    size_t nif;
+    struct resolve_q rq;
+    otk_sock q;      /* ephemeral port: answers to our queries, by unicast */
+    otk_sock listen; /* 5353 in the group: the device's announcement (OTK_SOCK_NONE: none) */
+    uint32_t next_query;
+    bool have_a, announced;
+    uint32_t t_a;
+    uint8_t ipv4[4];
+    struct otk_mdns_device dev;
+    uint8_t rx[RX_MAX];
+};
+
+struct otk_mdns_watch *
+otk_mdns_watch_open(const char *name, const char *iface, uint32_t now)
+{
+    struct otk_mdns_watch *w = calloc(1, sizeof *w);
+    bool want_dev = true;
+
+    if (!w)
+        return NULL;
+    w->q = w->listen = OTK_SOCK_NONE;
+    if (!resolve_questions(name, &want_dev, &w->rq) || !want_dev ||
+        otk_mdns_ifaces(iface, w->ifs, MAX_IFS, &w->nif, NULL, 0) != OTK_OK ||
+        open_querier(&w->q, NULL, 0) != OTK_OK) {
+        otk_mdns_watch_close(w);
+        return NULL;
+    }
+    /* without the shared port (a system that will not share it) the queries still find it */
+    int l = otk_mdns_sock_listen(w->ifs, w->nif);
+    if (l >= 0)
+        w->listen = (otk_sock)l;
+    w->next_query = now;
+    return w;
+}
+
+size_t
+otk_mdns_watch_pollfds(const struct otk_mdns_watch *w, struct pollfd *fds, size_t cap)
+{
+    size_t n = 0;
+    otk_sock socks[2] = {w->q, w->listen};
+
+    for (size_t i = 0; i < 2 && n < cap; i++) {
+        if (socks[i] == OTK_SOCK_NONE)
+            continue;
+        fds[n].fd = socks[i];
+        fds[n].events = POLLIN;
+        fds[n].revents = 0;
+        n++;
+    }
+    return n;
+}
+
+int32_t
+otk_mdns_watch_next_ms(const struct otk_mdns_watch *w, uint32_t now)
+{
+    uint32_t t = w->have_a ? w->t_a + DEVICE_GRACE_MS : w->next_query;
+    int32_t d = (int32_t)(t - now);
+
+    return d < 0 ? 0 : d;
+}
+
+/* Read every datagram waiting on s; note what it says of the device. */
+static void
+watch_read(struct otk_mdns_watch *w, otk_sock s, bool passive, uint32_t now)
+{
+    for (int k = 0; k < 32; k++) {
+        struct sockaddr_in src;
+        long r = otk_net_recvfrom(s, w->rx, RX_MAX, &src);
+
+        if (r <= 0)
+            return;
+        if (ntohs(src.sin_port) != OTK_MDNS_PORT || !id_ok(w->rx, (size_t)r, w->rq.id))
+            continue;
+        if (!w->have_a && find_a(w->rx, (size_t)r, w->rq.host, w->ipv4)) {
+            w->have_a = true;
+            w->announced = passive;
+            w->t_a = now;
+        }
+        find_device(w->rx, (size_t)r, w->rq.inst, w->rq.inst_esp, &w->dev);
+    }
+}
+
+static short
+watch_revents(const struct pollfd *fds, size_t n, otk_sock s)
+{
+    for (size_t i = 0; s != OTK_SOCK_NONE && i < n; i++)
+        if ((otk_sock)fds[i].fd == s)
+            return fds[i].revents;
+    return 0;
+}
+
+bool
+otk_mdns_watch_step(struct otk_mdns_watch *w, const struct pollfd *fds, size_t n, uint32_t now,
+                    uint8_t ipv4[4], struct otk_mdns_device *dev, bool *announced)
+{
+    if (watch_revents(fds, n, w->listen) & POLLIN)
+        watch_read(w, w->listen, true, now);
+    if (watch_revents(fds, n, w->q) & POLLIN)
+        watch_read(w, w->q, false, now);
+    if (w->have_a) {
+        /* with the address, the device's port and board get a short while more */
+        bool complete = (w->dev.port && w->dev.board[0]) || w->dev.platform[0];
+        if (!complete && (int32_t)(now - (w->t_a + DEVICE_GRACE_MS)) < 0)
+            return false;
+        memcpy(ipv4, w->ipv4, 4);
+        *dev = w->dev;
+        *announced = w->announced;
+        return true;
+    }
+    if ((int32_t)(now - w->next_query) >= 0) {
+        (void)send_questions(w->q, w->ifs, w->nif, &w->rq);
+        w->next_query = now + OTK_MDNS_WATCH_GAP_MS;
+    }
+    return false;
+}
+
+void
+otk_mdns_watch_close(struct otk_mdns_watch *w)
+{
+    if (!w)
+        return;
+    otk_net_close(&w->q);
+    otk_net_close(&w->listen);
+    free(w);
+}

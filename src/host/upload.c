@@ -203,6 +203,8 @@ otk_upload_close(struct otk_upload *u)
     close_attempt(u);
     close_fd(&u->listen_fd);
     otk__upn_free(u);
+    otk_mdns_watch_close(u->watch);
+    u->watch = NULL;
 }
 
 /* --wait: the look ended without a sign of the device. Look again in LOOK_GAP_MS unless the
@@ -945,6 +947,28 @@ find_local_ip(struct otk_upload *u)
         inet_ntop(AF_INET, &src, u->local_ip, sizeof u->local_ip);
 }
 
+/* What a .local device's mDNS records said: its board, its port, its protocol for auto. */
+static void
+mdns_found(struct otk_upload *u, const struct otk_mdns_device *dev)
+{
+    dlog(u, "%s resolved by mDNS (port %u, board \"%s\"%s%s)", u->cfg.target, dev->port, dev->board,
+         dev->esphome ? ", _esphomelib._tcp, platform " : "", dev->platform);
+    snprintf(u->board, sizeof u->board, "%s", dev->board);
+    if (u->cfg.port_auto && dev->port)
+        u->cfg.port = dev->port; /* what the device publishes beats any default */
+    otk__upn_mdns(u, dev);
+}
+
+static void
+set_address(struct otk_upload *u, struct in_addr ip)
+{
+    memset(&u->dev, 0, sizeof u->dev);
+    u->dev.sin_family = AF_INET;
+    u->dev.sin_addr = ip;
+    u->dev.sin_port = htons(u->cfg.port);
+    inet_ntop(AF_INET, &u->dev.sin_addr, u->dev_ip, sizeof u->dev_ip);
+}
+
 static int
 resolve(struct otk_upload *u, uint32_t now)
 {
@@ -960,12 +984,7 @@ resolve(struct otk_upload *u, uint32_t now)
                                         otk_upload_asleep(u) ? LOOK_MDNS_MS : OTK_MDNS_RESOLVE_MS,
                                         (uint8_t *)&ip, &dev) == OTK_OK) {
         otk__up_woke(u, now, "it answered the mDNS query for its name");
-        dlog(u, "%s resolved by mDNS (port %u, board \"%s\"%s%s)", t, dev.port, dev.board,
-             dev.esphome ? ", _esphomelib._tcp, platform " : "", dev.platform);
-        snprintf(u->board, sizeof u->board, "%s", dev.board);
-        if (u->cfg.port_auto && dev.port)
-            u->cfg.port = dev.port; /* what the device publishes beats any default */
-        otk__upn_mdns(u, &dev);
+        mdns_found(u, &dev);
     } else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
         u->outcome.mdns = mdns;
@@ -975,11 +994,41 @@ resolve(struct otk_upload *u, uint32_t now)
             finish_sys(u, now, OTK_UPC_NOT_RESOLVED, why);
         return -1;
     }
-    memset(&u->dev, 0, sizeof u->dev);
-    u->dev.sin_family = AF_INET;
-    u->dev.sin_addr = ip;
-    u->dev.sin_port = htons(u->cfg.port);
-    inet_ntop(AF_INET, &u->dev.sin_addr, u->dev_ip, sizeof u->dev_ip);
+    set_address(u, ip);
+    return 0;
+}
+
+/* --wait for a .local name: the watcher asks every 2 s and hears the device's announcement.
+ * @return 1: the address is known, 0: still asleep (state WAIT), -1: no watcher could be had
+ * (ask as usual) */
+static int
+watch_name(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
+{
+    struct otk_mdns_device dev;
+    struct in_addr ip;
+    bool announced;
+
+    if (!u->watch)
+        u->watch = otk_mdns_watch_open(u->cfg.target, u->cfg.host_ip, now);
+    if (!u->watch)
+        return -1;
+    if (otk_mdns_watch_step(u->watch, fds, n, now, (uint8_t *)&ip, &dev, &announced)) {
+        otk_mdns_watch_close(u->watch);
+        u->watch = NULL;
+        otk__up_woke(u, now,
+                     announced ? "it announced itself by mDNS"
+                               : "it answered the mDNS query for its name");
+        mdns_found(u, &dev);
+        set_address(u, ip);
+        return 1;
+    }
+    if (due(now, u->wait_end)) {
+        u->outcome.mdns = true;
+        finish_sys(u, now, OTK_UPC_NOT_RESOLVED, "no mDNS answer and no announcement");
+        return 0;
+    }
+    u->deadline = u->wait_end;
+    set_state(u, OTK_UP_WAIT);
     return 0;
 }
 
@@ -1042,10 +1091,12 @@ chip_refused(struct otk_upload *u, uint32_t now)
 /* Where the device is and whether the image may go there (resolve once, chip, -I).
  * @return 0, or -1 when the upload ended or waits for the device (--wait) */
 static int
-locate(struct otk_upload *u, uint32_t now)
+locate(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
 {
     if (!u->resolved) {
-        if (resolve(u, now) < 0 || chip_refused(u, now))
+        int w =
+            u->cfg.wait_ms && otk_mdns_is_local(u->cfg.target) ? watch_name(u, fds, n, now) : -1;
+        if (w == 0 || (w < 0 && resolve(u, now) < 0) || chip_refused(u, now))
             return -1;
         u->resolved = true;
     }
@@ -1075,17 +1126,18 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
     }
     if (u->cfg.wait_ms)
         dlog(u, "waiting up to %.0f s for the device to show itself", u->cfg.wait_ms / 1000.0);
-    if (locate(u, now) == 0)
+    if (locate(u, NULL, 0, now) == 0)
         start_protocol(u, now);
     return u->state == OTK_UP_DONE ? -1 : 0;
 }
 
 /* --wait: the next look for a device that has not shown itself. */
 static void
-look_again(struct otk_upload *u, uint32_t now)
+look_again(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
 {
-    dlog(u, "look %u for the device", u->looks + 1);
-    if (locate(u, now) == 0)
+    if (!u->watch)
+        dlog(u, "look %u for the device", u->looks + 1);
+    if (locate(u, fds, n, now) == 0)
         start_protocol(u, now);
 }
 
@@ -1108,7 +1160,7 @@ otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
     size_t n = 0;
 
     if (u->state == OTK_UP_WAIT)
-        return 0;
+        return u->watch ? otk_mdns_watch_pollfds(u->watch, fds, cap) : 0;
     if (otk__upn_owns(u))
         return otk__upn_pollfds(u, fds, cap);
 
@@ -1156,9 +1208,12 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
         if ((int32_t)(u->next_send - now) < d)
             d = (int32_t)(u->next_send - now);
         return d < 0 ? 0 : d;
+    case OTK_UP_WAIT:
+        if (u->watch && otk_mdns_watch_next_ms(u->watch, now) < (int32_t)(u->deadline - now))
+            return otk_mdns_watch_next_ms(u->watch, now);
+        /* fall through */
     case OTK_UP_CONNECT:
     case OTK_UP_BACKOFF:
-    case OTK_UP_WAIT:
         d = (int32_t)(u->deadline - now);
         return d < 0 ? 0 : d;
     case OTK_UP_SEND:
@@ -1256,8 +1311,8 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
         }
         return;
     case OTK_UP_WAIT:
-        if (due(now, u->deadline))
-            look_again(u, now);
+        if (u->watch || due(now, u->deadline))
+            look_again(u, fds, n, now);
         return;
     default:
         return;
