@@ -65,17 +65,19 @@ int otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, u
 
 /** What mDNS says of a device besides its address. */
 struct otk_mdns_device {
-    uint16_t port;     /* SRV of "<label>._arduino._tcp.local"; 0: none came */
-    char board[64];    /* its TXT key board (ArduinoOTA, else ESPHome's); "": none came */
-    bool esphome;      /* "<label>._esphomelib._tcp.local" answered: an ESPHome device (its
-                          SRV port is the API's, not the OTA port: not taken) */
-    char platform[16]; /* ESPHome's TXT platform: ESP32, ESP8266, RP2040, BK72XX, ...; "" */
+    uint16_t port;      /* SRV of "<label>._arduino._tcp.local"; 0: none came */
+    char board[64];     /* its TXT key board (ArduinoOTA, else ESPHome's); "": none came */
+    bool esphome;       /* "<label>._esphomelib._tcp.local" answered: an ESPHome device (its
+                           SRV port is the API's, not the OTA port: not taken) */
+    char platform[16];  /* ESPHome's TXT platform: ESP32, ESP8266, RP2040, BK72XX, ...; "" */
+    uint16_t http_port; /* SRV of "<label>._http._tcp.local" (ESPHome's web_server, sketches
+                           that publish their web page); 0: none came */
 };
 
 /** otk_mdns_resolve(), and with dev (may be NULL) also the SRV and TXT records of the
- *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it, and the TXT
- *  record of the ESPHome instance of that name: asked for along with the A record, and waited
- *  for up to 0.3 s after the address came. */
+ *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it, the TXT
+ *  record of the ESPHome instance of that name and the SRV record of its _http._tcp instance: asked
+ * for along with the A record, and waited for up to 0.3 s after the address came. */
 int otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms,
                             uint8_t ipv4[4], struct otk_mdns_device *dev);
 

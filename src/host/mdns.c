@@ -224,6 +224,18 @@ out:
     return rc;
 }
 
+/* The questions of a resolve, one a message: the host's A record and, for a device, the
+ * ArduinoOTA instance's SRV and TXT. */
+struct resolve_q {
+    uint8_t host[OTK_DNS_NAME_MAX];
+    uint8_t inst[OTK_DNS_NAME_MAX];
+    uint8_t inst_esp[OTK_DNS_NAME_MAX];  /* "<label>._esphomelib._tcp.local" */
+    uint8_t inst_http[OTK_DNS_NAME_MAX]; /* "<label>._http._tcp.local": its web server */
+    uint8_t q[5][OTK_MDNS_MSG_MAX];
+    size_t qlen[5];
+    uint16_t id;
+};
+
 /* The first A record for name in an answer. */
 static bool
 find_a(const uint8_t *msg, size_t len, const uint8_t *name, uint8_t out[4])
@@ -256,9 +268,9 @@ find_esphome(const uint8_t *txt, size_t len, struct otk_mdns_device *dev)
 
 /* The SRV port and TXT board of the instance, where msg carries them. */
 static void
-find_device(const uint8_t *msg, size_t len, const uint8_t *inst, const uint8_t *inst_esp,
-            struct otk_mdns_device *dev)
+find_device(const uint8_t *msg, size_t len, const struct resolve_q *rq, struct otk_mdns_device *dev)
 {
+    const uint8_t *inst = rq->inst;
     struct otk_dns_msg m;
     struct otk_dns_rr rr;
 
@@ -270,8 +282,12 @@ find_device(const uint8_t *msg, size_t len, const uint8_t *inst, const uint8_t *
 
         if (rr.section == OTK_DNS_SEC_QD || rr.rclass != OTK_DNS_IN || rr.ttl == 0)
             continue;
-        if (rr.type == OTK_DNS_TXT && otk_dns_name_eq(rr.name, inst_esp)) {
+        if (rr.type == OTK_DNS_TXT && otk_dns_name_eq(rr.name, rq->inst_esp)) {
             find_esphome(m.buf + rr.rdata, rr.rdlength, dev);
+            continue;
+        }
+        if (rr.type == OTK_DNS_SRV && otk_dns_name_eq(rr.name, rq->inst_http)) {
+            (void)otk_dns_rr_srv(&m, &rr, NULL, NULL, &dev->http_port, NULL);
             continue;
         }
         if (!otk_dns_name_eq(rr.name, inst))
@@ -289,17 +305,6 @@ otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8
 {
     return otk_mdns_resolve_device(name, iface, timeout_ms, ipv4, NULL);
 }
-
-/* The questions of a resolve, one a message: the host's A record and, for a device, the
- * ArduinoOTA instance's SRV and TXT. */
-struct resolve_q {
-    uint8_t host[OTK_DNS_NAME_MAX];
-    uint8_t inst[OTK_DNS_NAME_MAX];
-    uint8_t inst_esp[OTK_DNS_NAME_MAX]; /* "<label>._esphomelib._tcp.local" */
-    uint8_t q[4][OTK_MDNS_MSG_MAX];
-    size_t qlen[4];
-    uint16_t id;
-};
 
 /* @return false when name is no .local name. *want_dev is cleared when the instance name does
  * not fit (the address is still asked for). */
@@ -321,6 +326,10 @@ resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
         snprintf(text, sizeof text, "%.*s._esphomelib._tcp.local", (int)rq->host[0],
                  (const char *)rq->host + 1);
         *want_dev = *want_dev && otk_dns_name_from_text(text, rq->inst_esp) >= 0;
+        /* ESPHome's web_server and sketches that publish their web page (ElegantOTA's) */
+        snprintf(text, sizeof text, "%.*s._http._tcp.local", (int)rq->host[0],
+                 (const char *)rq->host + 1);
+        *want_dev = *want_dev && otk_dns_name_from_text(text, rq->inst_http) >= 0;
     }
     rq->qlen[0] = otk_mdns_query(rq->q[0], sizeof rq->q[0], rq->id, rq->host, OTK_DNS_A, false);
     if (*want_dev) {
@@ -330,6 +339,8 @@ resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
             otk_mdns_query(rq->q[2], sizeof rq->q[2], rq->id, rq->inst, OTK_DNS_TXT, false);
         rq->qlen[3] =
             otk_mdns_query(rq->q[3], sizeof rq->q[3], rq->id, rq->inst_esp, OTK_DNS_TXT, false);
+        rq->qlen[4] =
+            otk_mdns_query(rq->q[4], sizeof rq->q[4], rq->id, rq->inst_http, OTK_DNS_SRV, false);
     }
     return true;
 }
@@ -384,7 +395,7 @@ resolve_wait(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const struct
                 t_a = otk_posix_now_ms() - t0;
             }
             if (dev)
-                find_device(rx, (size_t)r, rq->inst, rq->inst_esp, dev);
+                find_device(rx, (size_t)r, rq, dev);
         }
     }
 }
@@ -508,7 +519,7 @@ watch_read(struct otk_mdns_watch *w, otk_sock s, bool passive, uint32_t now)
             w->announced = passive;
             w->t_a = now;
         }
-        find_device(w->rx, (size_t)r, w->rq.inst, w->rq.inst_esp, &w->dev);
+        find_device(w->rx, (size_t)r, &w->rq, &w->dev);
     }
 }
 

@@ -388,10 +388,14 @@ otk__upn_mdns(struct otk_upload *u, const struct otk_mdns_device *dev)
 {
     uint16_t port = esphome_port(dev->platform);
 
-    if (dev->esphome)
+    if (dev->esphome && !dev->http_port)
         u->mdns_says = OTK_UP_PROTO_ESPHOME; /* also when it offers both: no way back needed */
-    else if (dev->port)
+    else if (dev->port && !dev->esphome)
         u->mdns_says = OTK_UP_PROTO_ARDUINO;
+    /* a web server too (ESPHome's web_server, a sketch's page): its OTA may be the web door
+     * only, so auto asks the native port, then that web server, then ArduinoOTA */
+    if (dev->http_port && !u->cfg.http_port)
+        u->cfg.http_port = dev->http_port;
     /* its SRV port is the API's: the OTA port follows the platform, unless -p or ArduinoOTA's
      * SRV said it */
     if (dev->esphome && u->cfg.port_auto && !dev->port && port)

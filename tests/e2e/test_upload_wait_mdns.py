@@ -20,17 +20,41 @@ from test_list_mdns import Netns, netns_usable, remove_stale, start_device
 
 PID = os.getpid()
 
-# An unsolicited mDNS response (RFC 6762 §8.3) for NAME on 127.0.0.1 with an ArduinoOTA SRV
-# record on PORT and TXT board=esp32, sent twice to the group on the loopback.
+# ElegantOTA 3.x as far as detection sees it: its gzip page at /update (http-ota.md §1.1).
+ELEGANT_WEB = r"""
+import gzip, http.server, sys
+page = gzip.compress(b"<!DOCTYPE html><title>ElegantOTA</title>")
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        print(self.path, flush=True)
+        ok = self.path == "/update"
+        self.send_response(200 if ok else 404)
+        if ok:
+            self.send_header("Content-Encoding", "gzip")
+        body = page if ok else b"Not Found"
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"""
+
+# An unsolicited mDNS response (RFC 6762 §8.3) for NAME on 127.0.0.1 with the SRV record of
+# SERVICE (default _arduino._tcp) on PORT and TXT board=esp32, sent twice to the group on the
+# loopback.
 ANNOUNCE = r"""
 import socket, struct, sys, time
 name, port = sys.argv[1], int(sys.argv[2])
+service = sys.argv[3] if len(sys.argv) > 3 else "_arduino._tcp"
 def dn(text):
     return b"".join(bytes([len(p)]) + p.encode() for p in text.split(".")) + b"\0"
 def rr(owner, rtype, data, cls=0x8001):
     return dn(owner) + struct.pack(">HHIH", rtype, cls, 120, len(data)) + data
 host = name + ".local"
-inst = name + "._arduino._tcp.local"
+inst = name + "." + service + ".local"
 txt = bytes([11]) + b"board=esp32"
 msg = struct.pack(">6H", 0, 0x8400, 0, 3, 0, 0)
 msg += rr(host, 1, socket.inet_aton("127.0.0.1"))
@@ -109,6 +133,27 @@ class WaitMdns(unittest.TestCase):
         self.assertIn("quiet.local resolved by mDNS (port %d, board \"esp32\"" % dev.port, err)
         boot = dev.wait_event("boot", timeout=20, where=lambda ev: ev["slot"] == 1)
         self.assertEqual(boot["version"], "2.0.0")
+
+    def test_web_device_published_as_http(self):
+        """A device that wakes and announces only _http._tcp (a sketch with ElegantOTA that
+        publishes its page): auto asks the web server on the announced port and names it."""
+        web = subprocess.Popen(self.ns.argv("python3", "-c", ELEGANT_WEB),
+                               stdout=subprocess.PIPE, text=True)
+        self.addCleanup(web.wait)
+        self.addCleanup(web.kill)
+        http_port = int(web.stdout.readline())
+        proc = self.upload("-i", "webby.local", "--wait", "30")
+        time.sleep(2.5)
+        cp = subprocess.run(self.ns.argv("python3", "-c", ANNOUNCE, "webby", http_port,
+                                         "_http._tcp"),
+                            capture_output=True, text=True, timeout=20)
+        self.assertEqual(cp.returncode, 0, cp.stderr)
+        out, err = proc.communicate(timeout=60)
+        found = [e for e in events_of(out) if e["event"] == "detected"]
+        self.assertEqual(len(found), 1, out + err)
+        self.assertEqual(found[0]["found"], "ElegantOTA 3.x over HTTP (port %d)" % http_port)
+        self.assertEqual(found[0]["protocol"], "elegantota")
+        self.assertEqual(web.stdout.readline().strip(), "/update")
 
     def test_name_that_never_shows(self):
         t0 = time.monotonic()
