@@ -7,6 +7,8 @@ and --protocol auto wait the same way; the progress display names who still slee
 
 import json
 import os
+import pty
+import select
 import subprocess
 import tempfile
 import threading
@@ -162,6 +164,41 @@ class Wait(unittest.TestCase):
         self.assertRegex(err, r"127\.0\.0\.1: awake after \d+\.\d s \(it answered the "
                               r"ArduinoOTA invitation\)")
         self.assertIn("127.0.0.1: OK:", err)
+
+    def test_terminal_shows_who_sleeps(self):
+        """On a terminal the one-line display names each device that still sleeps."""
+        p1, p2 = otk.free_port(), otk.free_port()
+        while p2 == p1:
+            p2 = otk.free_port()
+        master, slave = pty.openpty()
+        argv = [otk.OTAKIT, "upload", "-f", self.path, "-i", "127.0.0.1:%d" % p1,
+                "-i", "127.0.0.1:%d" % p2, "--wait", "8"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=slave)
+        os.close(slave)
+        self.wake_later(2, p1, "tty")
+        shown = b""
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if not select.select([master], [], [], 0.5)[0]:
+                if proc.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the other side closed
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(master)
+        proc.wait(timeout=10)
+        text = shown.decode("utf-8", "replace")
+        both = "127.0.0.1:%d asleep | 127.0.0.1:%d asleep" % (p1, p2)
+        self.assertIn(both, text)
+        self.assertIn("127.0.0.1:%d done | 127.0.0.1:%d asleep" % (p1, p2), text)
+        self.assertIn("127.0.0.1:%d: awake after" % p1, text)
+        self.assertEqual(proc.returncode, ASLEEP, text[-2000:])
 
     def test_wait_value_is_optional(self):
         """--wait alone means 300 s (the next argument is an option, not its value); the run
