@@ -607,6 +607,11 @@ parse_command_line(int argc, char **argv, struct otk_upload_opts *o)
         fprintf(stderr, "otakit upload: error: %s\n", err);
         return rc;
     }
+    if (o->protocol == OTK_UP_PROTO_ELEGANTOTA || o->protocol == OTK_UP_PROTO_WEB) {
+        fprintf(stderr, "otakit upload: error: --protocol %s: not yet implemented\n",
+                otk_upload_protocol_name(o->protocol));
+        return OTK_UPX_USAGE;
+    }
     if (o->host_port > 0 && o->host_port + (long)o->ntargets - 1 > 65535) {
         fprintf(stderr, "otakit upload: error: -P %d leaves no room for %zu devices (ports %d..)\n",
                 o->host_port, o->ntargets, o->host_port);

@@ -278,9 +278,9 @@ static int
 apply_protocol(struct parse_ctx *c, const char *v, const char *name)
 {
     static const char *const names[] = {
-        [OTK_UP_PROTO_ARDUINO] = "arduino",
-        [OTK_UP_PROTO_ESPHOME] = "esphome",
-        [OTK_UP_PROTO_AUTO] = "auto",
+        [OTK_UP_PROTO_ARDUINO] = "arduino", [OTK_UP_PROTO_ESPHOME] = "esphome",
+        [OTK_UP_PROTO_AUTO] = "auto",       [OTK_UP_PROTO_ELEGANTOTA] = "elegantota",
+        [OTK_UP_PROTO_WEB] = "web",
     };
 
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
@@ -289,7 +289,8 @@ apply_protocol(struct parse_ctx *c, const char *v, const char *name)
             return 0;
         }
     return fail(c->err, c->cap,
-                "argument %s: invalid choice: '%s' (choose from 'arduino', 'esphome', 'auto')",
+                "argument %s: invalid choice: '%s' (choose from 'arduino', 'esphome', 'auto', "
+                "'elegantota', 'web')",
                 name, v);
 }
 

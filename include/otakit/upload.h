@@ -207,6 +207,9 @@ enum otk_up_protocol {
     OTK_UP_PROTO_ARDUINO = 0, /* ArduinoOTA / espota: UDP invitation, the device connects back */
     OTK_UP_PROTO_ESPHOME,     /* ESPHome's native protocol: one TCP connection to the device */
     OTK_UP_PROTO_AUTO,        /* the TCP port answers the native magic: native; else ArduinoOTA */
+    OTK_UP_PROTO_ELEGANTOTA,  /* ElegantOTA v3 over HTTP: GET /ota/start, POST /ota/upload */
+    OTK_UP_PROTO_WEB,         /* a web server's multipart POST /update form: ESPHome web_server /
+                                 captive portal, ESP8266HTTPUpdateServer */
 };
 
 const char *otk_upload_protocol_name(enum otk_up_protocol p);

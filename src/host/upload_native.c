@@ -26,7 +26,18 @@
 const char *
 otk_upload_protocol_name(enum otk_up_protocol p)
 {
-    return p == OTK_UP_PROTO_ESPHOME ? "esphome" : p == OTK_UP_PROTO_AUTO ? "auto" : "arduino";
+    switch (p) {
+    case OTK_UP_PROTO_ESPHOME:
+        return "esphome";
+    case OTK_UP_PROTO_AUTO:
+        return "auto";
+    case OTK_UP_PROTO_ELEGANTOTA:
+        return "elegantota";
+    case OTK_UP_PROTO_WEB:
+        return "web";
+    default:
+        return "arduino";
+    }
 }
 
 enum otk_up_protocol

@@ -390,10 +390,20 @@ protocol_and_key(void **state)
     assert_int_equal(o.protocol, OTK_UP_PROTO_ARDUINO);
     otk_upload_opts_free(&o);
 
+    const char *eota[] = {"-i", "d", "-f", "x.bin", "--protocol", "elegantota", NULL};
+    assert_int_equal(parse(&o, eota), 0);
+    assert_int_equal(o.protocol, OTK_UP_PROTO_ELEGANTOTA);
+    otk_upload_opts_free(&o);
+
+    const char *web[] = {"-i", "d", "-f", "x.bin", "--protocol=web", NULL};
+    assert_int_equal(parse(&o, web), 0);
+    assert_int_equal(o.protocol, OTK_UP_PROTO_WEB);
+    otk_upload_opts_free(&o);
+
     const char *bad[] = {"-i", "d", "-f", "x.bin", "--protocol", "mqtt", NULL};
     assert_int_equal(parse(&o, bad), OTK_UPX_USAGE);
     assert_string_equal(err, "argument --protocol: invalid choice: 'mqtt' (choose from "
-                             "'arduino', 'esphome', 'auto')");
+                             "'arduino', 'esphome', 'auto', 'elegantota', 'web')");
     otk_upload_opts_free(&o);
 
     const char *badkey[] = {"-i", "d", "-f", "x.bin", "--key", "c2hvcnQ=", NULL};
