@@ -38,6 +38,7 @@ static const char *const exit_names[] = {
     [OTK_UPX_PROTOCOL] = "protocol",
     [OTK_UPX_ENCRYPTION] = "encryption",
     [OTK_UPX_UNCONFIRMED] = "unconfirmed",
+    [OTK_UPX_NOT_FOUND] = "not-found",
 };
 
 const char *
@@ -998,6 +999,13 @@ say_nat_no_filesystem(const struct otk_upload *u, struct msg *m)
            "--protocol esphome.\nfix: leave out -s, or use --protocol arduino.");
 }
 
+static void
+say_http(const struct otk_upload *u, struct msg *m)
+{
+    if (m->len + 1 < m->cap)
+        m->len += cli_upload_http_words(u, m->buf + m->len, m->cap - m->len);
+}
+
 /* ---- the table ---- */
 
 typedef void (*say_fn)(const struct otk_upload *u, struct msg *m);
@@ -1065,6 +1073,20 @@ static const struct cause_row {
     [OTK_UPC_NAT_UNCONFIRMED] = {OTK_UPX_UNCONFIRMED, say_nat_unconfirmed},
     [OTK_UPC_NAT_LOCAL] = {OTK_UPX_FAIL, say_nat_local},
     [OTK_UPC_NAT_NO_FILESYSTEM] = {OTK_UPX_USAGE, say_nat_no_filesystem},
+    [OTK_UPC_HTTP_REFUSED] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_CONNECT_TIMEOUT] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_CONNECT_FAILED] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_NO_PASSWORD] = {OTK_UPX_AUTH, say_http},
+    [OTK_UPC_HTTP_AUTH_FAILED] = {OTK_UPX_AUTH, say_http},
+    [OTK_UPC_HTTP_AUTH_SCHEME] = {OTK_UPX_AUTH, say_http},
+    [OTK_UPC_HTTP_NOT_FOUND] = {OTK_UPX_NOT_FOUND, say_http},
+    [OTK_UPC_HTTP_STATUS] = {OTK_UPX_DEVICE, say_http},
+    [OTK_UPC_HTTP_BAD_ANSWER] = {OTK_UPX_PROTOCOL, say_http},
+    [OTK_UPC_HTTP_NO_ANSWER] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_DROPPED] = {OTK_UPX_DROPPED, say_http},
+    [OTK_UPC_HTTP_STALLED] = {OTK_UPX_STALLED, say_http},
+    [OTK_UPC_HTTP_UNCONFIRMED] = {OTK_UPX_UNCONFIRMED, say_http},
+    [OTK_UPC_HTTP_BUSY] = {OTK_UPX_DEVICE, say_http},
 };
 
 _Static_assert(sizeof causes / sizeof causes[0] == OTK_UPC_COUNT,

@@ -66,6 +66,13 @@ otk_upload_cause_transient(enum otk_up_cause cause)
     case OTK_UPC_NAT_DEVICE_TIMEOUT:
     case OTK_UPC_NAT_DROPPED:
     case OTK_UPC_NAT_STALLED:
+    /* the HTTP doors: never after the whole upload went out (OTK_UPC_HTTP_UNCONFIRMED) */
+    case OTK_UPC_HTTP_REFUSED:
+    case OTK_UPC_HTTP_CONNECT_TIMEOUT:
+    case OTK_UPC_HTTP_CONNECT_FAILED:
+    case OTK_UPC_HTTP_NO_ANSWER:
+    case OTK_UPC_HTTP_DROPPED:
+    case OTK_UPC_HTTP_STALLED:
         return true;
     default:
         return false;
@@ -192,6 +199,7 @@ close_attempt(struct otk_upload *u)
     close_fd(&u->udp_fd);
     close_fd(&u->conn_fd);
     otk__upn_close_attempt(u);
+    otk__uph_close_attempt(u);
 }
 
 void
@@ -200,6 +208,7 @@ otk_upload_close(struct otk_upload *u)
     close_attempt(u);
     close_fd(&u->listen_fd);
     otk__upn_free(u);
+    otk__uph_free(u);
 }
 
 /* Finish the attempt with a cause; the facts come from u (the caller wrote the cause's own
@@ -1015,7 +1024,9 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
     }
     if (resolve(u, now) < 0 || chip_refused(u, now) || resolve_bind(u, now) < 0)
         return -1;
-    if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
+    if (u->cfg.protocol == OTK_UP_PROTO_ELEGANTOTA || u->cfg.protocol == OTK_UP_PROTO_WEB) {
+        otk__uph_start(u, now);
+    } else if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
         otk__upn_start(u, now);
     } else {
         dlog(u, "protocol: arduino (ArduinoOTA), as asked");
@@ -1041,6 +1052,8 @@ otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
 {
     size_t n = 0;
 
+    if (otk__uph_owns(u))
+        return otk__uph_pollfds(u, fds, cap);
     if (otk__upn_owns(u))
         return otk__upn_pollfds(u, fds, cap);
 
@@ -1078,6 +1091,8 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
 {
     int32_t d;
 
+    if (otk__uph_owns(u))
+        return otk__uph_next_ms(u, now);
     if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE)
         return otk__upn_next_ms(u, now);
     switch (u->state) {
@@ -1116,6 +1131,10 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
 {
     short ev;
 
+    if (otk__uph_owns(u)) {
+        otk__uph_step(u, fds, n, now);
+        return;
+    }
     if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE) {
         otk__upn_step(u, fds, n, now);
         return;
@@ -1180,6 +1199,8 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
             dlog(u, "attempt %u of %u", u->attempt, u->cfg.retries + 1);
             if (u->proto == OTK_UP_PROTO_ESPHOME)
                 otk__upn_begin_attempt(u, now);
+            else if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB)
+                otk__uph_begin_attempt(u, now);
             else
                 begin_attempt(u, now);
         }
@@ -1205,6 +1226,12 @@ void
 otk__up_finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
 {
     finish(u, now, cause);
+}
+
+void
+otk__up_device_error(struct otk_upload *u, uint32_t now, const char *text)
+{
+    device_error(u, now, text, false);
 }
 
 void

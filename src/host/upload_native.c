@@ -43,6 +43,10 @@ otk_upload_protocol_name(enum otk_up_protocol p)
 enum otk_up_protocol
 otk_upload_protocol_used(const struct otk_upload *u)
 {
+    if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB)
+        return u->proto;
+    if (u->cfg.protocol == OTK_UP_PROTO_ELEGANTOTA || u->cfg.protocol == OTK_UP_PROTO_WEB)
+        return u->cfg.protocol;
     if (u->state == OTK_UP_PROBE ||
         (u->state == OTK_UP_IDLE && u->cfg.protocol == OTK_UP_PROTO_AUTO))
         return OTK_UP_PROTO_AUTO;
