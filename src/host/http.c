@@ -58,13 +58,19 @@ status_line(struct otk_http_resp *r, const char *l)
 }
 
 static bool
+token_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '_';
+}
+
+/* token appears in the list v as a whole token ("auth" is not in "auth-int") */
+static bool
 has_token(const char *v, const char *token)
 {
     size_t n = strlen(token);
 
     for (const char *p = v; *p; p++)
-        if (!strncasecmp(p, token, n) && (p == v || !isalnum((unsigned char)p[-1])) &&
-            !isalnum((unsigned char)p[n]))
+        if (!strncasecmp(p, token, n) && (p == v || !token_char(p[-1])) && !token_char(p[n]))
             return true;
     return false;
 }

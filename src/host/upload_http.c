@@ -204,6 +204,7 @@ open_request(struct otk_upload *u, uint32_t now)
     u->sent = u->acked = u->tcp_acked = u->emitted = 0;
     h->connecting = true;
     h->deadline = now + u->cfg.connect_timeout_ms;
+    u->dev.sin_port = htons(u->cfg.port); /* auto's detection may have moved it */
     h->progress_t = now;
     int rc = otk_net_tcp_connect(u->bind, &u->dev, SLICE_MAX, &h->fd);
     otk__up_set_state(u, OTK_UP_CONNECT);
