@@ -468,7 +468,10 @@ answered(struct otk_upload *u, uint32_t now)
     }
 }
 
-/* The connection ended (or broke) before a whole answer. */
+/* The connection ended (or broke) before a whole answer. A reset means the device threw away
+ * what it had not read, and a close with bytes its stack never acknowledged left those behind:
+ * either way it cannot have the whole image. Only a clean close after every byte arrived leaves
+ * open whether it applied it. */
 static void
 no_answer(struct otk_upload *u, uint32_t now)
 {
@@ -476,7 +479,7 @@ no_answer(struct otk_upload *u, uint32_t now)
 
     if (h->resp.status)
         bad_answer(u, now, h->resp.error ? h->resp.error : "a broken answer");
-    else if (h->body && h->out == h->total)
+    else if (h->body && h->out == h->total && h->acked == h->total && !h->reset)
         end_attempt(u, now, OTK_UPC_HTTP_UNCONFIRMED);
     else
         end_attempt(u, now, OTK_UPC_HTTP_DROPPED);
@@ -494,7 +497,9 @@ read_answer(struct otk_upload *u, uint32_t now)
         if (n == OTK_NET_AGAIN)
             return;
         if (n <= 0) {
-            h->reset = n == OTK_NET_RESET;
+            h->reset = h->reset || n == OTK_NET_RESET;
+            if (!h->reset)
+                sync_progress(u, now); /* what its stack took before the close */
             otk_http_resp_eof(&h->resp);
             if (h->resp.state == OTK_HTTP_P_COMPLETE)
                 answered(u, now);

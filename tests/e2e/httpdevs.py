@@ -21,10 +21,11 @@ import hashlib
 import os
 import re
 import socket
+import struct
 import threading
 import time
 
-APP_LIMIT = 1 << 20  # the fake's free sketch space
+APP_LIMIT = 512 * 1024  # the fake's free sketch space
 FS_LIMIT = 256 * 1024
 
 
@@ -107,12 +108,14 @@ class HttpDevice:
     """One fake device on 127.0.0.1:port. user/password: auth on when both are set."""
 
     def __init__(self, kind="elegantota", user=None, password=None, drop_after=None,
-                 auth_scheme=None, chunked=False):
+                 auth_scheme=None, chunked=False, corrupt=0, silent=False):
         self.kind = kind
         self.user, self.password = user, password
         self.scheme = auth_scheme or ("digest" if kind == "elegantota-async" else "basic")
         self.drop_after = drop_after  # close the connection after this many body bytes, once
         self.chunked = chunked        # answer with Transfer-Encoding: chunked
+        self.corrupt = corrupt        # flip a bit of the file in this many uploads (MD5 fails)
+        self.silent = silent          # read a whole POST, close without answering
         self.requests = []            # every request in arrival order
         self.images = []              # (mode, bytes) of each update that ended well
         self.updater = Updater(esp32=kind in ("elegantota-async",))
@@ -183,6 +186,9 @@ class HttpDevice:
         body = self._body(conn, req, rest, authed)
         if body is None:
             return  # dropped
+        if self.silent:
+            req.body = body
+            return  # every byte read, then closed without an answer
         conn.sendall(self._post(req, body, authed))
 
     def _drain(self, conn, req, rest):
@@ -201,8 +207,9 @@ class HttpDevice:
         body = rest
         while len(body) < total:
             if self.drop_after is not None and len(body) >= self.drop_after:
+                # as a device that loses its link or restarts: the connection is reset
                 self.drop_after = None
-                conn.shutdown(socket.SHUT_RDWR)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 req.body = body
                 return None
             d = conn.recv(min(65536, total - len(body)))
@@ -290,6 +297,12 @@ class HttpDevice:
             return self._text(400, self.updater.error)
         return self._text(200, "OK")
 
+    def _damage(self, data):
+        if self.corrupt and data:
+            self.corrupt -= 1
+            return data[:100] + bytes([data[100] ^ 1]) + data[101:]
+        return data
+
     def _file_part(self, req, body):
         m = re.search(r"boundary=(\S+)", req.header("content-type") or "")
         if not m:
@@ -313,7 +326,7 @@ class HttpDevice:
             if not authed:
                 return self._challenge()
             _, data = self._file_part(req, body)
-            self.updater.write(data or b"")
+            self.updater.write(self._damage(data or b""))
             image = self.updater.end()
             if image is None:
                 return self._text(400, self.updater.error)
