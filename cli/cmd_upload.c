@@ -28,7 +28,8 @@ static const char help_head[] =
     "\n"
     "Upload a firmware or filesystem image to ArduinoOTA devices (ESP32, ESP8266): a drop-in\n"
     "for espota.py with the same options, that streams instead of waiting for every 1 KB,\n"
-    "retries transient failures, and says what went wrong and how to fix it.\n"
+    "retries transient failures, and says what went wrong and how to fix it. Also ESPHome's\n"
+    "native protocol and web servers' OTA doors (ElegantOTA, /update forms).\n"
     "\n";
 
 static const char help_tail[] =
@@ -49,6 +50,8 @@ static const char help_tail[] =
     "                                      19 esphome: encryption required / not offered\n"
     "                                      20 esphome: whole image sent, no verdict (not\n"
     "                                         re-sent; the device may have applied it)\n"
+    "                                      22 elegantota/web: the device has no such\n"
+    "                                         door (HTTP 404/405)\n"
     "  130 interrupted\n"
     "With several devices the exit code is the failure shared by all failed devices, or 1.\n"
     "Details and IDE set-ups: docs/CLI.md.\n";

@@ -407,11 +407,13 @@ static void
 say_dev_md5(const struct otk_upload *u, struct msg *m)
 {
     say(m,
-        "%s %s: \"%s\": the data the device wrote does not match the MD5 announced in the "
-        "invitation: the image was corrupted in transit.\n"
+        "%s %s: \"%s\": the data the device wrote does not match the MD5 announced %s: the "
+        "image was corrupted in transit.\n"
         "fix: upload again (otakit retries this automatically with --retries); if it keeps "
         "failing, check the Wi-Fi link and the device's power supply.",
-        u->cfg.target, where(u), u->outcome.device_text);
+        u->cfg.target, where(u), u->outcome.device_text,
+        otk_upload_protocol_used(u) == OTK_UP_PROTO_ELEGANTOTA ? "to /ota/start"
+                                                               : "in the invitation");
 }
 
 static void
@@ -460,6 +462,10 @@ other_advice(const char *text, enum otk_up_cause cause, char *busy, size_t cap)
         snprintf(busy, cap, "%s; wait for it and upload again", busy_meaning(text));
         return busy;
     }
+    if (contains(text, "No data supplied"))
+        return "the ESP8266 Updater counts only what it has written to flash, in 4 KB blocks: an "
+               "image of 4 KB or less reads as no data; a real app image is larger: check the "
+               "file";
     if (contains(text, "Partition Could Not"))
         return "the device's partition table has no OTA slot: flash a partition scheme with OTA "
                "support over serial once";
