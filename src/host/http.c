@@ -49,11 +49,12 @@ status_line(struct otk_http_resp *r, const char *l)
         broke(r, "not an HTTP status line");
         return;
     }
-    r->status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
-    if (r->status < 100 || r->status > 599) {
+    int status = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+    if (status < 100 || status > 599) {
         broke(r, "status code out of range");
         return;
     }
+    r->status = status;
     r->state = OTK_HTTP_P_HEADERS;
 }
 
