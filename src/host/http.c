@@ -11,6 +11,18 @@
 
 /* ---- the response parser ---- */
 
+/* Copy a NUL-terminated text, cut to cap - 1 bytes. */
+static void
+copy_text(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 void
 otk_http_resp_init(struct otk_http_resp *r, bool head_only)
 {
@@ -125,7 +137,7 @@ header_line(struct otk_http_resp *r, char *l)
     else if (!strcasecmp(l, "WWW-Authenticate") &&
              (!r->www_auth[0] || !strncasecmp(v, "Digest", 6)) &&
              strncasecmp(r->www_auth, "Digest", 6))
-        snprintf(r->www_auth, sizeof r->www_auth, "%s", v);
+        copy_text(r->www_auth, sizeof r->www_auth, v);
 }
 
 /* The empty line after the headers: where the body's end lies. */
@@ -310,13 +322,13 @@ static void
 digest_param(struct otk_http_challenge *c, const char *name, const char *val)
 {
     if (!strcasecmp(name, "realm"))
-        snprintf(c->realm, sizeof c->realm, "%s", val);
+        copy_text(c->realm, sizeof c->realm, val);
     else if (!strcasecmp(name, "nonce"))
-        snprintf(c->nonce, sizeof c->nonce, "%s", val);
+        copy_text(c->nonce, sizeof c->nonce, val);
     else if (!strcasecmp(name, "opaque"))
-        snprintf(c->opaque, sizeof c->opaque, "%s", val);
+        copy_text(c->opaque, sizeof c->opaque, val);
     else if (!strcasecmp(name, "algorithm"))
-        snprintf(c->algorithm, sizeof c->algorithm, "%s", val);
+        copy_text(c->algorithm, sizeof c->algorithm, val);
     else if (!strcasecmp(name, "qop"))
         c->qop_auth = has_token(val, "auth");
     else if (!strcasecmp(name, "stale"))

@@ -27,6 +27,7 @@
 #define AUTH_ROUNDS   3 /* 401s answered per attempt: a stale nonce, then a real refusal */
 
 enum http_step {
+    STEP_PROBE,  /* web, with credentials: GET /update, to learn the challenge before the body */
     STEP_START,  /* ElegantOTA: GET /ota/start */
     STEP_UPLOAD, /* the multipart POST */
 };
@@ -72,6 +73,8 @@ elegant(const struct otk_upload *u)
 static const char *
 step_name(const struct otk_upload *u)
 {
+    if (u->http->step == STEP_PROBE)
+        return "GET /update";
     if (u->http->step == STEP_START)
         return "GET /ota/start";
     return elegant(u) ? "POST /ota/upload" : "POST /update";
@@ -165,10 +168,13 @@ format_request(struct otk_upload *u)
 {
     struct otk_httpup *h = u->http;
     char host[300], auth[OTK_HTTP_AUTH_MAX], type[96];
-    const char *method = h->step == STEP_START ? "GET" : "POST";
+    const char *method = h->step == STEP_UPLOAD ? "POST" : "GET";
 
     host_header(u, host, sizeof host);
-    if (h->step == STEP_START) {
+    if (h->step == STEP_PROBE) {
+        snprintf(h->path, sizeof h->path, "/update");
+        h->body = false;
+    } else if (h->step == STEP_START) {
         snprintf(h->path, sizeof h->path, "/ota/start?mode=%s&hash=%s", u->cfg.spiffs ? "fs" : "fr",
                  u->cfg.md5);
         h->body = false;
@@ -215,9 +221,9 @@ open_request(struct otk_upload *u, uint32_t now)
     else if (rc != OTK_NET_AGAIN)
         end_detail(u, now, OTK_UPC_HTTP_CONNECT_FAILED, otk_net_strerror());
     if (u->state != OTK_UP_DONE && u->state != OTK_UP_BACKOFF && !h->connecting)
-        otk__up_set_state(u, h->step == STEP_START ? OTK_UP_HANDSHAKE : OTK_UP_SEND);
+        otk__up_set_state(u, h->step != STEP_UPLOAD ? OTK_UP_HANDSHAKE : OTK_UP_SEND);
     if (u->state != OTK_UP_DONE && u->state != OTK_UP_BACKOFF)
-        otk__up_dlog(u, "%s http://%s:%u%s%s", h->step == STEP_START ? "GET" : "POST", u->dev_ip,
+        otk__up_dlog(u, "%s http://%s:%u%s%s", h->step == STEP_UPLOAD ? "POST" : "GET", u->dev_ip,
                      u->cfg.port, h->path,
                      h->auth_sent ? (h->ch.scheme == OTK_HTTP_AUTH_BASIC ? " (Basic auth)"
                                                                          : " (Digest auth)")
@@ -295,7 +301,7 @@ write_request(struct otk_upload *u, uint32_t now)
         h->deadline = now + u->cfg.result_timeout_ms;
         otk__up_dlog(u, "all %u bytes of the image sent; waiting up to %.0f s for the answer",
                      u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
-    } else if (h->out == h->total && h->step == STEP_START && !h->resp.status) {
+    } else if (h->out == h->total && !h->body && !h->resp.status) {
         h->deadline = now + u->cfg.invite_timeout_ms;
     }
 }
@@ -441,6 +447,26 @@ web_verdict(struct otk_upload *u, uint32_t now)
         bad_answer(u, now, "a 200 without an update result (not an /update form's answer?)");
 }
 
+/* GET /update's answer: a challenge is learnt (the POST then carries the credentials, so the
+ * image goes out once); anything else leaves the POST to find out. */
+static void
+probed(struct otk_upload *u, uint32_t now)
+{
+    struct otk_httpup *h = u->http;
+    struct otk_http_challenge ch;
+
+    if (h->resp.status == 401 && h->resp.www_auth[0] &&
+        otk_http_parse_challenge(h->resp.www_auth, &ch) == 0 &&
+        (ch.scheme == OTK_HTTP_AUTH_BASIC ||
+         (ch.scheme == OTK_HTTP_AUTH_DIGEST && !ch.unsupported))) {
+        otk__up_dlog(u, "the form asks for %s authentication: the upload carries it", ch.name);
+        h->ch = ch;
+        h->have_ch = true;
+        h->nc = 0;
+    }
+    begin_step(u, now, STEP_UPLOAD);
+}
+
 static void
 answered(struct otk_upload *u, uint32_t now)
 {
@@ -449,7 +475,9 @@ answered(struct otk_upload *u, uint32_t now)
 
     otk__up_dlog(u, "%s: HTTP %d, %zu bytes: %.*s", step_name(u), r->status, (size_t)r->body_seen,
                  (int)(r->body_len < 80 ? r->body_len : 80), r->body);
-    if (r->status == 401) {
+    if (h->step == STEP_PROBE) {
+        probed(u, now);
+    } else if (r->status == 401) {
         unauthorized(u, now);
     } else if (r->status != 200) {
         bad_status(u, now);
@@ -539,7 +567,7 @@ otk__uph_begin_attempt(struct otk_upload *u, uint32_t now)
     u->outcome.detail[0] = 0;
     u->outcome.http_step = NULL;
     u->event_t = now;
-    begin_step(u, now, elegant(u) ? STEP_START : STEP_UPLOAD);
+    begin_step(u, now, elegant(u) ? STEP_START : credentials(u) ? STEP_PROBE : STEP_UPLOAD);
 }
 
 void
@@ -615,7 +643,7 @@ connected(struct otk_upload *u, uint32_t now)
     h->progress_t = now;
     if (h->step == STEP_UPLOAD)
         u->t_data = now;
-    otk__up_set_state(u, h->step == STEP_START ? OTK_UP_HANDSHAKE : OTK_UP_SEND);
+    otk__up_set_state(u, h->step != STEP_UPLOAD ? OTK_UP_HANDSHAKE : OTK_UP_SEND);
 }
 
 static bool
@@ -636,6 +664,8 @@ timers(struct otk_upload *u, uint32_t now)
     } else if (h->out < h->total && !h->write_ended) {
         if (now - h->progress_t >= u->cfg.stall_timeout_ms)
             end_attempt(u, now, h->body ? OTK_UPC_HTTP_STALLED : OTK_UPC_HTTP_NO_ANSWER);
+    } else if (h->body && h->acked < h->total && now - h->progress_t >= u->cfg.stall_timeout_ms) {
+        end_attempt(u, now, OTK_UPC_HTTP_STALLED); /* its stack stopped taking the rest */
     } else if (due(now, h->deadline)) {
         if (h->body && h->out == h->total && h->acked < h->total)
             end_attempt(u, now, OTK_UPC_HTTP_STALLED); /* its stack never took the rest */

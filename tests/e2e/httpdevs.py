@@ -281,6 +281,11 @@ class HttpDevice:
 
     def _get(self, req, authed):
         path, _, query = req.target.partition("?")
+        if self.kind == "hus" and path == "/update":
+            # the updater's form page, behind the same credentials as the POST
+            return self._challenge() if not authed else _response(
+                200, "<form method='POST' action='' enctype='multipart/form-data'>",
+                [("Content-Type", "text/html")])
         if not self.kind.startswith("elegantota") or path != "/ota/start":
             return _response(404, "Not found: %s" % path, [("Content-Type", "text/plain")])
         if not authed:

@@ -188,6 +188,16 @@ class ElegantOta(HttpCase):
         self.assertExit(cp, NO_ANSWER, "refused the TCP connection on port %d" % port)
 
 
+class Several(HttpCase):
+    def test_two_devices_of_each_door_at_once(self):
+        with H.HttpDevice("elegantota") as a, H.HttpDevice("elegantota-async") as b:
+            cp = otk.run("upload", "-i", "127.0.0.1:%d" % a.port, "-i", "127.0.0.1:%d" % b.port,
+                         "-f", self.path, "--protocol", "elegantota")
+            self.assertEqual(cp.returncode, OK, cp.stderr)
+            self.assertIn("2 of 2 uploads succeeded", cp.stdout)
+            self.assertEqual((a.images, b.images), ([("fr", self.image)], [("fr", self.image)]))
+
+
 class WebForm(HttpCase):
     def test_esphome_update(self):
         for chunked in (False, True):
@@ -210,8 +220,11 @@ class WebForm(HttpCase):
             with self.subTest(scheme=scheme), H.HttpDevice("esphome", user="u", password="p",
                                                            auth_scheme=scheme) as dev:
                 self.assertExit(self.upload(dev, "--user", "u", "-a", "p", protocol="web"), OK)
-                # the async server answers 401 before the body: the image went out once more
-                self.assertEqual([r.method for r in dev.requests], ["POST", "POST"])
+                # GET /update learns the challenge: the image goes out once, with credentials
+                self.assertEqual([r.method for r in dev.requests], ["GET", "POST"])
+                self.assertIsNone(dev.requests[0].header("authorization"))
+                self.assertTrue(dev.requests[1].header("authorization").startswith(
+                    scheme.capitalize() + " "))
                 self.assertEqual(dev.images, [("fr", self.image)])
             with self.subTest(scheme=scheme), H.HttpDevice("esphome", user="u", password="p",
                                                            auth_scheme=scheme) as dev:
@@ -234,6 +247,19 @@ class WebForm(HttpCase):
                 f.write(b"\x00" * 4096)
             self.assertExit(self.upload(dev, "--force", protocol="web", path=bad), NOT_FIRMWARE,
                             "ERROR[10]: Magic byte is not 0xE9")
+
+    def test_update_server_with_password(self):
+        with H.HttpDevice("hus", user="admin", password="s3cret") as dev:
+            self.assertExit(self.upload(dev, "--user", "admin", "-a", "s3cret", protocol="web"),
+                            OK, "the form asks for Basic authentication")
+            get, post = dev.wait_requests(2)
+            self.assertEqual([(get.method, get.target), (post.method, post.target)],
+                             [("GET", "/update"), ("POST", "/update")])
+            self.assertEqual(len(dev.requests), 2)  # the image went out once
+            self.assertEqual(dev.images, [("fr", self.image)])
+        with H.HttpDevice("hus", user="admin", password="s3cret") as dev:
+            self.assertExit(self.upload(dev, protocol="web"), AUTH,
+                            "no user name and password were given")
 
     def test_dropped_then_retried(self):
         with H.HttpDevice("esphome", drop_after=30000) as dev:
