@@ -28,7 +28,8 @@ static const char help_head[] =
     "\n"
     "Upload a firmware or filesystem image to ArduinoOTA devices (ESP32, ESP8266): a drop-in\n"
     "for espota.py with the same options, that streams instead of waiting for every 1 KB,\n"
-    "retries transient failures, and says what went wrong and how to fix it.\n"
+    "retries transient failures, and says what went wrong and how to fix it. Also ESPHome's\n"
+    "native protocol and web servers' OTA doors (ElegantOTA, /update forms).\n"
     "\n";
 
 static const char help_tail[] =
@@ -50,6 +51,8 @@ static const char help_tail[] =
     "                                      20 esphome: whole image sent, no verdict (not\n"
     "                                         re-sent; the device may have applied it)\n"
     "                                      21 --wait: the device never showed itself\n"
+    "                                      22 elegantota/web: the device has no such\n"
+    "                                         door (HTTP 404/405)\n"
     "  130 interrupted\n"
     "With several devices the exit code is the failure shared by all failed devices, or 1.\n"
     "Details and IDE set-ups: docs/CLI.md.\n";
@@ -666,11 +669,6 @@ parse_command_line(int argc, char **argv, struct otk_upload_opts *o)
         fprintf(stderr, "otakit upload: error: %s\n", err);
         return rc;
     }
-    if (o->protocol == OTK_UP_PROTO_ELEGANTOTA || o->protocol == OTK_UP_PROTO_WEB) {
-        fprintf(stderr, "otakit upload: error: --protocol %s: not yet implemented\n",
-                otk_upload_protocol_name(o->protocol));
-        return OTK_UPX_USAGE;
-    }
     if (o->host_port > 0 && o->host_port + (long)o->ntargets - 1 > 65535) {
         fprintf(stderr, "otakit upload: error: -P %d leaves no room for %zu devices (ports %d..)\n",
                 o->host_port, o->ntargets, o->host_port);
@@ -687,6 +685,7 @@ base_config(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size
     otk_upload_cfg_defaults(base);
     base->host_ip = o->host_ip;
     base->password = o->auth;
+    base->http_user = o->user;
     base->md5_target = o->md5_target;
     base->spiffs = o->spiffs;
     base->lockstep = o->lockstep;
@@ -722,6 +721,9 @@ init_targets(struct reporter *rep, const struct otk_upload_opts *o,
     int default_port = o->port;
     if (!o->port_given && !o->spiffs && otk_image_chip(base->image, base->size) == OTK_CHIP_ESP8266)
         default_port = OTK_PORT_ESP8266;
+    bool http = o->protocol == OTK_UP_PROTO_ELEGANTOTA || o->protocol == OTK_UP_PROTO_WEB;
+    if (http && !o->port_given)
+        default_port = 80; /* a web server's port, not an mDNS SRV record's */
     for (size_t i = 0; i < o->ntargets; i++) {
         struct target *t = &rep->targets[i];
         int port = -1;
@@ -737,6 +739,8 @@ init_targets(struct reporter *rep, const struct otk_upload_opts *o,
             port = default_port;
         else
             c.port_auto = false; /* ADDRESS:PORT */
+        if (http)
+            c.port_auto = false;
         snprintf(t->label, sizeof t->label, "%s", o->targets[i]);
         t->rep = rep;
         c.target = t->host;

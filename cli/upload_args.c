@@ -38,6 +38,7 @@ enum opt_id {
     O_KEY,
     O_WAIT,
     O_HTTP_PORT,
+    O_USER,
 };
 
 /* The options in the order of the help text; aliases (help NULL) follow their option: they
@@ -88,8 +89,12 @@ static const struct cli_opt opts_table[] = {
      "wait S seconds after the last byte for the result (default 60)"},
     {0, "protocol", "P", O_PROTOCOL,
      "arduino (ArduinoOTA: UDP invitation, the device connects\nback), esphome (ESPHome's native "
-     "protocol: one connection to\nthe device, no way back needed) or auto (default: esphome "
-     "when\nthe device's TCP port answers its magic, else arduino)"},
+     "protocol: one connection to\nthe device, no way back needed), elegantota (ElegantOTA v3 "
+     "over\nHTTP, port 80), web (a web server's /update form: ESPHome\nweb_server, "
+     "ESP8266HTTPUpdateServer; port 80) or auto\n(default: esphome when the device's TCP port "
+     "answers its\nmagic, else arduino)"},
+    {0, "user", "NAME", O_USER,
+     "elegantota, web: the user name for HTTP authentication (with\n-a PASSWORD)"},
     {0, "key", "BASE64", O_KEY,
      "esphome: encrypt with the device's key (the base64 key of its\napi: or ota: encryption: in "
      "the YAML); implies esphome"},
@@ -325,6 +330,9 @@ apply_text(struct parse_ctx *c, const struct cli_opt *op, const char *v, const c
         return 0;
     case O_AUTH:
         o->auth = v;
+        return 0;
+    case O_USER:
+        o->user = v;
         return 0;
     case O_FILE:
         o->file = v;

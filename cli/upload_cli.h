@@ -36,8 +36,11 @@ enum otk_upload_exit {
     OTK_UPX_ENCRYPTION = 19,    /* native protocol: the device requires encryption and no key
                                    was given, or a key was given and it offers none */
     OTK_UPX_UNCONFIRMED = 20,   /* native protocol: the whole image went out, no verdict came;
-                                   not re-sent (the device may have applied it) */
+                                   not re-sent (the device may have applied it); also the
+                                   HTTP doors' upload without an answer */
     OTK_UPX_ASLEEP = 21,        /* --wait: the device never showed itself in the given time */
+    OTK_UPX_NOT_FOUND = 22,     /* HTTP: the device has no such door (404/405): another
+                                   protocol or port, or its OTA page is off (21: --wait's) */
 };
 
 /** A short name for an exit code ("ok", "no-answer", "auth-failed", ...), for tables and JSON. */
@@ -52,6 +55,9 @@ int cli_upload_classify_device_error(const char *text);
 /** What went wrong with u and how to fix it (u ended, or its attempt did: OTK_UP_EV_RETRY), as
  *  lines "cause\nfix: ...", into msg. Empty for success. @return the exit code. */
 int cli_upload_describe(const struct otk_upload *u, char *msg, size_t cap);
+
+/** The words for an OTK_UPC_HTTP_* outcome (upload_report_http.c). @return their length. */
+size_t cli_upload_http_words(const struct otk_upload *u, char *buf, size_t cap);
 
 /** A protocol violation's short name for JSON ("early-ok", "over-ack", "garbage"), NULL for any
  *  other cause. */
@@ -74,6 +80,7 @@ struct otk_upload_opts {
     int port;        /* device port */
     bool port_given; /* -p was on the command line (else the port follows the image's chip) */
     const char *auth;
+    const char *user; /* --user: HTTP authentication */
     const char *file;
     bool md5_target, spiffs, debug, progress, quiet, json, lockstep, force, help;
     double timeout_s;       /* -t */

@@ -39,6 +39,7 @@ static const char *const exit_names[] = {
     [OTK_UPX_ENCRYPTION] = "encryption",
     [OTK_UPX_UNCONFIRMED] = "unconfirmed",
     [OTK_UPX_ASLEEP] = "asleep",
+    [OTK_UPX_NOT_FOUND] = "not-found",
 };
 
 const char *
@@ -407,11 +408,13 @@ static void
 say_dev_md5(const struct otk_upload *u, struct msg *m)
 {
     say(m,
-        "%s %s: \"%s\": the data the device wrote does not match the MD5 announced in the "
-        "invitation: the image was corrupted in transit.\n"
+        "%s %s: \"%s\": the data the device wrote does not match the MD5 announced %s: the "
+        "image was corrupted in transit.\n"
         "fix: upload again (otakit retries this automatically with --retries); if it keeps "
         "failing, check the Wi-Fi link and the device's power supply.",
-        u->cfg.target, where(u), u->outcome.device_text);
+        u->cfg.target, where(u), u->outcome.device_text,
+        otk_upload_protocol_used(u) == OTK_UP_PROTO_ELEGANTOTA ? "to /ota/start"
+                                                               : "in the invitation");
 }
 
 static void
@@ -460,6 +463,10 @@ other_advice(const char *text, enum otk_up_cause cause, char *busy, size_t cap)
         snprintf(busy, cap, "%s; wait for it and upload again", busy_meaning(text));
         return busy;
     }
+    if (contains(text, "No data supplied"))
+        return "the ESP8266 Updater counts only what it has written to flash, in 4 KB blocks: an "
+               "image of 4 KB or less reads as no data; a real app image is larger: check the "
+               "file";
     if (contains(text, "Partition Could Not"))
         return "the device's partition table has no OTA slot: flash a partition scheme with OTA "
                "support over serial once";
@@ -1012,8 +1019,12 @@ look_words(enum otk_up_cause c)
         return "nothing listened on its UDP port";
     case OTK_UPC_NAT_REFUSED:
         return "its TCP port refused the connection";
+    case OTK_UPC_HTTP_REFUSED:
+        return "its web server port refused the connection";
     case OTK_UPC_NAT_CONNECT_TIMEOUT:
     case OTK_UPC_NAT_CONNECT_FAILED:
+    case OTK_UPC_HTTP_CONNECT_TIMEOUT:
+    case OTK_UPC_HTTP_CONNECT_FAILED:
         return "no TCP connection came up";
     default:
         return "no answer to the ArduinoOTA invitation";
@@ -1035,16 +1046,6 @@ say_never_awoke(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_no_uploader(const struct otk_upload *u, struct msg *m)
-{
-    say(m,
-        "%s: found %s, and this build of otakit cannot upload over that protocol yet.\nfix: "
-        "update with the device's own web page, or give the protocol the device also speaks "
-        "(--protocol arduino or esphome).",
-        u->cfg.target, u->outcome.detail);
-}
-
-static void
 say_http_unknown(const struct otk_upload *u, struct msg *m)
 {
     say(m,
@@ -1053,6 +1054,13 @@ say_http_unknown(const struct otk_upload *u, struct msg *m)
         "web_server.\nfix: name it: --protocol elegantota (ElegantOTA) or --protocol web "
         "(ESPHome web_server, ESP8266HTTPUpdateServer), with -a for the password.",
         u->cfg.target, u->outcome.detail[0] ? u->outcome.detail : "HTTP 401");
+}
+
+static void
+say_http(const struct otk_upload *u, struct msg *m)
+{
+    if (m->len + 1 < m->cap)
+        m->len += cli_upload_http_words(u, m->buf + m->len, m->cap - m->len);
 }
 
 /* ---- the table ---- */
@@ -1123,8 +1131,21 @@ static const struct cause_row {
     [OTK_UPC_NAT_LOCAL] = {OTK_UPX_FAIL, say_nat_local},
     [OTK_UPC_NAT_NO_FILESYSTEM] = {OTK_UPX_USAGE, say_nat_no_filesystem},
     [OTK_UPC_NEVER_AWOKE] = {OTK_UPX_ASLEEP, say_never_awoke},
-    [OTK_UPC_NO_UPLOADER] = {OTK_UPX_FAIL, say_no_uploader},
     [OTK_UPC_HTTP_UNKNOWN] = {OTK_UPX_FAIL, say_http_unknown},
+    [OTK_UPC_HTTP_REFUSED] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_CONNECT_TIMEOUT] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_CONNECT_FAILED] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_NO_PASSWORD] = {OTK_UPX_AUTH, say_http},
+    [OTK_UPC_HTTP_AUTH_FAILED] = {OTK_UPX_AUTH, say_http},
+    [OTK_UPC_HTTP_AUTH_SCHEME] = {OTK_UPX_AUTH, say_http},
+    [OTK_UPC_HTTP_NOT_FOUND] = {OTK_UPX_NOT_FOUND, say_http},
+    [OTK_UPC_HTTP_STATUS] = {OTK_UPX_DEVICE, say_http},
+    [OTK_UPC_HTTP_BAD_ANSWER] = {OTK_UPX_PROTOCOL, say_http},
+    [OTK_UPC_HTTP_NO_ANSWER] = {OTK_UPX_NO_ANSWER, say_http},
+    [OTK_UPC_HTTP_DROPPED] = {OTK_UPX_DROPPED, say_http},
+    [OTK_UPC_HTTP_STALLED] = {OTK_UPX_STALLED, say_http},
+    [OTK_UPC_HTTP_UNCONFIRMED] = {OTK_UPX_UNCONFIRMED, say_http},
+    [OTK_UPC_HTTP_BUSY] = {OTK_UPX_DEVICE, say_http},
 };
 
 _Static_assert(sizeof causes / sizeof causes[0] == OTK_UPC_COUNT,

@@ -103,11 +103,25 @@ enum otk_up_cause {
     OTK_UPC_NAT_UNCONFIRMED,   /* the whole image went out, no result: nat.check says more */
     OTK_UPC_NAT_LOCAL,         /* a local failure: memory, compression, crypto (detail) */
     OTK_UPC_NAT_NO_FILESYSTEM, /* --spiffs: the native protocol carries app images only */
+    /* the HTTP doors (ElegantOTA, web /update forms); the status in figure, the body's head in
+       device_text, which request in outcome.http_step */
+    OTK_UPC_HTTP_REFUSED,         /* TCP connection refused: no web server on cfg.port */
+    OTK_UPC_HTTP_CONNECT_TIMEOUT, /* no TCP connection within connect_timeout_ms */
+    OTK_UPC_HTTP_CONNECT_FAILED,  /* the connection failed otherwise: detail */
+    OTK_UPC_HTTP_NO_PASSWORD,     /* 401 and no credentials given (detail: the challenge) */
+    OTK_UPC_HTTP_AUTH_FAILED,     /* 401 to our credentials (detail: the scheme) */
+    OTK_UPC_HTTP_AUTH_SCHEME,     /* a challenge this client cannot answer (detail) */
+    OTK_UPC_HTTP_NOT_FOUND,       /* 404 / 405: the device has no such door */
+    OTK_UPC_HTTP_STATUS,          /* another status without a device error text */
+    OTK_UPC_HTTP_BAD_ANSWER,      /* not HTTP, or an answer the door never gives (detail) */
+    OTK_UPC_HTTP_NO_ANSWER,       /* no answer to a request within invite_timeout_ms */
+    OTK_UPC_HTTP_DROPPED,         /* the connection ended before the request's end, no answer */
+    OTK_UPC_HTTP_STALLED,         /* the device took no data for stall_timeout_ms */
+    OTK_UPC_HTTP_UNCONFIRMED,     /* the whole upload went out, no answer: not re-sent */
+    OTK_UPC_HTTP_BUSY,            /* "Update already running": an earlier update is still open */
     /* --wait and detection */
     OTK_UPC_NEVER_AWOKE,  /* cfg.wait_ms went by and the device never showed itself: the last
                              look's cause in outcome.asleep_cause, figure = the looks */
-    OTK_UPC_NO_UPLOADER,  /* auto found a protocol this build cannot upload with: detail = what
-                             was found (otk_upload_detected) */
     OTK_UPC_HTTP_UNKNOWN, /* auto: a web server that asks for a password on /update; which
                              door it is cannot be told from outside: detail = its challenge */
     OTK_UPC_COUNT         /* keep last: new causes go above it */
@@ -187,6 +201,8 @@ struct otk_upload_outcome {
     char stranger[INET_ADDRSTRLEN + 8];  /* the last one's address */
     struct otk_up_native nat;            /* the native protocol's facts */
     enum otk_up_cause asleep_cause;      /* OTK_UPC_NEVER_AWOKE: how the last look ended */
+    const char *http_step;               /* HTTP: the request it ended in ("GET /ota/start") */
+    int http_scheme;                     /* HTTP: enum otk_http_scheme of the last challenge */
 };
 
 /** True for causes worth repeating the whole upload for (cfg.retries): no answer, no answer to
@@ -230,21 +246,23 @@ struct otk_upload;
 struct otk_mdns_device;
 struct otk_httpprobe;
 struct otk_mdns_watch;
+struct otk_httpup;
 
 /** The protocol an upload speaks: ARDUINO or ESPHOME once known (AUTO while it asks). */
 enum otk_up_protocol otk_upload_protocol_used(const struct otk_upload *u);
 
 struct otk_upload_cfg {
-    const char *target;   /* -i as typed: IPv4 address or host name (also used in messages) */
-    uint16_t port;        /* device UDP port (-p) */
-    const char *host_ip;  /* -I: local address to bind, NULL or "0.0.0.0" = any */
-    uint16_t host_port;   /* -P: TCP port to listen on, 0 = ephemeral */
-    const char *password; /* -a; NULL or "" = none */
-    bool md5_target;      /* -m: PBKDF2 devices store the MD5 hash: skip the SHA-256 try */
-    bool spiffs;          /* -s: filesystem image (command 100) */
-    bool lockstep;        /* --lockstep: 1024-byte chunks, one ack wait each, like espota.py */
-    bool force;           /* --force: send an app image whatever chip it names */
-    bool port_auto;       /* no -p: a .local device's mDNS SRV port wins over port */
+    const char *target;    /* -i as typed: IPv4 address or host name (also used in messages) */
+    uint16_t port;         /* device UDP port (-p) */
+    const char *host_ip;   /* -I: local address to bind, NULL or "0.0.0.0" = any */
+    uint16_t host_port;    /* -P: TCP port to listen on, 0 = ephemeral */
+    const char *password;  /* -a; NULL or "" = none */
+    const char *http_user; /* --user: HTTP authentication's user name; NULL = none */
+    bool md5_target;       /* -m: PBKDF2 devices store the MD5 hash: skip the SHA-256 try */
+    bool spiffs;           /* -s: filesystem image (command 100) */
+    bool lockstep;         /* --lockstep: 1024-byte chunks, one ack wait each, like espota.py */
+    bool force;            /* --force: send an app image whatever chip it names */
+    bool port_auto;        /* no -p: a .local device's mDNS SRV port wins over port */
     enum otk_up_protocol protocol;
     uint32_t wait_ms;     /* --wait: keep looking for a device that sleeps this long (0: no) */
     uint16_t http_port;   /* auto: the port of the HTTP probe (0: 80) */
@@ -333,6 +351,7 @@ struct otk_upload {
     struct otk_mdns_device *mdns; /* what a .local device's mDNS records said (NULL: none) */
     struct otk_httpprobe *hprobe; /* auto's HTTP probe (allocated while it runs) */
     struct otk_mdns_watch *watch; /* --wait for a .local name: its mDNS watcher */
+    struct otk_httpup *http;      /* the HTTP doors' attempt (upload_http.c), NULL: none */
 };
 
 /** --wait: the device has not shown itself yet (and the upload still runs). */

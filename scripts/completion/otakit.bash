@@ -99,12 +99,12 @@ _otakit()
         return 0
         ;;
     -p | --port)
-        [[ $cmd == upload ]] && mapfile -t COMPREPLY < <(compgen -W "3232 8266" -- "$cur")
+        [[ $cmd == upload ]] && mapfile -t COMPREPLY < <(compgen -W "3232 8266 80" -- "$cur")
         return 0
         ;;
     -a | --auth | --password | --password-hash | -P | --host_port | --host-port | -t | \
         --timeout | --retries | --stall-timeout | --result-timeout | --size | --project | \
-        --seed | --cut-at | --min-rate | --key)
+        --seed | --cut-at | --min-rate | --key | --user)
         return 0
         ;;
     --version)

@@ -69,6 +69,13 @@ otk_upload_cause_transient(enum otk_up_cause cause)
     case OTK_UPC_NAT_DEVICE_TIMEOUT:
     case OTK_UPC_NAT_DROPPED:
     case OTK_UPC_NAT_STALLED:
+    /* the HTTP doors: never after the whole upload went out (OTK_UPC_HTTP_UNCONFIRMED) */
+    case OTK_UPC_HTTP_REFUSED:
+    case OTK_UPC_HTTP_CONNECT_TIMEOUT:
+    case OTK_UPC_HTTP_CONNECT_FAILED:
+    case OTK_UPC_HTTP_NO_ANSWER:
+    case OTK_UPC_HTTP_DROPPED:
+    case OTK_UPC_HTTP_STALLED:
         return true;
     default:
         return false;
@@ -195,6 +202,7 @@ close_attempt(struct otk_upload *u)
     close_fd(&u->udp_fd);
     close_fd(&u->conn_fd);
     otk__upn_close_attempt(u);
+    otk__uph_close_attempt(u);
 }
 
 void
@@ -203,6 +211,7 @@ otk_upload_close(struct otk_upload *u)
     close_attempt(u);
     close_fd(&u->listen_fd);
     otk__upn_free(u);
+    otk__uph_free(u);
     otk_mdns_watch_close(u->watch);
     u->watch = NULL;
 }
@@ -1106,7 +1115,9 @@ locate(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
 static void
 start_protocol(struct otk_upload *u, uint32_t now)
 {
-    if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
+    if (u->cfg.protocol == OTK_UP_PROTO_ELEGANTOTA || u->cfg.protocol == OTK_UP_PROTO_WEB) {
+        otk__uph_start(u, now);
+    } else if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
         otk__upn_start(u, now);
     } else {
         dlog(u, "protocol: arduino (ArduinoOTA), as asked");
@@ -1161,6 +1172,8 @@ otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
 
     if (u->state == OTK_UP_WAIT)
         return u->watch ? otk_mdns_watch_pollfds(u->watch, fds, cap) : 0;
+    if (otk__uph_owns(u))
+        return otk__uph_pollfds(u, fds, cap);
     if (otk__upn_owns(u))
         return otk__upn_pollfds(u, fds, cap);
 
@@ -1198,6 +1211,8 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
 {
     int32_t d;
 
+    if (u->state != OTK_UP_WAIT && otk__uph_owns(u))
+        return otk__uph_next_ms(u, now);
     if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE &&
         u->state != OTK_UP_WAIT)
         return otk__upn_next_ms(u, now);
@@ -1241,6 +1256,10 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
 {
     short ev;
 
+    if (u->state != OTK_UP_WAIT && otk__uph_owns(u)) {
+        otk__uph_step(u, fds, n, now);
+        return;
+    }
     if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE &&
         u->state != OTK_UP_WAIT) {
         otk__upn_step(u, fds, n, now);
@@ -1306,6 +1325,8 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
             dlog(u, "attempt %u of %u", u->attempt, u->cfg.retries + 1);
             if (u->proto == OTK_UP_PROTO_ESPHOME)
                 otk__upn_begin_attempt(u, now);
+            else if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB)
+                otk__uph_begin_attempt(u, now);
             else
                 begin_attempt(u, now);
         }
@@ -1335,6 +1356,12 @@ void
 otk__up_finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
 {
     finish(u, now, cause);
+}
+
+void
+otk__up_device_error(struct otk_upload *u, uint32_t now, const char *text)
+{
+    device_error(u, now, text, false);
 }
 
 void

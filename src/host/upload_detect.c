@@ -34,6 +34,9 @@ otk__upw_asleep_cause(const struct otk_upload *u, enum otk_up_cause cause)
     case OTK_UPC_NAT_REFUSED:
     case OTK_UPC_NAT_CONNECT_TIMEOUT:
     case OTK_UPC_NAT_CONNECT_FAILED: /* no route to it while it sleeps */
+    case OTK_UPC_HTTP_REFUSED:
+    case OTK_UPC_HTTP_CONNECT_TIMEOUT:
+    case OTK_UPC_HTTP_CONNECT_FAILED:
         return true;
     default:
         return false;
@@ -112,14 +115,15 @@ otk__upd_next_ms(const struct otk_upload *u, uint32_t now)
     return otk_httpprobe_next_ms(u->hprobe, now);
 }
 
-/* A web door: hand over to its uploader. This build has none yet: say what was found. */
+/* A web door: hand over to its uploader (upload_http.c) on the port it was found on. */
 static void
 web_door(struct otk_upload *u, uint32_t now, enum otk_http_kind k)
 {
     u->proto = (enum otk_up_protocol)otk_http_kind_protocol(k);
     otk__up_detected(u, "%s over HTTP (port %u)", otk_http_kind_name(k), http_port(u));
-    snprintf(u->outcome.detail, sizeof u->outcome.detail, "%s", u->detected);
-    otk__up_finish(u, now, OTK_UPC_NO_UPLOADER);
+    u->cfg.port = http_port(u);
+    u->dev.sin_port = htons(u->cfg.port);
+    otk__uph_start(u, now);
 }
 
 static void

@@ -18,6 +18,19 @@ otk__up_dlog(struct otk_upload *u, const char *fmt, ...);
 /* the ArduinoOTA path from its listener on (--protocol auto found no native port) */
 int otk__up_begin_arduino(struct otk_upload *u, uint32_t now);
 
+/* a device's error text (the Updater's words): its cause, chips named where they disagree */
+void otk__up_device_error(struct otk_upload *u, uint32_t now, const char *text);
+
+/* upload_http.c: the HTTP doors (--protocol elegantota, web) */
+void otk__uph_start(struct otk_upload *u, uint32_t now);
+void otk__uph_begin_attempt(struct otk_upload *u, uint32_t now);
+bool otk__uph_owns(const struct otk_upload *u); /* an HTTP attempt is under way */
+size_t otk__uph_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap);
+int32_t otk__uph_next_ms(const struct otk_upload *u, uint32_t now);
+void otk__uph_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now);
+void otk__uph_close_attempt(struct otk_upload *u);
+void otk__uph_free(struct otk_upload *u);
+
 /* upload_native.c */
 /* --protocol esphome or auto, once the target resolved: the probe (auto) or the first attempt */
 void otk__upn_start(struct otk_upload *u, uint32_t now);

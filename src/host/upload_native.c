@@ -46,6 +46,8 @@ otk_upload_protocol_used(const struct otk_upload *u)
 {
     if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB || u->detected[0])
         return u->proto; /* found by auto */
+    if (u->cfg.protocol == OTK_UP_PROTO_ELEGANTOTA || u->cfg.protocol == OTK_UP_PROTO_WEB)
+        return u->cfg.protocol;
     if (u->state == OTK_UP_PROBE ||
         (u->state == OTK_UP_IDLE && u->cfg.protocol == OTK_UP_PROTO_AUTO))
         return OTK_UP_PROTO_AUTO;

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """The IDE set-ups of docs/INTEGRATION.md, run for real: each block marked
 `<!-- tested: NAME -->` is read from the document, expanded the way its tool expands it, and the
-resulting command line is run against `otakit device` on 127.0.0.1.
+resulting command line is run against `otakit device` on 127.0.0.1 (the HTTP set-ups: against the
+fake ElegantOTA and /update devices of httpdevs.py).
 
 - PlatformIO (SCons): `upload_command` / `UPLOADCMD` with `$UPLOAD_PORT`, `$UPLOAD_FLAGS` (a list:
   one element a line of `upload_flags`, PlatformIO's ProjectConfig split), `$UPLOADERFLAGS`
@@ -17,6 +18,7 @@ resulting command line is run against `otakit device` on 127.0.0.1.
 Only the address, ports and program path in the documented text are replaced by the test's."""
 
 import configparser
+import hashlib
 import itertools
 import os
 import re
@@ -27,6 +29,7 @@ import tempfile
 import time
 import unittest
 
+import httpdevs as H
 import otk
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -169,7 +172,9 @@ class Integration(unittest.TestCase):
     def test_doc_has_every_block(self):
         self.assertEqual(sorted(self.blocks), sorted([
             "pio-esp32", "pio-esp8266", "pio-post-script", "pio-post-script-py", "pio-wait",
-            "arduino-esp32", "arduino-esp32-fixed-port", "arduino-esp8266"]))
+            "arduino-esp32", "arduino-esp32-fixed-port", "arduino-esp8266", "pio-elegantota",
+            "pio-elegantota-post", "pio-web", "arduino-esp32-elegantota",
+            "arduino-esp8266-web"]))
 
     # ---- PlatformIO ----
 
@@ -289,6 +294,66 @@ class Integration(unittest.TestCase):
                     self.assertEqual(dev.wait_event("start")["cmd"],
                                      100 if target == "uploadfs" else 0)
 
+    # ---- PlatformIO: the HTTP doors ----
+
+    def pio_http(self, name, dev, chip, size):
+        block = self.blocks[name]
+        env_name, cmd, flags = self.pio_upload_command(block, dev.port)
+        proj, fw = self.pio_project(env_name, chip, "5.0.0", size)
+        line = scons_subst(cmd, {"UPLOAD_PORT": "127.0.0.1", "UPLOAD_FLAGS": flags,
+                                 "SOURCE": os.path.relpath(fw, proj)})
+        cp = subprocess.run(["sh", "-c", line], cwd=proj, capture_output=True, text=True,
+                            timeout=120, env=self.env)
+        self.assertEqual(cp.returncode, 0, "%s\n%s" % (line, cp.stderr))
+        with open(fw, "rb") as f:
+            return f.read(), line
+
+    def test_platformio_elegantota(self):
+        self.assertIn("--protocol=elegantota", self.blocks["pio-elegantota"])
+        with H.HttpDevice("elegantota", user="admin", password="OTAPASSWORD") as dev:
+            image, line = self.pio_http("pio-elegantota", dev, "esp8266", 200 * KB)
+            self.assertIn("--protocol=elegantota --port=%d --user=admin --auth=OTAPASSWORD -f "
+                          % dev.port, line)
+            self.assertEqual(dev.images, [("fr", image)])
+            start = dev.requests[0]
+            self.assertEqual(start.target,
+                             "/ota/start?mode=fr&hash=" + hashlib.md5(image).hexdigest())
+
+    def test_platformio_web(self):
+        with H.HttpDevice("hus") as dev:
+            image, _ = self.pio_http("pio-web", dev, "esp8266", 150 * KB)
+            self.assertEqual(dev.images, [("fr", image)])
+            self.assertEqual([r.target for r in dev.requests], ["/update"])
+
+    def test_platformio_elegantota_post_script_upload_and_uploadfs(self):
+        env_name, opts = pio_env(self.blocks["pio-elegantota-post"])
+        self.assertEqual(opts["upload_protocol"], "espota")
+        self.assertEqual(opts["extra_scripts"], "post:otakit_upload.py")
+        uploadcmd = re.search(r'env\.Replace\(UPLOADCMD="([^"]+)"\)',
+                              self.blocks["pio-post-script-py"]).group(1)
+        with H.HttpDevice("elegantota-async", user="admin", password="OTAPASSWORD") as dev:
+            flags = [re.sub(r"^--port=\d+$", "--port=%d" % dev.port, f)
+                     for f in pio_multi(opts["upload_flags"])]
+            for target in ("upload", "uploadfs"):
+                proj, fw = self.pio_project(env_name + "-" + target, "esp32", "5.1.0", 128 * KB)
+                uploaderflags = ["$UPLOAD_FLAGS", "--debug", "--progress", "-i", "$UPLOAD_PORT"]
+                source = fw
+                if target == "uploadfs":
+                    uploaderflags.append("--spiffs")
+                    source = os.path.join(os.path.dirname(fw), "littlefs.bin")
+                    with open(source, "wb") as f:
+                        f.write(os.urandom(48 * KB))
+                line = scons_subst(uploadcmd, {
+                    "UPLOADERFLAGS": uploaderflags, "UPLOAD_FLAGS": flags,
+                    "UPLOAD_PORT": "127.0.0.1", "SOURCE": os.path.relpath(source, proj)})
+                cp = subprocess.run(["sh", "-c", line], cwd=proj, capture_output=True,
+                                    text=True, timeout=120, env=self.env)
+                self.assertEqual(cp.returncode, 0, "%s\n%s" % (line, cp.stderr))
+                self.assertIn("Digest", cp.stderr)
+                with open(source, "rb") as f:
+                    self.assertEqual(dev.images[-1], ("fs" if target == "uploadfs" else "fr",
+                                                      f.read()))
+
     # ---- Arduino IDE 2 / arduino-cli ----
 
     def sketch_build(self, chip, version, size):
@@ -384,6 +449,43 @@ class Integration(unittest.TestCase):
         cp = self.run_argv(self.arduino_argv(convert_legacy_network_pattern(legacy), props))
         self.assertEqual(cp.returncode, 2, cp.stderr)
         self.assertIn("arduino-ide#740", cp.stderr)
+
+    def test_arduino_esp32_elegantota(self):
+        pattern = local_txt_value(self.blocks["arduino-esp32-elegantota"],
+                                  "tools.esp_ota.upload.pattern")
+        for password, code in (("OTAPASSWORD", 0), ("wrong", 6)):
+            with self.subTest(password=password), H.HttpDevice(
+                    "elegantota-async", user="admin", password="OTAPASSWORD") as dev:
+                build, fw = self.sketch_build("esp32", "5.2.0", 100 * KB)
+                props = {"upload.port.address": "127.0.0.1",
+                         "upload.port.properties.port": str(dev.port),
+                         "upload.field.password": password,
+                         "build.path": build, "build.project_name": "gateway.ino"}
+                cp = self.run_argv(self.arduino_argv(pattern, props))
+                self.assertEqual(cp.returncode, code, cp.stderr)
+                self.assertEqual(len(dev.images), 1 - (code != 0))
+
+    def test_arduino_esp8266_web_ide1_and_ide2(self):
+        legacy = local_txt_value(self.blocks["arduino-esp8266-web"],
+                                 "tools.esptool.upload.network_pattern")
+        for ide, password in (("ide1", "OTAPASSWORD"), ("ide2", "OTAPASSWORD"), ("ide2", None)):
+            with self.subTest(ide=ide, password=password), H.HttpDevice(
+                    "hus", user="admin" if password else None, password=password) as dev:
+                build, fw = self.sketch_build("esp8266", "5.3.0", 120 * KB)
+                if ide == "ide1":
+                    pattern = legacy
+                    props = {"serial.port": "127.0.0.1", "network.port": str(dev.port),
+                             "network.password": password or ""}
+                else:
+                    pattern = convert_legacy_network_pattern(legacy)
+                    props = {"upload.port.address": "127.0.0.1",
+                             "upload.port.properties.port": str(dev.port),
+                             "upload.field.password": password or ""}
+                props.update({"build.path": build, "build.project_name": "gateway.ino"})
+                cp = self.run_argv(self.arduino_argv(pattern, props))
+                self.assertEqual(cp.returncode, 0, cp.stderr)
+                with open(fw, "rb") as f:
+                    self.assertEqual(dev.images, [("fr", f.read())])
 
     def test_split_quoted_matches_arduino_cli(self):
         # the splitting rules the Arduino tests rely on, on arduino-cli's own examples

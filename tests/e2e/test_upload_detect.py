@@ -16,6 +16,7 @@ import tempfile
 import threading
 import unittest
 
+import httpdevs
 import otk
 
 SIZE = 150 * 1024 + 3
@@ -174,6 +175,49 @@ class Detect(unittest.TestCase):
             self.assertEqual(found["protocol"], "esphome")
             self.assertEqual(found["found"], "ESPHome native OTA, protocol version 2, on TCP %d"
                              % dev.port)
+
+    # ---- found, then uploaded through the door (the fake HTTP devices of httpdevs.py) ----
+
+    def upload_found(self, kind, name, protocol, want, *extra, **dev_kw):
+        with httpdevs.HttpDevice(kind, **dev_kw) as web:
+            port = otk.free_port("tcp")  # nothing there: no native, no ArduinoOTA
+            cp = self.upload(port, web.port, "--json", *extra)
+            events = [json.loads(l) for l in cp.stdout.splitlines() if l.startswith("{")]
+            found = [e for e in events if e["event"] == "detected"]
+            self.assertEqual(len(found), 1, cp.stdout + cp.stderr)
+            self.assertEqual(found[0]["found"], "%s over HTTP (port %d)" % (name, web.port))
+            self.assertEqual(found[0]["protocol"], protocol)
+            self.assertEqual(cp.returncode, want, cp.stdout + cp.stderr)
+            result = [e for e in events if e["event"] == "result"][0]
+            self.assertEqual(result["protocol"], protocol)
+            return web, cp
+
+    def test_elegantota_found_and_updated(self):
+        web, cp = self.upload_found("elegantota", "ElegantOTA 3.x", "elegantota", OK)
+        self.assertEqual(web.images, [("fr", otk.file_bytes(self.path))])
+        self.assertEqual([(r.method, r.target.split("?")[0]) for r in web.requests],
+                         [("GET", "/update"), ("GET", "/update/identity"),
+                          ("GET", "/ota/start"), ("POST", "/ota/upload")])
+
+    def test_esphome_web_found_and_updated(self):
+        web, cp = self.upload_found("esphome", "ESPHome web_server", "web", OK)
+        self.assertEqual(len(web.images), 1)
+        self.assertEqual(web.requests[-1].method, "POST")
+
+    def test_update_form_found_and_updated(self):
+        web, cp = self.upload_found("hus", "a web /update form (ESP8266HTTPUpdateServer)",
+                                    "web", OK)
+        self.assertEqual(len(web.images), 1)
+
+    def test_elegantota_with_password_is_named_not_guessed(self):
+        with httpdevs.HttpDevice("elegantota", user="admin", password="pw") as web:
+            cp = self.upload(otk.free_port("tcp"), web.port, "-a", "pw")
+            self.assertEqual(cp.returncode, 1, cp.stderr)
+            self.assertIn("asks for a password on /update", cp.stderr)
+            self.assertEqual([r.method for r in web.requests], ["GET"])
+            cp = self.upload(otk.free_port("tcp"), web.port, "--protocol", "elegantota", "-p",
+                             web.port, "--user", "admin", "-a", "pw")
+            self.assertEqual(cp.returncode, OK, cp.stderr)
 
     def test_told_protocol_says_nothing(self):
         """The line is auto's: a named protocol needs no detection."""

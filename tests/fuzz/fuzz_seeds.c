@@ -425,6 +425,27 @@ main(int argc, char **argv)
     PUT_LIT("fuzz_ackparser", 3,
             "\x04\xff"
             "4380\n2144\r\n0002000000\x00OK");
+    /* first byte: the cut; second: bit 0 a HEAD request; then the device's answer */
+    PUT_LIT("fuzz_http", 0,
+            "\x05\x00"
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            "Connection: close\r\n\r\nOK");
+    PUT_LIT("fuzz_http", 1,
+            "\x07\x00"
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"asyncesp\", "
+            "qop=\"auth\", nonce=\"8d1e\", opaque=\"a7\"\r\nContent-Length: 0\r\n\r\n");
+    PUT_LIT("fuzz_http", 2,
+            "\x03\x00"
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7\r\nUpdate \r\n"
+            "B\r\nSuccessful!\r\n0\r\n\r\n");
+    PUT_LIT("fuzz_http", 3,
+            "\x0b\x00"
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.0 400 Bad Request\n\nERROR[10]: Magic "
+            "byte is not 0xE9\n");
+    PUT_LIT("fuzz_http", 4,
+            "\x02\x01"
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"Login Required\"\r\n"
+            "Content-Length: 16\r\n\r\n");
     /* flags (1 password, 2 key, 4 gzip copy, window), cut, take, image size (2), then the
      * device: a 2026.5 device without password; a 2024 one with an MD5 challenge and
      * compression; a version-1 one; a 2026.9 one offering Noise */
