@@ -50,6 +50,7 @@ static const char help_tail[] =
     "                                      19 esphome: encryption required / not offered\n"
     "                                      20 esphome: whole image sent, no verdict (not\n"
     "                                         re-sent; the device may have applied it)\n"
+    "                                      21 --wait: the device never showed itself\n"
     "                                      22 elegantota/web: the device has no such\n"
     "                                         door (HTTP 404/405)\n"
     "  130 interrupted\n"
@@ -67,6 +68,7 @@ struct target {
     char label[256];   /* the target as typed: names it in output */
     int last_pct_line; /* last 10 % step printed (plain progress) */
     int last_json_pct;
+    bool asleep_said;   /* the "asleep" state event went out */
     int exit_code;      /* valid once up is DONE */
     char message[1024]; /* what went wrong and how to fix it (cli_upload_describe) */
 };
@@ -165,10 +167,16 @@ term_width(void)
     return 80;
 }
 
-/* One device: "Uploading [=====     ]  50% 1.2 MiB/s ETA 0:03". */
+/* One device: "Uploading [=====     ]  50% 1.2 MiB/s ETA 0:03", or while it sleeps
+ * "Waiting for 10.0.0.7 to wake up: 12 s of 60". */
 static void
 bar_one(const struct otk_upload *u, uint32_t now, int w, char *line, size_t cap)
 {
+    if (otk_upload_asleep(u)) {
+        snprintf(line, cap, "Waiting for %s to wake up: %.0f s of %.0f", u->cfg.target,
+                 secs(u->t_begin, now), u->cfg.wait_ms / 1000.0);
+        return;
+    }
     double p = u->cfg.size ? (double)u->acked / u->cfg.size : 1;
     double r = rate_of(u, now);
     char rate[32], eta[32] = "--:--";
@@ -200,6 +208,8 @@ bar_many(const struct reporter *rep, uint32_t now, char *line, size_t cap)
         char buf[32];
         if (u->state == OTK_UP_DONE)
             st = t->exit_code == OTK_UPX_OK ? "done" : "FAILED";
+        else if (otk_upload_asleep(u))
+            st = "asleep";
         else if (u->state == OTK_UP_SEND || u->state == OTK_UP_RESULT) {
             snprintf(buf, sizeof buf, "%.0f%%", 100.0 * u->acked / (u->cfg.size ? u->cfg.size : 1));
             st = buf;
@@ -256,7 +266,12 @@ on_state(struct target *t, const char *prefix, const char *name)
     struct reporter *rep = t->rep;
     const struct otk_upload *u = &t->up;
 
-    if (rep->json) {
+    /* a sleeping device's looks are not news: one "asleep", then "awake" */
+    bool quiet_look = otk_upload_asleep(u) && (u->state != OTK_UP_WAIT || t->asleep_said);
+
+    if (u->state == OTK_UP_WAIT)
+        t->asleep_said = true;
+    if (rep->json && !quiet_look) {
         json_begin(rep, "state", t);
         printf(",\"state\":\"%s\",\"attempt\":%u", name, u->attempt);
         json_end();
@@ -403,6 +418,44 @@ on_done(struct target *t)
     }
 }
 
+/* --wait: the device showed itself. */
+static void
+on_awake(struct target *t, const char *how, uint32_t now)
+{
+    struct reporter *rep = t->rep;
+    const struct otk_upload *u = &t->up;
+
+    if (rep->json) {
+        json_begin(rep, "awake", t);
+        printf(",\"after\":%.3f,\"how\":", secs(u->t_begin, now));
+        cli_json_str(stdout, how);
+        json_end();
+    }
+    if (rep->quiet || rep->json)
+        return;
+    clear_bar(rep);
+    fprintf(stderr, "%s: awake after %.1f s (%s)\n", t->label, secs(u->t_begin, now), how);
+}
+
+/* --protocol auto: what it found, one line. */
+static void
+on_detected(struct target *t, const char *what)
+{
+    struct reporter *rep = t->rep;
+
+    if (rep->json) {
+        json_begin(rep, "detected", t);
+        printf(",\"protocol\":\"%s\",\"found\":",
+               otk_upload_protocol_name(otk_upload_protocol_used(&t->up)));
+        cli_json_str(stdout, what);
+        json_end();
+    }
+    if (rep->quiet || rep->json)
+        return;
+    clear_bar(rep);
+    fprintf(stderr, "%s: %s\n", t->label, what);
+}
+
 static void
 on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *text)
 {
@@ -430,6 +483,12 @@ on_event(void *user, struct otk_upload *u, enum otk_up_event ev, const char *tex
         break;
     case OTK_UP_EV_DONE:
         on_done(t);
+        break;
+    case OTK_UP_EV_AWAKE:
+        on_awake(t, text, now);
+        break;
+    case OTK_UP_EV_DETECTED:
+        on_detected(t, text);
         break;
     }
 }
@@ -660,6 +719,8 @@ base_config(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size
     base->force = o->force;
     base->port_auto = !o->port_given;
     base->protocol = o->protocol;
+    base->wait_ms = (uint32_t)(o->wait_s * 1000);
+    base->http_port = (uint16_t)o->http_port;
     base->key = o->has_key ? o->key : NULL;
     base->window = o->lockstep ? 1 : 0; /* native: ESPHome's own stop-and-wait */
     base->no_resume = o->no_resume;
@@ -731,10 +792,17 @@ announce(const struct reporter *rep, const struct otk_upload_opts *o, uint32_t s
         cli_json_str(stdout, o->file);
         printf(",\"size\":%u,\"md5\":\"%s\",\"command\":\"%s\",\"targets\":%zu", size, md5,
                o->spiffs ? "filesystem" : "flash", o->ntargets);
+        if (o->wait_s > 0)
+            printf(",\"wait\":%.3f", o->wait_s);
         json_end();
     }
     if (o->quiet || o->json)
         return;
+    if (o->wait_s > 0)
+        fprintf(stderr,
+                "Waiting up to %.0f s for %s to wake up; each is updated as soon as it shows "
+                "itself\n",
+                o->wait_s, o->ntargets == 1 ? "the device" : "the devices");
     if (o->ntargets == 1) {
         const struct otk_upload *u = &rep->targets[0].up;
         fprintf(stderr, "Uploading %s (%u bytes, %s image, MD5 %s) to %s port %u%s\n", o->file,
@@ -802,6 +870,15 @@ step_all(struct reporter *rep, const struct pollfd *fds, const size_t *owner, si
     }
 }
 
+static bool
+any_asleep(const struct reporter *rep)
+{
+    for (size_t i = 0; i < rep->ntargets; i++)
+        if (otk_upload_asleep(&rep->targets[i].up))
+            return true;
+    return false;
+}
+
 /* One poll() loop over every upload until all are done. @return true if interrupted. */
 static bool
 run_uploads(struct reporter *rep)
@@ -824,7 +901,7 @@ run_uploads(struct reporter *rep)
         }
         if (collect_fds(rep, now, fds, owner, &nfds, &timeout) == 0)
             break;
-        if (rep->tty && !rep->quiet && rep->bar_shown)
+        if (rep->tty && !rep->quiet && (rep->bar_shown || any_asleep(rep)))
             draw_bar(rep, now, false);
         int n = otk_net_poll(fds, nfds, timeout); /* poll() or WSAPoll() */
         if (n < 0 && n != OTK_NET_AGAIN)

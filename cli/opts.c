@@ -122,7 +122,14 @@ long_option(const struct cli_table *t, int argc, char **argv, int *i, cli_apply_
     if (!o)
         return stop(res, res->err == CLI_PARSE_AMBIGUOUS ? CLI_PARSE_AMBIGUOUS : CLI_PARSE_UNKNOWN,
                     a, NULL);
-    if (o->arg) {
+    if (o->arg && o->arg[0] == '[') {
+        /* an optional value (argparse's nargs='?'): "--name=v", or the next argument unless it
+         * looks like an option */
+        if (eq)
+            v = eq + 1;
+        else if (*i + 1 < argc && !looks_like_option(argv[*i + 1]))
+            v = argv[++*i];
+    } else if (o->arg) {
         v = eq ? eq + 1 : next_value(t, argc, argv, i);
         if (!v)
             return stop(res, CLI_PARSE_NO_VALUE, a, o);

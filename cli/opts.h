@@ -20,7 +20,8 @@
 struct cli_opt {
     char shortc;       /* 0: long only */
     const char *longn; /* without the dashes; NULL: a help line */
-    const char *arg;   /* the value's name in the help ("PORT"); NULL: a flag */
+    const char *arg;   /* the value's name in the help ("PORT"); NULL: a flag; "[S]": an
+                          optional value (long form only; apply gets NULL without one) */
     int id;            /* the command's own number for it */
     const char *help;  /* the help text; '\n' starts a continuation line */
 };

@@ -37,6 +37,8 @@ enum opt_id {
     O_PROTOCOL,
     O_KEY,
     O_NO_RESUME,
+    O_WAIT,
+    O_HTTP_PORT,
     O_USER,
 };
 
@@ -100,6 +102,11 @@ static const struct cli_opt opts_table[] = {
     {0, "no-resume", NULL, O_NO_RESUME,
      "esphome: after a dropped connection send the image from byte 0\nagain (by default an otakit "
      "device continues where its flash\nends)"},
+    {0, "wait", "[SECONDS]", O_WAIT,
+     "for devices that sleep: look for each device until it shows\nitself (mDNS, or it answers), "
+     "then upload at once; give up\nafter SECONDS (default 300) with exit code 21"},
+    {0, "http-port", "PORT", O_HTTP_PORT,
+     "auto: the web server port asked for an update page (default\n80)"},
     {'q', "quiet", NULL, O_QUIET, "print errors only"},
     {'h', "help", NULL, O_HELP, "show this help"},
 };
@@ -256,6 +263,7 @@ apply_number(struct parse_ctx *c, const struct cli_opt *op, const char *v, const
     switch (op->id) {
     case O_PORT:
     case O_HOST_PORT:
+    case O_HTTP_PORT:
         if (!parse_long(v, &n))
             return fail(c->err, c->cap, "argument %s: invalid int value: '%s'", name, v);
         if (n < (op->id == O_HOST_PORT ? 0 : 1) || n > 65535)
@@ -263,13 +271,20 @@ apply_number(struct parse_ctx *c, const struct cli_opt *op, const char *v, const
         if (op->id == O_PORT) {
             o->port = (int)n;
             o->port_given = true;
-        } else
+        } else if (op->id == O_HTTP_PORT)
+            o->http_port = (int)n;
+        else
             o->host_port = n == 0 ? -1 : (int)n;
         return 0;
     case O_RETRIES:
         if (!parse_long(v, &n) || n < 0 || n > 100)
             return fail(c->err, c->cap, "argument %s: invalid value '%s' (0-100)", name, v);
         o->retries = (unsigned)n;
+        return 0;
+    case O_WAIT:
+        o->wait_s = OTK_UPLOAD_WAIT_DEFAULT_S;
+        if (v && !parse_seconds(v, &o->wait_s))
+            return fail(c->err, c->cap, "argument %s: invalid value '%s' (seconds, > 0)", name, v);
         return 0;
     default: {
         double *secs = op->id == O_TIMEOUT ? &o->timeout_s
@@ -331,6 +346,8 @@ apply_text(struct parse_ctx *c, const struct cli_opt *op, const char *v, const c
         return 0;
     case O_PROTOCOL:
         return apply_protocol(c, v, name);
+    case O_WAIT:
+        return apply_number(c, op, v, name);
     case O_KEY: {
         char why[160];
         if (cli_parse_key(v, o->key, why, sizeof why) < 0)

@@ -38,6 +38,7 @@ enum otk_upload_exit {
     OTK_UPX_UNCONFIRMED = 20,   /* native protocol: the whole image went out, no verdict came;
                                    not re-sent (the device may have applied it); also the
                                    HTTP doors' upload without an answer */
+    OTK_UPX_ASLEEP = 21,        /* --wait: the device never showed itself in the given time */
     OTK_UPX_NOT_FOUND = 22,     /* HTTP: the device has no such door (404/405): another
                                    protocol or port, or its OTA page is off (21: --wait's) */
 };
@@ -90,7 +91,12 @@ struct otk_upload_opts {
     enum otk_up_protocol protocol; /* --protocol (default auto) */
     bool has_key;                  /* --key given */
     uint8_t key[32];               /* its 32 bytes */
+    double wait_s;                 /* --wait: look for a sleeping device this long (0: no) */
+    int http_port;                 /* --http-port: auto's HTTP probe (0: 80) */
 };
+
+/** --wait without a value: five minutes, long enough for a device that wakes every few. */
+#define OTK_UPLOAD_WAIT_DEFAULT_S 300
 
 /** Parse argv (argv[0] is the command name) the way Python's argparse would: long options with
  *  "=value" or a separate value, unique prefixes of long options, clustered short flags, short

@@ -38,6 +38,7 @@ static const char *const exit_names[] = {
     [OTK_UPX_PROTOCOL] = "protocol",
     [OTK_UPX_ENCRYPTION] = "encryption",
     [OTK_UPX_UNCONFIRMED] = "unconfirmed",
+    [OTK_UPX_ASLEEP] = "asleep",
     [OTK_UPX_NOT_FOUND] = "not-found",
 };
 
@@ -1005,6 +1006,56 @@ say_nat_no_filesystem(const struct otk_upload *u, struct msg *m)
            "--protocol esphome.\nfix: leave out -s, or use --protocol arduino.");
 }
 
+/* ---- --wait and detection ---- */
+
+/* How a look for a sleeping device ended, in a few words. */
+static const char *
+look_words(enum otk_up_cause c)
+{
+    switch (c) {
+    case OTK_UPC_NOT_RESOLVED:
+        return "its name got no answer";
+    case OTK_UPC_PORT_UNREACH:
+        return "nothing listened on its UDP port";
+    case OTK_UPC_NAT_REFUSED:
+        return "its TCP port refused the connection";
+    case OTK_UPC_HTTP_REFUSED:
+        return "its web server port refused the connection";
+    case OTK_UPC_NAT_CONNECT_TIMEOUT:
+    case OTK_UPC_NAT_CONNECT_FAILED:
+    case OTK_UPC_HTTP_CONNECT_TIMEOUT:
+    case OTK_UPC_HTTP_CONNECT_FAILED:
+        return "no TCP connection came up";
+    default:
+        return "no answer to the ArduinoOTA invitation";
+    }
+}
+
+static void
+say_never_awoke(const struct otk_upload *u, struct msg *m)
+{
+    char w[224];
+    say(m,
+        "%s never showed itself within --wait %.0f s (%ld looks; the last: %s).\nfix: check that "
+        "the device wakes within that time and joins this network when it does (a deep-sleep "
+        "device must stay awake a few seconds after connecting: ESPHome's deep_sleep "
+        "run_duration, or an MQTT/OTA-mode switch that prevents sleep), and the address and "
+        "port; or give --wait more seconds.",
+        who(u, w, sizeof w), u->cfg.wait_ms / 1000.0, u->outcome.figure,
+        look_words(u->outcome.asleep_cause));
+}
+
+static void
+say_http_unknown(const struct otk_upload *u, struct msg *m)
+{
+    say(m,
+        "%s: its web server asks for a password on /update (%s), so which update page it "
+        "serves cannot be told from outside: ElegantOTA, a web /update form or ESPHome's "
+        "web_server.\nfix: name it: --protocol elegantota (ElegantOTA) or --protocol web "
+        "(ESPHome web_server, ESP8266HTTPUpdateServer), with -a for the password.",
+        u->cfg.target, u->outcome.detail[0] ? u->outcome.detail : "HTTP 401");
+}
+
 static void
 say_http(const struct otk_upload *u, struct msg *m)
 {
@@ -1079,6 +1130,8 @@ static const struct cause_row {
     [OTK_UPC_NAT_UNCONFIRMED] = {OTK_UPX_UNCONFIRMED, say_nat_unconfirmed},
     [OTK_UPC_NAT_LOCAL] = {OTK_UPX_FAIL, say_nat_local},
     [OTK_UPC_NAT_NO_FILESYSTEM] = {OTK_UPX_USAGE, say_nat_no_filesystem},
+    [OTK_UPC_NEVER_AWOKE] = {OTK_UPX_ASLEEP, say_never_awoke},
+    [OTK_UPC_HTTP_UNKNOWN] = {OTK_UPX_FAIL, say_http_unknown},
     [OTK_UPC_HTTP_REFUSED] = {OTK_UPX_NO_ANSWER, say_http},
     [OTK_UPC_HTTP_CONNECT_TIMEOUT] = {OTK_UPX_NO_ANSWER, say_http},
     [OTK_UPC_HTTP_CONNECT_FAILED] = {OTK_UPX_NO_ANSWER, say_http},

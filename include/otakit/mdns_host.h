@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostnet.h" /* struct pollfd */
 #include "mdns.h"
 
 #ifdef __cplusplus
@@ -38,6 +39,11 @@ int otk_mdns_sock_multicast(int sock);
 /** Send the socket's next multicast datagrams out of interface i. @return 0 or -1 */
 int otk_mdns_sock_send_if(int sock, const struct otk_mdns_if *i);
 
+/** A non-blocking UDP socket on port 5353 (shared with the host's other responders) that has
+ *  joined the mDNS group on each interface: it hears announcements and everyone's answers.
+ *  @return the socket, or -1 (the port cannot be shared, no interface could join) */
+int otk_mdns_sock_listen(const struct otk_mdns_if *ifs, size_t n);
+
 /** True if name ends in ".local" or ".local." (any case): resolved by mDNS, not DNS. */
 bool otk_mdns_is_local(const char *name);
 
@@ -59,19 +65,40 @@ int otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, u
 
 /** What mDNS says of a device besides its address. */
 struct otk_mdns_device {
-    uint16_t port;     /* SRV of "<label>._arduino._tcp.local"; 0: none came */
-    char board[64];    /* its TXT key board (ArduinoOTA, else ESPHome's); "": none came */
-    bool esphome;      /* "<label>._esphomelib._tcp.local" answered: an ESPHome device (its
-                          SRV port is the API's, not the OTA port: not taken) */
-    char platform[16]; /* ESPHome's TXT platform: ESP32, ESP8266, RP2040, BK72XX, ...; "" */
+    uint16_t port;      /* SRV of "<label>._arduino._tcp.local"; 0: none came */
+    char board[64];     /* its TXT key board (ArduinoOTA, else ESPHome's); "": none came */
+    bool esphome;       /* "<label>._esphomelib._tcp.local" answered: an ESPHome device (its
+                           SRV port is the API's, not the OTA port: not taken) */
+    char platform[16];  /* ESPHome's TXT platform: ESP32, ESP8266, RP2040, BK72XX, ...; "" */
+    uint16_t http_port; /* SRV of "<label>._http._tcp.local" (ESPHome's web_server, sketches
+                           that publish their web page); 0: none came */
 };
 
 /** otk_mdns_resolve(), and with dev (may be NULL) also the SRV and TXT records of the
- *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it, and the TXT
- *  record of the ESPHome instance of that name: asked for along with the A record, and waited
- *  for up to 0.3 s after the address came. */
+ *  ArduinoOTA instance named like the host, as MDNS.enableArduino() publishes it, the TXT
+ *  record of the ESPHome instance of that name and the SRV record of its _http._tcp instance: asked
+ * for along with the A record, and waited for up to 0.3 s after the address came. */
 int otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms,
                             uint8_t ipv4[4], struct otk_mdns_device *dev);
+
+/** Waiting for a device that sleeps (`otakit upload --wait`): non-blocking, driven by the
+ *  caller's poll() loop. It asks for the name (and the device's records, as
+ *  otk_mdns_resolve_device) every OTK_MDNS_WATCH_GAP_MS and listens on 5353 for the device's
+ *  own announcement when it wakes (RFC 6762 §8.3), whichever comes first. */
+struct otk_mdns_watch;
+
+#define OTK_MDNS_WATCH_GAP_MS 2000u
+
+/** @return a watcher, or NULL (not a .local name, no interface, no socket: ask by
+ *  otk_mdns_resolve_device instead) */
+struct otk_mdns_watch *otk_mdns_watch_open(const char *name, const char *iface, uint32_t now);
+size_t otk_mdns_watch_pollfds(const struct otk_mdns_watch *w, struct pollfd *fds, size_t cap);
+int32_t otk_mdns_watch_next_ms(const struct otk_mdns_watch *w, uint32_t now);
+/** Feed poll results, send due queries. @return true once the address is known (ipv4, dev,
+ *  *announced: it came unasked, as the device's announcement) */
+bool otk_mdns_watch_step(struct otk_mdns_watch *w, const struct pollfd *fds, size_t n, uint32_t now,
+                         uint8_t ipv4[4], struct otk_mdns_device *dev, bool *announced);
+void otk_mdns_watch_close(struct otk_mdns_watch *w);
 
 /** Default wait of otk_mdns_resolve used by `otakit upload`. */
 #define OTK_MDNS_RESOLVE_MS 3000u

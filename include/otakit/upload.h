@@ -35,6 +35,8 @@ enum otk_up_state {
     OTK_UP_PROBE,     /* --protocol auto: asking the TCP port whether it speaks it */
     OTK_UP_HANDSHAKE, /* connected: magic, features, (Noise,) authentication, size, MD5 */
     OTK_UP_CHECK,     /* the whole image went out, no result came: watching for a restart */
+    /* --wait */
+    OTK_UP_WAIT, /* the device has not shown itself yet: the next look at cfg.retry_at */
 };
 
 const char *otk_upload_state_name(enum otk_up_state s);
@@ -117,7 +119,12 @@ enum otk_up_cause {
     OTK_UPC_HTTP_STALLED,         /* the device took no data for stall_timeout_ms */
     OTK_UPC_HTTP_UNCONFIRMED,     /* the whole upload went out, no answer: not re-sent */
     OTK_UPC_HTTP_BUSY,            /* "Update already running": an earlier update is still open */
-    OTK_UPC_COUNT                 /* keep last: new causes go above it */
+    /* --wait and detection */
+    OTK_UPC_NEVER_AWOKE,  /* cfg.wait_ms went by and the device never showed itself: the last
+                             look's cause in outcome.asleep_cause, figure = the looks */
+    OTK_UPC_HTTP_UNKNOWN, /* auto: a web server that asks for a password on /update; which
+                             door it is cannot be told from outside: detail = its challenge */
+    OTK_UPC_COUNT         /* keep last: new causes go above it */
 };
 
 /** Which rule a device broke (OTK_UPC_PROTOCOL). */
@@ -193,6 +200,7 @@ struct otk_upload_outcome {
     unsigned strangers;                  /* replies and connections refused: not the device's */
     char stranger[INET_ADDRSTRLEN + 8];  /* the last one's address */
     struct otk_up_native nat;            /* the native protocol's facts */
+    enum otk_up_cause asleep_cause;      /* OTK_UPC_NEVER_AWOKE: how the last look ended */
     const char *http_step;               /* HTTP: the request it ended in ("GET /ota/start") */
     int http_scheme;                     /* HTTP: enum otk_http_scheme of the last challenge */
 };
@@ -214,6 +222,8 @@ enum otk_up_event {
     OTK_UP_EV_RETRY,    /* a transient failure (u->outcome); another attempt at u->retry_at */
     OTK_UP_EV_DONE,     /* finished: u->outcome */
     OTK_UP_EV_RESUMED,  /* native: this attempt continues a dropped one at u->resumed_at */
+    OTK_UP_EV_AWAKE,    /* --wait: the device showed itself (u->woke_at; text: how) */
+    OTK_UP_EV_DETECTED, /* --protocol auto decided (u->detected; text: the same) */
 };
 
 struct otk_upload;
@@ -234,6 +244,9 @@ enum otk_up_protocol {
 const char *otk_upload_protocol_name(enum otk_up_protocol p);
 
 struct otk_upload;
+struct otk_mdns_device;
+struct otk_httpprobe;
+struct otk_mdns_watch;
 struct otk_httpup;
 
 /** The protocol an upload speaks: ARDUINO or ESPHOME once known (AUTO while it asks). */
@@ -252,6 +265,8 @@ struct otk_upload_cfg {
     bool force;            /* --force: send an app image whatever chip it names */
     bool port_auto;        /* no -p: a .local device's mDNS SRV port wins over port */
     enum otk_up_protocol protocol;
+    uint32_t wait_ms;     /* --wait: keep looking for a device that sleeps this long (0: no) */
+    uint16_t http_port;   /* auto: the port of the HTTP probe (0: 80) */
     const uint8_t *key;   /* native: the 32-byte Noise key (ESPHome's api key), NULL: plaintext */
     unsigned window;      /* native: 8 KB chunks in flight beyond the last ack (0: 4; 1 is
                              ESPHome's own stop-and-wait) */
@@ -333,8 +348,21 @@ struct otk_upload {
     uint32_t gz_size;
     struct otk_natprobe probe;      /* --protocol auto */
     enum otk_up_protocol mdns_says; /* the service a .local device publishes (AUTO: none) */
-    struct otk_httpup *http;        /* the HTTP doors' attempt (upload_http.c), NULL: none */
+    /* detection and --wait (detect.c) */
+    bool awake;        /* the device has shown itself (always true without --wait once it did) */
+    bool resolved;     /* dev / dev_ip hold its address */
+    uint32_t woke_at;  /* ms: when it did */
+    uint32_t wait_end; /* ms: t_begin + cfg.wait_ms */
+    unsigned looks;    /* rounds of looking for it while it slept */
+    char detected[96]; /* auto: what was found ("ElegantOTA 3.x over HTTP"), "" until then */
+    struct otk_mdns_device *mdns; /* what a .local device's mDNS records said (NULL: none) */
+    struct otk_httpprobe *hprobe; /* auto's HTTP probe (allocated while it runs) */
+    struct otk_mdns_watch *watch; /* --wait for a .local name: its mDNS watcher */
+    struct otk_httpup *http;      /* the HTTP doors' attempt (upload_http.c), NULL: none */
 };
+
+/** --wait: the device has not shown itself yet (and the upload still runs). */
+bool otk_upload_asleep(const struct otk_upload *u);
 
 /** Prepare u (no I/O). */
 void otk_upload_init(struct otk_upload *u, const struct otk_upload_cfg *cfg);

@@ -81,6 +81,15 @@ _otakit()
         fi
         return 0
         ;;
+    --wait)
+        # the value is optional: offer a few, and the options after it
+        mapfile -t COMPREPLY < <(compgen -W "60 300 600 $(_otakit_words "$bin" "$cmd")" -- "$cur")
+        return 0
+        ;;
+    --http-port)
+        mapfile -t COMPREPLY < <(compgen -W "80 8080" -- "$cur")
+        return 0
+        ;;
     --flash-timing)
         mapfile -t COMPREPLY < <(compgen -W "realistic instant" -- "$cur")
         return 0

@@ -44,6 +44,23 @@ otk_gzip(const uint8_t *in, uint32_t len, uint8_t **out, uint32_t *out_len)
     return OTK_OK;
 }
 
+size_t
+otk_gunzip_head(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    z_stream z = {0};
+    /* windowBits 15 + 16: gzip only (a page served with Content-Encoding: gzip) */
+    if (!len || !cap || inflateInit2(&z, 15 + 16) != Z_OK)
+        return 0;
+    z.next_in = (Bytef *)in;
+    z.avail_in = (uInt)len;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    (void)inflate(&z, Z_SYNC_FLUSH); /* a cut stream still yields what it holds */
+    size_t n = cap - z.avail_out;
+    inflateEnd(&z);
+    return n;
+}
+
 #else
 
 bool
@@ -60,6 +77,16 @@ otk_gzip(const uint8_t *in, uint32_t len, uint8_t **out, uint32_t *out_len)
     *out = NULL;
     *out_len = 0;
     return OTK_ERR_STATE;
+}
+
+size_t
+otk_gunzip_head(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    (void)in;
+    (void)len;
+    (void)out;
+    (void)cap;
+    return 0;
 }
 
 #endif

@@ -224,6 +224,18 @@ out:
     return rc;
 }
 
+/* The questions of a resolve, one a message: the host's A record and, for a device, the
+ * ArduinoOTA instance's SRV and TXT. */
+struct resolve_q {
+    uint8_t host[OTK_DNS_NAME_MAX];
+    uint8_t inst[OTK_DNS_NAME_MAX];
+    uint8_t inst_esp[OTK_DNS_NAME_MAX];  /* "<label>._esphomelib._tcp.local" */
+    uint8_t inst_http[OTK_DNS_NAME_MAX]; /* "<label>._http._tcp.local": its web server */
+    uint8_t q[5][OTK_MDNS_MSG_MAX];
+    size_t qlen[5];
+    uint16_t id;
+};
+
 /* The first A record for name in an answer. */
 static bool
 find_a(const uint8_t *msg, size_t len, const uint8_t *name, uint8_t out[4])
@@ -256,9 +268,9 @@ find_esphome(const uint8_t *txt, size_t len, struct otk_mdns_device *dev)
 
 /* The SRV port and TXT board of the instance, where msg carries them. */
 static void
-find_device(const uint8_t *msg, size_t len, const uint8_t *inst, const uint8_t *inst_esp,
-            struct otk_mdns_device *dev)
+find_device(const uint8_t *msg, size_t len, const struct resolve_q *rq, struct otk_mdns_device *dev)
 {
+    const uint8_t *inst = rq->inst;
     struct otk_dns_msg m;
     struct otk_dns_rr rr;
 
@@ -270,8 +282,12 @@ find_device(const uint8_t *msg, size_t len, const uint8_t *inst, const uint8_t *
 
         if (rr.section == OTK_DNS_SEC_QD || rr.rclass != OTK_DNS_IN || rr.ttl == 0)
             continue;
-        if (rr.type == OTK_DNS_TXT && otk_dns_name_eq(rr.name, inst_esp)) {
+        if (rr.type == OTK_DNS_TXT && otk_dns_name_eq(rr.name, rq->inst_esp)) {
             find_esphome(m.buf + rr.rdata, rr.rdlength, dev);
+            continue;
+        }
+        if (rr.type == OTK_DNS_SRV && otk_dns_name_eq(rr.name, rq->inst_http)) {
+            (void)otk_dns_rr_srv(&m, &rr, NULL, NULL, &dev->http_port, NULL);
             continue;
         }
         if (!otk_dns_name_eq(rr.name, inst))
@@ -289,17 +305,6 @@ otk_mdns_resolve(const char *name, const char *iface, uint32_t timeout_ms, uint8
 {
     return otk_mdns_resolve_device(name, iface, timeout_ms, ipv4, NULL);
 }
-
-/* The questions of a resolve, one a message: the host's A record and, for a device, the
- * ArduinoOTA instance's SRV and TXT. */
-struct resolve_q {
-    uint8_t host[OTK_DNS_NAME_MAX];
-    uint8_t inst[OTK_DNS_NAME_MAX];
-    uint8_t inst_esp[OTK_DNS_NAME_MAX]; /* "<label>._esphomelib._tcp.local" */
-    uint8_t q[4][OTK_MDNS_MSG_MAX];
-    size_t qlen[4];
-    uint16_t id;
-};
 
 /* @return false when name is no .local name. *want_dev is cleared when the instance name does
  * not fit (the address is still asked for). */
@@ -321,6 +326,10 @@ resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
         snprintf(text, sizeof text, "%.*s._esphomelib._tcp.local", (int)rq->host[0],
                  (const char *)rq->host + 1);
         *want_dev = *want_dev && otk_dns_name_from_text(text, rq->inst_esp) >= 0;
+        /* ESPHome's web_server and sketches that publish their web page (ElegantOTA's) */
+        snprintf(text, sizeof text, "%.*s._http._tcp.local", (int)rq->host[0],
+                 (const char *)rq->host + 1);
+        *want_dev = *want_dev && otk_dns_name_from_text(text, rq->inst_http) >= 0;
     }
     rq->qlen[0] = otk_mdns_query(rq->q[0], sizeof rq->q[0], rq->id, rq->host, OTK_DNS_A, false);
     if (*want_dev) {
@@ -330,6 +339,8 @@ resolve_questions(const char *name, bool *want_dev, struct resolve_q *rq)
             otk_mdns_query(rq->q[2], sizeof rq->q[2], rq->id, rq->inst, OTK_DNS_TXT, false);
         rq->qlen[3] =
             otk_mdns_query(rq->q[3], sizeof rq->q[3], rq->id, rq->inst_esp, OTK_DNS_TXT, false);
+        rq->qlen[4] =
+            otk_mdns_query(rq->q[4], sizeof rq->q[4], rq->id, rq->inst_http, OTK_DNS_SRV, false);
     }
     return true;
 }
@@ -384,7 +395,7 @@ resolve_wait(otk_sock s, const struct otk_mdns_if *ifs, size_t nif, const struct
                 t_a = otk_posix_now_ms() - t0;
             }
             if (dev)
-                find_device(rx, (size_t)r, rq->inst, rq->inst_esp, dev);
+                find_device(rx, (size_t)r, rq, dev);
         }
     }
 }
@@ -424,4 +435,134 @@ otk_mdns_resolve_device(const char *name, const char *iface, uint32_t timeout_ms
     otk_net_close(&s);
     free(rx);
     return rc;
+}
+
+/* ---- waiting for a device that sleeps ---- */
+
+struct otk_mdns_watch {
+    struct otk_mdns_if ifs[MAX_IFS];
+    size_t nif;
+    struct resolve_q rq;
+    otk_sock q;      /* ephemeral port: answers to our queries, by unicast */
+    otk_sock listen; /* 5353 in the group: the device's announcement (OTK_SOCK_NONE: none) */
+    uint32_t next_query;
+    bool have_a, announced;
+    uint32_t t_a;
+    uint8_t ipv4[4];
+    struct otk_mdns_device dev;
+    uint8_t rx[RX_MAX];
+};
+
+struct otk_mdns_watch *
+otk_mdns_watch_open(const char *name, const char *iface, uint32_t now)
+{
+    struct otk_mdns_watch *w = calloc(1, sizeof *w);
+    bool want_dev = true;
+
+    if (!w)
+        return NULL;
+    w->q = w->listen = OTK_SOCK_NONE;
+    if (!resolve_questions(name, &want_dev, &w->rq) || !want_dev ||
+        otk_mdns_ifaces(iface, w->ifs, MAX_IFS, &w->nif, NULL, 0) != OTK_OK ||
+        open_querier(&w->q, NULL, 0) != OTK_OK) {
+        otk_mdns_watch_close(w);
+        return NULL;
+    }
+    /* without the shared port (a system that will not share it) the queries still find it */
+    int l = otk_mdns_sock_listen(w->ifs, w->nif);
+    if (l >= 0)
+        w->listen = (otk_sock)l;
+    w->next_query = now;
+    return w;
+}
+
+size_t
+otk_mdns_watch_pollfds(const struct otk_mdns_watch *w, struct pollfd *fds, size_t cap)
+{
+    size_t n = 0;
+    otk_sock socks[2] = {w->q, w->listen};
+
+    for (size_t i = 0; i < 2 && n < cap; i++) {
+        if (socks[i] == OTK_SOCK_NONE)
+            continue;
+        fds[n].fd = socks[i];
+        fds[n].events = POLLIN;
+        fds[n].revents = 0;
+        n++;
+    }
+    return n;
+}
+
+int32_t
+otk_mdns_watch_next_ms(const struct otk_mdns_watch *w, uint32_t now)
+{
+    uint32_t t = w->have_a ? w->t_a + DEVICE_GRACE_MS : w->next_query;
+    int32_t d = (int32_t)(t - now);
+
+    return d < 0 ? 0 : d;
+}
+
+/* Read every datagram waiting on s; note what it says of the device. */
+static void
+watch_read(struct otk_mdns_watch *w, otk_sock s, bool passive, uint32_t now)
+{
+    for (int k = 0; k < 32; k++) {
+        struct sockaddr_in src;
+        long r = otk_net_recvfrom(s, w->rx, RX_MAX, &src);
+
+        if (r <= 0)
+            return;
+        if (ntohs(src.sin_port) != OTK_MDNS_PORT || !id_ok(w->rx, (size_t)r, w->rq.id))
+            continue;
+        if (!w->have_a && find_a(w->rx, (size_t)r, w->rq.host, w->ipv4)) {
+            w->have_a = true;
+            w->announced = passive;
+            w->t_a = now;
+        }
+        find_device(w->rx, (size_t)r, &w->rq, &w->dev);
+    }
+}
+
+static short
+watch_revents(const struct pollfd *fds, size_t n, otk_sock s)
+{
+    for (size_t i = 0; s != OTK_SOCK_NONE && i < n; i++)
+        if ((otk_sock)fds[i].fd == s)
+            return fds[i].revents;
+    return 0;
+}
+
+bool
+otk_mdns_watch_step(struct otk_mdns_watch *w, const struct pollfd *fds, size_t n, uint32_t now,
+                    uint8_t ipv4[4], struct otk_mdns_device *dev, bool *announced)
+{
+    if (watch_revents(fds, n, w->listen) & POLLIN)
+        watch_read(w, w->listen, true, now);
+    if (watch_revents(fds, n, w->q) & POLLIN)
+        watch_read(w, w->q, false, now);
+    if (w->have_a) {
+        /* with the address, the device's port and board get a short while more */
+        bool complete = (w->dev.port && w->dev.board[0]) || w->dev.platform[0];
+        if (!complete && (int32_t)(now - (w->t_a + DEVICE_GRACE_MS)) < 0)
+            return false;
+        memcpy(ipv4, w->ipv4, 4);
+        *dev = w->dev;
+        *announced = w->announced;
+        return true;
+    }
+    if ((int32_t)(now - w->next_query) >= 0) {
+        (void)send_questions(w->q, w->ifs, w->nif, &w->rq);
+        w->next_query = now + OTK_MDNS_WATCH_GAP_MS;
+    }
+    return false;
+}
+
+void
+otk_mdns_watch_close(struct otk_mdns_watch *w)
+{
+    if (!w)
+        return;
+    otk_net_close(&w->q);
+    otk_net_close(&w->listen);
+    free(w);
 }

@@ -39,6 +39,9 @@
 #define PORT_UNREACH_GIVEUP 3
 #define READ_BUDGET         (16 * 1024) /* reply bytes read per step: a flood cannot hold us */
 #define DGRAM_BUDGET        32          /* datagrams read per step */
+#define LOOK_GAP_MS         1000        /* --wait: between two looks for a sleeping device */
+#define LOOK_INVITE_MS      2000        /* --wait: invitations of one look (0, 0.5 and 1.5 s) */
+#define LOOK_MDNS_MS        1000        /* --wait: one look's mDNS query for a .local name */
 
 /* ---- outcomes ---- */
 
@@ -114,7 +117,7 @@ static const char *const state_names[] = {
     [OTK_UP_IDLE] = "idle",           [OTK_UP_INVITE] = "invite", [OTK_UP_AUTH] = "auth",
     [OTK_UP_CONNECT] = "connect",     [OTK_UP_SEND] = "send",     [OTK_UP_RESULT] = "result",
     [OTK_UP_BACKOFF] = "backoff",     [OTK_UP_DONE] = "done",     [OTK_UP_PROBE] = "probe",
-    [OTK_UP_HANDSHAKE] = "handshake", [OTK_UP_CHECK] = "check",
+    [OTK_UP_HANDSHAKE] = "handshake", [OTK_UP_CHECK] = "check",   [OTK_UP_WAIT] = "asleep",
 };
 
 const char *
@@ -209,6 +212,27 @@ otk_upload_close(struct otk_upload *u)
     close_fd(&u->listen_fd);
     otk__upn_free(u);
     otk__uph_free(u);
+    otk_mdns_watch_close(u->watch);
+    u->watch = NULL;
+}
+
+/* --wait: the look ended without a sign of the device. Look again in LOOK_GAP_MS unless the
+ * wait is over. @return true if it goes on waiting. */
+static bool
+keep_waiting(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
+{
+    u->outcome.asleep_cause = cause;
+    u->looks++;
+    close_attempt(u);
+    if (due(now, u->wait_end))
+        return false;
+    /* the last look comes at the end of the wait, not after it */
+    u->deadline = u->retry_at =
+        due(now + LOOK_GAP_MS, u->wait_end) ? u->wait_end : now + LOOK_GAP_MS;
+    dlog(u, "no sign of the device yet (look %u); looking again in %.1f s, for %.0f s more",
+         u->looks, LOOK_GAP_MS / 1000.0, (double)(int32_t)(u->wait_end - now) / 1000.0);
+    set_state(u, OTK_UP_WAIT);
+    return true;
 }
 
 /* Finish the attempt with a cause; the facts come from u (the caller wrote the cause's own
@@ -218,6 +242,12 @@ finish(struct otk_upload *u, uint32_t now, enum otk_up_cause cause)
 {
     struct otk_upload_outcome *o = &u->outcome;
 
+    if (cause != OTK_UPC_OK && otk__upw_asleep_cause(u, cause)) {
+        if (keep_waiting(u, now, cause))
+            return;
+        o->figure = (long)u->looks;
+        cause = OTK_UPC_NEVER_AWOKE;
+    }
     if (cause == OTK_UPC_OK) {
         u->acked = u->sent; /* "OK" means the device has every byte, whatever we sampled last */
         if (u->emitted != u->acked) {
@@ -393,6 +423,8 @@ begin_handshake(struct otk_upload *u, uint32_t now)
     u->gap = INVITE_GAP0_MS;
     u->next_send = now + u->gap;
     u->deadline = now + u->cfg.invite_timeout_ms;
+    if (otk_upload_asleep(u) && u->cfg.invite_timeout_ms > LOOK_INVITE_MS)
+        u->deadline = now + LOOK_INVITE_MS; /* one look; the next comes after LOOK_GAP_MS */
 }
 
 static void
@@ -652,6 +684,9 @@ handle_udp(struct otk_upload *u, uint32_t now, short revents)
             continue;
         }
         dg[n] = 0;
+        otk__up_woke(u, now, "it answered the ArduinoOTA invitation");
+        if (u->cfg.protocol == OTK_UP_PROTO_AUTO && !u->detected[0])
+            otk__up_detected(u, "ArduinoOTA on UDP %u (it answered the invitation)", u->cfg.port);
         struct otk_reply r;
         otk_proto_parse_reply(dg, (size_t)n, &r);
         char shown[640];
@@ -922,6 +957,28 @@ find_local_ip(struct otk_upload *u)
         inet_ntop(AF_INET, &src, u->local_ip, sizeof u->local_ip);
 }
 
+/* What a .local device's mDNS records said: its board, its port, its protocol for auto. */
+static void
+mdns_found(struct otk_upload *u, const struct otk_mdns_device *dev)
+{
+    dlog(u, "%s resolved by mDNS (port %u, board \"%s\"%s%s)", u->cfg.target, dev->port, dev->board,
+         dev->esphome ? ", _esphomelib._tcp, platform " : "", dev->platform);
+    snprintf(u->board, sizeof u->board, "%s", dev->board);
+    if (u->cfg.port_auto && dev->port)
+        u->cfg.port = dev->port; /* what the device publishes beats any default */
+    otk__upn_mdns(u, dev);
+}
+
+static void
+set_address(struct otk_upload *u, struct in_addr ip)
+{
+    memset(&u->dev, 0, sizeof u->dev);
+    u->dev.sin_family = AF_INET;
+    u->dev.sin_addr = ip;
+    u->dev.sin_port = htons(u->cfg.port);
+    inet_ntop(AF_INET, &u->dev.sin_addr, u->dev_ip, sizeof u->dev_ip);
+}
+
 static int
 resolve(struct otk_upload *u, uint32_t now)
 {
@@ -933,14 +990,11 @@ resolve(struct otk_upload *u, uint32_t now)
 
     /* ".local" belongs to mDNS (RFC 6762 §3): ask the link ourselves, so that no avahi /
      * Bonjour is needed; the system resolver remains the fallback. -I picks the interface. */
-    if (mdns && otk_mdns_resolve_device(t, u->cfg.host_ip, OTK_MDNS_RESOLVE_MS, (uint8_t *)&ip,
-                                        &dev) == OTK_OK) {
-        dlog(u, "%s resolved by mDNS (port %u, board \"%s\"%s%s)", t, dev.port, dev.board,
-             dev.esphome ? ", _esphomelib._tcp, platform " : "", dev.platform);
-        snprintf(u->board, sizeof u->board, "%s", dev.board);
-        if (u->cfg.port_auto && dev.port)
-            u->cfg.port = dev.port; /* what the device publishes beats any default */
-        otk__upn_mdns(u, &dev);
+    if (mdns && otk_mdns_resolve_device(t, u->cfg.host_ip,
+                                        otk_upload_asleep(u) ? LOOK_MDNS_MS : OTK_MDNS_RESOLVE_MS,
+                                        (uint8_t *)&ip, &dev) == OTK_OK) {
+        otk__up_woke(u, now, "it answered the mDNS query for its name");
+        mdns_found(u, &dev);
     } else if (otk_net_resolve4(t, &ip, why, sizeof why) != 0) {
         struct in6_addr a6;
         u->outcome.mdns = mdns;
@@ -950,11 +1004,41 @@ resolve(struct otk_upload *u, uint32_t now)
             finish_sys(u, now, OTK_UPC_NOT_RESOLVED, why);
         return -1;
     }
-    memset(&u->dev, 0, sizeof u->dev);
-    u->dev.sin_family = AF_INET;
-    u->dev.sin_addr = ip;
-    u->dev.sin_port = htons(u->cfg.port);
-    inet_ntop(AF_INET, &u->dev.sin_addr, u->dev_ip, sizeof u->dev_ip);
+    set_address(u, ip);
+    return 0;
+}
+
+/* --wait for a .local name: the watcher asks every 2 s and hears the device's announcement.
+ * @return 1: the address is known, 0: still asleep (state WAIT), -1: no watcher could be had
+ * (ask as usual) */
+static int
+watch_name(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
+{
+    struct otk_mdns_device dev;
+    struct in_addr ip;
+    bool announced;
+
+    if (!u->watch)
+        u->watch = otk_mdns_watch_open(u->cfg.target, u->cfg.host_ip, now);
+    if (!u->watch)
+        return -1;
+    if (otk_mdns_watch_step(u->watch, fds, n, now, (uint8_t *)&ip, &dev, &announced)) {
+        otk_mdns_watch_close(u->watch);
+        u->watch = NULL;
+        otk__up_woke(u, now,
+                     announced ? "it announced itself by mDNS"
+                               : "it answered the mDNS query for its name");
+        mdns_found(u, &dev);
+        set_address(u, ip);
+        return 1;
+    }
+    if (due(now, u->wait_end)) {
+        u->outcome.mdns = true;
+        finish_sys(u, now, OTK_UPC_NOT_RESOLVED, "no mDNS answer and no announcement");
+        return 0;
+    }
+    u->deadline = u->wait_end;
+    set_state(u, OTK_UP_WAIT);
     return 0;
 }
 
@@ -1014,19 +1098,24 @@ chip_refused(struct otk_upload *u, uint32_t now)
     return true;
 }
 
-int
-otk_upload_start(struct otk_upload *u, uint32_t now)
+/* Where the device is and whether the image may go there (resolve once, chip, -I).
+ * @return 0, or -1 when the upload ended or waits for the device (--wait) */
+static int
+locate(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
 {
-    u->t_begin = now;
-    u->attempt = 1;
-    u->wire_bytes = 0;
-    u->resumed_at = 0;
-    if (otk_net_init() != OTK_NET_OK) {
-        finish_sys(u, now, OTK_UPC_NET_INIT, otk_net_strerror());
-        return -1;
+    if (!u->resolved) {
+        int w =
+            u->cfg.wait_ms && otk_mdns_is_local(u->cfg.target) ? watch_name(u, fds, n, now) : -1;
+        if (w == 0 || (w < 0 && resolve(u, now) < 0) || chip_refused(u, now))
+            return -1;
+        u->resolved = true;
     }
-    if (resolve(u, now) < 0 || chip_refused(u, now) || resolve_bind(u, now) < 0)
-        return -1;
+    return resolve_bind(u, now);
+}
+
+static void
+start_protocol(struct otk_upload *u, uint32_t now)
+{
     if (u->cfg.protocol == OTK_UP_PROTO_ELEGANTOTA || u->cfg.protocol == OTK_UP_PROTO_WEB) {
         otk__uph_start(u, now);
     } else if (u->cfg.protocol != OTK_UP_PROTO_ARDUINO) {
@@ -1035,13 +1124,42 @@ otk_upload_start(struct otk_upload *u, uint32_t now)
         dlog(u, "protocol: arduino (ArduinoOTA), as asked");
         otk__up_begin_arduino(u, now);
     }
+}
+
+int
+otk_upload_start(struct otk_upload *u, uint32_t now)
+{
+    u->t_begin = now;
+    u->attempt = 1;
+    u->wire_bytes = 0;
+    u->resumed_at = 0;
+    u->wait_end = now + u->cfg.wait_ms;
+    if (otk_net_init() != OTK_NET_OK) {
+        finish_sys(u, now, OTK_UPC_NET_INIT, otk_net_strerror());
+        return -1;
+    }
+    if (u->cfg.wait_ms)
+        dlog(u, "waiting up to %.0f s for the device to show itself", u->cfg.wait_ms / 1000.0);
+    if (locate(u, NULL, 0, now) == 0)
+        start_protocol(u, now);
     return u->state == OTK_UP_DONE ? -1 : 0;
+}
+
+/* --wait: the next look for a device that has not shown itself. */
+static void
+look_again(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
+{
+    if (!u->watch)
+        dlog(u, "look %u for the device", u->looks + 1);
+    if (locate(u, fds, n, now) == 0)
+        start_protocol(u, now);
 }
 
 int
 otk__up_begin_arduino(struct otk_upload *u, uint32_t now)
 {
-    if (open_listener(u, now) < 0)
+    /* --wait: the listener of an earlier look is still open */
+    if (u->listen_fd < 0 && open_listener(u, now) < 0)
         return -1;
     find_local_ip(u);
     dlog(u, "device %s is %s:%u; listening for its connection on %s:%u (TCP)", u->cfg.target,
@@ -1055,6 +1173,8 @@ otk_upload_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
 {
     size_t n = 0;
 
+    if (u->state == OTK_UP_WAIT)
+        return u->watch ? otk_mdns_watch_pollfds(u->watch, fds, cap) : 0;
     if (otk__uph_owns(u))
         return otk__uph_pollfds(u, fds, cap);
     if (otk__upn_owns(u))
@@ -1094,9 +1214,10 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
 {
     int32_t d;
 
-    if (otk__uph_owns(u))
+    if (u->state != OTK_UP_WAIT && otk__uph_owns(u))
         return otk__uph_next_ms(u, now);
-    if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE)
+    if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE &&
+        u->state != OTK_UP_WAIT)
         return otk__upn_next_ms(u, now);
     switch (u->state) {
     case OTK_UP_INVITE:
@@ -1105,6 +1226,10 @@ otk_upload_next_ms(const struct otk_upload *u, uint32_t now)
         if ((int32_t)(u->next_send - now) < d)
             d = (int32_t)(u->next_send - now);
         return d < 0 ? 0 : d;
+    case OTK_UP_WAIT:
+        if (u->watch && otk_mdns_watch_next_ms(u->watch, now) < (int32_t)(u->deadline - now))
+            return otk_mdns_watch_next_ms(u->watch, now);
+        /* fall through */
     case OTK_UP_CONNECT:
     case OTK_UP_BACKOFF:
         d = (int32_t)(u->deadline - now);
@@ -1134,11 +1259,12 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
 {
     short ev;
 
-    if (otk__uph_owns(u)) {
+    if (u->state != OTK_UP_WAIT && otk__uph_owns(u)) {
         otk__uph_step(u, fds, n, now);
         return;
     }
-    if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE) {
+    if (otk__upn_owns(u) && u->state != OTK_UP_BACKOFF && u->state != OTK_UP_DONE &&
+        u->state != OTK_UP_WAIT) {
         otk__upn_step(u, fds, n, now);
         return;
     }
@@ -1207,6 +1333,10 @@ otk_upload_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32
             else
                 begin_attempt(u, now);
         }
+        return;
+    case OTK_UP_WAIT:
+        if (u->watch || due(now, u->deadline))
+            look_again(u, fds, n, now);
         return;
     default:
         return;

@@ -47,4 +47,24 @@ void otk__upn_close_attempt(struct otk_upload *u);
 uint32_t otk__upn_attempt_wire(const struct otk_upload *u); /* payload bytes this attempt sent */
 void otk__upn_free(struct otk_upload *u);
 
+/* upload_detect.c: --wait and auto's HTTP probe */
+/* the cause of an ended look says the device has not shown itself (and --wait is on) */
+bool otk__upw_asleep_cause(const struct otk_upload *u, enum otk_up_cause cause);
+/* the device showed itself (how: for the AWAKE event); once */
+void otk__up_woke(struct otk_upload *u, uint32_t now, const char *how);
+/* auto decided: u->detected and the DETECTED event; once */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void
+otk__up_detected(struct otk_upload *u, const char *fmt, ...);
+/* auto, after the native magic went unanswered: GET /update and /, then ArduinoOTA */
+void otk__upd_http_start(struct otk_upload *u, uint32_t now);
+bool otk__upd_http_running(const struct otk_upload *u);
+size_t otk__upd_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap);
+int32_t otk__upd_next_ms(const struct otk_upload *u, uint32_t now);
+void otk__upd_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now);
+void otk__upd_close(struct otk_upload *u);
+void otk__upd_free(struct otk_upload *u);
+
 #endif

@@ -22,6 +22,7 @@
 #define PROGRESS_TICK    100u
 #define PREPARE_MIN_MS   30000u /* an ESP32 erases the slot before it answers the size */
 #define ESPHOME_WINDOW_0 4u
+#define LOOK_CONNECT_MS  2000u /* --wait: a look's TCP connection to a sleeping device */
 
 const char *
 otk_upload_protocol_name(enum otk_up_protocol p)
@@ -43,8 +44,8 @@ otk_upload_protocol_name(enum otk_up_protocol p)
 enum otk_up_protocol
 otk_upload_protocol_used(const struct otk_upload *u)
 {
-    if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB)
-        return u->proto;
+    if (u->proto == OTK_UP_PROTO_ELEGANTOTA || u->proto == OTK_UP_PROTO_WEB || u->detected[0])
+        return u->proto; /* found by auto */
     if (u->cfg.protocol == OTK_UP_PROTO_ELEGANTOTA || u->cfg.protocol == OTK_UP_PROTO_WEB)
         return u->cfg.protocol;
     if (u->state == OTK_UP_PROBE ||
@@ -86,6 +87,8 @@ nat_cfg(const struct otk_upload *u, struct otk_natup_cfg *c)
     c->natc.stall_timeout_ms = k->stall_timeout_ms;
     c->natc.result_timeout_ms = k->result_timeout_ms;
     c->connect_timeout_ms = k->connect_timeout_ms;
+    if (otk_upload_asleep(u) && c->connect_timeout_ms > LOOK_CONNECT_MS)
+        c->connect_timeout_ms = LOOK_CONNECT_MS; /* one look; the next comes soon */
     c->check_window_ms = k->result_timeout_ms;
 }
 
@@ -375,15 +378,19 @@ probe_decided(struct otk_upload *u, uint32_t now)
     };
 
     otk_natprobe_close(&u->probe);
+    if (p->result == OTK_NATPROBE_ANSWERED || p->result == OTK_NATPROBE_OTHER)
+        otk__up_woke(u, now, "its TCP port answered");
     if (p->result == OTK_NATPROBE_ANSWERED) {
         otk__up_dlog(u, "TCP port %u answered the native magic with version %u", u->cfg.port,
                      p->version);
+        u->proto = OTK_UP_PROTO_ESPHOME; /* for the DETECTED event's reader */
+        otk__up_detected(u, "ESPHome native OTA, protocol version %u, on TCP %u", p->version,
+                         u->cfg.port);
         choose_native(u, now);
         return;
     }
-    otk__up_dlog(u, "TCP port %u %s: protocol: arduino (ArduinoOTA)", u->cfg.port, what[p->result]);
-    u->proto = OTK_UP_PROTO_ARDUINO;
-    otk__up_begin_arduino(u, now);
+    otk__up_dlog(u, "TCP port %u %s: not ESPHome's native protocol", u->cfg.port, what[p->result]);
+    otk__upd_http_start(u, now); /* then ArduinoOTA if no web door answers */
 }
 
 /* ESPHome's default OTA ports by its TXT platform (reference: the ports table). */
@@ -406,10 +413,14 @@ otk__upn_mdns(struct otk_upload *u, const struct otk_mdns_device *dev)
 {
     uint16_t port = esphome_port(dev->platform);
 
-    if (dev->esphome)
+    if (dev->esphome && !dev->http_port)
         u->mdns_says = OTK_UP_PROTO_ESPHOME; /* also when it offers both: no way back needed */
-    else if (dev->port)
+    else if (dev->port && !dev->esphome)
         u->mdns_says = OTK_UP_PROTO_ARDUINO;
+    /* a web server too (ESPHome's web_server, a sketch's page): its OTA may be the web door
+     * only, so auto asks the native port, then that web server, then ArduinoOTA */
+    if (dev->http_port && !u->cfg.http_port)
+        u->cfg.http_port = dev->http_port;
     /* its SRV port is the API's: the OTA port follows the platform, unless -p or ArduinoOTA's
      * SRV said it */
     if (dev->esphome && u->cfg.port_auto && !dev->port && port)
@@ -437,9 +448,13 @@ otk__upn_start(struct otk_upload *u, uint32_t now)
     if (u->mdns_says != OTK_UP_PROTO_AUTO) {
         otk__up_dlog(u, "mDNS: the device publishes %s",
                      u->mdns_says == OTK_UP_PROTO_ESPHOME ? "_esphomelib._tcp" : "_arduino._tcp");
+        u->proto = u->mdns_says;
         if (u->mdns_says == OTK_UP_PROTO_ESPHOME) {
+            otk__up_detected(u, "ESPHome native OTA on TCP %u (mDNS: _esphomelib._tcp)",
+                             u->cfg.port);
             choose_native(u, now);
         } else {
+            otk__up_detected(u, "ArduinoOTA on UDP %u (mDNS: _arduino._tcp)", u->cfg.port);
             otk__up_dlog(u, "protocol: arduino (ArduinoOTA)");
             u->proto = OTK_UP_PROTO_ARDUINO;
             otk__up_begin_arduino(u, now);
@@ -455,9 +470,11 @@ otk__upn_start(struct otk_upload *u, uint32_t now)
 size_t
 otk__upn_pollfds(const struct otk_upload *u, struct pollfd *fds, size_t cap)
 {
+    if (otk__upd_http_running(u))
+        return otk__upd_pollfds(u, fds, cap);
     if (u->state == OTK_UP_PROBE)
         return otk_natprobe_pollfds(&u->probe, fds, cap);
-    if (!u->nat || u->state == OTK_UP_BACKOFF || u->state == OTK_UP_DONE)
+    if (!u->nat || u->state == OTK_UP_BACKOFF || u->state == OTK_UP_DONE || u->state == OTK_UP_WAIT)
         return 0;
     return otk_natup_pollfds(u->nat, fds, cap);
 }
@@ -467,6 +484,8 @@ otk__upn_next_ms(const struct otk_upload *u, uint32_t now)
 {
     int32_t d;
 
+    if (otk__upd_http_running(u))
+        return otk__upd_next_ms(u, now);
     if (u->state == OTK_UP_PROBE) {
         d = (int32_t)(u->probe.deadline - now);
         return d < 0 ? 0 : d;
@@ -478,6 +497,10 @@ otk__upn_next_ms(const struct otk_upload *u, uint32_t now)
 void
 otk__upn_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t now)
 {
+    if (otk__upd_http_running(u)) {
+        otk__upd_step(u, fds, n, now);
+        return;
+    }
     if (u->state == OTK_UP_PROBE) {
         otk_natprobe_step(&u->probe, fds, n, now);
         if (u->probe.result != OTK_NATPROBE_RUNNING)
@@ -487,6 +510,8 @@ otk__upn_step(struct otk_upload *u, const struct pollfd *fds, size_t n, uint32_t
     enum otk_natc_phase from = u->nat->c.phase;
     bool was_exchange = u->nat->state == OTK_NATUP_EXCHANGE;
     otk_natup_step(u->nat, fds, n, now);
+    if (!was_exchange && u->nat->state == OTK_NATUP_EXCHANGE)
+        otk__up_woke(u, now, "its native OTA port took the connection");
     if (was_exchange || u->nat->state == OTK_NATUP_EXCHANGE)
         trace_handshake(u, was_exchange ? from : OTK_NATC_MAGIC);
     sync_progress(u, now);
@@ -500,6 +525,7 @@ void
 otk__upn_close_attempt(struct otk_upload *u)
 {
     otk_natprobe_close(&u->probe);
+    otk__upd_close(u);
     if (u->nat)
         otk_natup_close(u->nat);
 }
@@ -510,6 +536,7 @@ otk__upn_free(struct otk_upload *u)
     otk__upn_close_attempt(u);
     free(u->nat);
     u->nat = NULL;
+    otk__upd_free(u);
     free(u->gz);
     u->gz = NULL;
     u->gz_size = 0;

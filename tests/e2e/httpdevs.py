@@ -17,6 +17,7 @@ Kinds:
                      filesystem, "Update Success! Rebooting..." / "Update error: ERROR[n]: ...".
 """
 
+import gzip
 import hashlib
 import os
 import re
@@ -279,13 +280,34 @@ class HttpDevice:
             return head.encode() + chunks + b"0\r\n\r\n"
         return _response(status, text, headers)
 
+    def _page(self, path, authed):
+        """The pages a browser gets (what auto's detection asks for): ElegantOTA's own at
+        /update, gzip-encoded; ESP8266HTTPUpdateServer's form at /update; ESPHome's web_server
+        page at /. None for any other path."""
+        elegant = self.kind.startswith("elegantota")
+        if path == "/update" and (elegant or self.kind == "hus"):
+            if not authed:
+                return self._challenge()
+            if elegant:
+                body = gzip.compress(b"<!DOCTYPE html><html><head><title>ElegantOTA</title>"
+                                     b"</head><body><div id=app></div></body></html>")
+                return _response(200, body, [("Content-Type", "text/html"),
+                                             ("Content-Encoding", "gzip")])
+            return _response(200, "<html><body><form method='POST' action='' enctype='multipart"
+                             "/form-data'><input type='file' accept='.bin,.bin.gz' "
+                             "name='firmware'><input type='submit' value='Update Firmware'>"
+                             "</form></body></html>", [("Content-Type", "text/html")])
+        if path == "/" and self.kind == "esphome":
+            return _response(200, "<!DOCTYPE html><html><body><esp-app></esp-app><script src="
+                             "\"https://oi.esphome.io/v2/www.js\"></script></body></html>",
+                             [("Content-Type", "text/html")])
+        return None
+
     def _get(self, req, authed):
         path, _, query = req.target.partition("?")
-        if self.kind == "hus" and path == "/update":
-            # the updater's form page, behind the same credentials as the POST
-            return self._challenge() if not authed else _response(
-                200, "<form method='POST' action='' enctype='multipart/form-data'>",
-                [("Content-Type", "text/html")])
+        page = self._page(path, authed)
+        if page is not None:
+            return page
         if not self.kind.startswith("elegantota") or path != "/ota/start":
             return _response(404, "Not found: %s" % path, [("Content-Type", "text/plain")])
         if not authed:

@@ -26,6 +26,7 @@ import shlex
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import httpdevs as H
@@ -170,7 +171,7 @@ class Integration(unittest.TestCase):
 
     def test_doc_has_every_block(self):
         self.assertEqual(sorted(self.blocks), sorted([
-            "pio-esp32", "pio-esp8266", "pio-post-script", "pio-post-script-py",
+            "pio-esp32", "pio-esp8266", "pio-post-script", "pio-post-script-py", "pio-wait",
             "arduino-esp32", "arduino-esp32-fixed-port", "arduino-esp8266", "pio-elegantota",
             "pio-elegantota-post", "pio-web", "arduino-esp32-elegantota",
             "arduino-esp8266-web"]))
@@ -229,6 +230,33 @@ class Integration(unittest.TestCase):
                                 timeout=120, env=self.env)
             self.assertUploaded(cp, dev, "3.2.0", os.path.getsize(fw))
             self.assertIn("connect to 127.0.0.1:%d" % hp, cp.stderr)
+
+    def test_platformio_wait_for_a_sleeping_device(self):
+        """The command starts while the device sleeps; the device wakes 3 s later on the
+        port the flags name, and is updated."""
+        block = self.blocks["pio-wait"]
+        self.assertIn("--wait=600", block)
+        port = otk.free_port()
+        env_name, cmd, flags = self.pio_upload_command(block, port)
+        proj, fw = self.pio_project(env_name, "esp32", "3.4.0", 200 * KB)
+        line = scons_subst(cmd, {"UPLOAD_PORT": "127.0.0.1", "UPLOAD_FLAGS": flags,
+                                 "SOURCE": os.path.relpath(fw, proj)})
+        self.assertIn(" --port=%d --wait=600 -f " % port, line)
+        proc = subprocess.Popen(["sh", "-c", line], cwd=proj, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self.env)
+        try:
+            time.sleep(3)
+            dev = self.device("esp32", port=port)
+            with dev:
+                out, err = proc.communicate(timeout=120)
+                cp = subprocess.CompletedProcess(line, proc.returncode, out, err)
+                self.assertUploaded(cp, dev, "3.4.0", os.path.getsize(fw))
+                self.assertIn("Waiting up to 600 s for the device to wake up", err)
+                self.assertRegex(err, r"127\.0\.0\.1: awake after [3-9]\.\d s")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
     def test_platformio_post_script_upload_and_uploadfs(self):
         ini, script = self.blocks["pio-post-script"], self.blocks["pio-post-script-py"]

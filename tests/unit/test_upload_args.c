@@ -359,6 +359,56 @@ outcome_tables(void **state)
 }
 
 /* --protocol and --key: argparse's words for a bad choice; the key as ESPHome writes it. */
+/* --wait's value is optional (argparse's nargs='?'): alone it means 300 s, and an option after
+ * it is an option, not its value; --http-port is a port. */
+static void
+wait_and_http_port(void **state)
+{
+    (void)state;
+    struct otk_upload_opts o;
+    const char *none[] = {"-i", "d", "-f", "x.bin", NULL};
+    assert_int_equal(parse(&o, none), 0);
+    assert_true(o.wait_s == 0);
+    assert_int_equal(o.http_port, 0);
+    otk_upload_opts_free(&o);
+
+    const char *alone[] = {"-i", "d", "--wait", "-f", "x.bin", NULL};
+    assert_int_equal(parse(&o, alone), 0);
+    assert_true(o.wait_s == OTK_UPLOAD_WAIT_DEFAULT_S);
+    assert_string_equal(o.file, "x.bin");
+    otk_upload_opts_free(&o);
+
+    const char *last[] = {"-i", "d", "-f", "x.bin", "--wait", NULL};
+    assert_int_equal(parse(&o, last), 0);
+    assert_true(o.wait_s == OTK_UPLOAD_WAIT_DEFAULT_S);
+    otk_upload_opts_free(&o);
+
+    const char *eq[] = {"-i", "d", "-f", "x.bin", "--wait=600", "--http-port", "8080", NULL};
+    assert_int_equal(parse(&o, eq), 0);
+    assert_true(o.wait_s == 600);
+    assert_int_equal(o.http_port, 8080);
+    otk_upload_opts_free(&o);
+
+    const char *sep[] = {"-i", "d", "--wait", "20.5", "-f", "x.bin", NULL};
+    assert_int_equal(parse(&o, sep), 0);
+    assert_true(o.wait_s == 20.5);
+    otk_upload_opts_free(&o);
+
+    const char *prefix[] = {"-i", "d", "-f", "x.bin", "--wai=7", NULL}; /* argparse's prefixes */
+    assert_int_equal(parse(&o, prefix), 0);
+    assert_true(o.wait_s == 7);
+    otk_upload_opts_free(&o);
+
+    const char *bad[] = {"-i", "d", "-f", "x.bin", "--wait", "soon", NULL};
+    assert_int_equal(parse(&o, bad), OTK_UPX_USAGE);
+    assert_string_equal(err, "argument --wait: invalid value 'soon' (seconds, > 0)");
+    otk_upload_opts_free(&o);
+
+    const char *badport[] = {"-i", "d", "-f", "x.bin", "--http-port", "0", NULL};
+    assert_int_equal(parse(&o, badport), OTK_UPX_USAGE);
+    otk_upload_opts_free(&o);
+}
+
 static void
 protocol_and_key(void **state)
 {
@@ -461,6 +511,7 @@ main(void)
         cmocka_unit_test(device_error_texts),
         cmocka_unit_test(outcome_tables),
         cmocka_unit_test(protocol_and_key),
+        cmocka_unit_test(wait_and_http_port),
         cmocka_unit_test(keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "otakit/err.h"
 #include "otakit/mdns_host.h"
@@ -79,4 +80,42 @@ otk_mdns_sock_send_if(int sock, const struct otk_mdns_if *i)
     memcpy(&mr.imr_address, i->addr, 4);
     mr.imr_ifindex = (int)i->index;
     return setsockopt(sock, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof mr) == 0 ? 0 : -1;
+}
+
+int
+otk_mdns_sock_listen(const struct otk_mdns_if *ifs, size_t n)
+{
+    struct sockaddr_in a;
+    int on = 1, off = 0, joined = 0;
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    /* 5353 is shared with every responder and daemon on the host: all get the group's
+     * datagrams */
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(OTK_MDNS_PORT);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    (void)setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &off, sizeof off);
+    for (size_t i = 0; i < n; i++) {
+        struct ip_mreqn mr;
+
+        memset(&mr, 0, sizeof mr);
+        inet_pton(AF_INET, OTK_MDNS_GROUP, &mr.imr_multiaddr);
+        memcpy(&mr.imr_address, ifs[i].addr, 4);
+        mr.imr_ifindex = (int)ifs[i].index;
+        if (setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof mr) == 0 ||
+            errno == EADDRINUSE)
+            joined++;
+    }
+    if (!joined) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }

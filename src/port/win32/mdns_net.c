@@ -84,3 +84,39 @@ otk_mdns_sock_send_if(int sock, const struct otk_mdns_if *i)
     return setsockopt((SOCKET)sock, IPPROTO_IP, IP_MULTICAST_IF, (const char *)&a, sizeof a) ? -1
                                                                                              : 0;
 }
+
+int
+otk_mdns_sock_listen(const struct otk_mdns_if *ifs, size_t n)
+{
+    struct sockaddr_in a;
+    BOOL on = TRUE;
+    u_long nonblock = 1;
+    int joined = 0;
+    SOCKET s = socket(AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+
+    if (s == INVALID_SOCKET)
+        return -1;
+    /* Winsock shares a UDP port only with SO_REUSEADDR on every socket that binds it */
+    (void)setsockopt(s, SOL_SOCKET, SO_REUSEADDR, (const char *)&on, sizeof on);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(OTK_MDNS_PORT);
+    if (bind(s, (struct sockaddr *)&a, sizeof a) != 0 || ioctlsocket(s, FIONBIO, &nonblock)) {
+        closesocket(s);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ip_mreq mr;
+
+        memset(&mr, 0, sizeof mr);
+        inet_pton(AF_INET, OTK_MDNS_GROUP, &mr.imr_multiaddr);
+        memcpy(&mr.imr_interface, ifs[i].addr, 4);
+        if (!setsockopt(s, IPPROTO_IP, IP_ADD_MEMBERSHIP, (const char *)&mr, sizeof mr))
+            joined++;
+    }
+    if (!joined) {
+        closesocket(s);
+        return -1;
+    }
+    return (int)s;
+}
