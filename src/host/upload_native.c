@@ -315,12 +315,14 @@ trace_handshake(struct otk_upload *u, enum otk_natc_phase from)
                      "device prepared for %u bytes (MD5 %s); sending, %u blocks of 8 KB in "
                      "flight",
                      c->deflated ? u->cfg.size : c->data_size, c->md5, c->cfg.window);
-    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5 && c->resume_at) {
-        u->resumed_at = as_image(u, c->resume_at);
+    /* the image offset: resume_at counts the stream's bytes once a deflate stream goes out */
+    uint32_t at = c->resume_at > c->image_from ? c->resume_at : c->image_from;
+    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5 && at) {
+        u->resumed_at = c->deflated ? at : as_image(u, at);
         otk__up_dlog(u,
                      "device holds the first %u bytes of this image from a dropped attempt: "
                      "resuming there",
-                     c->resume_at);
+                     at);
         otk__up_emit(u, OTK_UP_EV_RESUMED, NULL);
     }
 }

@@ -17,6 +17,7 @@ import unittest
 
 import espeers
 import otk
+from droprelay import DropRelay
 
 OK = 0
 
@@ -109,6 +110,24 @@ class Deflate(unittest.TestCase):
             self.assertEqual(cp.returncode, OK, cp.stderr)
             self.assertIn("asked for capabilities 01", cp.stderr)
             self.assertEqual(r["wire_bytes"], len(self.image))
+            self.assert_boots(dev)
+
+    def test_dropped_compressed_upload_resumes(self):
+        """A relay resets the connection after 60 % of the stream; the retry resumes where the
+        device's flash ends with a new stream of the rest, and the image boots."""
+        with self.device() as dev:
+            relay = DropRelay(dev.port, int(0.6 * 0.36 * len(self.image)))
+            try:
+                cp = otk.run("upload", "-i", "127.0.0.1", "-p", relay.port, "-f", self.path, "-d",
+                             "--json", "--protocol", "esphome")
+            finally:
+                relay.close()
+            self.assertTrue(relay.dropped, "the relay never cut the connection")
+            self.assertEqual(cp.returncode, OK, cp.stderr)
+            self.assertIn("resuming there", cp.stderr)
+            self.assertEqual(cp.stderr.count("device inflates: sending a deflate stream"), 2)
+            res = [json.loads(l) for l in cp.stdout.splitlines() if '"event":"result"' in l][0]
+            self.assertLess(res["wire_bytes"], 0.6 * len(self.image))
             self.assert_boots(dev)
 
     def test_esphome_eras_unchanged(self):
