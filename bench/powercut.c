@@ -14,9 +14,11 @@
  * Operations: an application upload (from a factory-fresh device and from one that already
  * updated once), the same over the native protocol with its connection dropped at 60 % and the
  * rest resumed on a new connection (otakit's RESUME: the cut may hit either connection or the
- * read-back check between them), a filesystem upload, the first boot of the new image (NEW ->
- * PENDING_VERIFY), the reboot of a new image that never confirmed itself (the rollback), and its
- * confirmation.
+ * read-back check between them), a compressed native upload (otakit's DEFLATE: the stream is
+ * inflated into the slot as it arrives), whole and dropped at 60 % of its stream then resumed
+ * with a new stream from the device's offset, a filesystem upload, the first boot of the new image
+ * (NEW -> PENDING_VERIFY), the reboot of a new image that never confirmed itself (the rollback),
+ * and its confirmation.
  *
  * Exit status 0 only if every cut point booted the expected image and every re-upload worked. */
 #include <stdbool.h>
@@ -29,6 +31,7 @@
 #include "helper_rig.h"
 #include "otakit/boot.h"
 #include "otakit/err.h"
+#include "otakit/gzip.h"
 #include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/native.h"
@@ -70,7 +73,9 @@ struct boot_result {
 
 enum op {
     OP_UPLOAD_APP,
-    OP_UPLOAD_APP_RESUMED, /* native: dropped at 60 %, resumed on a new connection */
+    OP_UPLOAD_APP_RESUMED,         /* native: dropped at 60 %, resumed on a new connection */
+    OP_UPLOAD_APP_DEFLATE,         /* native, compressed: a deflate stream inflated into the slot */
+    OP_UPLOAD_APP_DEFLATE_RESUMED, /* ...dropped at 60 % of the stream, resumed with a new one */
     OP_UPLOAD_FS,
     OP_FIRST_BOOT, /* the first reset after the update: NEW -> PENDING_VERIFY */
     OP_ROLLBACK,   /* the reset after a boot that never confirmed: PENDING_VERIFY -> ABORTED */
@@ -215,6 +220,15 @@ fs_holds(struct rig *r, const uint8_t *data, uint32_t size)
     return memcmp(r->flash.mem + r->dev.cfg.layout.fs_offset, data, size) == 0;
 }
 
+static void
+put_be32(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+
 /* The native server of the resumed cases (one rig at a time). */
 static struct otk_nat bench_nat;
 
@@ -277,6 +291,72 @@ upload_resumed(struct rig *r, const struct images *im)
     return first && second;
 }
 
+/* The inflater's memory for the compressed cases (zlib's port: about 52 KB). */
+static _Alignas(max_align_t) uint8_t bench_zmem[64 * 1024];
+
+/* One native connection of an otakit client asking for `caps` (DEFLATE, maybe RESUME): the
+ * image's size and MD5, then after "43" (+ the offset with RESUME) the length and the deflate
+ * stream of the image from that offset, as otakit upload makes it; dropped at 60 % of the
+ * stream when `drop`, else to the end (the final 00 and the reboot pause). */
+static bool
+nat_connection_z(struct rig *r, const struct images *im, uint8_t caps, bool drop)
+{
+    const uint8_t head[] = {0x6c, 0x26, 0xf7, 0x5c, 0x45, 0x86, 0x01, caps, 0x00};
+    const size_t ok_len = caps & OTK_NAT_CAP_RESUME ? 5 : 1;
+    uint8_t size[4], len[4];
+    char md5[33];
+    const uint8_t *ans;
+    uint8_t *z = NULL;
+    uint32_t at = 0, zlen = 0, stop;
+
+    put_be32(size, im->new_size);
+    otk_proto_md5_hex(otk_posix_crypto(), im->new_img, im->new_size, md5);
+    if (!otk_dev_on_native_accept(&r->dev, &r->host, r->now) || !nat_feed(r, head, sizeof head) ||
+        !nat_feed(r, size, 4) || !nat_feed(r, md5, 32) || r->net.nat_len < ok_len)
+        return false;
+    ans = r->net.nat + r->net.nat_len - ok_len;
+    if (ans[0] != OTK_NAT_BIN_MD5_OK)
+        return false;
+    if (ok_len == 5)
+        at = (uint32_t)ans[1] << 24 | (uint32_t)ans[2] << 16 | (uint32_t)ans[3] << 8 | ans[4];
+    if (otk_deflate_raw(im->new_img + at, im->new_size - at, OTK_DEFLATE_LEVEL, &z, &zlen) !=
+        OTK_OK)
+        return false;
+    put_be32(len, zlen);
+    (void)nat_feed(r, len, 4);
+    stop = drop ? zlen / 10 * 6 : zlen;
+    for (uint32_t off = 0; off < stop && otk_dev_native_busy(&r->dev); off += 1460) {
+        r->now += 1;
+        (void)nat_feed(r, z + off, stop - off < 1460 ? stop - off : 1460);
+    }
+    free(z);
+    if (drop) {
+        otk_dev_on_native_closed(&r->dev, r->now);
+        return at == 0;
+    }
+    (void)nat_feed(r, &(const uint8_t){OTK_NAT_OK}, 1);
+    rig_run_ticks(r, r->now + 1000);
+    return (!(caps & OTK_NAT_CAP_RESUME) || at > 0) && r->reboots > 0 && r->events[OTK_EV_END] == 1;
+}
+
+/* A compressed native upload, whole or dropped at 60 % of its stream and resumed. */
+static bool
+upload_deflate(struct rig *r, const struct images *im, bool resumed)
+{
+    const struct otk_inflate_ops *ops = otk_posix_inflate();
+    struct otk_nat_config cfg;
+
+    memset(&cfg, 0, sizeof cfg);
+    if (otk_dev_native_attach(&r->dev, &bench_nat, &cfg) != OTK_OK ||
+        otk_dev_native_set_inflater(&r->dev, ops, bench_zmem, sizeof bench_zmem) != OTK_OK)
+        return false;
+    if (!resumed)
+        return nat_connection_z(r, im, OTK_NAT_CAP_DEFLATE, false);
+    bool first = nat_connection_z(r, im, OTK_NAT_CAP_DEFLATE | OTK_NAT_CAP_RESUME, true);
+    bool second = nat_connection_z(r, im, OTK_NAT_CAP_DEFLATE | OTK_NAT_CAP_RESUME, false);
+    return first && second;
+}
+
 /* Run the case's operation once. For the boot operations *b gets what that boot runs. */
 static bool
 run_op(struct rig *r, const struct scase *c, const struct images *im, struct boot_result *b)
@@ -289,6 +369,10 @@ run_op(struct rig *r, const struct scase *c, const struct images *im, struct boo
         return rig_upload(r, OTK_CMD_FLASH, im->new_img, im->new_size, NULL);
     case OP_UPLOAD_APP_RESUMED:
         return upload_resumed(r, im);
+    case OP_UPLOAD_APP_DEFLATE:
+        return upload_deflate(r, im, false);
+    case OP_UPLOAD_APP_DEFLATE_RESUMED:
+        return upload_deflate(r, im, true);
     case OP_UPLOAD_FS:
         return rig_upload(r, OTK_CMD_FS, im->fs_new, im->fs_size, NULL);
     case OP_FIRST_BOOT:
@@ -532,6 +616,14 @@ run_profile(enum otk_profile p, const char *pname, uint32_t size, struct totals 
              W_NEW, false, false},
             {"native, dropped 60 %, resumed, upd", OP_UPLOAD_APP_RESUMED, upd, 1, EXPECT(W_OLD),
              W_NEW, false, false},
+            {"native, deflate, factory", OP_UPLOAD_APP_DEFLATE, fac, 0, EXPECT(W_OLD), W_NEW, false,
+             false},
+            {"native, deflate, updated", OP_UPLOAD_APP_DEFLATE, upd, 1, EXPECT(W_OLD), W_NEW, false,
+             false},
+            {"native, deflate, drop+resume, fac", OP_UPLOAD_APP_DEFLATE_RESUMED, fac, 0,
+             EXPECT(W_OLD), W_NEW, false, false},
+            {"native, deflate, drop+resume, upd", OP_UPLOAD_APP_DEFLATE_RESUMED, upd, 1,
+             EXPECT(W_OLD), W_NEW, false, false},
             {"fs upload", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, false},
             {"fs upload, erase ahead", OP_UPLOAD_FS, upd, 1, EXPECT(W_OLD), W_OLD, false, true},
             {"first boot (NEW->PENDING), factory", OP_FIRST_BOOT, fac_new, 0, either, W_NEW, false},

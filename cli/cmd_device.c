@@ -555,6 +555,7 @@ enum device_opt {
     D_PROTOCOL,
     D_KEY,
     D_REQUIRE_ENCRYPTION,
+    D_NO_INFLATE,
     D_NATIVE_VERSION,
     D_FLASH,
     D_FLASH_TIMING,
@@ -607,6 +608,9 @@ static const struct cli_opt device_opts_table[] = {
      "native protocol: offer Noise encryption with this\nkey (ESPHome's api encryption key)"},
     {0, "require-encryption", NULL, D_REQUIRE_ENCRYPTION,
      "native protocol: refuse clients without the key\n(0x94), as ESPHome's `ota: encryption:`"},
+    {0, "no-inflate", NULL, D_NO_INFLATE,
+     "native protocol: no inflater (as a firmware without\none): compressed updates are not "
+     "offered"},
     {0, "native-version", "1|2", D_NATIVE_VERSION,
      "native protocol version announced (default 2;\n1 sends no chunk acks)"},
     {0, "flash", "FILE", D_FLASH, "flash file (default otakit-<profile>.flash)"},
@@ -739,6 +743,9 @@ device_flag(struct device_opts *d, int id)
         break;
     case D_REQUIRE_ENCRYPTION:
         d->require_encryption = true;
+        break;
+    case D_NO_INFLATE:
+        d->cfg.no_inflate = true;
         break;
     default: /* D_NO_MDNS */
         d->no_mdns = true;

@@ -724,6 +724,7 @@ base_config(const struct otk_upload_opts *o, const uint8_t *image, uint32_t size
     base->key = o->has_key ? o->key : NULL;
     base->window = o->lockstep ? 1 : 0; /* native: ESPHome's own stop-and-wait */
     base->no_resume = o->no_resume;
+    base->no_compress = o->no_compress;
     base->image = image;
     base->size = size;
     memcpy(base->md5, md5, sizeof base->md5);

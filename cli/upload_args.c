@@ -40,6 +40,7 @@ enum opt_id {
     O_WAIT,
     O_HTTP_PORT,
     O_USER,
+    O_NO_COMPRESS,
 };
 
 /* The options in the order of the help text; aliases (help NULL) follow their option: they
@@ -107,6 +108,9 @@ static const struct cli_opt opts_table[] = {
      "then upload at once; give up\nafter SECONDS (default 300) with exit code 21"},
     {0, "http-port", "PORT", O_HTTP_PORT,
      "auto: the web server port asked for an update page (default\n80)"},
+    {0, "no-compress", NULL, O_NO_COMPRESS,
+     "esphome: send the image as it is to an otakit device that\ninflates (by default a "
+     "deflate stream goes out: fewer bytes)"},
     {'q', "quiet", NULL, O_QUIET, "print errors only"},
     {'h', "help", NULL, O_HELP, "show this help"},
 };
@@ -364,10 +368,17 @@ static void
 apply_flag(struct otk_upload_opts *o, int id)
 {
     bool *flags[] = {
-        [O_MD5] = &o->md5_target,      [O_SPIFFS] = &o->spiffs,     [O_DEBUG] = &o->debug,
-        [O_PROGRESS] = &o->progress,   [O_QUIET] = &o->quiet,       [O_HELP] = &o->help,
-        [O_JSON] = &o->json,           [O_LOCKSTEP] = &o->lockstep, [O_FORCE] = &o->force,
+        [O_MD5] = &o->md5_target,
+        [O_SPIFFS] = &o->spiffs,
+        [O_DEBUG] = &o->debug,
+        [O_PROGRESS] = &o->progress,
+        [O_QUIET] = &o->quiet,
+        [O_HELP] = &o->help,
+        [O_JSON] = &o->json,
+        [O_LOCKSTEP] = &o->lockstep,
+        [O_FORCE] = &o->force,
         [O_NO_RESUME] = &o->no_resume,
+        [O_NO_COMPRESS] = &o->no_compress,
     };
 
     if ((size_t)id < sizeof flags / sizeof flags[0] && flags[id])

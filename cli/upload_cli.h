@@ -84,6 +84,7 @@ struct otk_upload_opts {
     const char *file;
     bool md5_target, spiffs, debug, progress, quiet, json, lockstep, force, help;
     bool no_resume;   /* --no-resume: never ask an otakit device to continue a dropped image */
+    bool no_compress; /* --no-compress: never ask an otakit device to inflate a deflate stream */
     double timeout_s; /* -t */
     double stall_timeout_s; /* --stall-timeout */
     double result_timeout_s;

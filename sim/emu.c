@@ -33,6 +33,8 @@ struct otk_emu {
     struct otk_netdev nd;
     struct otk_netnat nn; /* the native protocol's listener (cfg->native) */
     struct otk_nat nat;   /* ...and its engine state */
+    /* the inflater's state for compressed native updates (zlib's port: about 52 KB) */
+    _Alignas(max_align_t) uint8_t inflate_mem[64 * 1024];
     struct otk_dev dev;
     struct otk_layout layout;
     uint8_t sector_buf[OTK_SECTOR_SIZE];
@@ -473,6 +475,12 @@ engine_start(struct otk_emu *e)
                           &hooks, e->sector_buf);
     if (rc == OTK_OK && e->cfg->native)
         rc = otk_dev_native_attach(&e->dev, &e->nat, e->cfg->native);
+#if OTK_CFG_NATIVE_DEFLATE
+    /* like a firmware that lends the inflater its memory: compressed updates are offered */
+    if (rc == OTK_OK && e->cfg->native && !e->cfg->no_inflate)
+        rc = otk_dev_native_set_inflater(&e->dev, otk_posix_inflate(), e->inflate_mem,
+                                         sizeof e->inflate_mem);
+#endif
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));

@@ -90,6 +90,7 @@ struct otk_emu_config {
     /** ESPHome's native protocol on TCP, same port number (NULL: not served). */
     const struct otk_nat_config *native;
     bool arduino_off; /* --protocol esphome: invitations on the UDP port are not heard */
+    bool no_inflate;  /* --no-inflate: no inflater, so compressed updates are not offered */
 };
 
 /** Run the emulator until --once completes, *stop is set, or a power cut.

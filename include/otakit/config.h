@@ -58,6 +58,16 @@
 #define OTK_CFG_NATIVE_RESUME OTK_CFG_PROTO_NATIVE
 #endif
 
+/* Compressed updates on the native protocol (otakit's extension, capability DEFLATE): the host
+ * sends a raw deflate stream and the device inflates it into the writer as it arrives, through
+ * the port's inflater (port.h otk_inflate_ops: zlib on POSIX, the ROM's tinfl on ESP32s) and
+ * about 44 KB of state memory the firmware lends it (otk_dev_native_set_inflater). Fewer bytes
+ * travel: on a slow link the upload is that much faster. Defaults to whether the native protocol
+ * is built; a small build (an ESP8266 has no ROM inflater and little RAM) sets it to 0. */
+#ifndef OTK_CFG_NATIVE_DEFLATE
+#define OTK_CFG_NATIVE_DEFLATE OTK_CFG_PROTO_NATIVE
+#endif
+
 /* ---- Capacities: memory the caller owns, sized at compile time (no heap) ---------------- */
 
 /* Bytes reserved for one hash context (MD5 or SHA-256) in union otk_hash_ctx. 224 holds
@@ -83,6 +93,9 @@
 #endif
 #if OTK_CFG_NATIVE_RESUME && !OTK_CFG_PROTO_NATIVE
 #error "OTK_CFG_NATIVE_RESUME needs OTK_CFG_PROTO_NATIVE=1 (resume is a native-protocol extension)"
+#endif
+#if OTK_CFG_NATIVE_DEFLATE && !OTK_CFG_PROTO_NATIVE
+#error "OTK_CFG_NATIVE_DEFLATE needs OTK_CFG_PROTO_NATIVE=1 (it is a native-protocol extension)"
 #endif
 #if OTK_CFG_HASH_CTX_SIZE < 1
 #error "OTK_CFG_HASH_CTX_SIZE must be positive"

@@ -47,6 +47,11 @@ typedef struct {
      *  With a key the device offers encryption; native_require_key refuses plaintext clients. */
     const uint8_t *native_key;
     bool native_require_key;
+#if OTK_CFG_NATIVE_DEFLATE
+    /** Accept otakit's compressed updates (fewer bytes on the air), inflated by the ROM's tinfl:
+     *  no flash cost, but about 43 KB of RAM taken from the heap once, at init. */
+    bool native_inflate;
+#endif
 #endif
     /** Progress for a screen or a status topic (otk_ota_progress_line() renders a line); may
      *  be NULL. */

@@ -77,6 +77,12 @@ struct otk_natc_cfg {
     uint32_t stall_timeout_ms;   /* data phase: nothing taken, nothing acked for this long */
     uint32_t result_timeout_ms;  /* after the last byte: 44 and 45 */
     const struct otk_crypto_ops *crypto; /* MD5, SHA-256, random; Noise ops with a key */
+    /** otakit's DEFLATE capability: make the raw deflate stream of image[from, size) (the
+     *  uploader's zlib; the core has none) into *stream / *len, valid as long as the machine.
+     *  Called once, when the device granted DEFLATE and answered the MD5. NULL: never asked
+     *  for (the image goes out as it is). OTK_OK, or an error: the exchange ends LOCAL. */
+    int (*deflate)(void *user, uint32_t from, const uint8_t **stream, uint32_t *len);
+    void *deflate_user;
 };
 
 /** Defaults: window 4 chunks, 20 s per handshake step, 60 s for prepare and result, 20 s
@@ -100,6 +106,8 @@ struct otk_natc {
     uint8_t auth;                  /* 0 none, OTK_NAT_REQUEST_AUTH_MD5 or _SHA256 */
     bool encrypted;                /* the Noise handshake went through */
     bool compressed;               /* the gzip stream is what goes out */
+    bool deflated;                 /* DEFLATE granted: a raw deflate stream goes out */
+    uint32_t image_from;           /* deflated: the image offset the stream starts at */
     bool all_sent;                 /* every data byte was handed over: the device may commit now */
     bool receive_ok;               /* 44 came */
     bool otakit;                   /* both sides set 0x80: the caps exchange took place */
@@ -108,7 +116,7 @@ struct otk_natc {
     const char *violation;         /* OTK_NATC_PROTOCOL: which rule ("unexpected-byte", "over-ack",
                                       "early-receive-ok", "frame") */
     char reason[64];               /* a Noise refusal's text, escaped */
-    uint32_t data_size;            /* bytes of the stream (gzip or plain) */
+    uint32_t data_size;            /* bytes of the stream (gzip, deflate or plain) */
     uint32_t sent;                 /* data bytes handed over, counted from the stream's start
                                       (a resumed attempt starts at resume_at) */
     uint32_t acks;                 /* chunk acks counted (from resume_at on) */

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "device.h"
+#include "inflate.h"
 #include "native_wire.h"
 #include "noise.h"
 
@@ -70,6 +71,7 @@ enum otk_nat_state {
     OTK_NATS_TYPE,      /* extended protocol: reading the OTA type byte */
     OTK_NATS_SIZE,      /* reading the 4-byte image size */
     OTK_NATS_MD5,       /* reading the image's 32 hex MD5 */
+    OTK_NATS_STREAM,    /* compressed update: reading the deflate stream's 4-byte length */
     OTK_NATS_DATA,      /* image bytes */
     OTK_NATS_END_ACK,   /* 0x45 sent: waiting for the host's 0x00 */
     OTK_NATS_REBOOTING, /* connection closed after success: the reboot pause */
@@ -107,6 +109,10 @@ struct otk_nat {
 #if OTK_CFG_NATIVE_RESUME
     struct otk_upd_resume resume; /* the writer's resume record (otk_upd_set_resume_store) */
 #endif
+#if OTK_CFG_NATIVE_DEFLATE
+    bool deflate; /* capability DEFLATE granted: a deflate stream follows the MD5 */
+    struct otk_inflater inflater;
+#endif
 #if OTK_CFG_NOISE
     struct otk_noise noise;
     uint16_t frame_have;
@@ -119,6 +125,20 @@ struct otk_nat {
  *  mode with the all-zero key ESPHome reserves for "unprovisioned", or Noise asked of a build
  *  without it / a crypto table without x25519). */
 int otk_dev_native_attach(struct otk_dev *d, struct otk_nat *n, const struct otk_nat_config *cfg);
+
+#if OTK_CFG_NATIVE_DEFLATE
+/** Let the native server accept compressed updates (otakit's DEFLATE capability): ops is the
+ *  port's inflater (otk_posix_inflate(), otk_idf_inflate()), state its memory, at least
+ *  ops->state_size bytes, owned by the caller and used only while a compressed update runs.
+ *  Without it (or with ops NULL) the device does not offer compression and gets plain images.
+ *  @return OTK_OK, OTK_ERR_ARG (no native server attached, a table without its functions,
+ *  too little memory) or OTK_ERR_BUSY (a connection is being served). */
+int otk_dev_native_set_inflater(struct otk_dev *d, const struct otk_inflate_ops *ops, void *state,
+                                size_t state_len);
+
+/** Whether the device offers compressed updates (an inflater is set). */
+bool otk_dev_native_can_inflate(const struct otk_dev *d);
+#endif
 
 /** The port accepted a connection on the native port from `from`. @return true if the engine
  *  serves it; false if the port must close it at once (no native server attached, a connection

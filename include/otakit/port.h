@@ -53,6 +53,35 @@ struct otk_crypto_ops {
     void *user;
 };
 
+/** What otk_inflate_ops.feed() returns besides an error (OTK_ERR_MALFORMED: not a valid
+ *  stream). */
+enum otk_inflate_status {
+    OTK_INFLATE_END = 0,         /* the stream's final block is complete */
+    OTK_INFLATE_NEED_INPUT = 1,  /* all input used, no output pending: feed the next bytes */
+    OTK_INFLATE_MORE_OUTPUT = 2, /* output is pending: call again (with the input not yet used) */
+};
+
+/** Inflater for compressed updates: a raw deflate stream (RFC 1951, no zlib or gzip wrapper)
+ *  inflated as it arrives. zlib on POSIX, the ROM's tinfl (miniz) on ESP32s, so the core carries
+ *  no inflater of its own. The core has no heap: the state lives in memory the caller gives
+ *  (state_size bytes, aligned as malloc would; about 44 KB, the 32 KB window included). */
+struct otk_inflate_ops {
+    /** Bytes of state memory init() needs. */
+    size_t state_size;
+    /** Start a stream in state. OTK_OK, or OTK_ERR_ARG when state_len < state_size. */
+    int (*init)(void *user, void *state, size_t state_len);
+    /** Inflate from in[0, len): *used = input bytes taken; *out / *out_len = bytes inflated by
+     *  this call, inside the state (valid until the next call; *out_len may be 0).
+     *  @return an enum otk_inflate_status (on OTK_INFLATE_END, in[*used...] lies beyond the
+     *  stream), or OTK_ERR_MALFORMED (the stream is corrupt: call only finish() after it). */
+    int (*feed)(void *user, void *state, const uint8_t *in, size_t len, size_t *used,
+                const uint8_t **out, size_t *out_len);
+    /** The stream is over, complete or abandoned: release what init() took.
+     *  @return OTK_OK if feed() had reached OTK_INFLATE_END, else OTK_ERR_MALFORMED. */
+    int (*finish)(void *user, void *state);
+    void *user;
+};
+
 /** NOR flash. Addresses are absolute flash offsets. erase(addr, len): addr and len are
  *  multiples of 4096 (a 64 KB aligned len of 65536 may use a block erase). write() may only clear
  *  bits (NOR rule); the port may enforce it. Each op returns OTK_OK or OTK_ERR_FLASH and is

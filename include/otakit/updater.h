@@ -44,6 +44,8 @@ enum otk_upd_reason {
     OTK_UPD_UNCONFIRMED,      /* otakit 22: the running image is still pending verification */
     OTK_UPD_WRONG_CHIP,       /* otakit 23 "Image For Another Chip": its header names another
                                  chip than the profile's (checked before the first erase) */
+    OTK_UPD_INFLATE,          /* otakit 24 "Decompression Failed": a compressed update's stream
+                                 is corrupt, or does not inflate to exactly the announced image */
 };
 
 #if OTK_CFG_NATIVE_RESUME

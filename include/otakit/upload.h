@@ -163,6 +163,8 @@ struct otk_up_native {
     uint8_t auth;          /* 0: none asked, 01 MD5, 02 SHA-256 */
     bool encrypted;        /* Noise was used */
     bool compressed;       /* the gzip stream went out */
+    bool deflated;         /* otakit's DEFLATE: a raw deflate stream went out */
+    uint32_t image_from;   /* ...of the image from this offset */
     bool all_sent;         /* every data byte was handed over */
     const char *violation; /* OTK_UPC_NAT_PROTOCOL: the rule ("over-ack", ...) */
     uint32_t data_size;    /* bytes of the stream (gzip or plain) */
@@ -272,6 +274,8 @@ struct otk_upload_cfg {
                              ESPHome's own stop-and-wait) */
     bool no_resume;       /* native: do not ask an otakit device to resume (caps without
                              OTK_NAT_CAP_RESUME) */
+    bool no_compress;     /* native: do not ask an otakit device to inflate (caps without
+                             OTK_NAT_CAP_DEFLATE): the image goes out as it is */
     const uint8_t *image; /* the whole image in memory (not copied; must outlive the upload) */
     uint32_t size;
     char md5[OTK_MD5_HEX_LEN + 1]; /* lowercase hex MD5 of image */
@@ -346,6 +350,9 @@ struct otk_upload {
     struct otk_natup *nat;      /* the attempt (allocated: it holds the machine's buffers) */
     uint8_t *gz;                /* the gzip stream of the image, NULL: none */
     uint32_t gz_size;
+    uint8_t *zs;      /* otakit's DEFLATE: the raw deflate stream of image[zs_from...], or NULL */
+    uint32_t zs_size; /* ...its bytes */
+    uint32_t zs_from;
     struct otk_natprobe probe;      /* --protocol auto */
     enum otk_up_protocol mdns_says; /* the service a .local device publishes (AUTO: none) */
     /* detection and --wait (detect.c) */

@@ -21,6 +21,10 @@ extern struct otk_nat fw_nat;
 extern const struct otk_nat_config fw_nat_config;
 extern void fw_refuse_native(void);
 #endif
+#if OTK_CFG_NATIVE_DEFLATE
+extern const struct otk_inflate_ops fw_inflate; /* the port's: ROM tinfl on an ESP32 */
+extern uint8_t fw_inflate_mem[];
+#endif
 
 /* One event from the port: which entry point of the engine it reaches. */
 struct fw_event {
@@ -51,6 +55,10 @@ fw_main(void)
         return -1;
 #if OTK_CFG_PROTO_NATIVE
     if (otk_dev_native_attach(&fw_dev, &fw_nat, &fw_nat_config) != OTK_OK)
+        return -1;
+#endif
+#if OTK_CFG_NATIVE_DEFLATE
+    if (otk_dev_native_set_inflater(&fw_dev, &fw_inflate, fw_inflate_mem, 48 * 1024) != OTK_OK)
         return -1;
 #endif
     while (fw_next_event(&ev)) {

@@ -359,7 +359,46 @@ on_otakit(struct otk_natc *c, const uint8_t *u, uint32_t now)
         return;
     }
     c->caps = u[1];
+    c->deflated = (c->caps & OTK_NAT_CAP_DEFLATE) != 0;
     send_type_and_size(c, now);
+}
+
+/* The device took the MD5: the data phase begins at image offset from. With DEFLATE granted
+ * the stream of image[from, size) is made now and announced by its 4-byte length; the acks then
+ * count its bytes, the bytes that travel. A stream no shorter than the image it stands for is
+ * not worth it: length 0 announces the image as it is. */
+static void
+start_data(struct otk_natc *c, uint32_t from, uint32_t now)
+{
+    if (c->deflated) {
+        const uint8_t *stream = NULL;
+        uint32_t len = 0;
+        uint8_t unit[4];
+
+        if (c->cfg.deflate(c->cfg.deflate_user, from, &stream, &len) != OTK_OK || !stream ||
+            len == 0) {
+            finish(c, OTK_NATC_LOCAL);
+            return;
+        }
+        c->image_from = from;
+        if (len >= c->data_size - from) {
+            c->deflated = false;
+            len = 0;
+        } else {
+            /* the stream's own bytes from here on: what is sent and acked counts from its
+             * first byte (the image offset is image_from) */
+            c->data = stream;
+            c->data_size = len;
+            c->resume_at = c->sent = c->acked = 0;
+        }
+        unit[0] = (uint8_t)(len >> 24);
+        unit[1] = (uint8_t)(len >> 16);
+        unit[2] = (uint8_t)(len >> 8);
+        unit[3] = (uint8_t)len;
+        if (!queue_unit(c, unit, sizeof unit))
+            return;
+    }
+    enter(c, OTK_NATC_DATA, now, c->cfg.stall_timeout_ms);
 }
 
 /* 43, or with RESUME "43" + the offset: the data starts there, acks count from there. */
@@ -379,7 +418,7 @@ on_md5_ok(struct otk_natc *c, const uint8_t *u, uint32_t now)
         }
         c->resume_at = c->sent = c->acked = at;
     }
-    enter(c, OTK_NATC_DATA, now, c->cfg.stall_timeout_ms);
+    start_data(c, c->resume_at, now);
 }
 
 static void
@@ -706,7 +745,8 @@ otk_natc_start(struct otk_natc *c, const struct otk_natc_cfg *cfg, uint32_t now)
 {
     memset(c, 0, sizeof *c);
     if (!cfg->image || !cfg->size || !cfg->crypto || (cfg->gz && !cfg->gz_size) ||
-        (cfg->key && (!cfg->crypto->x25519 || !cfg->crypto->chachapoly_seal)))
+        (cfg->key && (!cfg->crypto->x25519 || !cfg->crypto->chachapoly_seal)) ||
+        ((cfg->caps & OTK_NAT_CAP_DEFLATE) && !cfg->deflate))
         return OTK_ERR_ARG;
     c->cfg = *cfg;
     c->data = cfg->image;

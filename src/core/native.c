@@ -110,6 +110,18 @@ stop_update(struct otk_dev *d, enum otk_upd_reason r, uint32_t now)
     otk_upd_abort(&d->upd, r);
 }
 
+/* A compressed update's inflater gives its state back (the update ended, or never began). */
+static void
+stop_stream(struct otk_nat *n)
+{
+#if OTK_CFG_NATIVE_DEFLATE
+    otk_inflater_stop(&n->inflater);
+    n->deflate = false;
+#else
+    (void)n;
+#endif
+}
+
 /* End the connection: one response byte (unless NO_CODE), close, abort an update this side
  * began, and report it when `text` is given. */
 static void
@@ -120,6 +132,7 @@ fail_at(struct otk_dev *d, unsigned code, enum otk_ota_error e, enum otk_upd_rea
 
     if (n->started && (otk_upd_reason_of(&d->upd) == OTK_UPD_OK || d->upd.running))
         stop_update(d, r, now);
+    stop_stream(n);
     if (code != NO_CODE)
         reply(d, (uint8_t)code);
     d->net->nat_close(d->net->user);
@@ -170,6 +183,10 @@ otk_nat_code_for(enum otk_profile p, enum otk_upd_reason r, int at)
         return esp8266 ? OTK_NAT_ERR_WRITING_FLASH : OTK_NAT_ERR_UPDATE_END;
     case OTK_UPD_STREAM:
         return OTK_NAT_ERR_UNKNOWN; /* ESPHome's data timeout byte */
+    case OTK_UPD_INFLATE:
+        /* otakit's own extension, so no ESPHome code names it: "finishing the update failed"
+         * (the bytes that arrived do not make the announced image). */
+        return OTK_NAT_ERR_UPDATE_END;
     default:
         break;
     }
@@ -205,6 +222,10 @@ otk_nat_offered_caps(const struct otk_dev *d)
 #if OTK_CFG_NATIVE_RESUME
     caps |= OTK_NAT_CAP_RESUME;
 #endif
+#if OTK_CFG_NATIVE_DEFLATE
+    if (d->nat && otk_inflater_available(&d->nat->inflater))
+        caps |= OTK_NAT_CAP_DEFLATE; /* only a device with an inflater offers it */
+#endif
     return d->nat ? (uint8_t)(caps & ~d->nat->cfg.caps_off) : 0;
 }
 
@@ -221,6 +242,9 @@ on_otakit_hello(struct otk_dev *d)
         return;
     }
     n->caps = (uint8_t)(n->field[1] & otk_nat_offered_caps(d));
+#if OTK_CFG_NATIVE_DEFLATE
+    n->deflate = (n->caps & OTK_NAT_CAP_DEFLATE) != 0;
+#endif
     msg[0] = OTK_NAT_OTAKIT_VERSION;
     msg[1] = n->caps;
     send_unit(d, msg, sizeof msg);
@@ -411,6 +435,19 @@ on_size(struct otk_dev *d, uint32_t now)
     expect(n, OTK_NATS_MD5, OTK_MD5_HEX_LEN);
 }
 
+/* After BIN_MD5_OK: the image, or with DEFLATE granted the stream's length first. */
+static void
+expect_data(struct otk_nat *n)
+{
+#if OTK_CFG_NATIVE_DEFLATE
+    if (n->deflate) {
+        expect(n, OTK_NATS_STREAM, 4);
+        return;
+    }
+#endif
+    expect(n, OTK_NATS_DATA, 0);
+}
+
 /* RESUME granted: "43" and the offset the host sends from. A record of the same image whose
  * flash still reads back as what arrived gives its length; anything else gives 0. */
 static void
@@ -433,10 +470,37 @@ send_resume_point(struct otk_dev *d)
     msg[3] = (uint8_t)(at >> 8);
     msg[4] = (uint8_t)at;
     send_unit(d, msg, sizeof msg);
-    expect(n, OTK_NATS_DATA, 0);
+    expect_data(n);
     if (at)
         emit(d, OTK_EV_PROGRESS, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
 }
+
+/* Write the profile's text for the updater's failure into d->msg (the event carries it). */
+static const char *
+upd_text(struct otk_dev *d)
+{
+    otk_upd_errtext(&d->upd, d->msg, sizeof d->msg);
+    return d->msg;
+}
+
+#if OTK_CFG_NATIVE_DEFLATE
+/* "Decompression Failed: <what was wrong with the stream>" into d->msg. */
+static const char *
+stream_text(struct otk_dev *d)
+{
+    const char *why = d->nat->inflater.why;
+    size_t at = 0;
+
+    for (const char *t = otk_upd_reason_str(d->cfg.profile, OTK_UPD_INFLATE); *t; t++)
+        d->msg[at++] = *t;
+    for (const char *t = ": "; *t && why; t++)
+        d->msg[at++] = *t;
+    for (; why && *why && at + 1 < sizeof d->msg; why++)
+        d->msg[at++] = *why;
+    d->msg[at] = '\0';
+    return d->msg;
+}
+#endif
 
 static void
 on_md5(struct otk_dev *d)
@@ -453,16 +517,33 @@ on_md5(struct otk_dev *d)
         return;
     }
     reply(d, OTK_NAT_BIN_MD5_OK);
-    expect(n, OTK_NATS_DATA, 0);
+    expect_data(n);
 }
 
-/* Write the profile's text for the updater's failure into d->msg (the event carries it). */
-static const char *
-upd_text(struct otk_dev *d)
+#if OTK_CFG_NATIVE_DEFLATE
+/* The deflate stream's length (big-endian): the bytes that follow, and what the chunk acks
+ * count. 0: the uploader found the image incompressible and sends it as it is. */
+static void
+on_stream_len(struct otk_dev *d)
 {
-    otk_upd_errtext(&d->upd, d->msg, sizeof d->msg);
-    return d->msg;
+    struct otk_nat *n = d->nat;
+    const uint8_t *f = n->field;
+    uint32_t len = (uint32_t)f[0] << 24 | (uint32_t)f[1] << 16 | (uint32_t)f[2] << 8 | f[3];
+
+    if (len == 0) { /* the image as it is, from the resume point */
+        n->deflate = false;
+        expect(n, OTK_NATS_DATA, 0);
+        return;
+    }
+    n->acked = 0; /* the acks count the stream's bytes, from its first */
+    if (otk_inflater_start(&n->inflater, len) != OTK_UPD_OK) {
+        fail(d, otk_nat_code_for(d->cfg.profile, OTK_UPD_INFLATE, 1), OTK_OTA_RECEIVE_ERROR,
+             OTK_UPD_INFLATE, stream_text(d));
+        return;
+    }
+    expect(n, OTK_NATS_DATA, 0);
 }
+#endif
 
 static void
 finish(struct otk_dev *d, uint32_t now)
@@ -488,11 +569,17 @@ static void
 send_chunk_acks(struct otk_dev *d)
 {
     struct otk_nat *n = d->nat;
-    uint32_t total = otk_upd_progress(&d->upd);
+    uint32_t total = otk_upd_progress(&d->upd), size = n->size;
 
     if (n->cfg.version < OTK_NAT_VERSION_2)
         return;
-    while (n->acked + OTK_NAT_CHUNK <= total || (total == n->size && n->acked < n->size)) {
+#if OTK_CFG_NATIVE_DEFLATE
+    if (n->deflate) { /* compressed: the acks count the stream's bytes, the bytes that travel */
+        total = n->inflater.stream_got;
+        size = n->inflater.stream_len;
+    }
+#endif
+    while (n->acked + OTK_NAT_CHUNK <= total || (total == size && n->acked < size)) {
         reply(d, OTK_NAT_CHUNK_OK);
         n->acked += OTK_NAT_CHUNK;
     }
@@ -515,28 +602,78 @@ below_floor(struct otk_dev *d, uint32_t now)
     return false;
 }
 
+/* Of len bytes that arrived, those that belong to the data: the rest of the image, or of the
+ * deflate stream. */
+static size_t
+data_wants(const struct otk_dev *d, size_t len)
+{
+    const struct otk_nat *n = d->nat;
+    uint32_t left = n->size - otk_upd_progress(&d->upd);
+
+#if OTK_CFG_NATIVE_DEFLATE
+    if (n->deflate)
+        return otk_inflater_wants(&n->inflater, len);
+#endif
+    return len < left ? len : left;
+}
+
+/* Into the writer: as they came, or inflated. On failure the connection is closed with the
+ * code and text of the reason. */
+static bool
+write_data(struct otk_dev *d, const uint8_t *p, size_t k)
+{
+    enum otk_upd_reason r;
+
+#if OTK_CFG_NATIVE_DEFLATE
+    if (d->nat->deflate) {
+        r = otk_inflater_write(&d->nat->inflater, &d->upd, p, k);
+        if (r == OTK_UPD_INFLATE) {
+            fail(d, otk_nat_code_for(d->cfg.profile, r, 1), OTK_OTA_RECEIVE_ERROR, r,
+                 stream_text(d));
+            return false;
+        }
+        if (r == OTK_UPD_OK)
+            return true;
+        fail(d, otk_nat_code_for(d->cfg.profile, r, 1), OTK_OTA_END_ERROR, r, upd_text(d));
+        return false;
+    }
+#endif
+    if (otk_upd_write(&d->upd, p, k) == k)
+        return true;
+    r = otk_upd_reason_of(&d->upd);
+    fail(d, otk_nat_code_for(d->cfg.profile, r, 1), OTK_OTA_END_ERROR, r, upd_text(d));
+    return false;
+}
+
+/* The last data byte arrived: the whole image, or the whole stream (which the inflater
+ * checked to have made exactly the image). */
+static bool
+data_complete(const struct otk_dev *d)
+{
+#if OTK_CFG_NATIVE_DEFLATE
+    if (d->nat->deflate)
+        return otk_inflater_done(&d->nat->inflater);
+#endif
+    return otk_upd_is_finished(&d->upd);
+}
+
 static size_t
 take_data(struct otk_dev *d, const uint8_t *p, size_t len, uint32_t now)
 {
     struct otk_nat *n = d->nat;
-    uint32_t left = n->size - otk_upd_progress(&d->upd);
-    size_t k = len < left ? len : left;
+    size_t k = data_wants(d, len);
 
     if (below_floor(d, now)) {
         fail_at(d, OTK_NAT_ERR_UNKNOWN, OTK_OTA_RECEIVE_ERROR, OTK_UPD_STREAM,
                 otk_upd_reason_str(d->cfg.profile, OTK_UPD_STREAM), now);
         return len;
     }
-    if (otk_upd_write(&d->upd, p, k) != k) {
-        enum otk_upd_reason r = otk_upd_reason_of(&d->upd);
-
-        fail(d, otk_nat_code_for(d->cfg.profile, r, 1), OTK_OTA_END_ERROR, r, upd_text(d));
+    if (k == 0 || !write_data(d, p, k))
         return len;
-    }
     n->deadline = now + n->cfg.data_timeout_ms;
     emit(d, OTK_EV_PROGRESS, OTK_OTA_AUTH_ERROR, OTK_UPD_OK, 0);
     send_chunk_acks(d);
-    if (otk_upd_is_finished(&d->upd))
+    if (data_complete(d))
         finish(d, now);
     return k;
 }
@@ -589,6 +726,11 @@ field_done(struct otk_dev *d, uint32_t now)
     case OTK_NATS_MD5:
         on_md5(d);
         return;
+#if OTK_CFG_NATIVE_DEFLATE
+    case OTK_NATS_STREAM:
+        on_stream_len(d);
+        return;
+#endif
     case OTK_NATS_END_ACK:
         /* The host's 0x00 (whatever it sent, the image is already active). */
         d->net->nat_close(d->net->user);
@@ -788,6 +930,29 @@ otk_dev_native_attach(struct otk_dev *d, struct otk_nat *n, const struct otk_nat
     return OTK_OK;
 }
 
+#if OTK_CFG_NATIVE_DEFLATE
+int
+otk_dev_native_set_inflater(struct otk_dev *d, const struct otk_inflate_ops *ops, void *state,
+                            size_t state_len)
+{
+    struct otk_nat *n = d ? d->nat : NULL;
+
+    if (!n || (ops &&
+               (!ops->init || !ops->feed || !ops->finish || !state || state_len < ops->state_size)))
+        return OTK_ERR_ARG;
+    if (n->state != OTK_NATS_IDLE && n->state != OTK_NATS_REBOOTING)
+        return OTK_ERR_BUSY;
+    otk_inflater_bind(&n->inflater, ops, state, state_len);
+    return OTK_OK;
+}
+
+bool
+otk_dev_native_can_inflate(const struct otk_dev *d)
+{
+    return d && d->nat && otk_inflater_available(&d->nat->inflater);
+}
+#endif
+
 bool
 otk_dev_on_native_accept(struct otk_dev *d, const struct otk_addr *from, uint32_t now_ms)
 {
@@ -801,6 +966,7 @@ otk_dev_on_native_accept(struct otk_dev *d, const struct otk_addr *from, uint32_
         otk__dev_throttled(d, from, now_ms))
         return false;
     n->peer = *from;
+    stop_stream(n);
     n->started = false;
     n->encrypted = false;
     n->challenged = false;
@@ -827,6 +993,7 @@ otk_dev_on_native_closed(struct otk_dev *d, uint32_t now_ms)
     }
     n->state = OTK_NATS_IDLE;
     n->encrypted = false;
+    stop_stream(n);
     if (n->started) {
         /* The host went away before the whole image: "Aborted", as the ArduinoOTA side. */
         n->started = false;
@@ -941,9 +1108,9 @@ otk_dev_native_state(const struct otk_dev *d)
 const char *
 otk_nat_state_str(enum otk_nat_state s)
 {
-    static const char *const names[] = {"idle", "magic",  "features", "handshake",
-                                        "auth", "otakit", "type",     "size",
-                                        "md5",  "data",   "end-ack",  "rebooting"};
+    static const char *const names[] = {
+        "idle", "magic", "features",      "handshake", "auth",    "otakit",   "type",
+        "size", "md5",   "stream-length", "data",      "end-ack", "rebooting"};
 
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }

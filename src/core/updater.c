@@ -52,6 +52,7 @@ static const uint8_t reason_num[][2] = {
     [OTK_UPD_NO_DATA] = {13, 13},
     [OTK_UPD_UNCONFIRMED] = {22, 22},
     [OTK_UPD_WRONG_CHIP] = {23, 23},
+    [OTK_UPD_INFLATE] = {24, 24},
 };
 
 #define N_REASONS (sizeof reason_num / sizeof reason_num[0])
@@ -78,6 +79,7 @@ static const char *const reason_text[N_REASONS] = {
     [OTK_UPD_NO_DATA] = "No data supplied",
     [OTK_UPD_UNCONFIRMED] = "Running Firmware Not Confirmed",
     [OTK_UPD_WRONG_CHIP] = "Image For Another Chip",
+    [OTK_UPD_INFLATE] = "Decompression Failed",
 };
 
 /* Where the ESP8266 core words it differently. */

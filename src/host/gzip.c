@@ -61,7 +61,58 @@ otk_gunzip_head(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
     return n;
 }
 
+int
+otk_deflate_raw(const uint8_t *in, uint32_t len, int level, uint8_t **out, uint32_t *out_len)
+{
+    z_stream z = {0};
+    const uint32_t piece = 64u * 1024u;
+    uint32_t at = 0;
+    int rc = Z_OK;
+
+    if (level < 1 || level > 9)
+        return OTK_ERR_ARG;
+    /* windowBits -15: no zlib header or Adler-32, the 32 KB window every inflater holds */
+    if (deflateInit2(&z, level, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+        return OTK_ERR_IO;
+    uLong cap = deflateBound(&z, len);
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (!buf) {
+        deflateEnd(&z);
+        return OTK_ERR_IO;
+    }
+    z.next_out = buf;
+    z.avail_out = (uInt)cap;
+    while (rc == Z_OK) {
+        uint32_t n = len - at < piece ? len - at : piece;
+
+        z.next_in = (Bytef *)(in + at);
+        z.avail_in = n;
+        at += n;
+        rc = deflate(&z, at == len ? Z_FINISH : Z_NO_FLUSH);
+    }
+    uLong total = z.total_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        free(buf);
+        return OTK_ERR_IO;
+    }
+    *out = buf;
+    *out_len = (uint32_t)total;
+    return OTK_OK;
+}
+
 #else
+
+int
+otk_deflate_raw(const uint8_t *in, uint32_t len, int level, uint8_t **out, uint32_t *out_len)
+{
+    (void)in;
+    (void)len;
+    (void)level;
+    *out = NULL;
+    *out_len = 0;
+    return OTK_ERR_STATE;
+}
 
 bool
 otk_gzip_available(void)

@@ -62,8 +62,38 @@ otk__upn_owns(const struct otk_upload *u)
     return u->proto == OTK_UP_PROTO_ESPHOME || u->state == OTK_UP_PROBE;
 }
 
+/* The natclient's DEFLATE hook: the raw deflate stream of image[from...], made once per
+ * offset (a resumed attempt starts a new stream where the device's flash ends). */
+static int
+make_stream(void *user, uint32_t from, const uint8_t **stream, uint32_t *len)
+{
+    struct otk_upload *u = user;
+    int rc;
+
+    if (from >= u->cfg.size)
+        return OTK_ERR_RANGE;
+    if (!u->zs || u->zs_from != from) {
+        free(u->zs);
+        u->zs = NULL;
+        rc = otk_deflate_raw(u->cfg.image + from, u->cfg.size - from, OTK_DEFLATE_LEVEL, &u->zs,
+                             &u->zs_size);
+        if (rc != OTK_OK) {
+            snprintf(u->outcome.detail, sizeof u->outcome.detail, "deflate failed: %s",
+                     otk_strerror(rc));
+            return rc;
+        }
+        u->zs_from = from;
+        otk__up_dlog(u, "deflated the image from byte %u: %u -> %u bytes (%.1f %%)", from,
+                     u->cfg.size - from, u->zs_size,
+                     100.0 * u->zs_size / (double)(u->cfg.size - from));
+    }
+    *stream = u->zs;
+    *len = u->zs_size;
+    return OTK_OK;
+}
+
 static void
-nat_cfg(const struct otk_upload *u, struct otk_natup_cfg *c)
+nat_cfg(struct otk_upload *u, struct otk_natup_cfg *c)
 {
     const struct otk_upload_cfg *k = &u->cfg;
 
@@ -74,12 +104,19 @@ nat_cfg(const struct otk_upload *u, struct otk_natup_cfg *c)
     c->natc.size = k->size;
     c->natc.gz = u->gz;
     c->natc.gz_size = u->gz_size;
+    if (otk_gzip_available()) {
+        c->natc.deflate = make_stream;
+        c->natc.deflate_user = u;
+    }
     c->natc.password = k->password;
     c->natc.key = k->key;
     c->natc.window = k->window ? k->window : ESPHOME_WINDOW_0;
     /* otakit's extension: a device that knows it continues a dropped image (RESUME); one that
      * does not sees ESPHome's bytes */
     c->natc.caps = k->no_resume ? 0 : OTK_NAT_CAP_RESUME;
+    /* ...and one that inflates gets a deflate stream of the image: fewer bytes travel */
+    if (!k->no_compress && c->natc.deflate)
+        c->natc.caps |= OTK_NAT_CAP_DEFLATE;
     c->natc.crypto = k->crypto;
     c->natc.step_timeout_ms = k->invite_timeout_ms;
     c->natc.prepare_timeout_ms =
@@ -110,6 +147,8 @@ copy_facts(struct otk_upload *u)
     f->auth = c->auth;
     f->encrypted = c->encrypted;
     f->compressed = c->compressed;
+    f->deflated = c->deflated;
+    f->image_from = c->image_from;
     f->all_sent = c->all_sent;
     f->violation = c->violation;
     f->data_size = c->data_size;
@@ -233,6 +272,9 @@ as_image(const struct otk_upload *u, uint32_t stream)
 {
     const struct otk_natc *c = &u->nat->c;
 
+    if (c->deflated && c->data_size)
+        return c->image_from +
+               (uint32_t)((uint64_t)stream * (u->cfg.size - c->image_from) / c->data_size);
     if (!c->compressed || !c->data_size)
         return stream;
     return (uint32_t)((uint64_t)stream * u->cfg.size / c->data_size);
@@ -270,6 +312,11 @@ trace_handshake(struct otk_upload *u, enum otk_natc_phase from)
         otk__up_dlog(u, "feature reply %02x%s (server flags %02x)%s", c->feature_reply,
                      c->feature_reply == OTK_NAT_FEATURE_FLAGS ? " extended" : "", c->server_flags,
                      c->compressed ? "; sending the gzip stream" : "");
+    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5 && c->deflated)
+        otk__up_dlog(u,
+                     "device inflates: sending a deflate stream of %u bytes for image bytes "
+                     "%u..%u",
+                     c->data_size, c->image_from, u->cfg.size);
     if (from <= OTK_NATC_NOISE && to > OTK_NATC_NOISE && c->encrypted)
         otk__up_dlog(u, "Noise handshake done: the rest is encrypted");
     if (from <= OTK_NATC_AUTH_RESULT && to > OTK_NATC_AUTH_RESULT)
@@ -285,13 +332,15 @@ trace_handshake(struct otk_upload *u, enum otk_natc_phase from)
         otk__up_dlog(u,
                      "device prepared for %u bytes (MD5 %s); sending, %u blocks of 8 KB in "
                      "flight",
-                     c->data_size, c->md5, c->cfg.window);
-    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5 && c->resume_at) {
-        u->resumed_at = as_image(u, c->resume_at);
+                     c->deflated ? u->cfg.size : c->data_size, c->md5, c->cfg.window);
+    /* the image offset: resume_at counts the stream's bytes once a deflate stream goes out */
+    uint32_t at = c->resume_at > c->image_from ? c->resume_at : c->image_from;
+    if (from <= OTK_NATC_MD5 && to > OTK_NATC_MD5 && at) {
+        u->resumed_at = c->deflated ? at : as_image(u, at);
         otk__up_dlog(u,
                      "device holds the first %u bytes of this image from a dropped attempt: "
                      "resuming there",
-                     c->resume_at);
+                     at);
         otk__up_emit(u, OTK_UP_EV_RESUMED, NULL);
     }
 }
@@ -540,4 +589,7 @@ otk__upn_free(struct otk_upload *u)
     free(u->gz);
     u->gz = NULL;
     u->gz_size = 0;
+    free(u->zs);
+    u->zs = NULL;
+    u->zs_size = 0;
 }

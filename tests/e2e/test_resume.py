@@ -60,7 +60,8 @@ class Resume(unittest.TestCase):
 
     def test_drop_at_60_percent_resumes(self):
         with self.device("resumed") as dev:
-            cp = self.dropped_upload(dev)
+            # resume alone (otakit upload would also ask for DEFLATE: test_deflate covers both)
+            cp = self.dropped_upload(dev, "--no-compress")
             self.assert_boots(dev)
         res, events = result_event(cp.stdout)
         resumed = [e for e in events if e.get("event") == "resumed"]
@@ -114,7 +115,7 @@ class Resume(unittest.TestCase):
 
     def test_no_resume_restarts_from_zero(self):
         with self.device("restart") as dev:
-            cp = self.dropped_upload(dev, "--no-resume")
+            cp = self.dropped_upload(dev, "--no-resume", "--no-compress")
             self.assert_boots(dev)
         res, events = result_event(cp.stdout)
         self.assertEqual([e for e in events if e.get("event") == "resumed"], [])

@@ -50,7 +50,7 @@ class Eras(NativeCase):
                 self.assertCommitted(dev)
                 (s,) = dev.wait_sessions(1)
                 # SHA-256 auth and the extended protocol, gzip offered (the build has zlib), and
-                # otakit's 0x80 (RESUME asked), which an ESPHome device ignores: the rest of
+                # otakit's 0x80 (RESUME and DEFLATE asked), which an ESPHome device ignores: the rest of
                 # the exchange is ESPHome's
                 self.assertEqual(s.features, 0x87)
                 self.assertEqual(s.extended, era in ("2026.5", "2026.9"))
@@ -59,8 +59,9 @@ class Eras(NativeCase):
                 self.assertTrue(s.end_ack)
 
     def test_no_resume_sends_esphome_features(self):
+        # asking for nothing of otakit's (neither RESUME nor DEFLATE): no 0x80 at all
         with E.FakeEspDevice(era="2026.5") as dev:
-            cp = self.upload(dev, "--no-resume")
+            cp = self.upload(dev, "--no-resume", "--no-compress")
             self.assertExit(cp, OK)
             self.assertCommitted(dev)
             self.assertEqual(dev.wait_sessions(1)[0].features, 0x07)

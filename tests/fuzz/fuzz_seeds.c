@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
@@ -414,6 +415,46 @@ resume_seeds(void)
     }
 }
 
+/* fuzz_inflate: a valid image's size, MD5 and deflate stream at three levels, announced
+ * exactly, cut short, announced long; in MSS-sized, single-byte and odd pieces. */
+static void
+inflate_seeds(struct fuzz_crypto *c)
+{
+    static uint8_t img[6000], z[7000];
+    char md5[33];
+    struct buf b;
+    int n = 0;
+
+    if (otk_imagegen(OTK_PROFILE_ESP32, "seed", "2.0.0", sizeof img, 11, img, sizeof img) !=
+        (int)sizeof img)
+        exit(1);
+    otk_proto_md5_hex(&c->ops, img, sizeof img, md5);
+    for (int level = 1; level <= 9; level += 4) {
+        z_stream s = {0};
+
+        if (deflateInit2(&s, level, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK)
+            exit(1);
+        s.next_in = img;
+        s.avail_in = sizeof img;
+        s.next_out = z;
+        s.avail_out = sizeof z;
+        if (deflate(&s, Z_FINISH) != Z_STREAM_END)
+            exit(1);
+        for (int k = 0; k < 3; k++) {
+            static const uint8_t sel[] = {0x04, 0x00, 0x93};
+
+            memset(&b, 0, sizeof b);
+            add_u8(&b, sel[k]);
+            add_u16(&b, sizeof img);
+            add(&b, md5, 32);
+            add_u16(&b, k == 2 ? 7 : 0);
+            add(&b, z, k == 1 ? s.total_out - 9 : s.total_out);
+            put("fuzz_inflate", n++, b.b, b.n);
+        }
+        deflateEnd(&s);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -431,6 +472,7 @@ main(int argc, char **argv)
 
     native_seeds();
     resume_seeds();
+    inflate_seeds(&c);
     put_str("fuzz_invite", 0, "0 48266 70000 d41d8cd98f00b204e9800998ecf8427e\n");
     put_str("fuzz_invite", 1, "100 3232 4096 D41D8CD98F00B204E9800998ECF8427E");
     put_str("fuzz_invite", 2,

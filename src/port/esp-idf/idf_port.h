@@ -22,6 +22,10 @@ struct otk_idf_flash {
  *  layout. @return OTK_OK, OTK_ERR_NOTFOUND (no otadata or no two OTA slots), OTK_ERR_FLASH. */
 int otk_idf_flash_open(struct otk_idf_flash *f, struct otk_layout *l);
 
+/** The inflater for compressed updates on the ROM's tinfl (no flash cost); ->state_size bytes
+ *  (about 43 KB: tinfl's tables and its 32 KB window) come from the caller. */
+const struct otk_inflate_ops *otk_idf_inflate(void);
+
 /** Milliseconds since boot from esp_timer (wrapping, as the core expects). */
 uint32_t otk_idf_now_ms(void);
 

@@ -2,6 +2,7 @@
 /* otakit on ESP-IDF: one device instance, its memory static (the core needs no heap), wired to
  * lwIP sockets (src/port/bsd), esp_partition flash, mbedTLS crypto with the hardware RNG, the
  * esp_timer clock and the OTA lock. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "esp_log.h"
@@ -180,7 +181,25 @@ init_native(const otakit_config_t *cfg)
                  otk_strerror(rc));
         return ESP_FAIL;
     }
-    return otk_dev_native_attach(&s.dev, &s.nat, &nc) == OTK_OK ? ESP_OK : ESP_ERR_INVALID_ARG;
+    if (otk_dev_native_attach(&s.dev, &s.nat, &nc) != OTK_OK)
+        return ESP_ERR_INVALID_ARG;
+#if OTK_CFG_NATIVE_DEFLATE
+    if (cfg->native_inflate) {
+        const struct otk_inflate_ops *inflate = otk_idf_inflate();
+        /* lent to the engine for good: a compressed update may come at any time */
+        void *mem = malloc(inflate->state_size);
+
+        if (!mem) {
+            ESP_LOGE(TAG, "no %u bytes for the inflater", (unsigned)inflate->state_size);
+            return ESP_ERR_NO_MEM;
+        }
+        if (otk_dev_native_set_inflater(&s.dev, inflate, mem, inflate->state_size) != OTK_OK) {
+            free(mem);
+            return ESP_ERR_INVALID_ARG;
+        }
+    }
+#endif
+    return ESP_OK;
 }
 #endif
 
