@@ -58,6 +58,15 @@
 #define OTK_CFG_NATIVE_RESUME OTK_CFG_PROTO_NATIVE
 #endif
 
+/* Signed images (sig.h): the image writer checks an ESP-IDF Secure Boot V2 signature sector or
+ * the ESP8266 Arduino signature trailer against a trusted key before it activates the slot,
+ * when the device is given one (otk_dev_set_trusted_key). The public-key operations are the
+ * port's (RSA, ECDSA P-256). A firmware that never checks signatures sets it to 0 and keeps the
+ * flash (scripts/check-core's footprint table shows the cost). */
+#ifndef OTK_CFG_SIGNED_IMAGES
+#define OTK_CFG_SIGNED_IMAGES 1
+#endif
+
 /* ---- Capacities: memory the caller owns, sized at compile time (no heap) ---------------- */
 
 /* Bytes reserved for one hash context (MD5 or SHA-256) in union otk_hash_ctx. 224 holds
