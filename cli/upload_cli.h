@@ -37,6 +37,8 @@ enum otk_upload_exit {
                                    was given, or a key was given and it offers none */
     OTK_UPX_UNCONFIRMED = 20,   /* native protocol: the whole image went out, no verdict came;
                                    not re-sent (the device may have applied it) */
+    OTK_UPX_SIGNATURE = 21,     /* checked before sending: no signature, another key, a bad
+                                   signature, or the image changed after signing */
 };
 
 /** A short name for an exit code ("ok", "no-answer", "auth-failed", ...), for tables and JSON. */
@@ -83,7 +85,15 @@ struct otk_upload_opts {
     enum otk_up_protocol protocol; /* --protocol (default auto) */
     bool has_key;                  /* --key given */
     uint8_t key[32];               /* its 32 bytes */
+    const char *trusted_key;       /* --trusted-key: a PEM key the image must be signed with */
 };
+
+/** Check the image's signature before anything is sent (cli/upload_sig.c): with
+ *  --trusted-key against that key, else a signed image's block or trailer for plausibility.
+ *  Says what it found on stderr. @return 0 to go on (also with --force after a failure), or
+ *  OTK_UPX_SIGNATURE / OTK_UPX_USAGE (the key file). */
+int cli_upload_check_signature(const struct otk_upload_opts *o, const uint8_t *image,
+                               uint32_t size);
 
 /** Parse argv (argv[0] is the command name) the way Python's argparse would: long options with
  *  "=value" or a separate value, unique prefixes of long options, clustered short flags, short

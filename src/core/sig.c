@@ -301,6 +301,23 @@ sbv2_pick_block(const struct otk_sig_image *img, const struct otk_sig_key *key,
     return OTK_SIG_OK;
 }
 
+/* A file that does not end on a 4 KiB boundary, with a block's magic and version at the
+ * boundary before its end (the sector cut short) or one sector earlier (bytes appended). */
+static bool
+misplaced_block(const struct otk_sig_image *img)
+{
+    uint32_t cut = img->len - img->len % OTK_SBV2_SECTOR_SIZE;
+    uint8_t b[2];
+
+    for (int i = 0; i < 2 && cut >= OTK_SBV2_SECTOR_SIZE; i++, cut -= OTK_SBV2_SECTOR_SIZE) {
+        if (cut + sizeof b <= img->len && read_at(img, cut, b, sizeof b) && b[0] == SBV2_MAGIC &&
+            (b[1] == SBV2_VER_RSA || b[1] == SBV2_VER_ECDSA)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static enum otk_sig_result
 sbv2_verify(const struct otk_sig_image *img, const struct otk_sig_key *key,
             struct otk_sig_info *info)
@@ -312,7 +329,8 @@ sbv2_verify(const struct otk_sig_image *img, const struct otk_sig_key *key,
     /* the sector starts on a 4 KiB boundary and ends the file: anything else has no block
      * where the bootloader looks */
     if (img->len <= OTK_SBV2_SECTOR_SIZE || img->len % OTK_SBV2_SECTOR_SIZE != 0) {
-        return OTK_SIG_UNSIGNED;
+        return img->len > OTK_SBV2_SECTOR_SIZE && misplaced_block(img) ? OTK_SIG_MALFORMED
+                                                                       : OTK_SIG_UNSIGNED;
     }
     info->signed_len = img->len - OTK_SBV2_SECTOR_SIZE;
     if (!read_at(img, info->signed_len, w, OTK_SBV2_SECTOR_SIZE)) {
@@ -403,8 +421,8 @@ esp8266_verify(const struct otk_sig_image *img, const struct otk_sig_key *key,
     return pkcs1_check(w + n, n, digest, key->accept_legacy);
 }
 
-/* Without a key: a 4 KiB-aligned file whose last sector starts with E7 is SBv2; else a
- * plausible length trailer is ESP8266's. */
+/* Without a key: a 4 KiB-aligned file whose last sector starts with E7 is SBv2 (so is one
+ * with a block near its unaligned end); else a plausible length trailer is ESP8266's. */
 static enum otk_sig_format
 detect_format(const struct otk_sig_image *img)
 {
@@ -413,6 +431,10 @@ detect_format(const struct otk_sig_image *img)
     if (img->len > OTK_SBV2_SECTOR_SIZE && img->len % OTK_SBV2_SECTOR_SIZE == 0 &&
         read_at(img, img->len - OTK_SBV2_SECTOR_SIZE, b, 1) && b[0] == SBV2_MAGIC) {
         return OTK_SIG_FMT_SBV2;
+    }
+    if (img->len > OTK_SBV2_SECTOR_SIZE && img->len % OTK_SBV2_SECTOR_SIZE != 0 &&
+        misplaced_block(img)) {
+        return OTK_SIG_FMT_SBV2; /* a sector cut short or moved: named, not taken as unsigned */
     }
     if (img->len >= TRAILER_LEN && read_at(img, img->len - TRAILER_LEN, b, TRAILER_LEN) &&
         otk_sig_esp8266_trailer(img->len, b) != 0) {

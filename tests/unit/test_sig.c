@@ -168,13 +168,17 @@ sbv2_corpus(const struct otk_hostkey *k, const struct otk_hostkey *other, int ve
     assert_int_equal(check(s, slen, k, OTK_SIG_FMT_SBV2), OTK_SIG_CHANGED);
     blk[10] ^= 0x80;
     fix_crc(blk);
-    /* truncated (by one byte, by the block's tail), one byte more, the sector moved */
-    assert_int_equal(check(s, slen - 1, k, OTK_SIG_FMT_SBV2), OTK_SIG_UNSIGNED);
-    assert_int_equal(check(s, slen - 4096 + 1000, NULL, OTK_SIG_FMT_NONE), OTK_SIG_UNSIGNED);
+    /* truncated (by one byte, inside the block), one byte more, the sector moved: no block
+     * where the bootloader reads it, and named as a broken one (not as no signature) */
+    assert_int_equal(check(s, slen - 1, k, OTK_SIG_FMT_SBV2), OTK_SIG_MALFORMED);
+    assert_int_equal(check(s, slen - 1, NULL, OTK_SIG_FMT_NONE), OTK_SIG_MALFORMED);
+    assert_int_equal(check(s, slen - 4096 + 1000, NULL, OTK_SIG_FMT_NONE), OTK_SIG_MALFORMED);
+    assert_int_equal(check(s, slen - 4096, k, OTK_SIG_FMT_SBV2), OTK_SIG_UNSIGNED);
     uint8_t *more = malloc(slen + 4096);
     memcpy(more, s, slen);
     memset(more + slen, 0xFF, 4096);
-    assert_int_equal(check(more, slen + 1, k, OTK_SIG_FMT_SBV2), OTK_SIG_UNSIGNED);
+    assert_int_equal(check(more, slen + 1, k, OTK_SIG_FMT_SBV2), OTK_SIG_MALFORMED);
+    assert_int_equal(check(more, slen + 1, NULL, OTK_SIG_FMT_NONE), OTK_SIG_MALFORMED);
     assert_int_equal(check(more, slen + 4096, k, OTK_SIG_FMT_SBV2), OTK_SIG_UNSIGNED);
     free(more);
     /* the sector's FF tail after the blocks is covered by nothing (the bootloader reads the
