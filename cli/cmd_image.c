@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/layout.h"
 #include "otakit/sigtool.h"
@@ -42,7 +43,7 @@ static const struct cli_opt image_opts_table[] = {
      "KiB / MiB). Different seeds give different contents of the same size. With\n"
      "--sign the image (made here, or read with --input) is signed: ESP-IDF Secure Boot\n"
      "V2 (RSA-3072 or P-256 key; the default for esp32) or the ESP8266 Arduino format\n"
-     "(RSA key; the default for esp8266).\n"
+     "(RSA key; the default for esp8266 and for an --input that is an ESP8266 app or gzip).\n"
      "\n"
      "options:\n"},
     {0, "chip", "esp32|esp8266", I_CHIP, "target chip (default esp32)"},
@@ -355,13 +356,19 @@ sign_and_write(const struct image_opts *m, const uint8_t *buf, size_t len)
 static int
 sign_input(const struct image_opts *m)
 {
+    struct image_opts with_chip = *m;
     size_t len;
     uint8_t *buf = read_input(m->input, &len);
     int rc;
 
     if (!buf)
         return OTK_EXIT_FAIL;
-    rc = sign_and_write(m, buf, len);
+    /* without --format the file's chip decides: an ESP8266 app (or a gzip file, which only
+     * ESP8266 devices take) gets the ESP8266 format */
+    if (otk_image_chip(buf, len) == OTK_CHIP_ESP8266 ||
+        (len >= 2 && buf[0] == 0x1F && buf[1] == 0x8B))
+        with_chip.chip = OTK_PROFILE_ESP8266;
+    rc = sign_and_write(&with_chip, buf, len);
     free(buf);
     return rc;
 }
