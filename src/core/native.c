@@ -170,8 +170,10 @@ otk_nat_code_for(enum otk_profile p, enum otk_upd_reason r, int at)
         return esp8266 ? OTK_NAT_ERR_WRITING_FLASH : OTK_NAT_ERR_UPDATE_END;
     case OTK_UPD_STREAM:
         return OTK_NAT_ERR_UNKNOWN; /* ESPHome's data timeout byte */
+#if OTK_CFG_SIGNED_IMAGES
     case OTK_UPD_SIGN:
         return OTK_NAT_ERR_SIGNATURE_INVALID; /* ESPHome's signed OTA answers it after end() */
+#endif
     default:
         break;
     }

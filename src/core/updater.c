@@ -52,7 +52,9 @@ static const uint8_t reason_num[][2] = {
     [OTK_UPD_NO_DATA] = {13, 13},
     [OTK_UPD_UNCONFIRMED] = {22, 22},
     [OTK_UPD_WRONG_CHIP] = {23, 23},
+#if OTK_CFG_SIGNED_IMAGES /* a build without signatures never fails with it: no text */
     [OTK_UPD_SIGN] = {14, 12},
+#endif
 };
 
 #define N_REASONS (sizeof reason_num / sizeof reason_num[0])
@@ -79,7 +81,9 @@ static const char *const reason_text[N_REASONS] = {
     [OTK_UPD_NO_DATA] = "No data supplied",
     [OTK_UPD_UNCONFIRMED] = "Running Firmware Not Confirmed",
     [OTK_UPD_WRONG_CHIP] = "Image For Another Chip",
+#if OTK_CFG_SIGNED_IMAGES
     [OTK_UPD_SIGN] = "Signature Verification Failed",
+#endif
 };
 
 /* Where the ESP8266 core words it differently. */
@@ -95,8 +99,10 @@ esp8266_text(enum otk_upd_reason r)
         return "new Flash config wrong";
     case OTK_UPD_BAD_IMAGE:
         return "Image verification failed";
+#if OTK_CFG_SIGNED_IMAGES
     case OTK_UPD_SIGN:
         return "Signature verification failed";
+#endif
     default:
         return reason_text[r];
     }
@@ -580,7 +586,6 @@ check_signature(struct otk_updater *u)
     }
     return r == OTK_SIG_OK ? OTK_UPD_OK : OTK_UPD_SIGN;
 }
-#endif
 
 /* The checks of an application image before its slot is activated. */
 static enum otk_upd_reason
@@ -588,14 +593,15 @@ check_app(struct otk_updater *u)
 {
     enum otk_upd_reason r = check_image(u);
 
-#if OTK_CFG_SIGNED_IMAGES
     u->sig_result = (uint8_t)OTK_SIG_OK;
     if (r == OTK_UPD_OK && u->sig_key != NULL) {
         r = check_signature(u);
     }
-#endif
     return r;
 }
+#else
+#define check_app check_image /* the image as its bootloader checks it, nothing more */
+#endif
 
 enum otk_upd_reason
 otk_upd_end(struct otk_updater *u)
