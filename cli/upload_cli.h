@@ -37,8 +37,9 @@ enum otk_upload_exit {
                                    was given, or a key was given and it offers none */
     OTK_UPX_UNCONFIRMED = 20,   /* native protocol: the whole image went out, no verdict came;
                                    not re-sent (the device may have applied it) */
-    OTK_UPX_SIGNATURE = 21,     /* checked before sending: no signature, another key, a bad
-                                   signature, or the image changed after signing */
+    OTK_UPX_SIGNATURE = 23,     /* checked before sending: no signature, another key, a bad
+                                   signature, or the image changed after signing (21 and 22
+                                   are taken by the branches for issue 15) */
 };
 
 /** A short name for an exit code ("ok", "no-answer", "auth-failed", ...), for tables and JSON. */

@@ -2,7 +2,7 @@
 """Signed images end to end, keys and signatures made by `otakit image` (mbedTLS; no openssl):
 the tampered-image corpus - unsigned, another key's, a flipped bit in the image and in the
 signature, a truncated signature - is named by `otakit upload --trusted-key` before anything is
-sent (exit 21), and refused by `otakit device --trusted-key` on both protocols and both profiles
+sent (exit 23), and refused by `otakit device --trusted-key` on both protocols and both profiles
 when sent anyway (--force): ArduinoOTA's "Signature Verification Failed" (ESP32, 14) /
 "ERROR[12]: Signature verification failed" (ESP8266), the native protocol's 0x8D. The old image
 keeps booting, and the signed image is taken right after (lock and throttle released)."""
@@ -15,7 +15,7 @@ import zlib
 
 import otk
 
-OK, USAGE, REJECTED, SIGNATURE = 0, 2, 12, 21
+OK, USAGE, REJECTED, SIGNATURE = 0, 2, 12, 23
 ESP32_SIZE = 200000  # not 4 KiB aligned: the signer pads it with FF
 ESP8266_SIZE = 100008  # 8 bytes of FF filler after the image proper
 
