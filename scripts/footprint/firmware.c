@@ -2,8 +2,8 @@
 /* What a device firmware calls of otakit: boot-time slot selection, the engine fed from the
  * network stack (the ArduinoOTA server, ESPHome's native one, or both, as OTK_CFG_PROTO_* say),
  * and confirmation of a new image (checking its signature when OTK_CFG_SIGNED_IMAGES).
- * scripts/check-core links this with
- * --gc-sections, as firmware is linked, to measure the bytes of the core a device carries.
+ * scripts/check-core links this with --gc-sections, as firmware is linked, to measure the bytes
+ * of the core a device carries.
  * The ops tables and buffers are the port's (undefined here: the link only sizes the core). */
 #include "otakit/device.h"
 #include "otakit/err.h"
