@@ -414,6 +414,8 @@ resume_seeds(void)
         add_u16(&b, 500);
         put("fuzz_native", 100 + k, b.b, b.n);
     }
+}
+
 static void
 sha256(struct fuzz_crypto *c, const uint8_t *d, size_t n, uint8_t out[32])
 {
