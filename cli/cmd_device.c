@@ -13,6 +13,7 @@
 #include "key.h"
 #include "json.h"
 #include "opts.h"
+#include "otakit/sigtool.h"
 #include "emu.h"
 #include "faults.h"
 #include "mdns_adv.h"
@@ -48,8 +49,9 @@ struct dev_out {
     bool arduino_off;
     enum otk_auth_variant auth;
     const char *flash;
-    bool gateway;      /* the status line shows the OTA lock's progress reports */
-    uint32_t min_rate; /* the progress floor, bytes/s, for the text of a too slow update */
+    bool gateway;          /* the status line shows the OTA lock's progress reports */
+    uint32_t min_rate;     /* the progress floor, bytes/s, for the text of a too slow update */
+    const char *signature; /* the report's signature finding (OTK_UPD_SIGN errors) */
 };
 
 static void
@@ -212,6 +214,10 @@ report_dev(struct dev_out *o, const struct otk_dev_event *ev, const struct otk_a
             printf("{\"event\":\"error\",\"ota_error\":%d,\"code\":%d,\"bytes\":%u,\"text\":",
                    (int)ev->ota_error, otk_upd_errnum(o->profile, ev->reason), (unsigned)ev->bytes);
             cli_json_str(stdout, ev->text ? ev->text : "");
+            if (o->signature) {
+                fputs(",\"signature\":", stdout);
+                cli_json_str(stdout, o->signature);
+            }
             json_end();
         } else {
             static const char *const names[] = {"auth", "begin", "connect", "receive", "end"};
@@ -222,6 +228,8 @@ report_dev(struct dev_out *o, const struct otk_dev_event *ev, const struct otk_a
                 printf(" (the host sent nothing for 1 s and 3 nudges, or less than %u bytes/s "
                        "over 8 s: the progress floor)",
                        (unsigned)o->min_rate);
+            if (o->signature)
+                printf(" (%s; the running image stays)", o->signature);
             putchar('\n');
             fflush(stdout);
         }
@@ -389,6 +397,7 @@ on_report(void *user, const struct otk_emu_report *r)
         report_boot(o, "no_boot", r->boot);
         break;
     case OTK_EMU_REP_DEV:
+        o->signature = r->signature;
         report_dev(o, r->ev, r->auth, r->now_ms);
         break;
     case OTK_EMU_REP_FATAL:
@@ -557,6 +566,7 @@ enum device_opt {
     D_REQUIRE_ENCRYPTION,
     D_NO_INFLATE,
     D_NATIVE_VERSION,
+    D_TRUSTED_KEY,
     D_FLASH,
     D_FLASH_TIMING,
     D_ONCE,
@@ -613,6 +623,9 @@ static const struct cli_opt device_opts_table[] = {
      "offered"},
     {0, "native-version", "1|2", D_NATIVE_VERSION,
      "native protocol version announced (default 2;\n1 sends no chunk acks)"},
+    {0, "trusted-key", "KEY.pem", D_TRUSTED_KEY,
+     "activate only images signed with this key (public\nor private PEM): esp32 Secure Boot V2 "
+     "(RSA-3072\nor P-256), esp8266 the Arduino format (RSA)"},
     {0, "flash", "FILE", D_FLASH, "flash file (default otakit-<profile>.flash)"},
     {0, "flash-timing", "realistic|instant", D_FLASH_TIMING,
      "flash erase/program delays (default instant)"},
@@ -686,6 +699,8 @@ struct device_opts {
     struct otk_faults faults;
     const char *auth, *password, *hash, *flash, *name;
     const char *protocol, *key, *native_version; /* the native protocol's options */
+    const char *trusted_key;                     /* --trusted-key's file */
+    struct otk_hostkey hostkey;                  /* ...and the key read from it */
     bool require_encryption;
     struct otk_nat_config native;
     long port; /* -1: the profile's */
@@ -924,6 +939,9 @@ device_apply(void *ctx, const struct cli_opt *op, const char *v)
     case D_NATIVE_VERSION:
         d->native_version = v;
         return 0;
+    case D_TRUSTED_KEY:
+        d->trusted_key = v;
+        return 0;
     case D_FLASH:
         d->flash = v;
         return 0;
@@ -1020,6 +1038,28 @@ device_native(struct device_opts *d)
     return -1;
 }
 
+/* --trusted-key: the key the profile's format checks against. @return -1 to go on, or the
+ * exit code. */
+static int
+device_trusted_key(struct device_opts *d)
+{
+    bool esp8266 = d->cfg.profile == OTK_PROFILE_ESP8266;
+    char err[200];
+
+    if (!d->trusted_key)
+        return -1;
+    if (otk_hostkey_load(&d->hostkey, d->trusted_key, err, sizeof err) != 0)
+        return cli_usage_error("device", "--trusted-key %s: %s", d->trusted_key, err);
+    d->cfg.trusted_key =
+        otk_hostkey_trust(&d->hostkey, esp8266 ? OTK_SIG_FMT_ESP8266 : OTK_SIG_FMT_SBV2);
+    if (!d->cfg.trusted_key)
+        return cli_usage_error("device", "--trusted-key %s: %s", d->trusted_key,
+                               esp8266 ? "an ESP8266 checks RSA signatures: give an RSA key"
+                                       : "an ESP32 checks Secure Boot V2 signatures: give an "
+                                         "RSA-3072 or ECDSA P-256 key");
+    return -1;
+}
+
 /* Check what the options say together and complete the emulator's settings from them.
  * @return -1 to go on, or the exit code. */
 static int
@@ -1050,6 +1090,8 @@ device_settle(struct device_opts *d)
     cfg->port = (uint16_t)d->port;
     cfg->password = d->password;
     int rc = device_native(d);
+    if (rc < 0)
+        rc = device_trusted_key(d);
     return rc >= 0 ? rc : device_secret(d);
 }
 
@@ -1128,8 +1170,10 @@ cmd_device(int argc, char **argv)
         return OTK_EXIT_OK;
     }
     rc = device_settle(&d);
-    if (rc >= 0)
-        return rc;
-    device_names(&d);
-    return device_run(&d, &out);
+    if (rc < 0) {
+        device_names(&d);
+        rc = device_run(&d, &out);
+    }
+    otk_hostkey_free(&d.hostkey);
+    return rc;
 }

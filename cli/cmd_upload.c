@@ -590,7 +590,12 @@ load_image(const struct otk_upload_opts *o, uint8_t **data, uint32_t *size)
         free(*data);
         return OTK_UPX_FILE;
     }
-    return 0;
+    int rc = cli_upload_check_signature(o, *data, *size);
+    if (rc != 0) {
+        free(*data);
+        *data = NULL;
+    }
+    return rc;
 }
 
 /* ---- summary ---- */

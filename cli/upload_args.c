@@ -41,6 +41,7 @@ enum opt_id {
     O_HTTP_PORT,
     O_USER,
     O_NO_COMPRESS,
+    O_TRUSTED_KEY,
 };
 
 /* The options in the order of the help text; aliases (help NULL) follow their option: they
@@ -111,6 +112,9 @@ static const struct cli_opt opts_table[] = {
     {0, "no-compress", NULL, O_NO_COMPRESS,
      "esphome: send the image as it is to an otakit device that\ninflates (by default a "
      "deflate stream goes out: fewer bytes)"},
+    {0, "trusted-key", "KEY.pem", O_TRUSTED_KEY,
+     "check the image's signature with this key before the first\nbyte goes out (Secure Boot V2 "
+     "or ESP8266 signed image); without\nit a signed image's block is still checked"},
     {'q', "quiet", NULL, O_QUIET, "print errors only"},
     {'h', "help", NULL, O_HELP, "show this help"},
 };
@@ -347,6 +351,9 @@ apply_text(struct parse_ctx *c, const struct cli_opt *op, const char *v, const c
         return 0;
     case O_TARGETS:
         o->targets_file = v;
+        return 0;
+    case O_TRUSTED_KEY:
+        o->trusted_key = v;
         return 0;
     case O_PROTOCOL:
         return apply_protocol(c, v, name);

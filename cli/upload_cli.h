@@ -41,6 +41,8 @@ enum otk_upload_exit {
     OTK_UPX_ASLEEP = 21,        /* --wait: the device never showed itself in the given time */
     OTK_UPX_NOT_FOUND = 22,     /* HTTP: the device has no such door (404/405): another
                                    protocol or port, or its OTA page is off (21: --wait's) */
+    OTK_UPX_SIGNATURE = 23,     /* checked before sending: no signature, another key, a bad
+                                   signature, or the image changed after signing */
 };
 
 /** A short name for an exit code ("ok", "no-answer", "auth-failed", ...), for tables and JSON. */
@@ -94,10 +96,18 @@ struct otk_upload_opts {
     uint8_t key[32];               /* its 32 bytes */
     double wait_s;                 /* --wait: look for a sleeping device this long (0: no) */
     int http_port;                 /* --http-port: auto's HTTP probe (0: 80) */
+    const char *trusted_key;       /* --trusted-key: a PEM key the image must be signed with */
 };
 
 /** --wait without a value: five minutes, long enough for a device that wakes every few. */
 #define OTK_UPLOAD_WAIT_DEFAULT_S 300
+
+/** Check the image's signature before anything is sent (cli/upload_sig.c): with
+ *  --trusted-key against that key, else a signed image's block or trailer for plausibility.
+ *  Says what it found on stderr. @return 0 to go on (also with --force after a failure), or
+ *  OTK_UPX_SIGNATURE / OTK_UPX_USAGE (the key file). */
+int cli_upload_check_signature(const struct otk_upload_opts *o, const uint8_t *image,
+                               uint32_t size);
 
 /** Parse argv (argv[0] is the command name) the way Python's argparse would: long options with
  *  "=value" or a separate value, unique prefixes of long options, clustered short flags, short

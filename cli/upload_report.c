@@ -40,6 +40,7 @@ static const char *const exit_names[] = {
     [OTK_UPX_UNCONFIRMED] = "unconfirmed",
     [OTK_UPX_ASLEEP] = "asleep",
     [OTK_UPX_NOT_FOUND] = "not-found",
+    [OTK_UPX_SIGNATURE] = "signature",
 };
 
 const char *
@@ -426,7 +427,8 @@ say_dev_rejected(const struct otk_upload *u, struct msg *m)
         say(m,
             "%s %s: \"%s\": the device only accepts signed images.\n"
             "fix: upload the signed binary (the build writes <name>.bin.signed; ESP8266's "
-            "espota.py picked it silently, otakit uploads exactly the file given with -f).",
+            "espota.py picked it silently, otakit uploads exactly the file given with -f); "
+            "--trusted-key KEY.pem checks the signature before the upload.",
             u->cfg.target, where(u), text);
     else
         say(m,

@@ -235,6 +235,10 @@ on_dev_event(void *user, const struct otk_dev_event *ev)
         r.auth = &why;
     } else if (ev->type == OTK_EV_ERROR) {
         e->update_failed = true;
+#if OTK_CFG_SIGNED_IMAGES
+        if (ev->reason == OTK_UPD_SIGN)
+            r.signature = otk_sig_result_str(otk_upd_sig_result(&e->dev.upd));
+#endif
     }
     report(e, &r);
     if (e->gw && !otk_flashsim_powered_off(&e->fs))
@@ -481,6 +485,8 @@ engine_start(struct otk_emu *e)
         rc = otk_dev_native_set_inflater(&e->dev, otk_posix_inflate(), e->inflate_mem,
                                          sizeof e->inflate_mem);
 #endif
+    if (rc == OTK_OK && e->cfg->trusted_key)
+        otk_dev_set_trusted_key(&e->dev, e->cfg->trusted_key);
     if (rc != OTK_OK)
         report_text(e, OTK_EMU_REP_FATAL, "device engine refused its configuration: %s",
                     otk_strerror(rc));

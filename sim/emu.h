@@ -63,6 +63,7 @@ struct otk_emu_report {
     bool power_cut;                      /* REP_EXIT */
     uint32_t now_ms;
     const char *mdns_name; /* REP_LISTENING: the name advertised by mDNS (NULL: none) */
+    const char *signature; /* REP_DEV of an OTK_UPD_SIGN error: why (otk_sig_result_str) */
 };
 
 struct otk_emu_config {
@@ -91,6 +92,8 @@ struct otk_emu_config {
     const struct otk_nat_config *native;
     bool arduino_off; /* --protocol esphome: invitations on the UDP port are not heard */
     bool no_inflate;  /* --no-inflate: no inflater, so compressed updates are not offered */
+    /* --trusted-key: only images signed with it are activated (NULL: any valid image) */
+    const struct otk_sig_key *trusted_key;
 };
 
 /** Run the emulator until --once completes, *stop is set, or a power cut.

@@ -68,6 +68,16 @@
 #define OTK_CFG_NATIVE_DEFLATE OTK_CFG_PROTO_NATIVE
 #endif
 
+/* Signed images (sig.h): the image writer checks an ESP-IDF Secure Boot V2 signature sector or
+ * the ESP8266 Arduino signature trailer against a trusted key before it activates the slot,
+ * when the device is given one (otk_dev_set_trusted_key). The public-key operations are the
+ * port's (RSA, ECDSA P-256). It costs about 2.3 KB of flash (scripts/check-core's footprint
+ * table, rows "+sig"); a firmware that never checks signatures sets it to 0 and keeps them - the
+ * ArduinoOTA-only device's 8 KB budget is counted without it. */
+#ifndef OTK_CFG_SIGNED_IMAGES
+#define OTK_CFG_SIGNED_IMAGES 1
+#endif
+
 /* ---- Capacities: memory the caller owns, sized at compile time (no heap) ---------------- */
 
 /* Bytes reserved for one hash context (MD5 or SHA-256) in union otk_hash_ctx. 224 holds

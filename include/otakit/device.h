@@ -135,6 +135,15 @@ int otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const stru
 void otk_dev_set_activate(struct otk_dev *d, int (*fn)(void *user, uint32_t app_offset),
                           void *user);
 
+#if OTK_CFG_SIGNED_IMAGES
+/** Accept only application images signed with key (sig.h; caller-owned, outlives the device;
+ *  NULL: any image, the default). The check runs on both protocols before the slot is
+ *  activated: an unsigned or badly signed image fails with OTK_UPD_SIGN (ArduinoOTA: the
+ *  profile's "Signature verification failed" text; native protocol: 0x8D) and the old image
+ *  keeps booting. Call after otk_dev_init. */
+void otk_dev_set_trusted_key(struct otk_dev *d, const struct otk_sig_key *key);
+#endif
+
 /** A datagram arrived on the OTA UDP port from `from`. */
 void otk_dev_on_datagram(struct otk_dev *d, const struct otk_addr *from, const uint8_t *data,
                          size_t len, uint32_t now_ms);

@@ -26,6 +26,7 @@
 #include "esp_err.h"
 #include "otakit/lock.h"
 #include "otakit/proto.h"
+#include "otakit/sig.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -52,6 +53,14 @@ typedef struct {
      *  no flash cost, but about 43 KB of RAM taken from the heap once, at init. */
     bool native_inflate;
 #endif
+#endif
+#if OTK_CFG_SIGNED_IMAGES
+    /** Activate only images whose Secure Boot V2 signature sector has a block by this key
+     *  (include/otakit/sig.h: format OTK_SIG_FMT_SBV2, the alg and the key's digest as
+     *  `espsecure digest-sbv2-public-key` prints it); checked before the slot switch, on both
+     *  protocols. NULL: no check of otakit's own (ESP-IDF's, where enabled, still runs in
+     *  esp_ota_set_boot_partition and at boot). Must outlive otakit. See docs/SECURITY.md. */
+    const struct otk_sig_key *trusted_key;
 #endif
     /** Progress for a screen or a status topic (otk_ota_progress_line() renders a line); may
      *  be NULL. */

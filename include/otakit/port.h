@@ -50,6 +50,15 @@ struct otk_crypto_ops {
     int (*chachapoly_open)(const uint8_t key[32], const uint8_t nonce[12], const void *ad,
                            size_t ad_len, const void *in, size_t len, void *out,
                            const uint8_t tag[16]);
+    /* For signed images (include/otakit/sig.h); may be NULL in a build that checks none. */
+    /** The RSA public operation on len-byte big-endian numbers: out = in^e mod n (a signature
+     *  opened with the public key; the padding is checked by the caller). OTK_OK,
+     *  OTK_ERR_AUTH (in is not below n, or n and e are no public key) or OTK_ERR_CRYPTO. */
+    int (*rsa_public)(const uint8_t *n, size_t len, uint32_t e, const uint8_t *in, uint8_t *out);
+    /** ECDSA on P-256 of a SHA-256 hash; the key X||Y and r, s big-endian. OTK_OK,
+     *  OTK_ERR_AUTH (does not verify, or the point is not on the curve) or OTK_ERR_CRYPTO. */
+    int (*ecdsa_p256_verify)(const uint8_t pub_xy[64], const uint8_t hash[32], const uint8_t r[32],
+                             const uint8_t s[32]);
     void *user;
 };
 

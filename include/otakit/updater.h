@@ -12,6 +12,7 @@
 
 #include "layout.h"
 #include "port.h"
+#include "sig.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,9 @@ enum otk_upd_reason {
                                  chip than the profile's (checked before the first erase) */
     OTK_UPD_INFLATE,          /* otakit 24 "Decompression Failed": a compressed update's stream
                                  is corrupt, or does not inflate to exactly the announced image */
+    OTK_UPD_SIGN,             /* ESP32 14 "Signature Verification Failed" (arduino-esp32 3.3's
+                                 number); ESP8266 12 "Signature verification failed": the device
+                                 has a trusted key and the image is not signed with it */
 };
 
 #if OTK_CFG_NATIVE_RESUME
@@ -90,6 +94,10 @@ struct otk_updater {
 #if OTK_CFG_NATIVE_RESUME
     struct otk_upd_resume *resume; /* NULL: no resume (otk_upd_set_resume_store) */
 #endif
+#if OTK_CFG_SIGNED_IMAGES
+    const struct otk_sig_key *sig_key; /* NULL: images are not required to be signed */
+    uint8_t sig_result;                /* enum otk_sig_result of the last check */
+#endif
 };
 
 /** Bind an updater to its flash, crypto, layout and sector buffer (OTK_SECTOR_SIZE bytes). */
@@ -105,6 +113,17 @@ void otk_upd_init(struct otk_updater *u, enum otk_profile profile,
  *  OTK_UPD_ACTIVATE, "Could Not Activate The Firmware"). fn NULL restores the default. */
 void otk_upd_set_activate(struct otk_updater *u, int (*fn)(void *user, uint32_t app_offset),
                           void *user);
+
+#if OTK_CFG_SIGNED_IMAGES
+/** Require application images to be signed with key (sig.h; caller-owned, outlives the
+ *  updater): end() checks the signature after the image check and before the slot is
+ *  activated, reading the image back from flash, and fails with OTK_UPD_SIGN (the old image
+ *  keeps booting). key NULL: no signature required (the default). */
+void otk_upd_set_trusted_key(struct otk_updater *u, const struct otk_sig_key *key);
+
+/** The result of the last signature check (OTK_SIG_OK if none ran). */
+enum otk_sig_result otk_upd_sig_result(const struct otk_updater *u);
+#endif
 
 /** Start an update of `size` bytes: cmd 0 = application image into the slot that is not
  *  running_slot, 100 = filesystem image into the spiffs partition. md5hex (32 hex, any case) is

@@ -60,7 +60,8 @@ _otakit()
 
     # values of options
     case $prev in
-    -f | --file | --targets | --flash | -o | --output)
+    -f | --file | --targets | --flash | -o | --output | --trusted-key | --sign | --input | \
+        --public-key)
         compopt -o filenames 2>/dev/null
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return 0
@@ -71,6 +72,14 @@ _otakit()
         ;;
     --auth-variant)
         mapfile -t COMPREPLY < <(compgen -W "md5 pbkdf2" -- "$cur")
+        return 0
+        ;;
+    --format)
+        mapfile -t COMPREPLY < <(compgen -W "sbv2 esp8266 esp8266-legacy" -- "$cur")
+        return 0
+        ;;
+    --gen-key)
+        mapfile -t COMPREPLY < <(compgen -W "rsa3072 rsa2048 p256" -- "$cur")
         return 0
         ;;
     --protocol)

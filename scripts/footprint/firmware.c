@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* What a device firmware calls of otakit: boot-time slot selection, the engine fed from the
  * network stack (the ArduinoOTA server, ESPHome's native one, or both, as OTK_CFG_PROTO_* say),
- * and confirmation of a new image. scripts/check-core links this with
- * --gc-sections, as firmware is linked, to measure the bytes of the core a device carries.
+ * and confirmation of a new image (checking its signature when OTK_CFG_SIGNED_IMAGES).
+ * scripts/check-core links this with --gc-sections, as firmware is linked, to measure the bytes
+ * of the core a device carries.
  * The ops tables and buffers are the port's (undefined here: the link only sizes the core). */
 #include "otakit/device.h"
 #include "otakit/err.h"
@@ -16,6 +17,9 @@ extern const struct otk_dev_config fw_config;
 extern const struct otk_dev_hooks fw_hooks;
 extern struct otk_dev fw_dev;
 extern uint8_t fw_sector_buf[4096];
+#if OTK_CFG_SIGNED_IMAGES
+extern const struct otk_sig_key fw_trusted_key;
+#endif
 #if OTK_CFG_PROTO_NATIVE
 extern struct otk_nat fw_nat;
 extern const struct otk_nat_config fw_nat_config;
@@ -60,6 +64,9 @@ fw_main(void)
 #if OTK_CFG_NATIVE_DEFLATE
     if (otk_dev_native_set_inflater(&fw_dev, &fw_inflate, fw_inflate_mem, 48 * 1024) != OTK_OK)
         return -1;
+#endif
+#if OTK_CFG_SIGNED_IMAGES
+    otk_dev_set_trusted_key(&fw_dev, &fw_trusted_key);
 #endif
     while (fw_next_event(&ev)) {
         switch (ev.kind) {

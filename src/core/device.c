@@ -746,6 +746,14 @@ otk_dev_set_activate(struct otk_dev *d, int (*fn)(void *user, uint32_t app_offse
     otk_upd_set_activate(&d->upd, fn, user);
 }
 
+#if OTK_CFG_SIGNED_IMAGES
+void
+otk_dev_set_trusted_key(struct otk_dev *d, const struct otk_sig_key *key)
+{
+    otk_upd_set_trusted_key(&d->upd, key);
+}
+#endif
+
 enum otk_dev_state
 otk_dev_state(const struct otk_dev *d)
 {

@@ -187,6 +187,10 @@ otk_nat_code_for(enum otk_profile p, enum otk_upd_reason r, int at)
         /* otakit's own extension, so no ESPHome code names it: "finishing the update failed"
          * (the bytes that arrived do not make the announced image). */
         return OTK_NAT_ERR_UPDATE_END;
+#if OTK_CFG_SIGNED_IMAGES
+    case OTK_UPD_SIGN:
+        return OTK_NAT_ERR_SIGNATURE_INVALID; /* ESPHome's signed OTA answers it after end() */
+#endif
     default:
         break;
     }

@@ -53,6 +53,9 @@ static const uint8_t reason_num[][2] = {
     [OTK_UPD_UNCONFIRMED] = {22, 22},
     [OTK_UPD_WRONG_CHIP] = {23, 23},
     [OTK_UPD_INFLATE] = {24, 24},
+#if OTK_CFG_SIGNED_IMAGES /* a build without signatures never fails with it: no text */
+    [OTK_UPD_SIGN] = {14, 12},
+#endif
 };
 
 #define N_REASONS (sizeof reason_num / sizeof reason_num[0])
@@ -80,6 +83,9 @@ static const char *const reason_text[N_REASONS] = {
     [OTK_UPD_UNCONFIRMED] = "Running Firmware Not Confirmed",
     [OTK_UPD_WRONG_CHIP] = "Image For Another Chip",
     [OTK_UPD_INFLATE] = "Decompression Failed",
+#if OTK_CFG_SIGNED_IMAGES
+    [OTK_UPD_SIGN] = "Signature Verification Failed",
+#endif
 };
 
 /* Where the ESP8266 core words it differently. */
@@ -95,6 +101,10 @@ esp8266_text(enum otk_upd_reason r)
         return "new Flash config wrong";
     case OTK_UPD_BAD_IMAGE:
         return "Image verification failed";
+#if OTK_CFG_SIGNED_IMAGES
+    case OTK_UPD_SIGN:
+        return "Signature verification failed";
+#endif
     default:
         return reason_text[r];
     }
@@ -120,6 +130,20 @@ otk_upd_set_activate(struct otk_updater *u, int (*fn)(void *user, uint32_t app_o
     u->activate = fn;
     u->activate_user = user;
 }
+
+#if OTK_CFG_SIGNED_IMAGES
+void
+otk_upd_set_trusted_key(struct otk_updater *u, const struct otk_sig_key *key)
+{
+    u->sig_key = key;
+}
+
+enum otk_sig_result
+otk_upd_sig_result(const struct otk_updater *u)
+{
+    return (enum otk_sig_result)u->sig_result;
+}
+#endif
 
 static enum otk_upd_reason
 fail(struct otk_updater *u, enum otk_upd_reason why)
@@ -547,6 +571,40 @@ check_image(struct otk_updater *u)
     return OTK_UPD_OK;
 }
 
+#if OTK_CFG_SIGNED_IMAGES
+/* The signature over what is in flash, as the ESP8266 core's end() and ESP-IDF's
+ * esp_ota_end() read it back: the sector buffer (flushed) and the MD5 context (finished) are
+ * the scratch. */
+static enum otk_upd_reason
+check_signature(struct otk_updater *u)
+{
+    struct otk_sig_image img = {u->flash, u->crypto, u->start, u->size, u->buf, &u->md5};
+    struct otk_sig_info info;
+    enum otk_sig_result r = otk_sig_verify(&img, u->sig_key, &info);
+
+    u->sig_result = (uint8_t)r;
+    if (r == OTK_SIG_READ_ERROR) {
+        return OTK_UPD_READ;
+    }
+    return r == OTK_SIG_OK ? OTK_UPD_OK : OTK_UPD_SIGN;
+}
+
+/* The checks of an application image before its slot is activated. */
+static enum otk_upd_reason
+check_app(struct otk_updater *u)
+{
+    enum otk_upd_reason r = check_image(u);
+
+    u->sig_result = (uint8_t)OTK_SIG_OK;
+    if (r == OTK_UPD_OK && u->sig_key != NULL) {
+        r = check_signature(u);
+    }
+    return r;
+}
+#else
+#define check_app check_image /* the image as its bootloader checks it, nothing more */
+#endif
+
 enum otk_upd_reason
 otk_upd_end(struct otk_updater *u)
 {
@@ -572,7 +630,7 @@ otk_upd_end(struct otk_updater *u)
         return fail(u, OTK_UPD_MD5); /* both sides lowercase: a case-insensitive compare */
     }
     if (u->cmd == CMD_FLASH) {
-        r = check_image(u);
+        r = check_app(u);
         if (r != OTK_UPD_OK) {
             return fail(u, r);
         }

@@ -9,12 +9,14 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
+#include "bytes.h"
 #include "helper_ramflash.h"
 #include "otakit/err.h"
 #include "otakit/imagegen.h"
 #include "otakit/mdns.h"
 #include "otakit/noise.h"
 #include "otakit/proto.h"
+#include "otakit/sig.h"
 #include "otakit/slots.h"
 
 static const char *dir;
@@ -455,6 +457,64 @@ inflate_seeds(struct fuzz_crypto *c)
     }
 }
 
+static void
+sha256(struct fuzz_crypto *c, const uint8_t *d, size_t n, uint8_t out[32])
+{
+    union otk_hash_ctx h;
+
+    c->ops.sha256_start(&h);
+    c->ops.sha256_update(&h, d, n);
+    c->ops.sha256_finish(&h, out);
+}
+
+/* fuzz_sig: a mode byte, then a file. SBv2 images with an ECDSA and an RSA block over a real
+ * digest (the signature fields a pattern: the stand-in verdicts decide), and an ESP8266 image
+ * whose "signature" is a valid PKCS#1 v1.5 encoding of its digest (the identity stand-in
+ * passes it as the opened signature). */
+static void
+sig_seeds(struct fuzz_crypto *c)
+{
+    static const uint8_t info[19] = {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01,
+                                     0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20};
+    static uint8_t f[1 + 8192];
+    uint8_t *b = f + 1 + 4096;
+
+    for (int v = 2; v <= 3; v++) {
+        memset(f, 0xFF, sizeof f);
+        if (otk_imagegen(OTK_PROFILE_ESP32, "seed", "1.0", 1200, 3, f + 1, 1200) != 1200)
+            exit(1);
+        memset(b, 0, OTK_SBV2_BLOCK_SIZE);
+        b[0] = 0xE7;
+        b[1] = (uint8_t)v;
+        sha256(c, f + 1, 4096, b + 4);
+        for (int i = 36; i < (v == 2 ? 1196 : 165); i++)
+            b[i] = (uint8_t)(i * 37 + 11);
+        if (v == 3)
+            b[36] = 2; /* P-256 */
+        else
+            b[36 + 383] = 0xC5; /* the modulus' top byte (little-endian) */
+        otk__put_u32(b + OTK_SBV2_CRC_OFF, otk_sig_crc32(b, OTK_SBV2_CRC_OFF));
+        f[0] = 1; /* SBv2 key pinned to the block, stand-in crypto */
+        put("fuzz_sig", v - 2, f, sizeof f);
+        f[0] = 4; /* no key, mbedTLS */
+        put("fuzz_sig", v, f, sizeof f);
+    }
+    memset(f, 0xFF, sizeof f);
+    if (otk_imagegen(OTK_PROFILE_ESP8266, "seed", "1.0", 1200, 3, f + 1, 1200) != 1200)
+        exit(1);
+    b = f + 1 + 1200;
+    b[0] = 0;
+    b[1] = 1;
+    b[204] = 0; /* 00 01, 202 bytes of FF, 00, DigestInfo, the digest */
+    memcpy(b + 205, info, sizeof info);
+    sha256(c, f + 1, 1200, b + 224);
+    otk__put_u32(b + 256, 256);
+    f[0] = 2; /* the ESP8266 key, stand-in RSA */
+    put("fuzz_sig", 4, f, 1 + 1200 + 260);
+    f[0] = 0;
+    put("fuzz_sig", 5, f, 1 + 1200 + 260);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -559,6 +619,7 @@ main(int argc, char **argv)
         put("fuzz_parttable", p, table, sizeof table);
     }
 
+    sig_seeds(&c);
     otadata_seeds();
     device_seeds();
     mdns_seeds();

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -20,6 +21,7 @@
 #include "otakit/posix.h"
 #include "otakit/proto.h"
 #include "otakit/slots.h"
+#include "otakit/sigtool.h"
 #include "otakit/updater.h"
 
 #define FLASH_SIZE 0x400000u
@@ -1030,6 +1032,88 @@ platform_activation(void **state)
     dev_free(&d);
 }
 
+static void
+load_new_key(struct otk_hostkey *k, enum otk_keykind kind, unsigned bits)
+{
+    static char pem[16384];
+    char path[] = "/tmp/otk-test-upd-key-XXXXXX", err[200];
+    int fd = mkstemp(path);
+
+    assert_true(fd >= 0);
+    assert_int_equal(otk_hostkey_generate(kind, bits, pem, sizeof pem, err, sizeof err), 0);
+    assert_int_equal(write(fd, pem, strlen(pem)), (ssize_t)strlen(pem));
+    close(fd);
+    assert_int_equal(otk_hostkey_load(k, path, err, sizeof err), 0);
+    unlink(path);
+}
+
+/* One refused update: end() says SIGN with the profile's number and text, the signature check
+ * names why, and otadata is as it was (the old image keeps booting). */
+static void
+refused(struct dev *d, const uint8_t *img, size_t len, enum otk_sig_result why)
+{
+    uint8_t *otadata = malloc(8192);
+
+    memcpy(otadata, d->rf.mem + d->l.otadata_offset, 8192);
+    assert_int_equal(update(d, 0, 0, img, len, 1460), OTK_UPD_SIGN);
+    assert_int_equal(otk_upd_sig_result(&d->u), why);
+    assert_int_equal(errnum(d), d->p == OTK_PROFILE_ESP8266 ? 12 : 14);
+    errtext_is(d, d->p == OTK_PROFILE_ESP8266 ? "Signature verification failed"
+                                              : "Signature Verification Failed");
+    assert_memory_equal(d->rf.mem + d->l.otadata_offset, otadata, 8192);
+    free(otadata);
+}
+
+/* A device with a trusted key takes only images signed with it, on both profiles: unsigned,
+ * another key's and changed-after-signing images fail before the slot switch. The image is
+ * changed in its filler (past what the image check covers) so that only the signature can
+ * tell. */
+static void
+signed_updates(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 2; i++) {
+        enum otk_profile p = i ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
+        enum otk_sign_as as = i ? OTK_SIGN_ESP8266 : OTK_SIGN_SBV2;
+        struct otk_hostkey key, other;
+        struct dev *d = malloc(sizeof *d);
+        uint32_t size = i ? 30008 : 50000, tamper_at = i ? 30004 : 51000;
+        uint8_t *img = gen(p, "2.0", size, 2), *s, *o;
+        size_t slen, olen;
+        char err[200];
+        struct otk_slots_status st;
+
+        load_new_key(&key, i ? OTK_KEY_RSA : OTK_KEY_P256, 2048);
+        load_new_key(&other, i ? OTK_KEY_RSA : OTK_KEY_P256, 2048);
+        assert_int_equal(otk_sign_image(&key, as, img, size, &s, &slen, err, sizeof err), 0);
+        assert_int_equal(otk_sign_image(&other, as, img, size, &o, &olen, err, sizeof err), 0);
+        dev_init(d, p);
+        otk_upd_set_trusted_key(
+            &d->u, otk_hostkey_trust(&key, i ? OTK_SIG_FMT_ESP8266 : OTK_SIG_FMT_SBV2));
+        refused(d, img, size, OTK_SIG_UNSIGNED);
+        refused(d, o, olen, i ? OTK_SIG_BAD : OTK_SIG_WRONG_KEY);
+        s[tamper_at] ^= 0x01;
+        refused(d, s, slen, OTK_SIG_CHANGED);
+        s[tamper_at] ^= 0x01;
+        assert_int_equal(update(d, 0, 0, s, slen, 1460), OTK_UPD_OK);
+        assert_int_equal(otk_upd_sig_result(&d->u), OTK_SIG_OK);
+        assert_int_equal(otk_slots_read(&d->rf.ops, &d->l, &st), OTK_OK);
+        assert_int_equal(st.boot_slot, 1);
+        assert_string_equal(image_version(d, 1), "2.0");
+        /* without the key again, anything valid goes */
+        otk_upd_set_trusted_key(&d->u, NULL);
+        assert_int_equal(otk_slots_confirm(&d->rf.ops, &d->l), OTK_OK);
+        assert_int_equal(update(d, 0, 1, img, size, 1460), OTK_UPD_OK);
+        dev_free(d);
+        free(d);
+        free(img);
+        free(s);
+        free(o);
+        otk_hostkey_free(&key);
+        otk_hostkey_free(&other);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1052,6 +1136,7 @@ main(int argc, char **argv)
         cmocka_unit_test(unconfirmed_running_image_protects_rollback_target),
         cmocka_unit_test(pre_erase_idle_slot),
         cmocka_unit_test(platform_activation),
+        cmocka_unit_test(signed_updates),
     };
     const struct CMUnitTest data_tests[] = {
         cmocka_unit_test(real_images_update),

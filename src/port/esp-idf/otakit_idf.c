@@ -155,6 +155,9 @@ init_engine(const otakit_config_t *cfg)
                      &hooks, s.sector) != OTK_OK)
         return ESP_ERR_INVALID_ARG;
     otk_dev_set_activate(&s.dev, activate, &s.flash);
+#if OTK_CFG_SIGNED_IMAGES
+    otk_dev_set_trusted_key(&s.dev, cfg->trusted_key);
+#endif
     otk_bsdnet_attach(&s.net, &s.dev);
     return ESP_OK;
 }

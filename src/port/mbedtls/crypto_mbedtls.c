@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include <mbedtls/chachapoly.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/md.h>
 #include <mbedtls/md5.h>
 #include <mbedtls/pkcs5.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/rsa.h>
 #include <mbedtls/sha256.h>
 
 #include <mbedtls/version.h>
@@ -212,6 +214,69 @@ chachapoly_open(const uint8_t key[32], const uint8_t nonce[12], const void *ad, 
 
 #endif /* OTK_CFG_NOISE */
 
+#if OTK_CFG_SIGNED_IMAGES
+#if defined(ESP_PLATFORM) && (!defined(MBEDTLS_RSA_C) || !defined(MBEDTLS_ECDSA_C))
+#error "otakit's signed images need CONFIG_MBEDTLS_RSA_C and CONFIG_MBEDTLS_ECDSA_C"
+#endif
+
+static int
+rsa_public(const uint8_t *n, size_t len, uint32_t e, const uint8_t *in, uint8_t *out)
+{
+    const uint8_t e_be[4] = {(uint8_t)(e >> 24), (uint8_t)(e >> 16), (uint8_t)(e >> 8), (uint8_t)e};
+    mbedtls_rsa_context rsa;
+    int rc;
+
+#if MBEDTLS_VERSION_NUMBER < 0x03000000
+    mbedtls_rsa_init(&rsa, MBEDTLS_RSA_PKCS_V15, 0);
+#else
+    mbedtls_rsa_init(&rsa);
+#endif
+    rc = mbedtls_rsa_import_raw(&rsa, n, len, NULL, 0, NULL, 0, NULL, 0, e_be, sizeof e_be);
+    if (rc == 0)
+        rc = mbedtls_rsa_complete(&rsa);
+    /* a modulus of another length than the signature, an even one, e < 3: no public key */
+    if (rc == 0 && (mbedtls_rsa_check_pubkey(&rsa) != 0 || mbedtls_rsa_get_len(&rsa) != len))
+        rc = -1;
+    /* the input must be below n (mbedtls_rsa_public refuses it otherwise) */
+    if (rc == 0)
+        rc = mbedtls_rsa_public(&rsa, in, out);
+    mbedtls_rsa_free(&rsa);
+    return rc == 0 ? OTK_OK : OTK_ERR_AUTH;
+}
+
+static int
+ecdsa_p256_verify(const uint8_t pub_xy[64], const uint8_t hash[32], const uint8_t r[32],
+                  const uint8_t s[32])
+{
+    uint8_t point[65];
+    mbedtls_ecp_group grp;
+    mbedtls_ecp_point q;
+    mbedtls_mpi mr, ms;
+    int rc;
+
+    point[0] = 0x04; /* uncompressed: X || Y */
+    memcpy(point + 1, pub_xy, 64);
+    mbedtls_ecp_group_init(&grp);
+    mbedtls_ecp_point_init(&q);
+    mbedtls_mpi_init(&mr);
+    mbedtls_mpi_init(&ms);
+    rc = mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1);
+    if (rc != 0) {
+        rc = OTK_ERR_CRYPTO;
+    } else if (mbedtls_ecp_point_read_binary(&grp, &q, point, sizeof point) != 0 ||
+               mbedtls_ecp_check_pubkey(&grp, &q) != 0 || mbedtls_mpi_read_binary(&mr, r, 32) ||
+               mbedtls_mpi_read_binary(&ms, s, 32) ||
+               mbedtls_ecdsa_verify(&grp, hash, 32, &q, &mr, &ms) != 0) {
+        rc = OTK_ERR_AUTH; /* not on the curve, r or s out of range, or does not verify */
+    }
+    mbedtls_mpi_free(&ms);
+    mbedtls_mpi_free(&mr);
+    mbedtls_ecp_point_free(&q);
+    mbedtls_ecp_group_free(&grp);
+    return rc == 0 ? OTK_OK : rc;
+}
+#endif /* OTK_CFG_SIGNED_IMAGES */
+
 static const struct otk_crypto_ops mbedtls_crypto = {
     .md5_start = md5_start,
     .md5_update = md5_update,
@@ -226,6 +291,10 @@ static const struct otk_crypto_ops mbedtls_crypto = {
     .hmac_sha256 = hmac_sha256,
     .chachapoly_seal = chachapoly_seal,
     .chachapoly_open = chachapoly_open,
+#endif
+#if OTK_CFG_SIGNED_IMAGES
+    .rsa_public = rsa_public,
+    .ecdsa_p256_verify = ecdsa_p256_verify,
 #endif
     .user = 0,
 };
