@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "opts.h"
+#include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/layout.h"
 
@@ -18,14 +19,16 @@ enum image_opt { I_CHIP, I_VERSION, I_SIZE, I_PROJECT, I_SEED, I_OUTPUT, I_HELP 
 
 static const struct cli_opt image_opts_table[] = {
     {0, NULL, NULL, 0,
-     "usage: otakit image [--chip esp32|esp8266] --version V --size BYTES\n"
+     "usage: otakit image [--chip CHIP] --version V --size BYTES\n"
      "                    [--project NAME] [--seed N] -o FILE\n"
      "\n"
      "Write a valid ESP application image of exactly BYTES bytes (suffix K or M for\n"
      "KiB / MiB). Different seeds give different contents of the same size.\n"
      "\n"
      "options:\n"},
-    {0, "chip", "esp32|esp8266", I_CHIP, "target chip (default esp32)"},
+    {0, "chip", "CHIP", I_CHIP,
+     "target chip (default esp32): esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, "
+     "esp32c61, esp32h2, esp32p4, esp8266"},
     {0, "version", "V", I_VERSION, "version string in the app description (max 31 chars)"},
     {0, "size", "BYTES", I_SIZE, "image size, e.g. 1048576, 1024K, 1M"},
     {0, "project", "NAME", I_PROJECT, "project name (default otakit-demo, max 31 chars)"},
@@ -78,7 +81,7 @@ parse_size(const char *s, uint32_t *out)
 }
 
 struct image_opts {
-    enum otk_profile chip;
+    int chip; /* OTK_CHIP_* */
     const char *version, *project, *output;
     uint32_t size, seed;
     bool have_size, help;
@@ -96,12 +99,12 @@ image_apply(void *ctx, const struct cli_opt *op, const char *v)
         m->help = true;
         return CLI_APPLY_STOP;
     case I_CHIP:
-        if (!strcmp(v, "esp32"))
-            m->chip = OTK_PROFILE_ESP32;
-        else if (!strcmp(v, "esp8266"))
-            m->chip = OTK_PROFILE_ESP8266;
-        else
-            return cli_usage_error("image", "unknown chip (esp32 or esp8266): %s", v);
+        m->chip = cli_chip_parse(v);
+        if (m->chip == OTK_CHIP_UNKNOWN || !otk_image_chip_known(m->chip))
+            return cli_usage_error("image",
+                                   "unknown chip: %s (esp32, esp32s2, esp32s3, esp32c2, esp32c3, "
+                                   "esp32c5, esp32c6, esp32c61, esp32h2, esp32p4, esp8266)",
+                                   v);
         return 0;
     case I_VERSION:
         m->version = v;
@@ -132,7 +135,7 @@ image_apply(void *ctx, const struct cli_opt *op, const char *v)
 int
 cmd_image(int argc, char **argv)
 {
-    struct image_opts m = {OTK_PROFILE_ESP32, NULL, "otakit-demo", NULL, 0, 1, false, false};
+    struct image_opts m = {OTK_CHIP_ESP32, NULL, "otakit-demo", NULL, 0, 1, false, false};
     struct cli_parse res;
 
     if (cli_parse_args(&image_table, argc, argv, image_apply, &m, &res)) {
@@ -144,7 +147,7 @@ cmd_image(int argc, char **argv)
         usage(stdout);
         return OTK_EXIT_OK;
     }
-    enum otk_profile chip = m.chip;
+    int chip = m.chip;
     const char *version = m.version, *project = m.project, *output = m.output;
     uint32_t size = m.size, seed = m.seed;
     bool have_size = m.have_size;
@@ -164,15 +167,15 @@ cmd_image(int argc, char **argv)
         fprintf(stderr, "otakit image: error: out of memory for %u bytes\n", (unsigned)size);
         return OTK_EXIT_FAIL;
     }
-    int len = otk_imagegen(chip, project, version, size, seed, buf, size);
+    int len = otk_imagegen_chip(chip, project, version, size, seed, buf, size);
     if (len <= 0) {
-        const char *cs = chip == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32";
-        if (size < otk_imagegen_min_size(chip) || size > otk_imagegen_max_size(chip))
+        const char *cs = cli_chip_str(chip);
+        if (size < otk_imagegen_chip_min_size(chip) || size > otk_imagegen_chip_max_size(chip))
             fprintf(stderr,
                     "otakit image: error: size %u is outside what an %s image can be (%u .. %u "
                     "bytes)\n",
-                    (unsigned)size, cs, (unsigned)otk_imagegen_min_size(chip),
-                    (unsigned)otk_imagegen_max_size(chip));
+                    (unsigned)size, cs, (unsigned)otk_imagegen_chip_min_size(chip),
+                    (unsigned)otk_imagegen_chip_max_size(chip));
         else
             fprintf(stderr, "otakit image: error: cannot make a %s image of %u bytes (%d)\n", cs,
                     (unsigned)size, len);
@@ -192,7 +195,7 @@ cmd_image(int argc, char **argv)
         fprintf(stderr, "otakit image: error: cannot write %s: %s\n", output, strerror(errno));
         return OTK_EXIT_FAIL;
     }
-    printf("%s: %s image, project %s, version %s, %d bytes\n", output,
-           chip == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32", project, version, len);
+    printf("%s: %s image, project %s, version %s, %d bytes\n", output, cli_chip_str(chip), project,
+           version, len);
     return OTK_EXIT_OK;
 }

@@ -9,6 +9,7 @@
 #include "helper_check.h"
 #include "helper_rig.h"
 #include "otakit/err.h"
+#include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/posix.h"
 #include "otakit/slots.h"
@@ -59,6 +60,7 @@ rig_new_opts(const struct rig_opts *o)
     assert_non_null(r);
     memset(&cfg, 0, sizeof cfg);
     cfg.profile = o->profile;
+    cfg.chip = o->chip;
     cfg.auth = o->auth;
     cfg.rx_nudges = 3;
     cfg.running_slot = o->running_slot;
@@ -79,8 +81,10 @@ rig_new_opts(const struct rig_opts *o)
     if (o->img_size) {
         r->img = malloc(o->img_size);
         assert_non_null(r->img);
+        int chip = o->profile == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : o->chip;
+
         assert_int_equal(
-            otk_imagegen(o->profile, "test", o->version, o->img_size, o->seed, r->img, o->img_size),
+            otk_imagegen_chip(chip, "test", o->version, o->img_size, o->seed, r->img, o->img_size),
             (int)o->img_size);
         otk_proto_md5_hex(otk_posix_crypto(), r->img, o->img_size, r->md5);
     }
