@@ -146,7 +146,8 @@ verify_auto(const struct otk_flash_ops *f, uint32_t off, uint32_t max, struct ot
                         ? info->chip_id
                         : OTK_CHIP_ESP8266;
         memset(info, 0, sizeof *info);
-        r = otk_image_verify_chip(f, otk_posix_crypto(), off, max, other, &h, info);
+        enum otk_profile p = other == OTK_CHIP_ESP8266 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
+        r = otk_image_verify_chip(f, otk_posix_crypto(), off, max, p, (uint16_t)other, &h, info);
     }
     return r;
 }

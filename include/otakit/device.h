@@ -71,13 +71,9 @@ struct otk_dev_config {
      *  also accepted as the PBKDF2 input). Empty = no password. See otk_proto_password_secret(). */
     char secret[OTK_SHA256_HEX_LEN + 1];
     struct otk_layout layout;
-    int running_slot;       /* slot the device booted from; updates go to the other */
-    uint32_t rx_timeout_ms; /* data idle limit before a nudge; 0 = 1000 as the cores */
-    uint8_t rx_nudges;      /* re-sent acks before giving up; ESP32 uses 3 */
-    /** ESP32 profile: the chip of the family the firmware runs on, as its image header names it
-     *  (OTK_CHIP_ESP32C3 ...: ESP-IDF's CONFIG_IDF_FIRMWARE_CHIP_ID); 0 = the ESP32. Images for
-     *  any other chip are refused ("Image For Another Chip"). The ESP8266 profile ignores it. */
-    uint16_t chip;
+    int running_slot;         /* slot the device booted from; updates go to the other */
+    uint32_t rx_timeout_ms;   /* data idle limit before a nudge; 0 = 1000 as the cores */
+    uint8_t rx_nudges;        /* re-sent acks before giving up; ESP32 uses 3 */
     uint32_t auth_timeout_ms; /* WAIT_AUTH limit; 0 = 10000 (the real cores wait forever) */
     /** Progress floor: bytes per second an update must average over every 8 s, or it ends
      *  with "Stream Read Timeout" (a peer trickling bytes would hold the device for ever; the

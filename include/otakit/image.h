@@ -48,20 +48,21 @@ struct otk_image_info {
     char time[17];
 };
 
-/** Verify the image stored at flash offset off, of at most max_len bytes, for the chip
- *  `expect` (an OTK_CHIP_* value: the ESP8266, or a chip of the ESP32 family, whose image chip id
- *  the header must carry and whose memory map - esptool's - its segments must fit; for a chip
- *  otk_image_chip_known() does not know, every image is OTK_IMG_WRONG_CHIP).
- *  Reads through f in small pieces (no large buffers); hash_ctx is caller scratch.
+/** Verify the image stored at flash offset off, of at most max_len bytes, for a device of
+ *  profile p: the ESP8266, or the chip `chip` of the ESP32 family (an OTK_CHIP_* image chip id,
+ *  ignored for the ESP8266), whose id the header must carry and whose memory map (esptool's) the
+ *  segments must fit; for a chip otk_image_chip_known() does not know, every image is
+ *  OTK_IMG_WRONG_CHIP. Reads through f in small pieces (no large buffers); hash_ctx is caller
+ *  scratch.
  *  @return an otk_image_result; info is filled as far as parsing got (info->chip_id: the chip
  *  the header names). */
 enum otk_image_result otk_image_verify_chip(const struct otk_flash_ops *f,
                                             const struct otk_crypto_ops *c, uint32_t off,
-                                            uint32_t max_len, int expect,
+                                            uint32_t max_len, enum otk_profile p, uint16_t chip,
                                             union otk_hash_ctx *hash_ctx,
                                             struct otk_image_info *info);
 
-/** otk_image_verify_chip() for a profile's chip: the ESP32 (chip id 0) or the ESP8266. */
+/** otk_image_verify_chip() for a profile's own chip: the ESP32 (chip id 0) or the ESP8266. */
 enum otk_image_result otk_image_verify(const struct otk_flash_ops *f,
                                        const struct otk_crypto_ops *c, uint32_t off,
                                        uint32_t max_len, enum otk_profile expect,
@@ -99,13 +100,15 @@ int otk_image_profile_chip(enum otk_profile p);
 bool otk_image_chip_known(int chip);
 
 /** What the image writer checks of an application image's first len (>= 1) bytes for a device
- *  whose chip is `expect` (OTK_CHIP_*), as soon as they arrive: OTK_IMG_BAD_MAGIC if it does
- *  not start with 0xE9 (ESP8266: nor with gzip's 1F 8B), OTK_IMG_WRONG_CHIP if its header names
- *  another chip (as the ESP32 family's bootloader checks the chip id), else OTK_IMG_OK (also
- *  while fewer than OTK_IMAGE_HEAD_LEN bytes leave the chip open). */
-enum otk_image_result otk_image_head_check_chip(const uint8_t *head, size_t len, int expect);
+ *  of profile p (of the ESP32 family: the chip `chip`, OTK_CHIP_*), as soon as they arrive:
+ *  OTK_IMG_BAD_MAGIC if it does not start with 0xE9 (ESP8266: nor with gzip's 1F 8B),
+ *  OTK_IMG_WRONG_CHIP if its header names another chip (as the ESP32 family's bootloader checks
+ *  the chip id), else OTK_IMG_OK (also while fewer than OTK_IMAGE_HEAD_LEN bytes leave the chip
+ *  open). */
+enum otk_image_result otk_image_head_check_chip(const uint8_t *head, size_t len, enum otk_profile p,
+                                                uint16_t chip);
 
-/** otk_image_head_check_chip() for a profile's chip (otk_image_profile_chip). */
+/** otk_image_head_check_chip() for a profile's own chip (the ESP32's for the ESP32 profile). */
 enum otk_image_result otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p);
 
 /** "ESP32-S3", "ESP8266", ...; NULL for a chip id it does not know. */

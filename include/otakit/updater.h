@@ -63,8 +63,6 @@ struct otk_updater {
     uint32_t erased_until; /* flash offset up to which the target is erased */
     uint32_t pre_erased;   /* otk_upd_pre_erase(): bytes of the idle slot done so far */
     bool running;
-    uint16_t chip; /* OTK_CHIP_*: the chip an application image must be built for (in the
-                      padding after running, so no other field moves) */
     enum otk_upd_reason reason;
     char md5_expected[33];
     char md5_actual[33];
@@ -77,12 +75,6 @@ struct otk_updater {
 void otk_upd_init(struct otk_updater *u, enum otk_profile profile,
                   const struct otk_flash_ops *flash, const struct otk_crypto_ops *crypto,
                   const struct otk_layout *layout, uint8_t *sector_buf);
-
-/** The chip of the ESP32 family the device is (an OTK_CHIP_* image chip id, as ESP-IDF's
- *  CONFIG_IDF_FIRMWARE_CHIP_ID): application images must name it in their header and fit its
- *  memory map. otk_upd_init() sets the profile's chip (the ESP32, or the ESP8266, which this
- *  call does not change). */
-void otk_upd_set_chip(struct otk_updater *u, uint16_t chip);
 
 /** How a complete, verified application image becomes the next boot choice. By default (after
  *  otk_upd_init) the core writes the otadata record itself (otk_slots_set_boot). A platform

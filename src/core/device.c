@@ -485,7 +485,6 @@ otk_dev_init(struct otk_dev *d, const struct otk_dev_config *cfg, const struct o
     if (hooks)
         d->hooks = *hooks;
     otk_upd_init(&d->upd, cfg->profile, flash, crypto, &d->cfg.layout, sector_buf);
-    otk_upd_set_chip(&d->upd, cfg->chip);
     return OTK_OK; /* zeroed: OTK_DEV_IDLE, no deadline */
 }
 

@@ -511,11 +511,19 @@ header_chip(struct vctx *v)
                : OTK_CHIP_UNKNOWN;
 }
 
+/* The chip a device of profile p that is the chip `chip` of the ESP32 family expects. */
+static int
+expected_chip(enum otk_profile p, uint16_t chip)
+{
+    return p == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : chip;
+}
+
 enum otk_image_result
 otk_image_verify_chip(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, uint32_t off,
-                      uint32_t max_len, int expect, union otk_hash_ctx *hash_ctx,
-                      struct otk_image_info *info)
+                      uint32_t max_len, enum otk_profile p, uint16_t chip,
+                      union otk_hash_ctx *hash_ctx, struct otk_image_info *info)
 {
+    int expect = expected_chip(p, chip);
     struct otk_image_info local;
     struct vctx v;
     enum otk_image_result r;
@@ -558,8 +566,7 @@ otk_image_verify(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, 
                  uint32_t max_len, enum otk_profile expect, union otk_hash_ctx *hash_ctx,
                  struct otk_image_info *info)
 {
-    return otk_image_verify_chip(f, c, off, max_len, otk_image_profile_chip(expect), hash_ctx,
-                                 info);
+    return otk_image_verify_chip(f, c, off, max_len, expect, OTK_CHIP_ESP32, hash_ctx, info);
 }
 
 int
@@ -594,8 +601,9 @@ otk_image_chip_known(int chip)
 }
 
 enum otk_image_result
-otk_image_head_check_chip(const uint8_t *head, size_t len, int expect)
+otk_image_head_check_chip(const uint8_t *head, size_t len, enum otk_profile p, uint16_t family_chip)
 {
+    int expect = expected_chip(p, family_chip);
     int chip = otk_image_chip(head, len);
 
     if (expect == OTK_CHIP_ESP8266 && head[0] == 0x1F) {
@@ -613,7 +621,7 @@ otk_image_head_check_chip(const uint8_t *head, size_t len, int expect)
 enum otk_image_result
 otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p)
 {
-    return otk_image_head_check_chip(head, len, otk_image_profile_chip(p));
+    return otk_image_head_check_chip(head, len, p, OTK_CHIP_ESP32);
 }
 
 const char *

@@ -105,20 +105,11 @@ otk_upd_init(struct otk_updater *u, enum otk_profile profile, const struct otk_f
 {
     memset(u, 0, sizeof *u);
     u->profile = profile;
-    u->chip = profile == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32;
     u->flash = flash;
     u->crypto = crypto;
     u->layout = layout;
     u->buf = sector_buf;
     u->target_slot = -1;
-}
-
-void
-otk_upd_set_chip(struct otk_updater *u, uint16_t chip)
-{
-    if (u->profile != OTK_PROFILE_ESP8266) {
-        u->chip = chip;
-    }
 }
 
 void
@@ -461,7 +452,8 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
          * buffer starts with them): the cores wait for the first 4 KB or for end(), and an
          * image for another chip is refused before anything is erased, whatever its size. */
         if (u->cmd == CMD_FLASH && u->progress - n < OTK_IMAGE_HEAD_LEN) {
-            enum otk_image_result h = otk_image_head_check_chip(u->buf, u->buf_len, u->chip);
+            enum otk_image_result h =
+                otk_image_head_check_chip(u->buf, u->buf_len, u->profile, u->layout->chip);
 
             if (h != OTK_IMG_OK) {
                 fail(u, h == OTK_IMG_BAD_MAGIC ? OTK_UPD_MAGIC : OTK_UPD_WRONG_CHIP);
@@ -506,7 +498,8 @@ check_image(struct otk_updater *u)
     enum otk_image_result r;
 
     /* The MD5 context is finished: reuse it as SHA-256 scratch. */
-    r = otk_image_verify_chip(u->flash, u->crypto, u->start, u->size, u->chip, &u->md5, &info);
+    r = otk_image_verify_chip(u->flash, u->crypto, u->start, u->size, u->profile, u->layout->chip,
+                              &u->md5, &info);
     switch (r) {
     case OTK_IMG_OK:
         break;

@@ -60,12 +60,12 @@ rig_new_opts(const struct rig_opts *o)
     assert_non_null(r);
     memset(&cfg, 0, sizeof cfg);
     cfg.profile = o->profile;
-    cfg.chip = o->chip;
     cfg.auth = o->auth;
     cfg.rx_nudges = 3;
     cfg.running_slot = o->running_slot;
     n = otk_layout_default_parts(o->profile, parts, 8);
     assert_int_equal(otk_layout_from_parts(parts, n, flash_size, &cfg.layout), OTK_OK);
+    cfg.layout.chip = o->chip;
     if (o->password && o->password[0])
         otk_proto_password_secret(otk_posix_crypto(), o->auth, o->password, strlen(o->password),
                                   cfg.secret);

@@ -245,7 +245,7 @@ broken_checksum_and_other_chip(void **state)
     free(img);
 }
 
-/* A device of another chip of the ESP32 family (otk_dev_config.chip): its own images update it,
+/* A device of another chip of the ESP32 family (otk_layout.chip): its own images update it,
  * the ESP32's and another chip's are refused by their head as "Image For Another Chip" before
  * anything is erased, and the ESP8266 profile ignores the setting. */
 static void

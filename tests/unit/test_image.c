@@ -264,6 +264,19 @@ static const struct {
 };
 #define FAMILY (sizeof family / sizeof family[0])
 
+/* The profile of a device that is `chip` (OTK_CHIP_*). */
+static enum otk_profile
+profile_of(int chip)
+{
+    return chip == OTK_CHIP_ESP8266 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
+}
+
+static enum otk_image_result
+head_check(const uint8_t *head, size_t len, int chip)
+{
+    return otk_image_head_check_chip(head, len, profile_of(chip), (uint16_t)chip);
+}
+
 static enum otk_image_result
 verify_chip_buf(const uint8_t *img, size_t len, int chip, struct otk_image_info *info)
 {
@@ -275,7 +288,8 @@ verify_chip_buf(const uint8_t *img, size_t len, int chip, struct otk_image_info 
 
     ramflash_init(&rf, fsize);
     ramflash_load(&rf, off, img, len);
-    r = otk_image_verify_chip(&rf.ops, otk_posix_crypto(), off, (uint32_t)len, chip, &h, info);
+    r = otk_image_verify_chip(&rf.ops, otk_posix_crypto(), off, (uint32_t)len, profile_of(chip),
+                              (uint16_t)chip, &h, info);
     assert_int_equal(rf.mutations, 0);
     ramflash_free(&rf);
     return r;
@@ -311,22 +325,20 @@ chips_accept_their_own_images(void **state)
         assert_int_equal(info.length, size & ~15u);
         assert_string_equal(info.version, "1.2.3");
         assert_int_equal(info.entry, family[i].irom);
-        assert_int_equal(otk_image_head_check_chip(img, size, family[i].chip), OTK_IMG_OK);
+        assert_int_equal(head_check(img, size, family[i].chip), OTK_IMG_OK);
         for (size_t j = 0; j < FAMILY; j++) {
             if (j == i) {
                 continue;
             }
             assert_int_equal(verify_chip_buf(img, size, family[j].chip, &info), OTK_IMG_WRONG_CHIP);
             assert_int_equal(info.chip_id, family[i].chip); /* what the header says */
-            assert_int_equal(otk_image_head_check_chip(img, size, family[j].chip),
-                             OTK_IMG_WRONG_CHIP);
+            assert_int_equal(head_check(img, size, family[j].chip), OTK_IMG_WRONG_CHIP);
         }
         /* the ESP8266 names the chip the image is for */
         assert_int_equal(verify_chip_buf(img, size, OTK_CHIP_ESP8266, &info), OTK_IMG_WRONG_CHIP);
         assert_int_equal(info.chip, OTK_PROFILE_ESP32);
         assert_int_equal(info.chip_id, family[i].chip);
-        assert_int_equal(otk_image_head_check_chip(img, size, OTK_CHIP_ESP8266),
-                         OTK_IMG_WRONG_CHIP);
+        assert_int_equal(head_check(img, size, OTK_CHIP_ESP8266), OTK_IMG_WRONG_CHIP);
         free(img);
     }
 }

@@ -219,7 +219,7 @@ full_update_esp8266(void **state)
     full_update(OTK_PROFILE_ESP8266, 4096);
 }
 
-/* The writer's chip (otk_upd_set_chip): an ESP32-C3 writer takes ESP32-C3 images, checked to
+/* The device's chip (otk_layout.chip): an ESP32-C3 writer takes ESP32-C3 images, checked to
  * the end as the C3's (its slot then holds a C3 image), and refuses the ESP32's and the C6's by
  * their head before any flash operation; the ESP8266 profile keeps its chip. */
 static void
@@ -235,12 +235,13 @@ chip_setting(void **state)
     assert_non_null(d);
     assert_non_null(img);
     dev_init(d, OTK_PROFILE_ESP32);
-    otk_upd_set_chip(&d->u, OTK_CHIP_ESP32C3);
+    d->l.chip = OTK_CHIP_ESP32C3;
     assert_int_equal(otk_imagegen_chip(OTK_CHIP_ESP32C3, "c3", "3.0", size, 4, img, size),
                      (int)size);
     assert_int_equal(update(d, 0, 0, img, size, 1460), OTK_UPD_OK);
     assert_int_equal(otk_image_verify_chip(&d->rf.ops, otk_posix_crypto(), d->l.app_offset[1],
-                                           d->l.app_size[1], OTK_CHIP_ESP32C3, &h, &info),
+                                           d->l.app_size[1], OTK_PROFILE_ESP32, OTK_CHIP_ESP32C3,
+                                           &h, &info),
                      OTK_IMG_OK);
     assert_string_equal(info.version, "3.0");
     for (int k = 0; k < 2; k++) {
@@ -255,7 +256,7 @@ chip_setting(void **state)
     dev_free(d);
 
     dev_init(d, OTK_PROFILE_ESP8266);
-    otk_upd_set_chip(&d->u, OTK_CHIP_ESP32C3);
+    d->l.chip = OTK_CHIP_ESP32C3; /* ignored by the ESP8266 profile */
     assert_int_equal(otk_imagegen_chip(OTK_CHIP_ESP8266, "e", "1.0", size, 6, img, size),
                      (int)size);
     assert_int_equal(update(d, 0, 0, img, size, 1460), OTK_UPD_OK);

@@ -146,7 +146,7 @@ init_engine(const otakit_config_t *cfg)
         return ESP_ERR_NOT_FOUND;
     }
     dc.profile = OTK_PROFILE_ESP32;
-    dc.chip = BUILD_CHIP;
+    dc.layout.chip = BUILD_CHIP;
     dc.auth = cfg->auth;
     dc.running_slot = running_slot(&dc.layout);
     dc.rx_nudges = 3;
