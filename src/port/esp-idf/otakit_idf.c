@@ -115,8 +115,33 @@ running_slot(const struct otk_layout *l)
 }
 
 /* The chip this firmware is built for, as esptool writes it into the header of every image
- * built for this target (sdkconfig: CONFIG_IDF_FIRMWARE_CHIP_ID): updates must carry the same. */
+ * built for this target (sdkconfig: CONFIG_IDF_FIRMWARE_CHIP_ID): updates must carry the same.
+ * A build whose sdkconfig.h lacks that option (one assembled by hand) names the target only. */
+#if defined(CONFIG_IDF_FIRMWARE_CHIP_ID)
 #define BUILD_CHIP ((uint16_t)CONFIG_IDF_FIRMWARE_CHIP_ID)
+#elif CONFIG_IDF_TARGET_ESP32
+#define BUILD_CHIP OTK_CHIP_ESP32
+#elif CONFIG_IDF_TARGET_ESP32S2
+#define BUILD_CHIP OTK_CHIP_ESP32S2
+#elif CONFIG_IDF_TARGET_ESP32S3
+#define BUILD_CHIP OTK_CHIP_ESP32S3
+#elif CONFIG_IDF_TARGET_ESP32C2
+#define BUILD_CHIP OTK_CHIP_ESP32C2
+#elif CONFIG_IDF_TARGET_ESP32C3
+#define BUILD_CHIP OTK_CHIP_ESP32C3
+#elif CONFIG_IDF_TARGET_ESP32C5
+#define BUILD_CHIP OTK_CHIP_ESP32C5
+#elif CONFIG_IDF_TARGET_ESP32C6
+#define BUILD_CHIP OTK_CHIP_ESP32C6
+#elif CONFIG_IDF_TARGET_ESP32C61
+#define BUILD_CHIP OTK_CHIP_ESP32C61
+#elif CONFIG_IDF_TARGET_ESP32H2
+#define BUILD_CHIP OTK_CHIP_ESP32H2
+#elif CONFIG_IDF_TARGET_ESP32P4
+#define BUILD_CHIP OTK_CHIP_ESP32P4
+#else
+#define BUILD_CHIP 0xFFFF /* unknown: chip_supported() refuses to start */
+#endif
 
 /* The core checks an image against its chip's memory map; a target whose map it does not
  * carry (a chip newer than otakit) would refuse every image, so say so at once. */
