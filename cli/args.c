@@ -3,8 +3,40 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
+#include "otakit/image.h"
+
+static const struct {
+    int chip;
+    const char *name;
+} chip_names[] = {
+    {OTK_CHIP_ESP32, "esp32"},     {OTK_CHIP_ESP32S2, "esp32s2"},   {OTK_CHIP_ESP32S3, "esp32s3"},
+    {OTK_CHIP_ESP32C2, "esp32c2"}, {OTK_CHIP_ESP32C3, "esp32c3"},   {OTK_CHIP_ESP32C5, "esp32c5"},
+    {OTK_CHIP_ESP32C6, "esp32c6"}, {OTK_CHIP_ESP32C61, "esp32c61"}, {OTK_CHIP_ESP32H2, "esp32h2"},
+    {OTK_CHIP_ESP32P4, "esp32p4"}, {OTK_CHIP_ESP8266, "esp8266"},
+};
+
+int
+cli_chip_parse(const char *name)
+{
+    for (size_t i = 0; i < sizeof chip_names / sizeof chip_names[0]; i++) {
+        if (strcasecmp(name, chip_names[i].name) == 0)
+            return chip_names[i].chip;
+    }
+    return OTK_CHIP_UNKNOWN;
+}
+
+const char *
+cli_chip_str(int chip)
+{
+    for (size_t i = 0; i < sizeof chip_names / sizeof chip_names[0]; i++) {
+        if (chip_names[i].chip == chip)
+            return chip_names[i].name;
+    }
+    return NULL;
+}
 
 int
 cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -23,6 +23,11 @@ cli_usage_error(const char *cmd, const char *fmt, ...);
  * a swap of neighbours counts 1), or NULL. */
 const char *cli_closest_word(const char *word, const char *const *cands, size_t n);
 
+/* A chip's name on the command line: "esp32", "esp32c3", ..., "esp8266" (case-insensitive)
+ * -> its OTK_CHIP_* value, OTK_CHIP_UNKNOWN for another word; and back (NULL: no name). */
+int cli_chip_parse(const char *name);
+const char *cli_chip_str(int chip);
+
 /* The option parser of the subcommands, its help and its typo guesses: opts.h. */
 
 int cmd_upload(int argc, char **argv);

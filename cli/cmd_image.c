@@ -33,7 +33,7 @@ enum image_opt {
 
 static const struct cli_opt image_opts_table[] = {
     {0, NULL, NULL, 0,
-     "usage: otakit image [--chip esp32|esp8266] --version V --size BYTES\n"
+     "usage: otakit image [--chip CHIP] --version V --size BYTES\n"
      "                    [--project NAME] [--seed N] [--sign KEY.pem [--format F]] -o FILE\n"
      "       otakit image --input IMAGE --sign KEY.pem [--format F] -o FILE\n"
      "       otakit image --gen-key rsa3072|rsa2048|p256 -o KEY.pem\n"
@@ -46,7 +46,9 @@ static const struct cli_opt image_opts_table[] = {
      "(RSA key; the default for esp8266 and for an --input that is an ESP8266 app or gzip).\n"
      "\n"
      "options:\n"},
-    {0, "chip", "esp32|esp8266", I_CHIP, "target chip (default esp32)"},
+    {0, "chip", "CHIP", I_CHIP,
+     "target chip (default esp32): esp32, esp32s2, esp32s3, esp32c2, esp32c3, esp32c5, esp32c6, "
+     "esp32c61, esp32h2, esp32p4, esp8266"},
     {0, "version", "V", I_VERSION, "version string in the app description (max 31 chars)"},
     {0, "size", "BYTES", I_SIZE, "image size, e.g. 1048576, 1024K, 1M"},
     {0, "project", "NAME", I_PROJECT, "project name (default otakit-demo, max 31 chars)"},
@@ -104,7 +106,7 @@ parse_size(const char *s, uint32_t *out)
 }
 
 struct image_opts {
-    enum otk_profile chip;
+    int chip; /* OTK_CHIP_* */
     const char *version, *project, *output;
     uint32_t size, seed;
     bool have_size, help;
@@ -150,12 +152,12 @@ image_apply(void *ctx, const struct cli_opt *op, const char *v)
         m->help = true;
         return CLI_APPLY_STOP;
     case I_CHIP:
-        if (!strcmp(v, "esp32"))
-            m->chip = OTK_PROFILE_ESP32;
-        else if (!strcmp(v, "esp8266"))
-            m->chip = OTK_PROFILE_ESP8266;
-        else
-            return cli_usage_error("image", "unknown chip (esp32 or esp8266): %s", v);
+        m->chip = cli_chip_parse(v);
+        if (m->chip == OTK_CHIP_UNKNOWN || !otk_image_chip_known(m->chip))
+            return cli_usage_error("image",
+                                   "unknown chip: %s (esp32, esp32s2, esp32s3, esp32c2, esp32c3, "
+                                   "esp32c5, esp32c6, esp32c61, esp32h2, esp32p4, esp8266)",
+                                   v);
         return 0;
     case I_VERSION:
         m->version = v;
@@ -271,22 +273,22 @@ public_key(const struct image_opts *m)
 static uint8_t *
 make_image(const struct image_opts *m, int *len_out)
 {
-    enum otk_profile chip = m->chip;
+    int chip = m->chip;
     uint32_t size = m->size;
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf) {
         fprintf(stderr, "otakit image: error: out of memory for %u bytes\n", (unsigned)size);
         return NULL;
     }
-    int len = otk_imagegen(chip, m->project, m->version, size, m->seed, buf, size);
+    int len = otk_imagegen_chip(chip, m->project, m->version, size, m->seed, buf, size);
     if (len <= 0) {
-        const char *cs = chip == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32";
-        if (size < otk_imagegen_min_size(chip) || size > otk_imagegen_max_size(chip))
+        const char *cs = cli_chip_str(chip);
+        if (size < otk_imagegen_chip_min_size(chip) || size > otk_imagegen_chip_max_size(chip))
             fprintf(stderr,
                     "otakit image: error: size %u is outside what an %s image can be (%u .. %u "
                     "bytes)\n",
-                    (unsigned)size, cs, (unsigned)otk_imagegen_min_size(chip),
-                    (unsigned)otk_imagegen_max_size(chip));
+                    (unsigned)size, cs, (unsigned)otk_imagegen_chip_min_size(chip),
+                    (unsigned)otk_imagegen_chip_max_size(chip));
         else
             fprintf(stderr, "otakit image: error: cannot make a %s image of %u bytes (%d)\n", cs,
                     (unsigned)size, len);
@@ -324,9 +326,9 @@ static const char *const sign_names[] = {"Secure Boot V2", "ESP8266", "ESP8266 l
 static int
 sign_and_write(const struct image_opts *m, const uint8_t *buf, size_t len)
 {
-    enum otk_sign_as as = m->format >= 0                   ? (enum otk_sign_as)m->format
-                          : m->chip == OTK_PROFILE_ESP8266 ? OTK_SIGN_ESP8266
-                                                           : OTK_SIGN_SBV2;
+    enum otk_sign_as as = m->format >= 0                ? (enum otk_sign_as)m->format
+                          : m->chip == OTK_CHIP_ESP8266 ? OTK_SIGN_ESP8266
+                                                        : OTK_SIGN_SBV2;
     struct otk_hostkey k;
     uint8_t *out;
     size_t out_len;
@@ -367,7 +369,7 @@ sign_input(const struct image_opts *m)
      * ESP8266 devices take) gets the ESP8266 format */
     if (otk_image_chip(buf, len) == OTK_CHIP_ESP8266 ||
         (len >= 2 && buf[0] == 0x1F && buf[1] == 0x8B))
-        with_chip.chip = OTK_PROFILE_ESP8266;
+        with_chip.chip = OTK_CHIP_ESP8266;
     rc = sign_and_write(&with_chip, buf, len);
     free(buf);
     return rc;
@@ -406,27 +408,16 @@ make_and_write(const struct image_opts *m)
     rc = write_output(m->output, buf, (size_t)len);
     free(buf);
     if (rc == OTK_EXIT_OK)
-        printf("%s: %s image, project %s, version %s, %d bytes\n", m->output,
-               m->chip == OTK_PROFILE_ESP8266 ? "esp8266" : "esp32", m->project, m->version, len);
+        printf("%s: %s image, project %s, version %s, %d bytes\n", m->output, cli_chip_str(m->chip),
+               m->project, m->version, len);
     return rc;
 }
 
 int
 cmd_image(int argc, char **argv)
 {
-    struct image_opts m = {OTK_PROFILE_ESP32,
-                           NULL,
-                           "otakit-demo",
-                           NULL,
-                           0,
-                           1,
-                           false,
-                           false,
-                           NULL,
-                           NULL,
-                           NULL,
-                           NULL,
-                           -1};
+    struct image_opts m = {OTK_CHIP_ESP32, NULL, "otakit-demo", NULL, 0,    1, false,
+                           false,          NULL, NULL,          NULL, NULL, -1};
     struct cli_parse res;
 
     if (cli_parse_args(&image_table, argc, argv, image_apply, &m, &res)) {

@@ -130,8 +130,9 @@ all_ff(const uint8_t *p, size_t n)
     return true;
 }
 
-/* The chip is not recorded in a flash file or image name: ask the verifier for ESP32 first and
- * retry as ESP8266 when it says the image is for another chip. */
+/* The chip is not recorded in a flash file or image name: ask the verifier for the ESP32 first
+ * and, when it says the image is for another chip, retry as the chip of the ESP32 family that
+ * the header names, or as the ESP8266. */
 static enum otk_image_result
 verify_auto(const struct otk_flash_ops *f, uint32_t off, uint32_t max, struct otk_image_info *info)
 {
@@ -140,10 +141,23 @@ verify_auto(const struct otk_flash_ops *f, uint32_t off, uint32_t max, struct ot
     enum otk_image_result r =
         otk_image_verify(f, otk_posix_crypto(), off, max, OTK_PROFILE_ESP32, &h, info);
     if (r == OTK_IMG_WRONG_CHIP) {
+        int other = info->chip == OTK_PROFILE_ESP32 && info->chip_id != OTK_CHIP_ESP32 &&
+                            otk_image_chip_known(info->chip_id)
+                        ? info->chip_id
+                        : OTK_CHIP_ESP8266;
         memset(info, 0, sizeof *info);
-        r = otk_image_verify(f, otk_posix_crypto(), off, max, OTK_PROFILE_ESP8266, &h, info);
+        enum otk_profile p = other == OTK_CHIP_ESP8266 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
+        r = otk_image_verify_chip(f, otk_posix_crypto(), off, max, p, (uint16_t)other, &h, info);
     }
     return r;
+}
+
+/* The chip an image is for, as the command line names it: the ESP32 family's by its id. */
+static const char *
+image_chip_str(const struct otk_image_info *info)
+{
+    const char *s = info->chip == OTK_PROFILE_ESP32 ? cli_chip_str(info->chip_id) : NULL;
+    return s ? s : chip_str(info->chip);
 }
 
 static uint32_t
@@ -158,7 +172,7 @@ print_image_fields(const struct otk_image_info *info, enum otk_image_result r, b
     if (json) {
         printf("\"verify\":\"%s\",\"verify_text\":", cli_image_result_key(r));
         cli_json_str(stdout, otk_image_result_str(r));
-        printf(",\"chip\":\"%s\",\"project\":", chip_str(info->chip));
+        printf(",\"chip\":\"%s\",\"project\":", image_chip_str(info));
         cli_json_str(stdout, info->has_app_desc ? info->project : "");
         printf(",\"version\":");
         cli_json_str(stdout, info->has_app_desc ? info->version : "");
@@ -168,7 +182,7 @@ print_image_fields(const struct otk_image_info *info, enum otk_image_result r, b
                info->has_app_desc ? "true" : "false", (unsigned)info->length,
                info->hash_appended ? "true" : "false");
     } else {
-        printf("%s image: %s", chip_str(info->chip), otk_image_result_str(r));
+        printf("%s image: %s", image_chip_str(info), otk_image_result_str(r));
         if (info->has_app_desc)
             printf(", project %s, version %s", info->project, info->version);
         else if (otk_boot_image_ok(r))

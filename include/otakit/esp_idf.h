@@ -78,8 +78,9 @@ typedef struct {
 
 /** Read the partition table, bind the UDP port, set up the engine and the lock.
  *  ESP_ERR_NOT_FOUND: no otadata or no ota_0/ota_1 partitions; ESP_ERR_INVALID_STATE: already
- *  initialised; ESP_ERR_NOT_SUPPORTED: a chip the core's image check does not know yet (see
- *  docs/DEVICE.md); ESP_FAIL: the socket. */
+ *  initialised; ESP_ERR_NOT_SUPPORTED: a target whose memory map otakit's image check does not
+ *  carry (it knows the ESP32, -S2, -S3, -C2, -C3, -C5, -C6, -C61, -H2 and -P4; images must name
+ *  the target's chip, CONFIG_IDF_FIRMWARE_CHIP_ID); ESP_FAIL: the socket. */
 esp_err_t otakit_init(const otakit_config_t *cfg);
 
 /** Add one of the app's tasks to the OTA lock (caller-owned, set name/pause/resume/user first).

@@ -37,7 +37,7 @@ struct otk_image_info {
     uint8_t flash_mode;
     uint8_t flash_size_freq; /* header byte 3 */
     uint32_t entry;
-    uint16_t chip_id; /* ESP32 extended header (0 = ESP32) */
+    uint16_t chip_id; /* ESP32 family's extended header: OTK_CHIP_ESP32 (0), _ESP32C3 (5) ... */
     bool hash_appended;
     uint32_t length; /* bytes covered: header .. checksum (+ SHA-256) */
     bool has_app_desc;
@@ -48,9 +48,21 @@ struct otk_image_info {
     char time[17];
 };
 
-/** Verify the image stored at flash offset off, of at most max_len bytes, for chip `expect`.
- *  Reads through f in small pieces (no large buffers); hash_ctx is caller scratch.
- *  @return an otk_image_result; info is filled as far as parsing got. */
+/** Verify the image stored at flash offset off, of at most max_len bytes, for a device of
+ *  profile p: the ESP8266, or the chip `chip` of the ESP32 family (an OTK_CHIP_* image chip id,
+ *  ignored for the ESP8266), whose id the header must carry and whose memory map (esptool's) the
+ *  segments must fit; for a chip otk_image_chip_known() does not know, every image is
+ *  OTK_IMG_WRONG_CHIP. Reads through f in small pieces (no large buffers); hash_ctx is caller
+ *  scratch.
+ *  @return an otk_image_result; info is filled as far as parsing got (info->chip_id: the chip
+ *  the header names). */
+enum otk_image_result otk_image_verify_chip(const struct otk_flash_ops *f,
+                                            const struct otk_crypto_ops *c, uint32_t off,
+                                            uint32_t max_len, enum otk_profile p, uint16_t chip,
+                                            union otk_hash_ctx *hash_ctx,
+                                            struct otk_image_info *info);
+
+/** otk_image_verify_chip() for a profile's own chip: the ESP32 (chip id 0) or the ESP8266. */
 enum otk_image_result otk_image_verify(const struct otk_flash_ops *f,
                                        const struct otk_crypto_ops *c, uint32_t off,
                                        uint32_t max_len, enum otk_profile expect,
@@ -80,11 +92,23 @@ enum otk_image_result otk_image_verify(const struct otk_flash_ops *f,
  *  the rest of the image may be anything. */
 int otk_image_chip(const uint8_t *head, size_t len);
 
+/** The chip a profile expects unless told otherwise: OTK_CHIP_ESP8266 or OTK_CHIP_ESP32. */
+int otk_image_profile_chip(enum otk_profile p);
+
+/** Whether otakit knows the chip's memory map, so that its images can be checked: the ESP8266,
+ *  ESP32, -S2, -S3, -C2, -C3, -C5, -C6, -C61, -H2, -P4. */
+bool otk_image_chip_known(int chip);
+
 /** What the image writer checks of an application image's first len (>= 1) bytes for a device
- *  of profile p, as soon as they arrive: OTK_IMG_BAD_MAGIC if it does not start with 0xE9
- *  (ESP8266: nor with gzip's 1F 8B), OTK_IMG_WRONG_CHIP if its header names another chip than
- *  the profile's (ESP32: chip id 0 only, as its bootloader checks), else OTK_IMG_OK (also while
- *  fewer than OTK_IMAGE_HEAD_LEN bytes leave the chip open). */
+ *  of profile p (of the ESP32 family: the chip `chip`, OTK_CHIP_*), as soon as they arrive:
+ *  OTK_IMG_BAD_MAGIC if it does not start with 0xE9 (ESP8266: nor with gzip's 1F 8B),
+ *  OTK_IMG_WRONG_CHIP if its header names another chip (as the ESP32 family's bootloader checks
+ *  the chip id), else OTK_IMG_OK (also while fewer than OTK_IMAGE_HEAD_LEN bytes leave the chip
+ *  open). */
+enum otk_image_result otk_image_head_check_chip(const uint8_t *head, size_t len, enum otk_profile p,
+                                                uint16_t chip);
+
+/** otk_image_head_check_chip() for a profile's own chip (the ESP32's for the ESP32 profile). */
 enum otk_image_result otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p);
 
 /** "ESP32-S3", "ESP8266", ...; NULL for a chip id it does not know. */

@@ -15,9 +15,15 @@ extern "C" {
 /** Smallest size otk_imagegen() accepts for a chip (ESP32: 336, ESP8266: 288 bytes). */
 uint32_t otk_imagegen_min_size(enum otk_profile chip);
 
-/** Largest size otk_imagegen() accepts: ESP8266 images must keep their code segment inside
- *  the chip's 1 MB flash window (0x40200000..0x40300000); ESP32 ones are limited to 16 MB. */
+/** Largest size otk_imagegen() accepts: the code segment must stay inside the chip's
+ *  flash-mapped code window (ESP8266: 1 MB, 0x40200000..0x40300000; ESP32: 0x400D0000..
+ *  0x40400000, about 3.2 MB) and below ESP-IDF's 16 MB segment limit. */
 uint32_t otk_imagegen_max_size(enum otk_profile chip);
+
+/** The same limits for a chip given as OTK_CHIP_* (the ESP8266 or a chip of the ESP32 family);
+ *  0 for a chip the generator does not know. */
+uint32_t otk_imagegen_chip_min_size(int chip);
+uint32_t otk_imagegen_chip_max_size(int chip);
 
 /** Write a valid application image for `chip` into out, exactly `size` bytes long, that passes
  *  otk_image_verify() for that chip and carries an app description (esp_app_desc_t) with
@@ -39,6 +45,12 @@ uint32_t otk_imagegen_max_size(enum otk_profile chip);
  *          OTK_ERR_NOSPACE if cap < size, OTK_ERR_ARG for a NULL out. */
 int otk_imagegen(enum otk_profile chip, const char *project, const char *version, uint32_t size,
                  uint32_t seed, uint8_t *out, size_t cap);
+
+/** otk_imagegen() for any chip otk_image_chip_known() knows (OTK_CHIP_ESP32C3, ...): the
+ *  header names that chip, the segments load where esptool puts that chip's flash-mapped data
+ *  and code (ESP32-C3: DROM 0x3C000020, IROM 0x42000128). OTK_ERR_RANGE for another chip. */
+int otk_imagegen_chip(int chip, const char *project, const char *version, uint32_t size,
+                      uint32_t seed, uint8_t *out, size_t cap);
 
 #ifdef __cplusplus
 }

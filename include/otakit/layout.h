@@ -48,6 +48,12 @@ struct otk_layout {
     uint32_t app_size[2];
     uint32_t fs_offset; /* 0 if none */
     uint32_t fs_size;
+    /** ESP32 profile: the chip of the family the firmware runs on, as the header of its images
+     *  names it (OTK_CHIP_ESP32C3 ...: ESP-IDF's CONFIG_IDF_FIRMWARE_CHIP_ID; 0 = the ESP32).
+     *  The writer refuses images for any other chip ("Image For Another Chip") and checks them
+     *  against this chip's memory map. The ESP8266 profile ignores it. otk_layout_from_parts()
+     *  sets it to 0. */
+    uint16_t chip;
 };
 
 /** The default layout of a profile: ESP32 = Arduino default.csv on 4 MB (nvs, otadata, app0,

@@ -66,8 +66,12 @@ _otakit()
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return 0
         ;;
-    --profile | --chip)
+    --profile)
         mapfile -t COMPREPLY < <(compgen -W "esp32 esp8266" -- "$cur")
+        return 0
+        ;;
+    --chip)
+        mapfile -t COMPREPLY < <(compgen -W "esp32 esp32s2 esp32s3 esp32c2 esp32c3 esp32c5 esp32c6 esp32c61 esp32h2 esp32p4 esp8266" -- "$cur")
         return 0
         ;;
     --auth-variant)

@@ -22,7 +22,6 @@
 #define APP_DESC_LEN     256u
 #define CHECKSUM_SEED    0xEFu
 #define SHA256_LEN       32u
-#define MMU_PAGE         0x10000u
 #define MAX_SEG_LEN      0x1000000u /* ESP-IDF rejects segments of 16 MB or more */
 #define ESP8266_APP_OFF  0x1000u    /* Arduino: eboot at 0, the sketch image at 0x1000 */
 #define ELF2BIN_PAD_BYTE 0xAAu      /* what Arduino's elf2bin.py fills the gap with */
@@ -40,10 +39,92 @@ static const struct range esp32_map[] = {
 };
 
 /* Flash-mapped ESP32 regions (ESP-IDF SOC_DROM_* / SOC_IROM_*): the bootloader requires that a
- * segment's flash offset and load address agree modulo the 64 KB MMU page. */
+ * segment's flash offset and load address agree modulo the MMU page. */
 static const struct range esp32_mapped[] = {
     {0x3F400000u, 0x3F800000u},
     {0x400D0000u, 0x40400000u},
+};
+
+/* The other chips of the family, as esptool's targets describe them (MEMORY_MAP without the
+ * padding and ROM entries, overlapping entries merged; IROM_MAP / DROM_MAP for the flash-mapped
+ * regions). Each chip's list: DROM (+ external RAM data), DRAM, IRAM, IROM, RTC memories. */
+static const struct range esp32s2_map[] = {
+    {0x3F000000u, 0x3FF80000u}, {0x3FF9E000u, 0x3FFA0000u}, {0x3FFB0000u, 0x40000000u},
+    {0x40020000u, 0x40072000u}, {0x40080000u, 0x40800000u}, {0x50000000u, 0x50002000u},
+};
+static const struct range esp32s2_mapped[] = {
+    {0x3F000000u, 0x3F3F0000u},
+    {0x40080000u, 0x40B80000u},
+};
+static const struct range esp32s3_map[] = {
+    {0x3C000000u, 0x3E000000u}, {0x3FC88000u, 0x3FD00000u}, {0x40370000u, 0x403E0000u},
+    {0x42000000u, 0x42800000u}, {0x50000000u, 0x50002000u}, {0x600FE000u, 0x60100000u},
+};
+static const struct range esp32s3_mapped[] = {
+    {0x3C000000u, 0x3E000000u},
+    {0x42000000u, 0x44000000u},
+};
+/* C2 and C3: the flash-mapped DROM and IROM last, so the list's tail is the mapped list. */
+static const struct range esp32c2_map[] = {
+    {0x3FCA0000u, 0x3FCE0000u},
+    {0x4037C000u, 0x403C0000u},
+    {0x3C000000u, 0x3C400000u},
+    {0x42000000u, 0x42400000u},
+};
+static const struct range esp32c3_map[] = {
+    {0x3FC80000u, 0x3FCE0000u}, {0x4037C000u, 0x403E0000u}, {0x50000000u, 0x50002000u},
+    {0x600FE000u, 0x60100000u}, {0x3C000000u, 0x3C800000u}, {0x42000000u, 0x42800000u},
+};
+/* C6 and H2 (esptool describes the H2 as a C6): DROM and IROM share one window. The C61 loads
+ * as the C5 and maps as the C6 (esptool's C61 inherits the C6's IROM_MAP / DROM_MAP). */
+static const struct range esp32c6_map[] = {
+    {0x40800000u, 0x40880000u},
+    {0x42000000u, 0x43000000u},
+    {0x50000000u, 0x50004000u},
+    {0x600FE000u, 0x60100000u},
+};
+static const struct range esp32c6_mapped[] = {
+    {0x42000000u, 0x43000000u},
+};
+static const struct range esp32c5_map[] = {
+    {0x40800000u, 0x40860000u},
+    {0x42000000u, 0x44000000u},
+    {0x50000000u, 0x50004000u},
+    {0x600FE000u, 0x60100000u},
+};
+static const struct range esp32p4_map[] = {
+    {0x40000000u, 0x4C000000u},
+    {0x4FF00000u, 0x4FFA0000u},
+    {0x50108000u, 0x50110000u},
+    {0x600FE000u, 0x60100000u},
+};
+
+#define LIST(a) (a), (uint8_t)(sizeof(a) / sizeof((a)[0]))
+
+/* One chip of the ESP32 family: its image chip id, where its segments may load, which of those
+ * regions the MMU maps from flash, and log2 of the smallest MMU page it can run with (chips whose
+ * page size is configurable record it in the app description; the smallest one makes a check that
+ * no valid image fails, and ESP-IDF's own check still runs before the slot is switched). */
+struct chip_map {
+    uint16_t id;
+    uint8_t mmu_shift;
+    const struct range *load;
+    uint8_t nload;
+    const struct range *mapped;
+    uint8_t nmapped;
+};
+
+static const struct chip_map chips[] = {
+    {OTK_CHIP_ESP32, 16, LIST(esp32_map), LIST(esp32_mapped)},
+    {OTK_CHIP_ESP32S2, 16, LIST(esp32s2_map), LIST(esp32s2_mapped)},
+    {OTK_CHIP_ESP32S3, 16, LIST(esp32s3_map), LIST(esp32s3_mapped)},
+    {OTK_CHIP_ESP32C2, 14, LIST(esp32c2_map), esp32c2_map + 2, 2},
+    {OTK_CHIP_ESP32C3, 16, LIST(esp32c3_map), esp32c3_map + 4, 2},
+    {OTK_CHIP_ESP32C6, 13, LIST(esp32c6_map), LIST(esp32c6_mapped)},
+    {OTK_CHIP_ESP32H2, 13, LIST(esp32c6_map), LIST(esp32c6_mapped)},
+    {OTK_CHIP_ESP32C61, 13, LIST(esp32c5_map), LIST(esp32c6_mapped)},
+    {OTK_CHIP_ESP32C5, 16, LIST(esp32c5_map), esp32c5_map + 1, 1},
+    {OTK_CHIP_ESP32P4, 16, LIST(esp32p4_map), esp32p4_map, 1},
 };
 
 /* ESP8266: DRAM, IRAM (incl. the cache-as-IRAM half that eboot uses at 0x4010F000), and the
@@ -53,6 +134,17 @@ static const struct range esp8266_map[] = {
     {0x40100000u, 0x40110000u},
     {0x40200000u, 0x40300000u},
 };
+
+static const struct chip_map *
+chip_map(int chip)
+{
+    for (size_t i = 0; i < sizeof chips / sizeof chips[0]; i++) {
+        if (chips[i].id == chip) {
+            return &chips[i];
+        }
+    }
+    return NULL;
+}
 
 struct vctx {
     const struct otk_flash_ops *f;
@@ -131,12 +223,14 @@ parse_app_desc(const uint8_t *d, struct otk_image_info *info)
     copy_str(info->idf_ver, d + 112, 32);
 }
 
-/* The image header at base: fills info, refuses another chip, starts the appended hash. */
+/* The image header at base: fills info, refuses another chip, starts the appended hash. m is
+ * the expected chip of the ESP32 family, NULL for the ESP8266. */
 static enum otk_image_result
-parse_header(struct vctx *v, bool esp32, uint32_t base, struct otk_image_info *info, uint8_t *nseg)
+parse_header(struct vctx *v, const struct chip_map *m, uint32_t base, struct otk_image_info *info,
+             uint8_t *nseg)
 {
     uint8_t hdr[ESP32_HDR_LEN];
-    uint32_t hdr_len = esp32 ? ESP32_HDR_LEN : ESP8266_HDR_LEN;
+    uint32_t hdr_len = m != NULL ? ESP32_HDR_LEN : ESP8266_HDR_LEN;
     enum otk_image_result r = read_at(v, base, hdr, hdr_len);
 
     if (r != OTK_IMG_OK) {
@@ -152,15 +246,15 @@ parse_header(struct vctx *v, bool esp32, uint32_t base, struct otk_image_info *i
         info->flash_size_freq = hdr[3];
         info->entry = otk__get_u32(hdr + 4);
     }
-    if (esp32) {
+    if (m != NULL) {
         uint16_t chip_id = otk__get_u16(hdr + 12);
 
         if (info != NULL) {
             info->chip_id = chip_id;
             info->hash_appended = hdr[23] != 0;
         }
-        if (chip_id != 0) {
-            return OTK_IMG_WRONG_CHIP; /* ESP32-S2/S3/C3/... image */
+        if (chip_id != m->id) {
+            return OTK_IMG_WRONG_CHIP; /* as the bootloader's chip id check */
         }
         if (hdr[23] != 0) {
             if (v->c == NULL || v->hash == NULL) {
@@ -178,14 +272,13 @@ parse_header(struct vctx *v, bool esp32, uint32_t base, struct otk_image_info *i
 }
 
 /* Whether a segment of len bytes loaded at load, its data at data_pos, fits the chip's memory
- * map (and, on the ESP32, the segment length and MMU alignment rules). */
+ * map (and, on the ESP32 family, the segment length and MMU alignment rules). */
 static enum otk_image_result
-check_segment(const struct vctx *v, bool esp32, uint32_t base, uint32_t data_pos, uint32_t load,
-              uint32_t len)
+check_segment(const struct vctx *v, const struct chip_map *m, uint32_t base, uint32_t data_pos,
+              uint32_t load, uint32_t len)
 {
-    if (esp32) {
-        if (!addr_known(esp32_map, sizeof esp32_map / sizeof esp32_map[0], load) ||
-            (len & 3u) != 0 || len >= MAX_SEG_LEN) {
+    if (m != NULL) {
+        if (!addr_known(m->load, m->nload, load) || (len & 3u) != 0 || len >= MAX_SEG_LEN) {
             return OTK_IMG_BAD_HEADER;
         }
     } else if (!addr_known(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0], load)) {
@@ -194,12 +287,14 @@ check_segment(const struct vctx *v, bool esp32, uint32_t base, uint32_t data_pos
     if (len > v->max_len - data_pos) {
         return OTK_IMG_TRUNCATED;
     }
-    if (esp32) {
-        if (!in_map(esp32_map, sizeof esp32_map / sizeof esp32_map[0], load, len)) {
+    if (m != NULL) {
+        uint32_t page_mask = (1u << m->mmu_shift) - 1u;
+
+        if (!in_map(m->load, m->nload, load, len)) {
             return OTK_IMG_BAD_HEADER;
         }
-        if (addr_known(esp32_mapped, sizeof esp32_mapped / sizeof esp32_mapped[0], load) &&
-            ((data_pos - base) % MMU_PAGE) != (load % MMU_PAGE)) {
+        if (addr_known(m->mapped, m->nmapped, load) &&
+            ((data_pos - base) & page_mask) != (load & page_mask)) {
             return OTK_IMG_BAD_HEADER;
         }
     } else if (!in_map(esp8266_map, sizeof esp8266_map / sizeof esp8266_map[0], load, len)) {
@@ -211,8 +306,8 @@ check_segment(const struct vctx *v, bool esp32, uint32_t base, uint32_t data_pos
 /* Segment s at *pos: its header, its checks, its data into the checksum (the first segment's
  * start may hold the app description). */
 static enum otk_image_result
-parse_segment(struct vctx *v, bool esp32, uint32_t base, unsigned s, uint32_t *pos, uint8_t *sum,
-              struct otk_image_info *info)
+parse_segment(struct vctx *v, const struct chip_map *m, uint32_t base, unsigned s, uint32_t *pos,
+              uint8_t *sum, struct otk_image_info *info)
 {
     uint8_t sh[SEG_HDR_LEN];
     uint32_t load, len, data_pos;
@@ -224,7 +319,7 @@ parse_segment(struct vctx *v, bool esp32, uint32_t base, unsigned s, uint32_t *p
     load = otk__get_u32(sh);
     len = otk__get_u32(sh + 4);
     data_pos = *pos + SEG_HDR_LEN;
-    r = check_segment(v, esp32, base, data_pos, load, len);
+    r = check_segment(v, m, base, data_pos, load, len);
     if (r != OTK_IMG_OK) {
         return r;
     }
@@ -293,22 +388,22 @@ parse_trailer(struct vctx *v, uint32_t base, bool check_sum, uint8_t sum, uint32
     return OTK_IMG_OK;
 }
 
-/* Parse one image at relative position base. esp32 selects the 24-byte extended header, the
- * ESP32 memory map, the 4-byte segment length rule, the MMU alignment rule and the appended
- * hash. *end gets the position after the image. */
+/* Parse one image at relative position base. A chip m of the ESP32 family selects the 24-byte
+ * extended header, that chip's memory map, the 4-byte segment length rule, the MMU alignment
+ * rule and the appended hash; NULL the ESP8266's. *end gets the position after the image. */
 static enum otk_image_result
-parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_image_info *info,
-          uint32_t *end)
+parse_one(struct vctx *v, const struct chip_map *m, uint32_t base, bool check_sum,
+          struct otk_image_info *info, uint32_t *end)
 {
-    uint32_t pos = base + (esp32 ? ESP32_HDR_LEN : ESP8266_HDR_LEN);
+    uint32_t pos = base + (m != NULL ? ESP32_HDR_LEN : ESP8266_HDR_LEN);
     uint8_t sum = CHECKSUM_SEED;
     uint8_t nseg = 0;
     enum otk_image_result r;
 
     v->hashing = false;
-    r = parse_header(v, esp32, base, info, &nseg);
+    r = parse_header(v, m, base, info, &nseg);
     for (unsigned s = 0; r == OTK_IMG_OK && s < nseg; s++) {
-        r = parse_segment(v, esp32, base, s, &pos, &sum, info);
+        r = parse_segment(v, m, base, s, &pos, &sum, info);
     }
     if (r == OTK_IMG_OK) {
         r = parse_trailer(v, base, check_sum, sum, &pos);
@@ -320,10 +415,10 @@ parse_one(struct vctx *v, bool esp32, uint32_t base, bool check_sum, struct otk_
 }
 
 static enum otk_image_result
-verify_esp32(struct vctx *v, struct otk_image_info *info)
+verify_esp32(struct vctx *v, const struct chip_map *m, struct otk_image_info *info)
 {
     uint32_t end = 0;
-    enum otk_image_result r = parse_one(v, true, 0, true, info, &end);
+    enum otk_image_result r = parse_one(v, m, 0, true, info, &end);
 
     if (r == OTK_IMG_OK) {
         info->length = end;
@@ -367,7 +462,7 @@ verify_esp8266(struct vctx *v, struct otk_image_info *info)
         }
         return m[1] == 0x8B ? OTK_IMG_GZIP : OTK_IMG_BAD_MAGIC;
     }
-    r = parse_one(v, false, 0, true, info, &end);
+    r = parse_one(v, NULL, 0, true, info, &end);
     if (r != OTK_IMG_OK) {
         return r;
     }
@@ -379,7 +474,7 @@ verify_esp8266(struct vctx *v, struct otk_image_info *info)
          * right, so a garbled or truncated sketch is still rejected. */
         uint32_t end2 = 0;
 
-        r = parse_one(v, false, ESP8266_APP_OFF, false, info, &end2);
+        r = parse_one(v, NULL, ESP8266_APP_OFF, false, info, &end2);
         if (r != OTK_IMG_OK) {
             return r;
         }
@@ -390,21 +485,45 @@ verify_esp8266(struct vctx *v, struct otk_image_info *info)
 }
 
 static enum otk_image_result
-verify_as(struct vctx *v, enum otk_profile chip, struct otk_image_info *info)
+verify_as(struct vctx *v, int chip, struct otk_image_info *info)
 {
+    const struct chip_map *m = chip_map(chip);
+
     memset(info, 0, sizeof *info);
-    info->chip = chip;
+    info->chip = chip == OTK_CHIP_ESP8266 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
     if (v->max_len == 0) {
         return OTK_IMG_TRUNCATED;
     }
-    return chip == OTK_PROFILE_ESP8266 ? verify_esp8266(v, info) : verify_esp32(v, info);
+    if (chip == OTK_CHIP_ESP8266) {
+        return verify_esp8266(v, info);
+    }
+    /* A chip without a memory map here: nothing can be checked, so nothing is accepted. */
+    return m != NULL ? verify_esp32(v, m, info) : OTK_IMG_WRONG_CHIP;
+}
+
+/* The chip the image's first bytes name (otk_image_chip), read through the flash ops. */
+static int
+header_chip(struct vctx *v)
+{
+    v->hashing = false; /* a parse that failed may have left it on */
+    return read_at(v, 0, v->buf, OTK_IMAGE_HEAD_LEN) == OTK_IMG_OK
+               ? otk_image_chip(v->buf, OTK_IMAGE_HEAD_LEN)
+               : OTK_CHIP_UNKNOWN;
+}
+
+/* The chip a device of profile p that is the chip `chip` of the ESP32 family expects. */
+static int
+expected_chip(enum otk_profile p, uint16_t chip)
+{
+    return p == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : chip;
 }
 
 enum otk_image_result
-otk_image_verify(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, uint32_t off,
-                 uint32_t max_len, enum otk_profile expect, union otk_hash_ctx *hash_ctx,
-                 struct otk_image_info *info)
+otk_image_verify_chip(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, uint32_t off,
+                      uint32_t max_len, enum otk_profile p, uint16_t chip,
+                      union otk_hash_ctx *hash_ctx, struct otk_image_info *info)
 {
+    int expect = expected_chip(p, chip);
     struct otk_image_info local;
     struct vctx v;
     enum otk_image_result r;
@@ -414,7 +533,7 @@ otk_image_verify(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, 
     }
     if (f == NULL || f->read == NULL) {
         memset(info, 0, sizeof *info);
-        info->chip = expect;
+        info->chip = expect == OTK_CHIP_ESP8266 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
         return OTK_IMG_READ_ERROR;
     }
     v.f = f;
@@ -428,18 +547,26 @@ otk_image_verify(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, 
     if (r != OTK_IMG_OK && r != OTK_IMG_GZIP && r != OTK_IMG_READ_ERROR && r != OTK_IMG_BAD_MAGIC) {
         /* The two formats share the magic byte, and an image of the other chip can get past the
          * first checks (e.g. an ESP8266 image whose first segment length reads as chip id 0).
-         * If it is a complete, valid image of the other chip, say so, and describe it. */
+         * If it is a complete, valid image of the other format (of the ESP32 family: of the
+         * chip its header names), say so, and describe it. */
         struct otk_image_info other;
-        enum otk_profile o =
-            expect == OTK_PROFILE_ESP8266 ? OTK_PROFILE_ESP32 : OTK_PROFILE_ESP8266;
+        int o = expect == OTK_CHIP_ESP8266 ? header_chip(&v) : OTK_CHIP_ESP8266;
 
-        if (verify_as(&v, o, &other) == OTK_IMG_OK) {
+        if (o != expect && o != OTK_CHIP_UNKNOWN && verify_as(&v, o, &other) == OTK_IMG_OK) {
             *info = other;
             return OTK_IMG_WRONG_CHIP;
         }
         /* otherwise info still describes the parse as the expected chip */
     }
     return r;
+}
+
+enum otk_image_result
+otk_image_verify(const struct otk_flash_ops *f, const struct otk_crypto_ops *c, uint32_t off,
+                 uint32_t max_len, enum otk_profile expect, union otk_hash_ctx *hash_ctx,
+                 struct otk_image_info *info)
+{
+    return otk_image_verify_chip(f, c, off, max_len, expect, OTK_CHIP_ESP32, hash_ctx, info);
 }
 
 int
@@ -461,22 +588,40 @@ otk_image_chip(const uint8_t *head, size_t len)
     return otk__get_u16(head + 12);
 }
 
-enum otk_image_result
-otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p)
+int
+otk_image_profile_chip(enum otk_profile p)
 {
+    return p == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32;
+}
+
+bool
+otk_image_chip_known(int chip)
+{
+    return chip == OTK_CHIP_ESP8266 || chip_map(chip) != NULL;
+}
+
+enum otk_image_result
+otk_image_head_check_chip(const uint8_t *head, size_t len, enum otk_profile p, uint16_t family_chip)
+{
+    int expect = expected_chip(p, family_chip);
     int chip = otk_image_chip(head, len);
 
-    if (p == OTK_PROFILE_ESP8266 && head[0] == 0x1F) {
+    if (expect == OTK_CHIP_ESP8266 && head[0] == 0x1F) {
         return len < 2 || head[1] == 0x8B ? OTK_IMG_OK : OTK_IMG_BAD_MAGIC; /* gzip: eboot */
     }
     if (head[0] != OTK_IMAGE_MAGIC) {
         return OTK_IMG_BAD_MAGIC; /* also 0xEA: the Arduino cores take 0xE9 images only */
     }
-    if (chip != OTK_CHIP_UNKNOWN &&
-        chip != (p == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : OTK_CHIP_ESP32)) {
+    if (chip != OTK_CHIP_UNKNOWN && chip != expect) {
         return OTK_IMG_WRONG_CHIP;
     }
     return OTK_IMG_OK;
+}
+
+enum otk_image_result
+otk_image_head_check(const uint8_t *head, size_t len, enum otk_profile p)
+{
+    return otk_image_head_check_chip(head, len, p, OTK_CHIP_ESP32);
 }
 
 const char *

@@ -290,5 +290,6 @@ otk_layout_from_parts(const struct otk_partition *parts, int n, uint32_t flash_s
     out->app_size[1] = app[1]->size;
     out->fs_offset = fs != NULL ? fs->offset : 0;
     out->fs_size = fs != NULL ? fs->size : 0;
+    out->chip = 0; /* the ESP32 (OTK_CHIP_ESP32); a device of another chip sets it after this */
     return OTK_OK;
 }

@@ -494,7 +494,8 @@ otk_upd_write(struct otk_updater *u, const uint8_t *data, size_t len)
          * buffer starts with them): the cores wait for the first 4 KB or for end(), and an
          * image for another chip is refused before anything is erased, whatever its size. */
         if (u->cmd == CMD_FLASH && u->progress - n < OTK_IMAGE_HEAD_LEN) {
-            enum otk_image_result h = otk_image_head_check(u->buf, u->buf_len, u->profile);
+            enum otk_image_result h =
+                otk_image_head_check_chip(u->buf, u->buf_len, u->profile, u->layout->chip);
 
             if (h != OTK_IMG_OK) {
                 fail(u, h == OTK_IMG_BAD_MAGIC ? OTK_UPD_MAGIC : OTK_UPD_WRONG_CHIP);
@@ -544,7 +545,8 @@ check_image(struct otk_updater *u)
     enum otk_image_result r;
 
     /* The MD5 context is finished: reuse it as SHA-256 scratch. */
-    r = otk_image_verify(u->flash, u->crypto, u->start, u->size, u->profile, &u->md5, &info);
+    r = otk_image_verify_chip(u->flash, u->crypto, u->start, u->size, u->profile, u->layout->chip,
+                              &u->md5, &info);
     switch (r) {
     case OTK_IMG_OK:
         break;

@@ -90,6 +90,14 @@ class ErrorTest(unittest.TestCase):
         self.assertEqual(r.trailer, "Image For Another Chip")
         self.assertEqual(err["code"], 23)
 
+    def test_other_esp32_family_chips_on_esp32(self):
+        # an image of another chip of the family (its header's chip id), refused by its head
+        for chip in ("esp32c3", "esp32s3"):
+            data = self.image(chip, 128 * KB)
+            r, err = self.refused("esp32", data)
+            self.assertEqual(r.trailer, "Image For Another Chip", chip)
+            self.assertEqual(err["code"], 23, chip)
+
     def test_esp32_image_on_esp8266(self):
         data = self.image("esp32", 128 * KB)
         r, err = self.refused("esp8266", data)

@@ -9,6 +9,7 @@
 #include "helper_check.h"
 #include "helper_rig.h"
 #include "otakit/err.h"
+#include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/posix.h"
 #include "otakit/slots.h"
@@ -64,6 +65,7 @@ rig_new_opts(const struct rig_opts *o)
     cfg.running_slot = o->running_slot;
     n = otk_layout_default_parts(o->profile, parts, 8);
     assert_int_equal(otk_layout_from_parts(parts, n, flash_size, &cfg.layout), OTK_OK);
+    cfg.layout.chip = o->chip;
     if (o->password && o->password[0])
         otk_proto_password_secret(otk_posix_crypto(), o->auth, o->password, strlen(o->password),
                                   cfg.secret);
@@ -79,8 +81,10 @@ rig_new_opts(const struct rig_opts *o)
     if (o->img_size) {
         r->img = malloc(o->img_size);
         assert_non_null(r->img);
+        int chip = o->profile == OTK_PROFILE_ESP8266 ? OTK_CHIP_ESP8266 : o->chip;
+
         assert_int_equal(
-            otk_imagegen(o->profile, "test", o->version, o->img_size, o->seed, r->img, o->img_size),
+            otk_imagegen_chip(chip, "test", o->version, o->img_size, o->seed, r->img, o->img_size),
             (int)o->img_size);
         otk_proto_md5_hex(otk_posix_crypto(), r->img, o->img_size, r->md5);
     }

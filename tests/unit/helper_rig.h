@@ -30,6 +30,7 @@
 
 struct rig_opts {
     enum otk_profile profile;
+    uint16_t chip; /* ESP32 profile: the device's chip (OTK_CHIP_*, 0 = ESP32), img is for it */
     enum otk_auth_variant auth;
     const char *password; /* NULL or "": no password */
     int running_slot;     /* slot the device runs from (0 or 1) */

@@ -14,6 +14,7 @@
 #include "helper_rig.h"
 #include "otakit/device.h"
 #include "otakit/err.h"
+#include "otakit/image.h"
 #include "otakit/imagegen.h"
 #include "otakit/posix.h"
 #include "otakit/slots.h"
@@ -242,6 +243,50 @@ broken_checksum_and_other_chip(void **state)
     expect_tcp_error(OTK_PROFILE_ESP8266, img, IMG_SIZE, md5,
                      "ERROR[23]: Image For Another Chip\n");
     free(img);
+}
+
+/* A device of another chip of the ESP32 family (otk_layout.chip): its own images update it,
+ * the ESP32's and another chip's are refused by their head as "Image For Another Chip" before
+ * anything is erased, and the ESP8266 profile ignores the setting. */
+static void
+other_chips_of_the_family(void **state)
+{
+    (void)state;
+    static const uint16_t chips[] = {OTK_CHIP_ESP32S2,  OTK_CHIP_ESP32S3, OTK_CHIP_ESP32C2,
+                                     OTK_CHIP_ESP32C3,  OTK_CHIP_ESP32C5, OTK_CHIP_ESP32C6,
+                                     OTK_CHIP_ESP32C61, OTK_CHIP_ESP32H2, OTK_CHIP_ESP32P4};
+    uint8_t *other = malloc(IMG_SIZE);
+
+    assert_non_null(other);
+    for (size_t i = 0; i < sizeof chips / sizeof chips[0]; i++) {
+        struct rig_opts o;
+        struct rig *r;
+
+        rig_opts_default(&o, OTK_PROFILE_ESP32, OTK_AUTH_MD5, NULL);
+        o.chip = chips[i];
+        r = rig_new_opts(&o);
+        assert_int_equal(otk_image_chip(r->img, r->img_size), chips[i]);
+        assert_true(rig_upload(r, OTK_CMD_FLASH, r->img, r->img_size, NULL));
+        assert_int_equal(rig_boot_slot(r), 1);
+        /* the ESP32's image, then the next chip's */
+        for (int k = 0; k < 2; k++) {
+            int chip = k == 0 ? OTK_CHIP_ESP32 : chips[(i + 1) % (sizeof chips / sizeof chips[0])];
+            unsigned long mutations = r->flash.mutations;
+            int errors = r->events[OTK_EV_ERROR];
+
+            assert_int_equal(otk_imagegen_chip(chip, "t", "9", IMG_SIZE, 3, other, IMG_SIZE),
+                             IMG_SIZE);
+            assert_false(rig_upload(r, OTK_CMD_FLASH, other, IMG_SIZE, NULL));
+            assert_int_equal(r->events[OTK_EV_ERROR], errors + 1);
+            assert_int_equal(r->last_error.reason, OTK_UPD_WRONG_CHIP);
+            assert_string_equal(r->last_error_text, "Image For Another Chip");
+            assert_non_null(strstr(r->net.tcp, "Image For Another Chip\r\n"));
+            assert_int_equal(r->flash.mutations, mutations);
+            assert_int_equal(rig_boot_slot(r), 1);
+        }
+        rig_free(r);
+    }
+    free(other);
 }
 
 static void
@@ -1354,6 +1399,7 @@ main(void)
         cmocka_unit_test(md5_mismatch),
         cmocka_unit_test(wrong_magic),
         cmocka_unit_test(broken_checksum_and_other_chip),
+        cmocka_unit_test(other_chips_of_the_family),
         cmocka_unit_test(more_than_announced),
         cmocka_unit_test(short_reads_ack_what_arrived),
         cmocka_unit_test(stall_nudges_then_gives_up),

@@ -249,6 +249,194 @@ corrupt_real_esp8266(void **state)
     free(img);
 }
 
+/* Every chip of the ESP32 family otakit knows, with where esptool puts its flash-mapped code
+ * (IROM) and an address that chip has no memory at, but another chip has. */
+static const struct {
+    int chip;
+    uint32_t irom;    /* the generator's code segment load address */
+    uint32_t foreign; /* another chip's IROM address: no memory of this chip */
+} family[] = {
+    {OTK_CHIP_ESP32, 0x400D0128u, 0x42000128u},   {OTK_CHIP_ESP32S2, 0x40080128u, 0x42000128u},
+    {OTK_CHIP_ESP32S3, 0x42000128u, 0x400D0128u}, {OTK_CHIP_ESP32C2, 0x42000128u, 0x42400128u},
+    {OTK_CHIP_ESP32C3, 0x42000128u, 0x400D0128u}, {OTK_CHIP_ESP32C5, 0x42000128u, 0x400D0128u},
+    {OTK_CHIP_ESP32C6, 0x42000128u, 0x40080128u}, {OTK_CHIP_ESP32C61, 0x42000128u, 0x3C000128u},
+    {OTK_CHIP_ESP32H2, 0x42000128u, 0x3C000128u}, {OTK_CHIP_ESP32P4, 0x40000128u, 0x3C000128u},
+};
+#define FAMILY (sizeof family / sizeof family[0])
+
+/* The profile of a device that is `chip` (OTK_CHIP_*). */
+static enum otk_profile
+profile_of(int chip)
+{
+    return chip == OTK_CHIP_ESP8266 ? OTK_PROFILE_ESP8266 : OTK_PROFILE_ESP32;
+}
+
+static enum otk_image_result
+head_check(const uint8_t *head, size_t len, int chip)
+{
+    return otk_image_head_check_chip(head, len, profile_of(chip), (uint16_t)chip);
+}
+
+static enum otk_image_result
+verify_chip_buf(const uint8_t *img, size_t len, int chip, struct otk_image_info *info)
+{
+    struct ramflash rf;
+    union otk_hash_ctx h;
+    uint32_t fsize = ((uint32_t)len + 8191u) & ~4095u;
+    uint32_t off = fsize - (uint32_t)len;
+    enum otk_image_result r;
+
+    ramflash_init(&rf, fsize);
+    ramflash_load(&rf, off, img, len);
+    r = otk_image_verify_chip(&rf.ops, otk_posix_crypto(), off, (uint32_t)len, profile_of(chip),
+                              (uint16_t)chip, &h, info);
+    assert_int_equal(rf.mutations, 0);
+    ramflash_free(&rf);
+    return r;
+}
+
+static uint8_t *
+gen_chip(int chip, uint32_t size, uint32_t seed)
+{
+    uint8_t *b = malloc(size);
+
+    assert_non_null(b);
+    assert_int_equal(otk_imagegen_chip(chip, "demo", "1.2.3", size, seed, b, size), (int)size);
+    return b;
+}
+
+/* Each chip's generated images pass as that chip, carry its id, and every other chip (and the
+ * ESP8266) refuses them as an image for another chip, by the head check and by the full check. */
+static void
+chips_accept_their_own_images(void **state)
+{
+    (void)state;
+    const uint32_t size = 70001; /* the code crosses a 64 KB page */
+
+    for (size_t i = 0; i < FAMILY; i++) {
+        uint8_t *img = gen_chip(family[i].chip, size, (uint32_t)i + 5);
+        struct otk_image_info info;
+
+        assert_true(otk_image_chip_known(family[i].chip));
+        assert_int_equal(otk_image_chip(img, size), family[i].chip);
+        assert_int_equal(verify_chip_buf(img, size, family[i].chip, &info), OTK_IMG_OK);
+        assert_int_equal(info.chip_id, family[i].chip);
+        assert_int_equal(info.chip, OTK_PROFILE_ESP32);
+        assert_int_equal(info.length, size & ~15u);
+        assert_string_equal(info.version, "1.2.3");
+        assert_int_equal(info.entry, family[i].irom);
+        assert_int_equal(head_check(img, size, family[i].chip), OTK_IMG_OK);
+        for (size_t j = 0; j < FAMILY; j++) {
+            if (j == i) {
+                continue;
+            }
+            assert_int_equal(verify_chip_buf(img, size, family[j].chip, &info), OTK_IMG_WRONG_CHIP);
+            assert_int_equal(info.chip_id, family[i].chip); /* what the header says */
+            assert_int_equal(head_check(img, size, family[j].chip), OTK_IMG_WRONG_CHIP);
+        }
+        /* the ESP8266 names the chip the image is for */
+        assert_int_equal(verify_chip_buf(img, size, OTK_CHIP_ESP8266, &info), OTK_IMG_WRONG_CHIP);
+        assert_int_equal(info.chip, OTK_PROFILE_ESP32);
+        assert_int_equal(info.chip_id, family[i].chip);
+        assert_int_equal(head_check(img, size, OTK_CHIP_ESP8266), OTK_IMG_WRONG_CHIP);
+        free(img);
+    }
+}
+
+/* The largest image the generator makes for each chip fills the chip's code window and passes;
+ * one more byte of code would leave it. */
+static void
+chips_largest_images(void **state)
+{
+    (void)state;
+
+    for (size_t i = 0; i < FAMILY; i++) {
+        uint32_t max = otk_imagegen_chip_max_size(family[i].chip);
+        uint8_t *img = gen_chip(family[i].chip, max, 9);
+        uint8_t *b = malloc(max + 1);
+
+        assert_non_null(b);
+        assert_true(max > 1000000u);
+        assert_int_equal(verify_chip_buf(img, max, family[i].chip, NULL), OTK_IMG_OK);
+        assert_int_equal(otk_imagegen_chip(family[i].chip, "p", "v", max + 1, 1, b, max + 1),
+                         OTK_ERR_RANGE);
+        assert_int_equal(otk_imagegen_chip_min_size(family[i].chip), 336);
+        free(b);
+        free(img);
+    }
+}
+
+/* Each chip's memory map: a segment at an address of another chip's memory, one that leaves
+ * the chip's code window, and one whose flash offset and address disagree modulo the MMU page
+ * are refused as bad headers, though the chip id is right. */
+static void
+chips_memory_maps(void **state)
+{
+    (void)state;
+    const uint32_t size = 5008;
+    const uint32_t seg2 = 24 + 8 + 256; /* the code segment's header */
+
+    for (size_t i = 0; i < FAMILY; i++) {
+        uint8_t *img = gen_chip(family[i].chip, size, 3);
+        uint8_t *c = malloc(size);
+
+        assert_non_null(c);
+        memcpy(c, img, size);
+        c[seg2] = (uint8_t)family[i].foreign;
+        c[seg2 + 1] = (uint8_t)(family[i].foreign >> 8);
+        c[seg2 + 2] = (uint8_t)(family[i].foreign >> 16);
+        c[seg2 + 3] = (uint8_t)(family[i].foreign >> 24);
+        assert_int_equal(verify_chip_buf(c, size, family[i].chip, NULL), OTK_IMG_BAD_HEADER);
+        /* the MMU rule: 8 bytes further, the offset no longer matches (every page is >= 8 KB) */
+        memcpy(c, img, size);
+        c[seg2] = (uint8_t)(c[seg2] + 8);
+        assert_int_equal(verify_chip_buf(c, size, family[i].chip, NULL), OTK_IMG_BAD_HEADER);
+        /* the DROM segment (the app description) moved out of every memory: address 0x100 */
+        memcpy(c, img, size);
+        c[24] = 0x00;
+        c[25] = 0x01;
+        c[26] = 0x00;
+        c[27] = 0x00;
+        assert_int_equal(verify_chip_buf(c, size, family[i].chip, NULL), OTK_IMG_BAD_HEADER);
+        free(c);
+        free(img);
+    }
+}
+
+/* A chip without a memory map here: nothing can be checked, so every image is refused. */
+static void
+unknown_chip_refuses_all(void **state)
+{
+    (void)state;
+    uint8_t *img = gen_chip(OTK_CHIP_ESP32C3, 4096, 1);
+    uint8_t b[400];
+
+    assert_false(otk_image_chip_known(0x19)); /* ESP32-H21 */
+    assert_false(otk_image_chip_known(OTK_CHIP_UNKNOWN));
+    assert_true(otk_image_chip_known(OTK_CHIP_ESP8266));
+    img[12] = 0x19;
+    assert_int_equal(verify_chip_buf(img, 4096, 0x19, NULL), OTK_IMG_WRONG_CHIP);
+    assert_int_equal(otk_imagegen_chip(0x19, "p", "v", sizeof b, 1, b, sizeof b), OTK_ERR_RANGE);
+    assert_int_equal(otk_imagegen_chip_max_size(0x19), 0);
+    free(img);
+}
+
+/* The profile-based calls are the ESP32's and the ESP8266's chips. */
+static void
+profile_chips(void **state)
+{
+    (void)state;
+    uint8_t *img = gen_chip(OTK_CHIP_ESP32C3, 4096, 1);
+    struct otk_image_info info;
+
+    assert_int_equal(otk_image_profile_chip(OTK_PROFILE_ESP32), OTK_CHIP_ESP32);
+    assert_int_equal(otk_image_profile_chip(OTK_PROFILE_ESP8266), OTK_CHIP_ESP8266);
+    assert_int_equal(verify_buf(img, 4096, OTK_PROFILE_ESP32, &info), OTK_IMG_WRONG_CHIP);
+    assert_int_equal(info.chip_id, OTK_CHIP_ESP32C3);
+    assert_int_equal(otk_image_head_check(img, 4096, OTK_PROFILE_ESP32), OTK_IMG_WRONG_CHIP);
+    free(img);
+}
+
 static void
 generated_images_verify(void **state)
 {
@@ -516,6 +704,11 @@ main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(generated_images_verify),
+        cmocka_unit_test(chips_accept_their_own_images),
+        cmocka_unit_test(chips_largest_images),
+        cmocka_unit_test(chips_memory_maps),
+        cmocka_unit_test(unknown_chip_refuses_all),
+        cmocka_unit_test(profile_chips),
         cmocka_unit_test(generator_contract),
         cmocka_unit_test(largest_esp8266_image),
         cmocka_unit_test(corrupt_generated),

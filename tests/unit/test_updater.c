@@ -221,6 +221,52 @@ full_update_esp8266(void **state)
     full_update(OTK_PROFILE_ESP8266, 4096);
 }
 
+/* The device's chip (otk_layout.chip): an ESP32-C3 writer takes ESP32-C3 images, checked to
+ * the end as the C3's (its slot then holds a C3 image), and refuses the ESP32's and the C6's by
+ * their head before any flash operation; the ESP8266 profile keeps its chip. */
+static void
+chip_setting(void **state)
+{
+    (void)state;
+    struct dev *d = malloc(sizeof *d);
+    const uint32_t size = 200000;
+    uint8_t *img = malloc(size);
+    struct otk_image_info info;
+    union otk_hash_ctx h;
+
+    assert_non_null(d);
+    assert_non_null(img);
+    dev_init(d, OTK_PROFILE_ESP32);
+    d->l.chip = OTK_CHIP_ESP32C3;
+    assert_int_equal(otk_imagegen_chip(OTK_CHIP_ESP32C3, "c3", "3.0", size, 4, img, size),
+                     (int)size);
+    assert_int_equal(update(d, 0, 0, img, size, 1460), OTK_UPD_OK);
+    assert_int_equal(otk_image_verify_chip(&d->rf.ops, otk_posix_crypto(), d->l.app_offset[1],
+                                           d->l.app_size[1], OTK_PROFILE_ESP32, OTK_CHIP_ESP32C3,
+                                           &h, &info),
+                     OTK_IMG_OK);
+    assert_string_equal(info.version, "3.0");
+    for (int k = 0; k < 2; k++) {
+        unsigned long mutations = d->rf.mutations;
+        int chip = k == 0 ? OTK_CHIP_ESP32 : OTK_CHIP_ESP32C6;
+
+        assert_int_equal(otk_imagegen_chip(chip, "x", "4.0", size, 5, img, size), (int)size);
+        assert_int_equal(update(d, 0, 1, img, size, 1460), OTK_UPD_WRONG_CHIP);
+        assert_int_equal(d->rf.mutations, mutations);
+        errtext_is(d, "Image For Another Chip");
+    }
+    dev_free(d);
+
+    dev_init(d, OTK_PROFILE_ESP8266);
+    d->l.chip = OTK_CHIP_ESP32C3; /* ignored by the ESP8266 profile */
+    assert_int_equal(otk_imagegen_chip(OTK_CHIP_ESP8266, "e", "1.0", size, 6, img, size),
+                     (int)size);
+    assert_int_equal(update(d, 0, 0, img, size, 1460), OTK_UPD_OK);
+    dev_free(d);
+    free(img);
+    free(d);
+}
+
 static void
 real_images_update(void **state)
 {
@@ -1120,6 +1166,7 @@ main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(full_update_esp32),
         cmocka_unit_test(full_update_esp8266),
+        cmocka_unit_test(chip_setting),
         cmocka_unit_test(error_table),
         cmocka_unit_test(begin_errors),
         cmocka_unit_test(write_more_than_announced),

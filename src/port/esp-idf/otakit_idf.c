@@ -115,19 +115,47 @@ running_slot(const struct otk_layout *l)
     return next && next->address == l->app_offset[0] ? 1 : 0;
 }
 
-/* The core checks an image's chip id against its profile; its ESP32 profile knows chip id 0. */
+/* The chip this firmware is built for, as esptool writes it into the header of every image
+ * built for this target (sdkconfig: CONFIG_IDF_FIRMWARE_CHIP_ID): updates must carry the same.
+ * A build whose sdkconfig.h lacks that option (one assembled by hand) names the target only. */
+#if defined(CONFIG_IDF_FIRMWARE_CHIP_ID)
+#define BUILD_CHIP ((uint16_t)CONFIG_IDF_FIRMWARE_CHIP_ID)
+#elif CONFIG_IDF_TARGET_ESP32
+#define BUILD_CHIP OTK_CHIP_ESP32
+#elif CONFIG_IDF_TARGET_ESP32S2
+#define BUILD_CHIP OTK_CHIP_ESP32S2
+#elif CONFIG_IDF_TARGET_ESP32S3
+#define BUILD_CHIP OTK_CHIP_ESP32S3
+#elif CONFIG_IDF_TARGET_ESP32C2
+#define BUILD_CHIP OTK_CHIP_ESP32C2
+#elif CONFIG_IDF_TARGET_ESP32C3
+#define BUILD_CHIP OTK_CHIP_ESP32C3
+#elif CONFIG_IDF_TARGET_ESP32C5
+#define BUILD_CHIP OTK_CHIP_ESP32C5
+#elif CONFIG_IDF_TARGET_ESP32C6
+#define BUILD_CHIP OTK_CHIP_ESP32C6
+#elif CONFIG_IDF_TARGET_ESP32C61
+#define BUILD_CHIP OTK_CHIP_ESP32C61
+#elif CONFIG_IDF_TARGET_ESP32H2
+#define BUILD_CHIP OTK_CHIP_ESP32H2
+#elif CONFIG_IDF_TARGET_ESP32P4
+#define BUILD_CHIP OTK_CHIP_ESP32P4
+#else
+#define BUILD_CHIP 0xFFFF /* unknown: chip_supported() refuses to start */
+#endif
+
+/* The core checks an image against its chip's memory map; a target whose map it does not
+ * carry (a chip newer than otakit) would refuse every image, so say so at once. */
 static bool
 chip_supported(void)
 {
-#if CONFIG_IDF_TARGET_ESP32
-    return true;
-#else
+    if (otk_image_chip_known(BUILD_CHIP))
+        return true;
     ESP_LOGE(TAG,
-             "%s: otakit checks ESP32 images (chip id %d) only, this chip's would all be "
-             "refused as 'Image For Another Chip' (docs/DEVICE.md, what is missing)",
-             CONFIG_IDF_TARGET, OTK_CHIP_ESP32);
+             "%s (image chip id %d): otakit knows no memory map for this chip, every image would "
+             "be refused as 'Image For Another Chip'",
+             CONFIG_IDF_TARGET, (int)BUILD_CHIP);
     return false;
-#endif
 }
 
 static esp_err_t
@@ -144,6 +172,7 @@ init_engine(const otakit_config_t *cfg)
         return ESP_ERR_NOT_FOUND;
     }
     dc.profile = OTK_PROFILE_ESP32;
+    dc.layout.chip = BUILD_CHIP;
     dc.auth = cfg->auth;
     dc.running_slot = running_slot(&dc.layout);
     dc.rx_nudges = 3;
