@@ -174,8 +174,8 @@ select_target(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
         if (u->activate == NULL) {
             return OTK_UPD_BAD_ARG;
         }
-        if (round_sector(size) > l->app_size[1] || round_sector(size) < size) {
-            return OTK_UPD_SPACE;
+        if (round_sector(size) > l->app_size[1]) {
+            return OTK_UPD_SPACE; /* a size that wraps to 0 is refused as a missing area */
         }
         u->target_slot = 1;
         *part_size = round_sector(size);
