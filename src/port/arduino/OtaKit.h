@@ -58,7 +58,8 @@ enum otakit_protocols {
     OTAKIT_BOTH = 3,
 };
 
-class OtaKitClass {
+class OtaKitClass
+{
   public:
     typedef std::function<void(void)> THandlerFunction;
     typedef std::function<void(ota_error_t)> THandlerFunction_Error;
@@ -106,7 +107,7 @@ class OtaKitClass {
   private:
     uint16_t _port = 0;
     char _hostname[33] = "";
-    char _password[65] = "";    /* plain, for the native protocol and the secret */
+    char _password[65] = "";     /* plain, for the native protocol and the secret */
     char _passwordHash[65] = ""; /* setPasswordHash's MD5 hex */
     bool _rebootOnSuccess = true;
     bool _mdns = true;

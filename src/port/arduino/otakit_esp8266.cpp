@@ -272,8 +272,8 @@ init_engine(const struct otk_arduino_settings *s)
                                   strlen(s->password), dc.secret);
     }
     P.flash = (struct otk_flash_ops){flash_read, flash_write, flash_erase, NULL};
-    P.net = (struct otk_net_ops){udp_send, tcp_connect, tcp_send, tcp_close, NULL,
-                                 nat_send,  nat_close,   NULL};
+    P.net = (struct otk_net_ops){udp_send, tcp_connect, tcp_send,  tcp_close,
+                                 NULL,     nat_send,    nat_close, NULL};
     otk_lock_init(&P.lock, NULL);
     if (otk_dev_init(&P.dev, &dc, &P.net, &P.flash, otk_esp8266_crypto(), &hooks, P.sector) !=
         OTK_OK)
@@ -379,8 +379,7 @@ pump_tcp(uint32_t now)
             P.rx_len = (size_t)n;
             P.rx_off = 0;
         }
-        size_t took =
-            otk_dev_on_tcp_data(&P.dev, P.rx + P.rx_off, P.rx_len - P.rx_off, millis());
+        size_t took = otk_dev_on_tcp_data(&P.dev, P.rx + P.rx_off, P.rx_len - P.rx_off, millis());
         if (took == 0)
             break;
         P.rx_off += took;

@@ -72,9 +72,8 @@ const struct otk_crypto_ops *
 otk_esp8266_crypto(void)
 {
     static const struct otk_crypto_ops ops = {
-        md5_start, md5_update, md5_finish, sha256_start, sha256_update, sha256_finish,
-        NULL,      random_bytes, NULL,     NULL,         NULL,          NULL,
-        NULL};
+        md5_start,    md5_update, md5_finish, sha256_start, sha256_update, sha256_finish, NULL,
+        random_bytes, NULL,       NULL,       NULL,         NULL,          NULL};
     return &ops;
 }
 

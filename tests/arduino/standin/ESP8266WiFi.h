@@ -9,26 +9,38 @@
 enum WiFiMode_t { WIFI_OFF = 0, WIFI_STA = 1 };
 enum wl_status_t { WL_CONNECTED = 3, WL_DISCONNECTED = 6 };
 
-class ESP8266WiFiClass {
+class ESP8266WiFiClass
+{
   public:
-    bool mode(WiFiMode_t m)
+    bool
+    mode(WiFiMode_t m)
     {
         (void)m;
         return true;
     }
-    void begin(const char *ssid, const char *pass)
+    void
+    begin(const char *ssid, const char *pass)
     {
         (void)ssid;
         (void)pass;
     }
-    int waitForConnectResult() { return WL_CONNECTED; }
-    IPAddress localIP() { return IPAddress(127, 0, 0, 1); }
+    int
+    waitForConnectResult()
+    {
+        return WL_CONNECTED;
+    }
+    IPAddress
+    localIP()
+    {
+        return IPAddress(127, 0, 0, 1);
+    }
 };
 extern ESP8266WiFiClass WiFi;
 
 /* One TCP connection (a file descriptor shared by copies, as the core's WiFiClient shares its
  * context): blocking connect, non-blocking reads. */
-class WiFiClient {
+class WiFiClient
+{
   public:
     WiFiClient() : _fd(-1) {}
     explicit WiFiClient(int fd);
@@ -41,14 +53,18 @@ class WiFiClient {
     void stop();
     IPAddress remoteIP();
     uint16_t remotePort();
-    explicit operator bool() { return _fd >= 0; }
+    explicit operator bool()
+    {
+        return _fd >= 0;
+    }
 
   private:
     int _fd;
     bool _eof = false;
 };
 
-class WiFiServer {
+class WiFiServer
+{
   public:
     explicit WiFiServer(uint16_t port) : _port(port), _fd(-1) {}
     void begin(uint16_t port);

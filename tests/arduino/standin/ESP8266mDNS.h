@@ -5,11 +5,16 @@
 
 #include "Arduino.h"
 
-class MDNSResponder {
+class MDNSResponder
+{
   public:
     bool begin(const char *hostname);
     void enableArduino(uint16_t port, bool auth = false);
-    void update() { updates++; }
+    void
+    update()
+    {
+        updates++;
+    }
     unsigned long updates = 0;
 };
 extern MDNSResponder MDNS;

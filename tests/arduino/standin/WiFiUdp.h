@@ -5,13 +5,22 @@
 
 #include "Arduino.h"
 
-class WiFiUDP {
+class WiFiUDP
+{
   public:
     uint8_t begin(uint16_t port);
     int parsePacket();
     int read(uint8_t *buf, size_t len);
-    IPAddress remoteIP() { return _from; }
-    uint16_t remotePort() { return _from_port; }
+    IPAddress
+    remoteIP()
+    {
+        return _from;
+    }
+    uint16_t
+    remotePort()
+    {
+        return _from_port;
+    }
     int beginPacket(IPAddress ip, uint16_t port);
     size_t write(const uint8_t *buf, size_t len);
     int endPacket();

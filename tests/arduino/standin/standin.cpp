@@ -150,7 +150,7 @@ EspClass::flashEraseSector(uint32_t sector)
 FlashMode_t
 EspClass::getFlashChipMode()
 {
-    return FM_DIO;
+    return FM_DOUT; /* as the core's host emulation: not the mode images are built for */
 }
 
 uint32_t
@@ -305,8 +305,7 @@ WiFiUDP::endPacket()
     struct sockaddr_in sa;
 
     sin_of(_to, _to_port, &sa);
-    return sendto(_fd, _out, _out_len, 0, (struct sockaddr *)&sa, sizeof sa) ==
-           (ssize_t)_out_len;
+    return sendto(_fd, _out, _out_len, 0, (struct sockaddr *)&sa, sizeof sa) == (ssize_t)_out_len;
 }
 
 WiFiClient::WiFiClient(int fd) : _fd(fd) {}
