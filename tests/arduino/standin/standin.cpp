@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -91,11 +92,37 @@ HardwareSerial::println(const IPAddress &ip)
 
 /* ---- flash ---- */
 
+static uint8_t *mem;
+
+/* The flash file, written at restart() and at SIGTERM (with write(): signal-safe). */
+static void
+save_flash(void)
+{
+    const char *path = getenv("OTK_FLASH");
+    int fd = path && mem ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : -1;
+    size_t done = 0;
+
+    while (fd >= 0 && done < FLASH_BYTES) {
+        ssize_t n = write(fd, mem + done, FLASH_BYTES - done);
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+static void
+on_sigterm(int sig)
+{
+    (void)sig;
+    save_flash();
+    _exit(143);
+}
+
 static uint8_t *
 flash(void)
 {
-    static uint8_t *mem;
-
     if (mem == NULL) {
         const char *path = getenv("OTK_FLASH");
         FILE *f = path ? fopen(path, "rb") : NULL;
@@ -104,6 +131,7 @@ flash(void)
         if (mem == NULL)
             abort();
         memset(mem, 0xFF, FLASH_BYTES);
+        signal(SIGTERM, on_sigterm);
         if (f) {
             if (fread(mem, 1, FLASH_BYTES, f) != FLASH_BYTES)
                 fprintf(stderr, "standin: short flash file %s\n", path);
@@ -182,13 +210,8 @@ EspClass::random(uint8_t *out, size_t len)
 void
 EspClass::restart()
 {
-    const char *path = getenv("OTK_FLASH");
-    FILE *f = path ? fopen(path, "wb") : NULL;
-
-    if (f) {
-        fwrite(flash(), 1, FLASH_BYTES, f);
-        fclose(f);
-    }
+    flash();
+    save_flash();
     puts("standin: restart");
     fflush(stdout);
     exit(0);
