@@ -48,13 +48,6 @@ struct otk_layout {
     uint32_t app_size[2];
     uint32_t fs_offset; /* 0 if none */
     uint32_t fs_size;
-    /** 0: A/B slots chosen by otadata. 1: the ESP8266 Arduino core's model, which has no slots:
-     *  the sketch runs from app_offset[0], app_offset[1] / app_size[1] is the free space after
-     *  it, and an application image is staged at the end of that space as the core's Updater
-     *  stages it (U_FLASH: start = end - size rounded up to 4 KB). No otadata is read or
-     *  written; the platform's activate hook (otk_upd_set_activate, required) makes the
-     *  bootloader copy the image over the sketch at the next boot (the eboot command). */
-    uint8_t staged;
 };
 
 /** The default layout of a profile: ESP32 = Arduino default.csv on 4 MB (nvs, otadata, app0,

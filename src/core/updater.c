@@ -159,58 +159,12 @@ running_state(const struct otk_updater *u, int running_slot)
     return st.boot_state;
 }
 
-/* Where an update of `size` bytes with `cmd` goes: the slot that is not running, the end of
- * the free space (staged layout), or the filesystem partition. Sets target_slot. */
-static enum otk_upd_reason
-select_target(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_slot, uint32_t *start,
-              uint32_t *part_size)
-{
-    const struct otk_layout *l = u->layout;
-
-    if (cmd == CMD_FLASH && l->staged) {
-        /* ESP8266 Updater::begin(U_FLASH): the image goes to the end of the free space, so
-         * the space between the sketch and the image stays untouched; without an activate
-         * hook nothing would ever boot it. */
-        if (u->activate == NULL) {
-            return OTK_UPD_BAD_ARG;
-        }
-        if (round_sector(size) > l->app_size[1]) {
-            return OTK_UPD_SPACE; /* a size that wraps to 0 is refused as a missing area */
-        }
-        u->target_slot = 1;
-        *part_size = round_sector(size);
-        *start = l->app_offset[1] + l->app_size[1] - *part_size;
-    } else if (cmd == CMD_FLASH) {
-        if (running_slot != 0 && running_slot != 1) {
-            return OTK_UPD_BAD_ARG;
-        }
-        if (running_state(u, running_slot) == OTK_OTA_PENDING_VERIFY) {
-            /* The other slot holds the last image known to work: it is the rollback target
-             * until the running one confirms itself, so it must not be overwritten (ESP-IDF's
-             * esp_ota_begin refuses this case too). */
-            return OTK_UPD_UNCONFIRMED;
-        }
-        u->target_slot = 1 - running_slot;
-        *start = l->app_offset[u->target_slot];
-        *part_size = l->app_size[u->target_slot];
-    } else if (cmd == CMD_FS) {
-        u->target_slot = -1;
-        *start = l->fs_offset;
-        *part_size = l->fs_size;
-    } else {
-        /* The ESP32 core answers an unknown command with UPDATE_ERROR_BAD_ARGUMENT, the ESP8266
-         * core with UPDATE_ERROR_UNKNOWN_COMMAND. */
-        return esp32(u) ? OTK_UPD_BAD_ARG : OTK_UPD_UNKNOWN_CMD;
-    }
-    return OTK_UPD_OK;
-}
-
 enum otk_upd_reason
 otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_slot,
               const char *md5hex)
 {
+    const struct otk_layout *l = u->layout;
     uint32_t start = 0, part_size = 0;
-    enum otk_upd_reason r;
 
     if (u->running) {
         return OTK_UPD_RUNNING; /* the running update goes on untouched */
@@ -224,9 +178,27 @@ otk_upd_begin(struct otk_updater *u, uint32_t size, uint32_t cmd, int running_sl
     if (size == 0) {
         return fail(u, OTK_UPD_SIZE);
     }
-    r = select_target(u, size, cmd, running_slot, &start, &part_size);
-    if (r != OTK_UPD_OK) {
-        return fail(u, r);
+    if (cmd == CMD_FLASH) {
+        if (running_slot != 0 && running_slot != 1) {
+            return fail(u, OTK_UPD_BAD_ARG);
+        }
+        if (running_state(u, running_slot) == OTK_OTA_PENDING_VERIFY) {
+            /* The other slot holds the last image known to work: it is the rollback target
+             * until the running one confirms itself, so it must not be overwritten (ESP-IDF's
+             * esp_ota_begin refuses this case too). */
+            return fail(u, OTK_UPD_UNCONFIRMED);
+        }
+        u->target_slot = 1 - running_slot;
+        start = l->app_offset[u->target_slot];
+        part_size = l->app_size[u->target_slot];
+    } else if (cmd == CMD_FS) {
+        u->target_slot = -1;
+        start = l->fs_offset;
+        part_size = l->fs_size;
+    } else {
+        /* The ESP32 core answers an unknown command with UPDATE_ERROR_BAD_ARGUMENT, the ESP8266
+         * core with UPDATE_ERROR_UNKNOWN_COMMAND. */
+        return fail(u, esp32(u) ? OTK_UPD_BAD_ARG : OTK_UPD_UNKNOWN_CMD);
     }
     if (part_size == 0) {
         /* ESP8266 has no partition lookup: a missing FS area is an FS area of size 0. */
@@ -400,8 +372,7 @@ otk_upd_pre_erase(struct otk_updater *u, int running_slot)
 {
     int idle = 1 - running_slot;
 
-    /* A staged layout has no idle slot: where the next image goes depends on its size. */
-    if (u->running || u->layout->staged || (running_slot != 0 && running_slot != 1) ||
+    if (u->running || (running_slot != 0 && running_slot != 1) ||
         u->pre_erased >= u->layout->app_size[idle]) {
         return 0;
     }

@@ -236,8 +236,8 @@ class ArduinoLib(unittest.TestCase):
                      "-f", path)
         self.assertNotEqual(cp.returncode, 0)
         self.assertIn("Image For Another Chip", cp.stdout + cp.stderr)
-        s.wait_line("Error[")
-        self.assertTrue(s.has("(Image For Another Chip)"))  # lastError() in the sketch
+        s.wait_line("(Image For Another Chip)")  # lastError() in the sketch's onError
+        self.assertTrue(s.has("Error["))
         self.assertIsNone(s.proc.poll())  # no restart: the sketch runs on
         self.assertIsNone(s.eboot())
 

@@ -1030,61 +1030,6 @@ platform_activation(void **state)
     dev_free(&d);
 }
 
-/* The ESP8266 Arduino core's model (layout.staged): the sketch at 0, free space up to the
- * filesystem, the image staged at the end of that space as Updater::begin(U_FLASH) places it,
- * activation through the platform's hook (the eboot command), nothing else in flash touched. */
-static void
-staged_layout(void **state)
-{
-    struct dev d;
-    struct activation a = {0, 0, OTK_OK};
-    const uint32_t sketch_end = 0x50000, fs_start = 0x200000, size = 70001;
-    const uint32_t staged_at = fs_start - 73728; /* size rounded up to 4 KB: 18 sectors */
-    uint8_t *img = gen(OTK_PROFILE_ESP8266, "2.0.0", size, 9);
-    uint8_t *before;
-
-    (void)state;
-    dev_init(&d, OTK_PROFILE_ESP8266);
-    memset(&d.l, 0, sizeof d.l);
-    d.l.flash_size = FLASH_SIZE;
-    d.l.staged = 1;
-    d.l.app_size[0] = sketch_end;
-    d.l.app_offset[1] = sketch_end;
-    d.l.app_size[1] = fs_start - sketch_end;
-    d.l.fs_offset = fs_start;
-    d.l.fs_size = 0x1FA000;
-    memset(d.rf.mem, 0x5A, FLASH_SIZE); /* the running sketch, data, filesystem */
-    before = malloc(FLASH_SIZE);
-    assert_non_null(before);
-    memcpy(before, d.rf.mem, FLASH_SIZE);
-
-    /* no hook: nothing would boot the image, refused before any flash work */
-    assert_int_equal(update(&d, 0, 0, img, size, 1460), OTK_UPD_BAD_ARG);
-    otk_upd_set_activate(&d.u, activate_rec, &a);
-    assert_int_equal(update(&d, 0, 0, img, size, 1460), OTK_UPD_OK);
-    assert_int_equal(a.calls, 1);
-    assert_int_equal(a.offset, staged_at);
-    assert_memory_equal(d.rf.mem + staged_at, img, size);
-    for (uint32_t i = staged_at + size; i < fs_start; i++) {
-        assert_int_equal(d.rf.mem[i], 0xFF); /* the rest of the last sector: erased */
-    }
-    assert_memory_equal(d.rf.mem, before, staged_at); /* sketch and free space untouched */
-    assert_memory_equal(d.rf.mem + fs_start, before + fs_start, FLASH_SIZE - fs_start);
-    assert_int_equal(otk_upd_pre_erase(&d.u, 0), 0); /* no idle slot to erase */
-
-    /* a refusal of the hook fails the update; too big for the free space: Not Enough Space */
-    a.answer = OTK_ERR_FLASH;
-    assert_int_equal(update(&d, 0, 0, img, size, 1460), OTK_UPD_ACTIVATE);
-    d.l.app_size[1] = 69632; /* 17 sectors */
-    assert_int_equal(otk_upd_begin(&d.u, size, 0, 0, NULL), OTK_UPD_SPACE);
-    assert_int_equal(errnum(&d), 4);
-    assert_int_equal(otk_upd_begin(&d.u, 69632, 0, 0, NULL), OTK_UPD_OK);
-    otk_upd_abort(&d.u, OTK_UPD_OK);
-    free(before);
-    free(img);
-    dev_free(&d);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -1107,7 +1052,6 @@ main(int argc, char **argv)
         cmocka_unit_test(unconfirmed_running_image_protects_rollback_target),
         cmocka_unit_test(pre_erase_idle_slot),
         cmocka_unit_test(platform_activation),
-        cmocka_unit_test(staged_layout),
     };
     const struct CMUnitTest data_tests[] = {
         cmocka_unit_test(real_images_update),

@@ -2,9 +2,11 @@
 /* OtaKit on the ESP8266 Arduino core: otakit's engine on WiFiUDP (the invitation),
  * WiFiClient (the connection back to the uploader), WiFiServer (ESPHome's native protocol on
  * the same port number) and the flash API. The chip has no A/B slots, so the image is staged
- * as the core's Updater stages it: at the end of the free space after the sketch (the core's
- * staged layout), then an eboot command makes the bootloader copy it over the sketch at the
- * next boot; a filesystem image is written straight into the FS area. What otakit adds over
+ * as the core's Updater stages it: at the end of the free space after the sketch, then an eboot
+ * command makes the bootloader copy it over the sketch at the next boot; a filesystem image is
+ * written straight into the FS area. The engine sees the free space as its second slot and
+ * writes from its start; the flash ops below move a U_FLASH update's addresses to the end of
+ * that space (the core stays as it is: no layout of its own for this). What otakit adds over
  * ArduinoOTA there: the image's checksum and chip checked before eboot is told to copy it, the
  * native protocol, the lock, the throttle, the error texts. What it cannot: roll back (once
  * eboot has copied, the old sketch is gone) - docs/DEVICE.md, "Arduino". */
@@ -55,7 +57,9 @@ static struct {
     struct otk_flash_ops flash;
     struct otk_net_ops net;
     uint32_t image_size; /* the update's announced size (START) */
-    uint32_t stage_at;   /* where a U_FLASH image is staged */
+    uint32_t stage_at;   /* where a U_FLASH image is staged (0: no U_FLASH update) */
+    uint32_t slot_at;    /* the free space as the engine sees it: [slot_at, space_end) */
+    uint32_t space_end;  /* the filesystem's start: nothing at or past it is an image's */
     bool reboot_due;
     uint8_t sector[OTK_SECTOR_SIZE];
 } P;
@@ -63,11 +67,31 @@ static struct {
 /* ---- flash: the core's ESP.flash* calls (4 KB sectors; the chip has no faster block erase
  * through them) ---- */
 
+/* The engine writes a U_FLASH image from the start of the free space (its slot 1); Updater
+ * puts it at the end, so that the space between stays untouched: move it there. */
+static uint32_t
+staged(uint32_t addr)
+{
+    if (P.stage_at && addr >= P.slot_at && addr < P.space_end)
+        return addr + (P.stage_at - P.slot_at);
+    return addr;
+}
+
+/* Past the staged image's last sector lies the filesystem: an erase unit the engine takes
+ * beyond its image (a whole 64 KB block at the tail) is cut there. */
+static uint32_t
+clip(uint32_t addr, uint32_t len)
+{
+    if (!P.stage_at || addr + len <= P.space_end || addr < P.slot_at)
+        return len;
+    return addr < P.space_end ? P.space_end - addr : 0;
+}
+
 static int
 flash_read(void *user, uint32_t addr, void *buf, size_t len)
 {
     (void)user;
-    return ESP.flashRead(addr, (uint8_t *)buf, len) ? OTK_OK : OTK_ERR_FLASH;
+    return ESP.flashRead(staged(addr), (uint8_t *)buf, len) ? OTK_OK : OTK_ERR_FLASH;
 }
 
 /* Updater::_writeBuffer() writes the header's flash mode as the chip runs it (the image may
@@ -79,7 +103,8 @@ flash_write(void *user, uint32_t addr, const void *buf, size_t len)
     const uint8_t *b = (const uint8_t *)buf;
 
     (void)user;
-    if (addr == P.stage_at && P.image_size && len > FLASH_MODE_AT && b[0] == 0xE9) {
+    addr = staged(addr);
+    if (addr == P.stage_at && P.stage_at && len > FLASH_MODE_AT && b[0] == 0xE9) {
         uint8_t head[4];
 
         memcpy(head, b, sizeof head);
@@ -97,6 +122,8 @@ static int
 flash_erase(void *user, uint32_t addr, uint32_t len)
 {
     (void)user;
+    addr = staged(addr);
+    len = clip(addr, len);
     for (uint32_t a = addr; a < addr + len; a += OTK_SECTOR_SIZE) {
         if (!ESP.flashEraseSector(a / OTK_SECTOR_SIZE))
             return OTK_ERR_FLASH;
@@ -114,14 +141,17 @@ activate(void *user, uint32_t app_offset)
     (void)user;
     memset(&cmd, 0, sizeof cmd);
     cmd.action = ACTION_COPY_RAW;
-    cmd.args[0] = app_offset;
+    cmd.args[0] = staged(app_offset);
     cmd.args[1] = 0;
     cmd.args[2] = P.image_size;
     eboot_command_write(&cmd);
     return OTK_OK;
 }
 
-/* The sketch from 0, the free space after it up to the filesystem, the filesystem. */
+/* The sketch from 0 as slot 0, the free space after it up to the filesystem as slot 1, the
+ * filesystem. The chip has no otadata: the engine reads the first two sectors (eboot's) where
+ * it looks for one, finds no valid record and writes none (the activate hook below boots the
+ * image), so otadata_offset stays 0. */
 static void
 esp8266_layout(struct otk_layout *l)
 {
@@ -129,7 +159,6 @@ esp8266_layout(struct otk_layout *l)
     uint32_t fs_at = (uint32_t)FS_start - FLASH_BASE;
 
     memset(l, 0, sizeof *l);
-    l->staged = 1;
     l->flash_size = ESP.getFlashChipRealSize();
     l->app_offset[0] = 0;
     l->app_size[0] = sketch_end;
@@ -219,11 +248,11 @@ on_event(void *user, const struct otk_dev_event *ev)
 {
     (void)user;
     if (ev->type == OTK_EV_START) {
-        P.image_size = ev->total;
-        /* where the core's staged layout puts it: the end of the free space */
-        const struct otk_layout *l = &P.dev.cfg.layout;
+        /* before the engine's first flash operation on the image: Updater's place for it, the
+         * end of the free space (the engine has checked that it fits) */
         uint32_t rounded = (ev->total + OTK_SECTOR_SIZE - 1) & ~(OTK_SECTOR_SIZE - 1);
-        P.stage_at = ev->cmd == OTK_CMD_FLASH ? l->app_offset[1] + l->app_size[1] - rounded : 0;
+        P.image_size = ev->total;
+        P.stage_at = ev->cmd == OTK_CMD_FLASH ? P.space_end - rounded : 0;
     }
     otk_lock_on_dev_event(&P.lock, ev, millis());
     P.kit->_event(ev->type, ev->cmd, ev->bytes, ev->total, ev->ota_error, ev->text);
@@ -265,6 +294,8 @@ init_engine(const struct otk_arduino_settings *s)
     dc.auth = OTK_AUTH_MD5; /* what the ESP8266 core's espota.py exchange uses */
     esp8266_layout(&dc.layout);
     dc.running_slot = 0;
+    P.slot_at = dc.layout.app_offset[1];
+    P.space_end = dc.layout.app_offset[1] + dc.layout.app_size[1];
     if (s->password_hash[0]) {
         snprintf(dc.secret, sizeof dc.secret, "%s", s->password_hash);
     } else if (s->password[0]) {
