@@ -199,6 +199,16 @@ class ArduinoLib(unittest.TestCase):
         self.assertEqual(s2.exit_code(), 0)
         self.assertEqual(read_flash(s2.flash)[FS_START:FS_START + len(data2)], data2)
         self.assertIsNone(s2.eboot())
+        # an application image whose tail the engine erases by a 64 KB block reaching past
+        # the free space: the filesystem right after it is left as it was
+        app_path, img = self.image(size=300000, seed=8)
+        s3 = self.sketch()
+        cp = otk.run("upload", "--protocol", "arduino", "-i", "127.0.0.1", "-p", s3.port,
+                     "-f", app_path)
+        self.assertEqual(cp.returncode, 0, cp.stdout + cp.stderr)
+        self.assertEqual(s3.exit_code(), 0)
+        self.assert_staged(s3, img)
+        self.assertEqual(read_flash(s3.flash)[FS_START:FS_START + len(data2)], data2)
 
     def test_native_protocol_on_the_same_port(self):
         path, img = self.image(size=180000, seed=5)
