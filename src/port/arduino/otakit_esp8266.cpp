@@ -395,6 +395,18 @@ connect_back(void)
     otk_dev_on_connected(&P.dev, ok ? OTK_OK : OTK_ERR_IO, millis());
 }
 
+/* What has arrived, at most cap bytes: like ArduinoOTA, never more than available() says (a
+ * read of more may wait for bytes that are not coming). */
+static int
+read_some(WiFiClient &c, uint8_t *buf, size_t cap)
+{
+    int avail = c.available();
+
+    if (avail <= 0)
+        return 0;
+    return c.read(buf, (size_t)avail < cap ? (size_t)avail : cap);
+}
+
 /* Offer the engine what it left last time, then new bytes while it wants them. */
 static bool
 pump_tcp(uint32_t now)
@@ -404,7 +416,7 @@ pump_tcp(uint32_t now)
 
     while (P.tcp_open && passed < PUMP_BYTES && otk_dev_wants_data(&P.dev)) {
         if (P.rx_off == P.rx_len) {
-            int n = P.tcp.available() > 0 ? P.tcp.read(P.rx, sizeof P.rx) : 0;
+            int n = read_some(P.tcp, P.rx, sizeof P.rx);
             if (n <= 0)
                 break;
             P.rx_len = (size_t)n;
@@ -443,8 +455,8 @@ pump_native(uint32_t now)
         if (!otk_dev_on_native_accept(&P.dev, &from, now))
             nat_close(NULL); /* a throttled source */
     }
-    while (P.nat_open && passed < PUMP_BYTES && P.natc.available() > 0) {
-        int n = P.natc.read(buf, sizeof buf);
+    while (P.nat_open && passed < PUMP_BYTES) {
+        int n = read_some(P.natc, buf, sizeof buf);
         if (n <= 0)
             break;
         otk_dev_on_native_data(&P.dev, buf, (size_t)n, millis());
