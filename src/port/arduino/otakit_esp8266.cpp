@@ -61,6 +61,7 @@ static struct {
     uint32_t slot_at;    /* the free space as the engine sees it: [slot_at, space_end) */
     uint32_t space_end;  /* the filesystem's start: nothing at or past it is an image's */
     bool reboot_due;
+    bool settling; /* from the end event to the engine's reboot call */
     uint8_t sector[OTK_SECTOR_SIZE];
 } P;
 
@@ -254,6 +255,8 @@ on_event(void *user, const struct otk_dev_event *ev)
         P.image_size = ev->total;
         P.stage_at = ev->cmd == OTK_CMD_FLASH ? P.space_end - rounded : 0;
     }
+    if (ev->type == OTK_EV_END)
+        P.settling = true;
     otk_lock_on_dev_event(&P.lock, ev, millis());
     P.kit->_event(ev->type, ev->cmd, ev->bytes, ev->total, ev->ota_error, ev->text);
 }
@@ -263,6 +266,7 @@ on_reboot(void *user)
 {
     (void)user;
     P.reboot_due = true;
+    P.settling = false;
 }
 
 void
@@ -365,12 +369,24 @@ otk_arduino_begin(OtaKitClass *kit, const struct otk_arduino_settings *s)
 
 /* ---- the loop ---- */
 
+/* Between an accepted image and the engine's reboot call (the ESP8266 core's pauses around its
+ * "OK") the next uploader's invitation or connection waits in the stack, as it waits on the
+ * core, whose ArduinoOTA blocks there: an uploader that starts right after the last one ends
+ * is served next instead of being told an update is running. */
+static bool
+settling(void)
+{
+    enum otk_dev_state st = otk_dev_state(&P.dev);
+
+    return P.settling || st == OTK_DEV_FINISHING || st == OTK_DEV_REBOOTING;
+}
+
 static bool
 pump_udp(uint32_t now)
 {
     uint8_t buf[DGRAM_MAX];
     struct otk_addr from;
-    int n = P.udp.parsePacket();
+    int n = settling() ? 0 : P.udp.parsePacket();
 
     if (n <= 0)
         return false;
@@ -445,7 +461,7 @@ pump_native(uint32_t now)
 
     if (!P.native)
         return false;
-    if (!P.nat_open && !otk_dev_native_busy(&P.dev) && P.server.hasClient()) {
+    if (!P.nat_open && !settling() && !otk_dev_native_busy(&P.dev) && P.server.hasClient()) {
         struct otk_addr from;
 
         P.natc = P.server.accept();
