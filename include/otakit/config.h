@@ -46,7 +46,14 @@
  * HMAC-SHA-256, ChaCha20-Poly1305); a build without them sets this to 0. Defaults to whether the
  * native protocol is built: there is nothing to encrypt without it. */
 #ifndef OTK_CFG_NOISE
+#if defined(ARDUINO)
+/* The Arduino library (src/port/arduino) has no compiler flags to pass and no Noise primitives:
+ * the ESP8266 core's crypto lacks them, and arduino-esp32's prebuilt mbedTLS need not carry
+ * ChaCha20-Poly1305. Its native protocol runs in plaintext with the password challenge. */
+#define OTK_CFG_NOISE 0
+#else
 #define OTK_CFG_NOISE OTK_CFG_PROTO_NATIVE
+#endif
 #endif
 
 /* Resume of a native upload after a lost connection (otakit's extension, capability RESUME):

@@ -33,8 +33,12 @@ extern "C" {
 #endif
 
 typedef struct {
-    uint16_t port;              /* UDP port of the invitation; 0: CONFIG_OTAKIT_PORT */
-    const char *password;       /* NULL or "": no password (as ArduinoOTA without one) */
+    uint16_t port;        /* UDP port of the invitation; 0: CONFIG_OTAKIT_PORT */
+    const char *password; /* NULL or "": no password (as ArduinoOTA without one) */
+    /** Instead of password: its hash as ArduinoOTA's setPasswordHash() takes it (MD5 hex, or
+     *  with OTK_AUTH_PBKDF2 the SHA-256 hex arduino-esp32 3.3.1 stores). The native protocol
+     *  needs the password itself: with a hash only it is not served. NULL: none. */
+    const char *password_hash;
     enum otk_auth_variant auth; /* OTK_AUTH_PBKDF2 (arduino-esp32 >= 3.3.1) or OTK_AUTH_MD5 */
     bool reboot_on_success;     /* restart into the new image once the uploader has the "OK" */
     /** Publish _arduino._tcp (the Arduino IDE's network port, PlatformIO's discovery) through
@@ -67,13 +71,18 @@ typedef struct {
     void (*on_progress)(void *user, const struct otk_ota_progress *p);
     /** The outcome of each update, after the participants were resumed; may be NULL. */
     void (*on_result)(void *user, const struct otk_ota_result *r);
+    /** Every engine event as it happens (start, progress, end, error - a refused password
+     *  included, which never takes the lock): ArduinoOTA's callbacks (the Arduino library)
+     *  are made of these. May be NULL. */
+    void (*on_event)(void *user, const struct otk_dev_event *ev);
     void *user;
 } otakit_config_t;
 
 #define OTAKIT_CONFIG_DEFAULT()                                                                    \
     {                                                                                              \
-        .port = 0, .password = NULL, .auth = OTK_AUTH_PBKDF2, .reboot_on_success = true,           \
-        .mdns = true, .on_progress = NULL, .on_result = NULL, .user = NULL,                        \
+        .port = 0, .password = NULL, .password_hash = NULL, .auth = OTK_AUTH_PBKDF2,               \
+        .reboot_on_success = true, .mdns = true, .on_progress = NULL, .on_result = NULL,           \
+        .on_event = NULL, .user = NULL,                                                            \
     }
 
 /** Read the partition table, bind the UDP port, set up the engine and the lock.

@@ -25,6 +25,18 @@
 #include "otakit/native.h"
 #endif
 
+/* The component's Kconfig defaults, for a build without its Kconfig (arduino-esp32's prebuilt
+ * sdkconfig: the Arduino library, src/port/arduino). */
+#ifndef CONFIG_OTAKIT_PORT
+#define CONFIG_OTAKIT_PORT 3232
+#endif
+#ifndef CONFIG_OTAKIT_TASK_STACK
+#define CONFIG_OTAKIT_TASK_STACK 6144
+#endif
+#ifndef CONFIG_OTAKIT_TASK_PRIORITY
+#define CONFIG_OTAKIT_TASK_PRIORITY 5
+#endif
+
 #define REBOOT_DELAY_MS 500u /* the uploader reads the final "OK" before the restart */
 
 static const char *TAG = "otakit";
@@ -64,6 +76,8 @@ on_event(void *user, const struct otk_dev_event *ev)
 {
     (void)user;
     otk_lock_on_dev_event(&s.lock, ev, otk_idf_now_ms());
+    if (s.cfg.on_event)
+        s.cfg.on_event(s.cfg.user, ev);
     if (ev->type == OTK_EV_ERROR)
         ESP_LOGW(TAG, "update failed: %s", ev->text ? ev->text : "");
 }
@@ -176,9 +190,14 @@ init_engine(const otakit_config_t *cfg)
     dc.auth = cfg->auth;
     dc.running_slot = running_slot(&dc.layout);
     dc.rx_nudges = 3;
-    if (cfg->password && cfg->password[0])
+    if (cfg->password_hash && cfg->password_hash[0]) {
+        if (strlen(cfg->password_hash) >= sizeof dc.secret)
+            return ESP_ERR_INVALID_ARG;
+        strcpy(dc.secret, cfg->password_hash);
+    } else if (cfg->password && cfg->password[0]) {
         otk_proto_password_secret(otk_mbedtls_crypto(), cfg->auth, cfg->password,
                                   strlen(cfg->password), dc.secret);
+    }
     otk_lock_init(&s.lock, &lc);
     if (otk_dev_init(&s.dev, &dc, otk_bsdnet_ops(&s.net), &s.flash.ops, otk_mbedtls_crypto(),
                      &hooks, s.sector) != OTK_OK)
@@ -198,6 +217,11 @@ init_native(const otakit_config_t *cfg)
 {
     struct otk_nat_config nc;
 
+    if (cfg->password_hash && cfg->password_hash[0] && !(cfg->password && cfg->password[0])) {
+        /* its challenge needs the password itself: without it, it would be served without one */
+        ESP_LOGW(TAG, "native protocol off: it needs the password, not its hash");
+        return ESP_OK;
+    }
     memset(&nc, 0, sizeof nc);
     if (cfg->password && strlen(cfg->password) >= sizeof nc.password)
         return ESP_ERR_INVALID_ARG;
