@@ -82,7 +82,13 @@
  * table, rows "+sig"); a firmware that never checks signatures sets it to 0 and keeps them - the
  * ArduinoOTA-only device's 8 KB budget is counted without it. */
 #ifndef OTK_CFG_SIGNED_IMAGES
+#if defined(ARDUINO)
+/* The Arduino library's ports bring no RSA / ECDSA operations (the ESP8266 port's crypto is
+ * the core's MD5 and BearSSL's SHA-256), so there would be nothing to verify with: left out. */
+#define OTK_CFG_SIGNED_IMAGES 0
+#else
 #define OTK_CFG_SIGNED_IMAGES 1
+#endif
 #endif
 
 /* ---- Capacities: memory the caller owns, sized at compile time (no heap) ---------------- */
