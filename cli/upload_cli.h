@@ -58,6 +58,18 @@ int cli_upload_classify_device_error(const char *text);
  *  lines "cause\nfix: ...", into msg. Empty for success. @return the exit code. */
 int cli_upload_describe(const struct otk_upload *u, char *msg, size_t cap);
 
+/** A message being worded: printf-appended into buf, cut at cap (upload_report.c). */
+struct cli_msg {
+    char *buf;
+    size_t cap, len;
+};
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void
+cli_say(struct cli_msg *m, const char *fmt, ...);
+
 /** The words for an OTK_UPC_HTTP_* outcome (upload_report_http.c). @return their length. */
 size_t cli_upload_http_words(const struct otk_upload *u, char *buf, size_t cap);
 

@@ -53,16 +53,10 @@ cli_upload_exit_name(int code)
 
 /* ---- a message under construction ---- */
 
-struct msg {
-    char *buf;
-    size_t cap, len;
-};
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void
-say(struct msg *m, const char *fmt, ...)
+/* The message buffer and its printf (declared in upload_cli.h: upload_report_http.c words the
+ * HTTP doors' causes with them too). */
+void
+cli_say(struct cli_msg *m, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -137,67 +131,68 @@ busy_meaning(const char *text)
 /* ---- local failures ---- */
 
 static void
-say_aborted(const struct otk_upload *u, struct msg *m)
+say_aborted(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m, "%s: %s", u->cfg.target, u->outcome.detail);
+    cli_say(m, "%s: %s", u->cfg.target, u->outcome.detail);
 }
 
 static void
-say_net_init(const struct otk_upload *u, struct msg *m)
+say_net_init(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m, "cannot start the socket library: %s.", u->outcome.detail);
+    cli_say(m, "cannot start the socket library: %s.", u->outcome.detail);
 }
 
 static void
-say_bind_addr(const struct otk_upload *u, struct msg *m)
+say_bind_addr(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an address of this "
-        "host that the device can reach, or leave -I out.",
-        u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0");
+    cli_say(m,
+            "-I/--host_ip '%s' is not an IPv4 address of this host.\nfix: give an address of this "
+            "host that the device can reach, or leave -I out.",
+            u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0");
 }
 
 static void
-say_listen(const struct otk_upload *u, struct msg *m)
+say_listen(const struct otk_upload *u, struct cli_msg *m)
 {
     int rc = u->outcome.net_rc;
 
-    say(m, "cannot listen on TCP %s:%u: %s.\nfix: %s", u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0",
-        u->cfg.host_port, u->outcome.detail,
-        rc == OTK_NET_INUSE    ? "that port is in use on this host: choose another with "
-                                 "-P/--host_port, or leave -P out for a free one."
-        : rc == OTK_NET_NOADDR ? "-I/--host_ip must be an address of this host (see 'ip addr')."
-        : rc == OTK_NET_DENIED ? "ports below 1024 need privileges: use -P 1024 or higher."
-                               : "check -I/--host_ip and -P/--host_port.");
+    cli_say(m, "cannot listen on TCP %s:%u: %s.\nfix: %s",
+            u->cfg.host_ip ? u->cfg.host_ip : "0.0.0.0", u->cfg.host_port, u->outcome.detail,
+            rc == OTK_NET_INUSE    ? "that port is in use on this host: choose another with "
+                                     "-P/--host_port, or leave -P out for a free one."
+            : rc == OTK_NET_NOADDR ? "-I/--host_ip must be an address of this host (see 'ip addr')."
+            : rc == OTK_NET_DENIED ? "ports below 1024 need privileges: use -P 1024 or higher."
+                                   : "check -I/--host_ip and -P/--host_port.");
 }
 
 static void
-say_udp_open(const struct otk_upload *u, struct msg *m)
+say_udp_open(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "cannot open a UDP socket%s%s: %s.\nfix: -I/--host_ip must be an IPv4 address of this "
-        "host (or 0.0.0.0).",
-        u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "", u->outcome.detail);
+    cli_say(m,
+            "cannot open a UDP socket%s%s: %s.\nfix: -I/--host_ip must be an IPv4 address of this "
+            "host (or 0.0.0.0).",
+            u->cfg.host_ip ? " on " : "", u->cfg.host_ip ? u->cfg.host_ip : "", u->outcome.detail);
 }
 
 static void
-say_ipv6(const struct otk_upload *u, struct msg *m)
+say_ipv6(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "'%s' is an IPv6 address; ArduinoOTA devices take uploads over IPv4.\n"
-        "fix: use the device's IPv4 address.",
-        u->cfg.target);
+    cli_say(m,
+            "'%s' is an IPv6 address; ArduinoOTA devices take uploads over IPv4.\n"
+            "fix: use the device's IPv4 address.",
+            u->cfg.target);
 }
 
 static void
-say_not_resolved(const struct otk_upload *u, struct msg *m)
+say_not_resolved(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m, "cannot resolve the device name '%s': %s.\nfix: %s", u->cfg.target, u->outcome.detail,
-        u->outcome.mdns
-            ? "no device answered the mDNS query for it within 3 s. Check that it is on and on "
-              "this host's network ('otakit list' shows the devices that answer; with several "
-              "interfaces -I ADDRESS picks the one to ask on), or use the device's IP address."
-            : "check the spelling, or use the device's IP address.");
+    cli_say(m, "cannot resolve the device name '%s': %s.\nfix: %s", u->cfg.target,
+            u->outcome.detail,
+            u->outcome.mdns
+                ? "no device answered the mDNS query for it within 3 s. Check that it is on and on "
+                  "this host's network ('otakit list' shows the devices that answer; with several "
+                  "interfaces -I ADDRESS picks the one to ask on), or use the device's IP address."
+                : "check the spelling, or use the device's IP address.");
 }
 
 /* ---- the handshake ---- */
@@ -226,7 +221,7 @@ chip_how(const struct otk_upload *u, char *how, size_t cap)
 }
 
 static void
-say_wrong_chip(const struct otk_upload *u, struct msg *m)
+say_wrong_chip(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
     const char *dev = otk_image_chip_name(o->device_chip);
@@ -234,68 +229,69 @@ say_wrong_chip(const struct otk_upload *u, struct msg *m)
     char how[256];
 
     chip_how(u, how, sizeof how);
-    say(m, "%s: this is an %s image; the device is %s%s (%s).\n", u->cfg.target,
-        img ? img : "unknown chip's", o->device_family ? "of the ESP32 family" : "an ",
-        o->device_family || !dev ? "" : dev, how);
-    say(m, "fix: upload the build for the device's board (the device keeps running its current "
-           "image).");
+    cli_say(m, "%s: this is an %s image; the device is %s%s (%s).\n", u->cfg.target,
+            img ? img : "unknown chip's", o->device_family ? "of the ESP32 family" : "an ",
+            o->device_family || !dev ? "" : dev, how);
+    cli_say(m, "fix: upload the build for the device's board (the device keeps running its current "
+               "image).");
 }
 
 static void
-say_busy(const struct otk_upload *u, struct msg *m)
+say_busy(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
     char w[224];
 
-    say(m,
-        "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): %s.\n"
-        "fix: wait for the other upload to end and upload again (a longer -t waits longer); if "
-        "no other upload runs, reset the device.",
-        who(u, w, sizeof w), o->device_text, o->busy, o->busy == 1 ? "" : "s",
-        u->cfg.invite_timeout_ms / 1000.0, o->invites, o->invites == 1 ? "" : "s",
-        busy_meaning(o->device_text));
+    cli_say(m,
+            "%s answered \"%s\" %u time%s in %.1f s (%u invitation%s): %s.\n"
+            "fix: wait for the other upload to end and upload again (a longer -t waits longer); if "
+            "no other upload runs, reset the device.",
+            who(u, w, sizeof w), o->device_text, o->busy, o->busy == 1 ? "" : "s",
+            u->cfg.invite_timeout_ms / 1000.0, o->invites, o->invites == 1 ? "" : "s",
+            busy_meaning(o->device_text));
 }
 
 static void
-say_port_unreach(const struct otk_upload *u, struct msg *m)
+say_port_unreach(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
 
-    say(m,
-        "%s answered that nothing listens on UDP port %u (ICMP port unreachable, %u times): "
-        "wrong port, or ArduinoOTA is not running on it.\n"
-        "fix: %s; check that the sketch calls ArduinoOTA.begin() and handle().",
-        who(u, w, sizeof w), u->cfg.port, u->outcome.unreach, other_core_hint(u->cfg.port));
+    cli_say(m,
+            "%s answered that nothing listens on UDP port %u (ICMP port unreachable, %u times): "
+            "wrong port, or ArduinoOTA is not running on it.\n"
+            "fix: %s; check that the sketch calls ArduinoOTA.begin() and handle().",
+            who(u, w, sizeof w), u->cfg.port, u->outcome.unreach, other_core_hint(u->cfg.port));
 }
 
 static void
-say_no_answer(const struct otk_upload *u, struct msg *m)
+say_no_answer(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
     char w[224];
 
-    say(m,
-        "no answer from %s on UDP port %u: %u invitation%s in %.1f s went unanswered.\n"
-        "fix: check that the device is powered and on this network, that its sketch calls "
-        "ArduinoOTA.handle() often (a blocked loop() cannot answer), and the port: %s.",
-        who(u, w, sizeof w), u->cfg.port, o->invites, o->invites == 1 ? "" : "s",
-        u->cfg.invite_timeout_ms / 1000.0, other_core_hint(u->cfg.port));
+    cli_say(m,
+            "no answer from %s on UDP port %u: %u invitation%s in %.1f s went unanswered.\n"
+            "fix: check that the device is powered and on this network, that its sketch calls "
+            "ArduinoOTA.handle() often (a blocked loop() cannot answer), and the port: %s.",
+            who(u, w, sizeof w), u->cfg.port, o->invites, o->invites == 1 ? "" : "s",
+            u->cfg.invite_timeout_ms / 1000.0, other_core_hint(u->cfg.port));
 }
 
 static void
-say_bad_nonce(const struct otk_upload *u, struct msg *m)
+say_bad_nonce(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s sent an AUTH challenge with a %ld-character nonce; ArduinoOTA uses 32 (MD5) or 64 "
-        "(PBKDF2-HMAC-SHA256).\nfix: is this an ArduinoOTA device? Run with -d and report the "
-        "exchange.",
-        u->cfg.target, u->outcome.figure);
+    cli_say(m,
+            "%s sent an AUTH challenge with a %ld-character nonce; ArduinoOTA uses 32 (MD5) or 64 "
+            "(PBKDF2-HMAC-SHA256).\nfix: is this an ArduinoOTA device? Run with -d and report the "
+            "exchange.",
+            u->cfg.target, u->outcome.figure);
 }
 
 static void
-say_no_password(const struct otk_upload *u, struct msg *m)
+say_no_password(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
+    cli_say(
+        m,
         "%s requires a password (it answered the invitation with an AUTH challenge) and none was "
         "given.\nfix: pass it with -a/--auth PASSWORD (PlatformIO: upload_flags = "
         "--auth=PASSWORD; Arduino IDE: it asks when the device advertises auth_upload=yes).",
@@ -303,48 +299,49 @@ say_no_password(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_random_failed(const struct otk_upload *u, struct msg *m)
+say_random_failed(const struct otk_upload *u, struct cli_msg *m)
 {
     (void)u;
-    say(m, "the random number source failed");
+    cli_say(m, "the random number source failed");
 }
 
 static void
-say_auth_compute(const struct otk_upload *u, struct msg *m)
+say_auth_compute(const struct otk_upload *u, struct cli_msg *m)
 {
     (void)u;
-    say(m, "computing the authentication response failed");
+    cli_say(m, "computing the authentication response failed");
 }
 
 static void
-say_auth_failed(const struct otk_upload *u, struct msg *m)
+say_auth_failed(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s rejected the password: it answered \"Authentication Failed\"%s.\n"
-        "fix: use the password the sketch sets with ArduinoOTA.setPassword() (or the one whose "
-        "hash it passes to setPasswordHash()): -a/--auth PASSWORD; PlatformIO: upload_flags = "
-        "--auth=PASSWORD.",
-        u->cfg.target,
-        u->variant == OTK_AUTH_PBKDF2
-            ? (u->cfg.md5_target ? " (PBKDF2 with the MD5 password hash, as -m asks)"
-                                 : " (tried PBKDF2 with the SHA-256 and with the MD5 password "
-                                   "hash)")
-            : " (MD5 challenge)");
+    cli_say(m,
+            "%s rejected the password: it answered \"Authentication Failed\"%s.\n"
+            "fix: use the password the sketch sets with ArduinoOTA.setPassword() (or the one whose "
+            "hash it passes to setPasswordHash()): -a/--auth PASSWORD; PlatformIO: upload_flags = "
+            "--auth=PASSWORD.",
+            u->cfg.target,
+            u->variant == OTK_AUTH_PBKDF2
+                ? (u->cfg.md5_target ? " (PBKDF2 with the MD5 password hash, as -m asks)"
+                                     : " (tried PBKDF2 with the SHA-256 and with the MD5 password "
+                                       "hash)")
+                : " (MD5 challenge)");
 }
 
 static void
-say_auth_unsolicited(const struct otk_upload *u, struct msg *m)
+say_auth_unsolicited(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s answered the invitation with \"Authentication Failed\".\nfix: another host may be "
-        "talking to the device; run with -d.",
-        u->cfg.target);
+    cli_say(m,
+            "%s answered the invitation with \"Authentication Failed\".\nfix: another host may be "
+            "talking to the device; run with -d.",
+            u->cfg.target);
 }
 
 static void
-say_unexpected_reply(const struct otk_upload *u, struct msg *m)
+say_unexpected_reply(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
+    cli_say(
+        m,
         "unexpected answer from %s to the %s: \"%s\".\nfix: is an ArduinoOTA device listening on "
         "UDP port %u? (%s)",
         u->cfg.target, u->outcome.phase == OTK_UP_AUTH ? "auth answer" : "invitation",
@@ -352,9 +349,10 @@ say_unexpected_reply(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_auth_no_answer(const struct otk_upload *u, struct msg *m)
+say_auth_no_answer(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
+    cli_say(
+        m,
         "%s sent an AUTH challenge but did not answer our authentication (%s) within %.0f s.\n"
         "fix: the password is not the problem (a wrong one gets \"Authentication Failed\"): the "
         "device is busy or the Wi-Fi link loses datagrams; upload again. A device whose loop() "
@@ -364,90 +362,91 @@ say_auth_no_answer(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_no_connect(const struct otk_upload *u, struct msg *m)
+say_no_connect(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s accepted the upload but never connected back to %s:%u (TCP) within %.0f s.\n"
-        "fix: this host must accept inbound TCP connections on that address and port: allow "
-        "otakit (or TCP port %u) in the firewall, or pick a reachable address and a fixed port "
-        "to open with -I/--host_ip and -P/--host_port (VPNs and other subnets often block the "
-        "way back). An ESP32 also stays silent when it cannot start the update, e.g. when the "
-        "image (%u bytes) is bigger than its OTA slot: check its serial log.",
-        u->cfg.target, u->local_ip, u->listen_port, u->cfg.connect_timeout_ms / 1000.0,
-        u->listen_port, u->cfg.size);
+    cli_say(m,
+            "%s accepted the upload but never connected back to %s:%u (TCP) within %.0f s.\n"
+            "fix: this host must accept inbound TCP connections on that address and port: allow "
+            "otakit (or TCP port %u) in the firewall, or pick a reachable address and a fixed port "
+            "to open with -I/--host_ip and -P/--host_port (VPNs and other subnets often block the "
+            "way back). An ESP32 also stays silent when it cannot start the update, e.g. when the "
+            "image (%u bytes) is bigger than its OTA slot: check its serial log.",
+            u->cfg.target, u->local_ip, u->listen_port, u->cfg.connect_timeout_ms / 1000.0,
+            u->listen_port, u->cfg.size);
 }
 
 /* ---- the device's error texts ---- */
 
 static void
-say_dev_too_big(const struct otk_upload *u, struct msg *m)
+say_dev_too_big(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s %s: \"%s\": the image (%u bytes, %.1f KiB) is bigger than the space the device has "
-        "for it.\n",
-        u->cfg.target, where(u), u->outcome.device_text, u->cfg.size, u->cfg.size / 1024.0);
-    say(m, "fix: an app image must fit the OTA slot (ESP32: the partition scheme; ESP8266: the "
-           "running sketch and the new one must both fit in the sketch area); a filesystem image "
-           "(-s) must fit the filesystem partition. Choose a partition scheme / flash layout with "
-           "a bigger slot, or make the image smaller.");
+    cli_say(m,
+            "%s %s: \"%s\": the image (%u bytes, %.1f KiB) is bigger than the space the device has "
+            "for it.\n",
+            u->cfg.target, where(u), u->outcome.device_text, u->cfg.size, u->cfg.size / 1024.0);
+    cli_say(m,
+            "fix: an app image must fit the OTA slot (ESP32: the partition scheme; ESP8266: the "
+            "running sketch and the new one must both fit in the sketch area); a filesystem image "
+            "(-s) must fit the filesystem partition. Choose a partition scheme / flash layout with "
+            "a bigger slot, or make the image smaller.");
 }
 
 static void
-say_dev_not_firmware(const struct otk_upload *u, struct msg *m)
+say_dev_not_firmware(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s %s: \"%s\": the file is not an application image for this device (%s).\n"
-        "fix: upload the .bin the build produced for this board (not the .elf or a data file); "
-        "for a filesystem image add -s/--spiffs.",
-        u->cfg.target, where(u), u->outcome.device_text,
-        u->cfg.size && u->cfg.image[0] != 0xE9
-            ? "its first byte is not 0xE9, the mark of an app image"
-            : "its header does not match what the device expects");
+    cli_say(m,
+            "%s %s: \"%s\": the file is not an application image for this device (%s).\n"
+            "fix: upload the .bin the build produced for this board (not the .elf or a data file); "
+            "for a filesystem image add -s/--spiffs.",
+            u->cfg.target, where(u), u->outcome.device_text,
+            u->cfg.size && u->cfg.image[0] != 0xE9
+                ? "its first byte is not 0xE9, the mark of an app image"
+                : "its header does not match what the device expects");
 }
 
 static void
-say_dev_md5(const struct otk_upload *u, struct msg *m)
+say_dev_md5(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s %s: \"%s\": the data the device wrote does not match the MD5 announced %s: the "
-        "image was corrupted in transit.\n"
-        "fix: upload again (otakit retries this automatically with --retries); if it keeps "
-        "failing, check the Wi-Fi link and the device's power supply.",
-        u->cfg.target, where(u), u->outcome.device_text,
-        otk_upload_protocol_used(u) == OTK_UP_PROTO_ELEGANTOTA ? "to /ota/start"
-                                                               : "in the invitation");
+    cli_say(m,
+            "%s %s: \"%s\": the data the device wrote does not match the MD5 announced %s: the "
+            "image was corrupted in transit.\n"
+            "fix: upload again (otakit retries this automatically with --retries); if it keeps "
+            "failing, check the Wi-Fi link and the device's power supply.",
+            u->cfg.target, where(u), u->outcome.device_text,
+            otk_upload_protocol_used(u) == OTK_UP_PROTO_ELEGANTOTA ? "to /ota/start"
+                                                                   : "in the invitation");
 }
 
 static void
-say_dev_rejected(const struct otk_upload *u, struct msg *m)
+say_dev_rejected(const struct otk_upload *u, struct cli_msg *m)
 {
     const char *text = u->outcome.device_text;
 
     if (contains(text, "Signature"))
-        say(m,
-            "%s %s: \"%s\": the device only accepts signed images.\n"
-            "fix: upload the signed binary (the build writes <name>.bin.signed; ESP8266's "
-            "espota.py picked it silently, otakit uploads exactly the file given with -f); "
-            "--trusted-key KEY.pem checks the signature before the upload.",
-            u->cfg.target, where(u), text);
+        cli_say(m,
+                "%s %s: \"%s\": the device only accepts signed images.\n"
+                "fix: upload the signed binary (the build writes <name>.bin.signed; ESP8266's "
+                "espota.py picked it silently, otakit uploads exactly the file given with -f); "
+                "--trusted-key KEY.pem checks the signature before the upload.",
+                u->cfg.target, where(u), text);
     else
-        say(m,
-            "%s %s: \"%s\": the device received the image but could not use it: it was built "
-            "for another chip or flash configuration, or it is damaged.\n"
-            "fix: build for the exact board (chip, flash size and mode) and upload the fresh "
-            ".bin.",
-            u->cfg.target, where(u), text);
+        cli_say(m,
+                "%s %s: \"%s\": the device received the image but could not use it: it was built "
+                "for another chip or flash configuration, or it is damaged.\n"
+                "fix: build for the exact board (chip, flash size and mode) and upload the fresh "
+                ".bin.",
+                u->cfg.target, where(u), text);
 }
 
 static void
-say_dev_stream_timeout(const struct otk_upload *u, struct msg *m)
+say_dev_stream_timeout(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s %s: \"%s\" at byte %u of %u: the device received no data for about 4 s and gave "
-        "up.\n"
-        "fix: upload again (--retries does this automatically); if it keeps happening, check "
-        "the Wi-Fi signal and what else the device does during the update (BLE scans, MQTT).",
-        u->cfg.target, where(u), u->outcome.device_text, u->outcome.acked, u->cfg.size);
+    cli_say(m,
+            "%s %s: \"%s\" at byte %u of %u: the device received no data for about 4 s and gave "
+            "up.\n"
+            "fix: upload again (--retries does this automatically); if it keeps happening, check "
+            "the Wi-Fi signal and what else the device does during the update (BLE scans, MQTT).",
+            u->cfg.target, where(u), u->outcome.device_text, u->outcome.acked, u->cfg.size);
 }
 
 /* The advice for an error text no other cause covers, from its words. */
@@ -481,13 +480,13 @@ other_advice(const char *text, enum otk_up_cause cause, char *busy, size_t cap)
 }
 
 static void
-say_dev_other(const struct otk_upload *u, struct msg *m)
+say_dev_other(const struct otk_upload *u, struct cli_msg *m)
 {
     char busy[256];
     const char *text = u->outcome.device_text;
 
-    say(m, "%s %s: \"%s\" (at byte %u of %u).\nfix: %s.", u->cfg.target, where(u), text,
-        u->outcome.acked, u->cfg.size, other_advice(text, u->outcome.cause, busy, sizeof busy));
+    cli_say(m, "%s %s: \"%s\" (at byte %u of %u).\nfix: %s.", u->cfg.target, where(u), text,
+            u->outcome.acked, u->cfg.size, other_advice(text, u->outcome.cause, busy, sizeof busy));
 }
 
 /* ---- the data phase ---- */
@@ -512,7 +511,7 @@ cli_upload_rule_name(const struct otk_upload_outcome *o)
 
 /* What the device did, after its name: "said \"OK\" when only ...". */
 static void
-say_violation(const struct otk_upload *u, struct msg *m)
+say_violation(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
     uint32_t size = u->cfg.size;
@@ -522,32 +521,35 @@ say_violation(const struct otk_upload *u, struct msg *m)
              pct(o->claimed, size));
     switch (o->violation) {
     case OTK_UPV_OK_BEFORE_SENT:
-        say(m, "said \"OK\" when only %u of the %u bytes had been sent%s", o->sent, size, acks);
+        cli_say(m, "said \"OK\" when only %u of the %u bytes had been sent%s", o->sent, size, acks);
         break;
     case OTK_UPV_OK_WITHOUT_END_ACK:
-        say(m,
+        cli_say(
+            m,
             "said \"OK\" without acknowledging the end of the image (no ack came after the last "
             "of the %u bytes was sent)%s",
             size, acks);
         break;
     case OTK_UPV_OK_BEFORE_TCP_ACK:
-        say(m, "said \"OK\" before its TCP stack had received the last %ld of the %u bytes%s",
-            o->figure, size, acks);
+        cli_say(m, "said \"OK\" before its TCP stack had received the last %ld of the %u bytes%s",
+                o->figure, size, acks);
         break;
     case OTK_UPV_OVER_ACK:
-        say(m,
+        cli_say(
+            m,
             "acknowledged at least %ld bytes when only %u had been sent (acks are the byte counts "
             "of the device's reads)",
             o->figure, o->sent);
         break;
     case OTK_UPV_TEXT_TOO_LONG:
-        say(m,
-            "sent more than %ld bytes of text, longer than any error message of the cores: "
-            "\"%.60s...\"",
-            o->figure, o->detail);
+        cli_say(m,
+                "sent more than %ld bytes of text, longer than any error message of the cores: "
+                "\"%.60s...\"",
+                o->figure, o->detail);
         break;
     default:
-        say(m,
+        cli_say(
+            m,
             "sent more than %ld separators or zeros in a row, which are neither acks, \"OK\" nor "
             "an error text",
             o->figure);
@@ -556,14 +558,15 @@ say_violation(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_protocol(const struct otk_upload *u, struct msg *m)
+say_protocol(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
 
     who(u, w, sizeof w);
-    say(m, "protocol violation (%s): %s ", cli_upload_rule_name(&u->outcome), w);
+    cli_say(m, "protocol violation (%s): %s ", cli_upload_rule_name(&u->outcome), w);
     say_violation(u, m);
-    say(m,
+    cli_say(
+        m,
         ".\nfix: an ArduinoOTA device does not do this, so the result is unknown: the device may "
         "still run its old firmware. Check what answers at %s (-d shows the exchange) and the "
         "device's serial log; upload again.",
@@ -579,37 +582,40 @@ closed_how(enum otk_up_close how)
 }
 
 static void
-say_dropped_after_all(const struct otk_upload *u, struct msg *m)
+say_dropped_after_all(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s %s after receiving all %u bytes, without sending \"OK\" or an error: the result of "
-        "the update is unknown.\n"
-        "fix: check the device's serial log; upload again.",
-        u->cfg.target, closed_how(u->outcome.closed), u->cfg.size);
+    cli_say(m,
+            "%s %s after receiving all %u bytes, without sending \"OK\" or an error: the result of "
+            "the update is unknown.\n"
+            "fix: check the device's serial log; upload again.",
+            u->cfg.target, closed_how(u->outcome.closed), u->cfg.size);
 }
 
 static void
-say_dropped(const struct otk_upload *u, struct msg *m)
+say_dropped(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
 
-    say(m,
+    cli_say(
+        m,
         "%s %s without sending a result, when its network stack had acknowledged %u of %u "
         "bytes (%.0f%%) and %u more were in flight: it lost Wi-Fi, rebooted, or gave up waiting "
         "for data.\n",
         u->cfg.target, closed_how(o->closed), o->acked, u->cfg.size, pct(o->acked, u->cfg.size),
         o->sent - o->acked);
-    say(m, "fix: upload again (--retries does this automatically); if it keeps happening, check "
-           "the signal strength and what else the device does during the update (BLE scans, "
-           "MQTT).");
+    cli_say(m,
+            "fix: upload again (--retries does this automatically); if it keeps happening, check "
+            "the signal strength and what else the device does during the update (BLE scans, "
+            "MQTT).");
 }
 
 static void
-say_stalled(const struct otk_upload *u, struct msg *m)
+say_stalled(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
 
-    say(m,
+    cli_say(
+        m,
         "transfer to %s stalled at byte %u of %u (%.0f%%): the device took no data for %.0f s.\n"
         "fix: upload again (--retries does this automatically); a device whose loop() is busy "
         "with BLE scans or MQTT, or a weak Wi-Fi signal, stalls transfers - pause those during "
@@ -619,26 +625,26 @@ say_stalled(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_stopped_reading(const struct otk_upload *u, struct msg *m)
+say_stopped_reading(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
 
-    say(m,
-        "%s stopped reading the image: its network stack took all %u bytes, but its acks "
-        "account for %u (%.0f%%), and no result came within %.0f s.\n"
-        "fix: check the device's serial log (a crash, or a loop() that blocks during the "
-        "update); reset it and upload again.",
-        u->cfg.target, u->cfg.size, o->acked, pct(o->acked, u->cfg.size),
-        u->cfg.result_timeout_ms / 1000.0);
+    cli_say(m,
+            "%s stopped reading the image: its network stack took all %u bytes, but its acks "
+            "account for %u (%.0f%%), and no result came within %.0f s.\n"
+            "fix: check the device's serial log (a crash, or a loop() that blocks during the "
+            "update); reset it and upload again.",
+            u->cfg.target, u->cfg.size, o->acked, pct(o->acked, u->cfg.size),
+            u->cfg.result_timeout_ms / 1000.0);
 }
 
 static void
-say_no_result(const struct otk_upload *u, struct msg *m)
+say_no_result(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s received all %u bytes but sent no result (\"OK\" or an error) within %.0f s.\n"
-        "fix: check the device's serial log; upload again.",
-        u->cfg.target, u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
+    cli_say(m,
+            "%s received all %u bytes but sent no result (\"OK\" or an error) within %.0f s.\n"
+            "fix: check the device's serial log; upload again.",
+            u->cfg.target, u->cfg.size, u->cfg.result_timeout_ms / 1000.0);
 }
 
 /* ---- the native protocol (ESPHome) ---- */
@@ -677,10 +683,11 @@ nat_step(uint8_t phase)
 }
 
 static void
-say_nat_refused(const struct otk_upload *u, struct msg *m)
+say_nat_refused(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
-    say(m,
+    cli_say(
+        m,
         "%s refused the TCP connection on port %u: nothing listens there for ESPHome's OTA "
         "protocol.\nfix: check the port (ESPHome devices: 3232 ESP32, 8266 ESP8266, 2040 RP2040, "
         "8892 Beken, or `ota: port:` in the device's YAML) and that its firmware has `ota: - "
@@ -689,10 +696,11 @@ say_nat_refused(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_nat_connect_timeout(const struct otk_upload *u, struct msg *m)
+say_nat_connect_timeout(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
-    say(m,
+    cli_say(
+        m,
         "no TCP connection to %s port %u within %.0f s: the device does not answer.\nfix: check "
         "that it is powered and on this network; a battery device in deep sleep answers nothing: "
         "keep it awake for the upload.",
@@ -700,38 +708,39 @@ say_nat_connect_timeout(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_nat_connect_failed(const struct otk_upload *u, struct msg *m)
+say_nat_connect_failed(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
-    say(m, "cannot connect to %s port %u: %s.\nfix: check the address and the route to it.",
-        who(u, w, sizeof w), u->cfg.port, u->outcome.detail);
+    cli_say(m, "cannot connect to %s port %u: %s.\nfix: check the address and the route to it.",
+            who(u, w, sizeof w), u->cfg.port, u->outcome.detail);
 }
 
 static void
-say_nat_not_esphome(const struct otk_upload *u, struct msg *m)
+say_nat_not_esphome(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
-    say(m,
-        "%s port %u answered ESPHome's magic with byte 0x%02x, not \"00 vv\": something else "
-        "listens there.\nfix: check the port; an ArduinoOTA device takes --protocol arduino.",
-        who(u, w, sizeof w), u->cfg.port, u->outcome.nat.code);
+    cli_say(m,
+            "%s port %u answered ESPHome's magic with byte 0x%02x, not \"00 vv\": something else "
+            "listens there.\nfix: check the port; an ArduinoOTA device takes --protocol arduino.",
+            who(u, w, sizeof w), u->cfg.port, u->outcome.nat.code);
 }
 
 static void
-say_nat_version(const struct otk_upload *u, struct msg *m)
+say_nat_version(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s speaks version %u of ESPHome's OTA protocol; otakit knows versions 1 and 2.\nfix: "
-        "upload with ESPHome's own tool, and report the device's ESPHome version to otakit.",
-        u->cfg.target, u->outcome.nat.code);
+    cli_say(m,
+            "%s speaks version %u of ESPHome's OTA protocol; otakit knows versions 1 and 2.\nfix: "
+            "upload with ESPHome's own tool, and report the device's ESPHome version to otakit.",
+            u->cfg.target, u->outcome.nat.code);
 }
 
 static void
-say_nat_no_answer(const struct otk_upload *u, struct msg *m)
+say_nat_no_answer(const struct otk_upload *u, struct cli_msg *m)
 {
     bool prepare = u->outcome.nat.phase == OTK_NATC_PREPARE;
 
-    say(m,
+    cli_say(
+        m,
         "%s did not answer %s in time (%.0f s%s).\nfix: upload again (--retries does this "
         "automatically); the device may be busy with another upload, or the link loses packets. "
         "-t sets the wait for each answer.",
@@ -743,36 +752,36 @@ say_nat_no_answer(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_nat_no_password(const struct otk_upload *u, struct msg *m)
+say_nat_no_password(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s requires a password (it sent an %s challenge) and none was given.\nfix: pass the "
-        "`ota: password:` of its YAML with -a/--auth PASSWORD.",
-        u->cfg.target, u->outcome.nat.auth == OTK_NAT_REQUEST_AUTH_MD5 ? "MD5" : "SHA-256");
+    cli_say(m,
+            "%s requires a password (it sent an %s challenge) and none was given.\nfix: pass the "
+            "`ota: password:` of its YAML with -a/--auth PASSWORD.",
+            u->cfg.target, u->outcome.nat.auth == OTK_NAT_REQUEST_AUTH_MD5 ? "MD5" : "SHA-256");
 }
 
 static void
-say_nat_auth_failed(const struct otk_upload *u, struct msg *m)
+say_nat_auth_failed(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
-    say(m,
-        "%s rejected the password (82 ERROR_AUTH_INVALID to our %s answer).\nfix: use the "
-        "`ota: password:` of its YAML, as written, with -a/--auth PASSWORD.",
-        u->cfg.target, f->auth == OTK_NAT_REQUEST_AUTH_MD5 ? "MD5" : "SHA-256");
+    cli_say(m,
+            "%s rejected the password (82 ERROR_AUTH_INVALID to our %s answer).\nfix: use the "
+            "`ota: password:` of its YAML, as written, with -a/--auth PASSWORD.",
+            u->cfg.target, f->auth == OTK_NAT_REQUEST_AUTH_MD5 ? "MD5" : "SHA-256");
 }
 
 static void
-say_nat_needs_key(const struct otk_upload *u, struct msg *m)
+say_nat_needs_key(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s requires encryption: it answered 94 ERROR_ENCRYPTION_REQUIRED (its YAML has `ota: "
-        "encryption:`), and no key was given.\nfix: pass the device's key, the base64 `key:` "
-        "under `api: encryption:` (or `ota: encryption:`) in its YAML, with --key BASE64.",
-        u->cfg.target);
+    cli_say(m,
+            "%s requires encryption: it answered 94 ERROR_ENCRYPTION_REQUIRED (its YAML has `ota: "
+            "encryption:`), and no key was given.\nfix: pass the device's key, the base64 `key:` "
+            "under `api: encryption:` (or `ota: encryption:`) in its YAML, with --key BASE64.",
+            u->cfg.target);
 }
 
 static void
-say_nat_not_encrypted(const struct otk_upload *u, struct msg *m)
+say_nat_not_encrypted(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
     char how[80];
@@ -782,7 +791,8 @@ say_nat_not_encrypted(const struct otk_upload *u, struct msg *m)
     else
         snprintf(how, sizeof how, "it answered %02X: older than ESPHome's encryption",
                  f->feature_reply);
-    say(m,
+    cli_say(
+        m,
         "%s does not offer encryption (%s), and a key was given: otakit does not send the image "
         "in plaintext then, since someone on the way could have removed the offer, and the "
         "image carries the Wi-Fi credentials and keys.\nfix: if the device really has no key "
@@ -792,38 +802,38 @@ say_nat_not_encrypted(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_nat_wrong_key(const struct otk_upload *u, struct msg *m)
+say_nat_wrong_key(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
-    say(m,
-        "%s refused the encryption handshake: the key is not the device's (%s%s%s).\nfix: pass "
-        "the base64 `key:` under `api: encryption:` (or `ota: encryption:`) of its YAML with "
-        "--key.",
-        u->cfg.target, f->reason[0] ? "it answered \"" : "its answer does not fit the key",
-        f->reason, f->reason[0] ? "\"" : "");
+    cli_say(m,
+            "%s refused the encryption handshake: the key is not the device's (%s%s%s).\nfix: pass "
+            "the base64 `key:` under `api: encryption:` (or `ota: encryption:`) of its YAML with "
+            "--key.",
+            u->cfg.target, f->reason[0] ? "it answered \"" : "its answer does not fit the key",
+            f->reason, f->reason[0] ? "\"" : "");
 }
 
 static void
-say_nat_handshake_rejected(const struct otk_upload *u, struct msg *m)
+say_nat_handshake_rejected(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s refused the encryption handshake: \"%s\".\nfix: upload again; if it keeps "
-        "refusing, check the device's log.",
-        u->cfg.target, u->outcome.nat.reason);
+    cli_say(m,
+            "%s refused the encryption handshake: \"%s\".\nfix: upload again; if it keeps "
+            "refusing, check the device's log.",
+            u->cfg.target, u->outcome.nat.reason);
 }
 
 static void
-say_nat_frame(const struct otk_upload *u, struct msg *m)
+say_nat_frame(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
-    say(m,
-        "an encrypted frame from %s failed its check at byte %u of %u: the connection carried "
-        "damaged or foreign data.\nfix: upload again (--retries does this automatically).",
-        u->cfg.target, o->acked, u->cfg.size);
+    cli_say(m,
+            "an encrypted frame from %s failed its check at byte %u of %u: the connection carried "
+            "damaged or foreign data.\nfix: upload again (--retries does this automatically).",
+            u->cfg.target, o->acked, u->cfg.size);
 }
 
 static void
-say_nat_too_big(const struct otk_upload *u, struct msg *m)
+say_nat_too_big(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
     char c[64];
@@ -833,19 +843,20 @@ say_nat_too_big(const struct otk_upload *u, struct msg *m)
               "upload a minimal firmware first (a YAML with little more than wifi and ota), then "
               "this one"
             : "choose a partition layout with a bigger OTA slot, or make the image smaller";
-    say(m, "%s has no room for the image (%u bytes%s): it answered %s.\nfix: %s.", u->cfg.target,
-        f->data_size, f->compressed ? ", compressed" : "", nat_code(f->code, c, sizeof c), fix);
+    cli_say(m, "%s has no room for the image (%u bytes%s): it answered %s.\nfix: %s.",
+            u->cfg.target, f->data_size, f->compressed ? ", compressed" : "",
+            nat_code(f->code, c, sizeof c), fix);
 }
 
 static void
-say_nat_md5(const struct otk_upload *u, struct msg *m)
+say_nat_md5(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s received the image, but it does not match its MD5 (8B ERROR_MD5_MISMATCH): it was "
-        "damaged on the way; the device keeps its old firmware.\nfix: upload again (--retries "
-        "does this automatically); if it keeps failing, check the Wi-Fi link and the power "
-        "supply.",
-        u->cfg.target);
+    cli_say(m,
+            "%s received the image, but it does not match its MD5 (8B ERROR_MD5_MISMATCH): it was "
+            "damaged on the way; the device keeps its old firmware.\nfix: upload again (--retries "
+            "does this automatically); if it keeps failing, check the Wi-Fi link and the power "
+            "supply.",
+            u->cfg.target);
 }
 
 /* What each refusal of a received image means, and what to do (reference §2). */
@@ -883,7 +894,7 @@ static const struct {
 };
 
 static void
-say_nat_refusal(const struct otk_upload *u, struct msg *m)
+say_nat_refusal(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
     const char *what = "an error code otakit does not know", *fix = "check the device's log";
@@ -894,23 +905,23 @@ say_nat_refusal(const struct otk_upload *u, struct msg *m)
             what = nat_refusals[i].what;
             fix = nat_refusals[i].fix;
         }
-    say(m, "%s refused the update after %s: %s (%s).\nfix: %s.", u->cfg.target, nat_step(f->phase),
-        what, nat_code(f->code, c, sizeof c), fix);
+    cli_say(m, "%s refused the update after %s: %s (%s).\nfix: %s.", u->cfg.target,
+            nat_step(f->phase), what, nat_code(f->code, c, sizeof c), fix);
 }
 
 static void
-say_nat_device_timeout(const struct otk_upload *u, struct msg *m)
+say_nat_device_timeout(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
-    say(m,
-        "%s gave up waiting for data at byte %u of %u (FF: nothing arrived within its "
-        "timeout).\nfix: upload again (--retries does this automatically); if it keeps "
-        "happening, check the Wi-Fi signal.",
-        u->cfg.target, o->acked, u->cfg.size);
+    cli_say(m,
+            "%s gave up waiting for data at byte %u of %u (FF: nothing arrived within its "
+            "timeout).\nfix: upload again (--retries does this automatically); if it keeps "
+            "happening, check the Wi-Fi signal.",
+            u->cfg.target, o->acked, u->cfg.size);
 }
 
 static void
-say_nat_protocol(const struct otk_upload *u, struct msg *m)
+say_nat_protocol(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
     const char *v = f->violation ? f->violation : "unexpected-byte";
@@ -918,41 +929,43 @@ say_nat_protocol(const struct otk_upload *u, struct msg *m)
 
     who(u, w, sizeof w);
     if (!strcmp(v, "over-ack"))
-        say(m, "protocol violation (over-ack): %s acknowledged a block it had not been sent whole",
-            w);
+        cli_say(m,
+                "protocol violation (over-ack): %s acknowledged a block it had not been sent whole",
+                w);
     else if (!strcmp(v, "early-receive-ok"))
-        say(m,
-            "protocol violation (early-receive-ok): %s said it received the image before it "
-            "acknowledged every block (%u acks)",
-            w, f->acks);
+        cli_say(m,
+                "protocol violation (early-receive-ok): %s said it received the image before it "
+                "acknowledged every block (%u acks)",
+                w, f->acks);
     else if (!strcmp(v, "frame"))
-        say(m, "protocol violation (frame): %s sent a malformed encryption handshake", w);
+        cli_say(m, "protocol violation (frame): %s sent a malformed encryption handshake", w);
     else
-        say(m, "protocol violation (unexpected-byte): %s answered 0x%02x to %s", w, f->code,
-            nat_step(f->phase));
-    say(m,
-        ".\nfix: an ESPHome device does not do this, so the result is unknown: check what "
-        "answers at %s (-d shows the exchange) and the device's log; upload again.",
-        w);
+        cli_say(m, "protocol violation (unexpected-byte): %s answered 0x%02x to %s", w, f->code,
+                nat_step(f->phase));
+    cli_say(m,
+            ".\nfix: an ESPHome device does not do this, so the result is unknown: check what "
+            "answers at %s (-d shows the exchange) and the device's log; upload again.",
+            w);
 }
 
 static void
-say_nat_dropped(const struct otk_upload *u, struct msg *m)
+say_nat_dropped(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
-    say(m,
-        "%s %s the connection during %s (at byte %u of %u), without an error code: it lost "
-        "Wi-Fi, restarted, or gave up.\nfix: upload again (--retries does this automatically); "
-        "the device cannot have taken the image: not all of it was sent.",
-        u->cfg.target, o->closed == OTK_UP_RESET ? "reset" : "closed", nat_step(o->nat.phase),
-        o->acked, u->cfg.size);
+    cli_say(m,
+            "%s %s the connection during %s (at byte %u of %u), without an error code: it lost "
+            "Wi-Fi, restarted, or gave up.\nfix: upload again (--retries does this automatically); "
+            "the device cannot have taken the image: not all of it was sent.",
+            u->cfg.target, o->closed == OTK_UP_RESET ? "reset" : "closed", nat_step(o->nat.phase),
+            o->acked, u->cfg.size);
 }
 
 static void
-say_nat_stalled(const struct otk_upload *u, struct msg *m)
+say_nat_stalled(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_upload_outcome *o = &u->outcome;
-    say(m,
+    cli_say(
+        m,
         "transfer to %s stalled at byte %u of %u (%.0f%%): no data taken or acknowledged for "
         "%.0f s.\nfix: upload again (--retries does this automatically); a weak Wi-Fi signal or "
         "a device busy with other work stalls transfers.",
@@ -961,51 +974,52 @@ say_nat_stalled(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_nat_unconfirmed(const struct otk_upload *u, struct msg *m)
+say_nat_unconfirmed(const struct otk_upload *u, struct cli_msg *m)
 {
     const struct otk_up_native *f = &u->outcome.nat;
 
-    say(m,
-        "%s had the whole image (%u bytes%s went out), but the connection ended without its "
-        "verdict; otakit did not send the image again, since the device may have applied it. ",
-        u->cfg.target, f->data_size, f->compressed ? ", compressed," : "");
+    cli_say(m,
+            "%s had the whole image (%u bytes%s went out), but the connection ended without its "
+            "verdict; otakit did not send the image again, since the device may have applied it. ",
+            u->cfg.target, f->data_size, f->compressed ? ", compressed," : "");
     if (f->check == OTK_NATUP_CHECK_RESTARTED)
-        say(m,
-            "It then went away and answered again %.1f s later: it restarted, which an ESPHome "
-            "device does right after it applies an image, so it most likely runs the new one "
-            "now.\nfix: check the version it reports (log, dashboard); upload again only if it "
-            "still runs the old one.",
-            f->check_ms / 1000.0);
+        cli_say(m,
+                "It then went away and answered again %.1f s later: it restarted, which an ESPHome "
+                "device does right after it applies an image, so it most likely runs the new one "
+                "now.\nfix: check the version it reports (log, dashboard); upload again only if it "
+                "still runs the old one.",
+                f->check_ms / 1000.0);
     else if (f->check == OTK_NATUP_CHECK_STAYED)
-        say(m,
-            "It was answering again %.1f s after the end, with no pause seen: either it did "
-            "not apply the image (an ESPHome device restarts as soon as it has), or it "
-            "restarted within that time.\nfix: check the version it runs (log, dashboard); "
-            "upload again only if it still runs the old one.",
-            f->check_ms / 1000.0);
+        cli_say(m,
+                "It was answering again %.1f s after the end, with no pause seen: either it did "
+                "not apply the image (an ESPHome device restarts as soon as it has), or it "
+                "restarted within that time.\nfix: check the version it runs (log, dashboard); "
+                "upload again only if it still runs the old one.",
+                f->check_ms / 1000.0);
     else if (f->check == OTK_NATUP_CHECK_GONE)
-        say(m,
+        cli_say(
+            m,
             "It did not answer again within %.0f s: it may be restarting slowly, or it lost the "
             "network.\nfix: when it is back, check the version it runs; upload again only if it "
             "still runs the old one.",
             u->cfg.result_timeout_ms / 1000.0);
     else
-        say(m, "\nfix: check the version it runs; upload again only if it runs the old one.");
+        cli_say(m, "\nfix: check the version it runs; upload again only if it runs the old one.");
 }
 
 static void
-say_nat_local(const struct otk_upload *u, struct msg *m)
+say_nat_local(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m, "%s: a local failure (%s).", u->cfg.target,
-        u->outcome.detail[0] ? u->outcome.detail : "the crypto provider");
+    cli_say(m, "%s: a local failure (%s).", u->cfg.target,
+            u->outcome.detail[0] ? u->outcome.detail : "the crypto provider");
 }
 
 static void
-say_nat_no_filesystem(const struct otk_upload *u, struct msg *m)
+say_nat_no_filesystem(const struct otk_upload *u, struct cli_msg *m)
 {
     (void)u;
-    say(m, "ESPHome's OTA protocol carries application images only: -s/--spiffs cannot go with "
-           "--protocol esphome.\nfix: leave out -s, or use --protocol arduino.");
+    cli_say(m, "ESPHome's OTA protocol carries application images only: -s/--spiffs cannot go with "
+               "--protocol esphome.\nfix: leave out -s, or use --protocol arduino.");
 }
 
 /* ---- --wait and detection ---- */
@@ -1034,10 +1048,11 @@ look_words(enum otk_up_cause c)
 }
 
 static void
-say_never_awoke(const struct otk_upload *u, struct msg *m)
+say_never_awoke(const struct otk_upload *u, struct cli_msg *m)
 {
     char w[224];
-    say(m,
+    cli_say(
+        m,
         "%s never showed itself within --wait %.0f s (%ld looks; the last: %s).\nfix: check that "
         "the device wakes within that time and joins this network when it does (a deep-sleep "
         "device must stay awake a few seconds after connecting: ESPHome's deep_sleep "
@@ -1048,18 +1063,18 @@ say_never_awoke(const struct otk_upload *u, struct msg *m)
 }
 
 static void
-say_http_unknown(const struct otk_upload *u, struct msg *m)
+say_http_unknown(const struct otk_upload *u, struct cli_msg *m)
 {
-    say(m,
-        "%s: its web server asks for a password on /update (%s), so which update page it "
-        "serves cannot be told from outside: ElegantOTA, a web /update form or ESPHome's "
-        "web_server.\nfix: name it: --protocol elegantota (ElegantOTA) or --protocol web "
-        "(ESPHome web_server, ESP8266HTTPUpdateServer), with -a for the password.",
-        u->cfg.target, u->outcome.detail[0] ? u->outcome.detail : "HTTP 401");
+    cli_say(m,
+            "%s: its web server asks for a password on /update (%s), so which update page it "
+            "serves cannot be told from outside: ElegantOTA, a web /update form or ESPHome's "
+            "web_server.\nfix: name it: --protocol elegantota (ElegantOTA) or --protocol web "
+            "(ESPHome web_server, ESP8266HTTPUpdateServer), with -a for the password.",
+            u->cfg.target, u->outcome.detail[0] ? u->outcome.detail : "HTTP 401");
 }
 
 static void
-say_http(const struct otk_upload *u, struct msg *m)
+say_http(const struct otk_upload *u, struct cli_msg *m)
 {
     if (m->len + 1 < m->cap)
         m->len += cli_upload_http_words(u, m->buf + m->len, m->cap - m->len);
@@ -1067,7 +1082,7 @@ say_http(const struct otk_upload *u, struct msg *m)
 
 /* ---- the table ---- */
 
-typedef void (*say_fn)(const struct otk_upload *u, struct msg *m);
+typedef void (*say_fn)(const struct otk_upload *u, struct cli_msg *m);
 
 /* Every cause: the exit code it ends `otakit upload` with, and its words. */
 static const struct cause_row {
@@ -1181,7 +1196,7 @@ cli_upload_describe(const struct otk_upload *u, char *buf, size_t cap)
 {
     const struct otk_upload_outcome *o = &u->outcome;
     const struct cause_row *row = row_of(o->cause);
-    struct msg m = {buf, cap, 0};
+    struct cli_msg m = {buf, cap, 0};
 
     if (cap)
         buf[0] = 0;
@@ -1190,12 +1205,12 @@ cli_upload_describe(const struct otk_upload *u, char *buf, size_t cap)
     if (row->say)
         row->say(u, &m);
     else
-        say(&m, "%s: the upload failed (cause %d)", u->cfg.target, (int)o->cause);
+        cli_say(&m, "%s: the upload failed (cause %d)", u->cfg.target, (int)o->cause);
     if (o->strangers)
-        say(&m,
-            "\nnote: refused %u repl%s or connection%s that did not come from the device (the "
-            "last from %s): another host tried to answer in its place.",
-            o->strangers, o->strangers == 1 ? "y" : "ies", o->strangers == 1 ? "" : "s",
-            o->stranger);
+        cli_say(&m,
+                "\nnote: refused %u repl%s or connection%s that did not come from the device (the "
+                "last from %s): another host tried to answer in its place.",
+                o->strangers, o->strangers == 1 ? "y" : "ies", o->strangers == 1 ? "" : "s",
+                o->stranger);
     return row->exit_code;
 }
