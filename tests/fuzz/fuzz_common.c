@@ -117,3 +117,45 @@ fin_take(struct fuzz_in *in, size_t n, const uint8_t **out)
     in->pos += n;
     return n;
 }
+
+bool
+fuzz_overlaps(uint32_t addr, size_t len, uint32_t off, uint32_t size)
+{
+    return addr < off + size && off < addr + len;
+}
+
+static int
+guarded_read(void *user, uint32_t addr, void *buf, size_t len)
+{
+    struct fuzz_guarded_flash *g = user;
+
+    return g->down->read(g->down->user, addr, buf, len);
+}
+
+static int
+guarded_write(void *user, uint32_t addr, const void *buf, size_t len)
+{
+    struct fuzz_guarded_flash *g = user;
+
+    g->guard(g->user, addr, len);
+    return g->down->write(g->down->user, addr, buf, len);
+}
+
+static int
+guarded_erase(void *user, uint32_t addr, uint32_t len)
+{
+    struct fuzz_guarded_flash *g = user;
+
+    g->guard(g->user, addr, len);
+    return g->down->erase(g->down->user, addr, len);
+}
+
+void
+fuzz_guarded_flash_init(struct fuzz_guarded_flash *g, const struct otk_flash_ops *down,
+                        void (*guard)(void *user, uint32_t addr, size_t len), void *user)
+{
+    g->ops = (struct otk_flash_ops){guarded_read, guarded_write, guarded_erase, g};
+    g->down = down;
+    g->guard = guard;
+    g->user = user;
+}

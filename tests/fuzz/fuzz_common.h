@@ -44,6 +44,21 @@ int fuzz_noise_start(struct otk_noise *s, struct fuzz_crypto *c, bool initiator,
 #define FUZZ_FLASH_SIZE 0x40000u
 void fuzz_layout(struct otk_layout *l);
 
+/* Flash ops that show every write and erase to the target's guard (which FUZZ_CHECKs what must
+ * never be written) before passing it on to `down`; reads pass straight through. */
+struct fuzz_guarded_flash {
+    struct otk_flash_ops ops; /* what the device is given */
+    const struct otk_flash_ops *down;
+    void (*guard)(void *user, uint32_t addr, size_t len);
+    void *user;
+};
+
+void fuzz_guarded_flash_init(struct fuzz_guarded_flash *g, const struct otk_flash_ops *down,
+                             void (*guard)(void *user, uint32_t addr, size_t len), void *user);
+
+/* [addr, addr + len) and [off, off + size) share a byte. */
+bool fuzz_overlaps(uint32_t addr, size_t len, uint32_t off, uint32_t size);
+
 struct fuzz_in {
     const uint8_t *p;
     size_t len;

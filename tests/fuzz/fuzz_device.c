@@ -43,8 +43,8 @@ struct fz {
     struct ramflash *rf; /* flash_keep */
     struct fuzz_crypto c;
     uint8_t sector[OTK_SECTOR_SIZE];
-    struct otk_addr src[8];       /* more than the throttle table holds */
-    struct otk_flash_ops guarded; /* rf.ops behind guard() */
+    struct otk_addr src[8];            /* more than the throttle table holds */
+    struct fuzz_guarded_flash guarded; /* rf.ops behind guard() */
     uint32_t now;
     int ends;
     int switches;               /* otadata writes seen */
@@ -136,22 +136,17 @@ advance(struct fz *f, uint32_t ms)
     f->now = until;
 }
 
-static bool
-overlaps(uint32_t addr, size_t len, uint32_t off, uint32_t size)
-{
-    return addr < off + size && off < addr + len;
-}
-
 /* Every erase and write the engine makes passes here first. The running slot (app0) is never
  * touched; otadata only as the last step of an application update that passed, so the slot it
  * is about to select must hold an image the bootloader accepts. */
 static void
-guard(struct fz *f, uint32_t addr, size_t len)
+guard(void *user, uint32_t addr, size_t len)
 {
+    struct fz *f = user;
     const struct otk_layout *l = &f->dev.cfg.layout;
 
-    FUZZ_CHECK(!overlaps(addr, len, l->app_offset[0], l->app_size[0]));
-    if (overlaps(addr, len, l->otadata_offset, 2 * OTK_SECTOR_SIZE)) {
+    FUZZ_CHECK(!fuzz_overlaps(addr, len, l->app_offset[0], l->app_size[0]));
+    if (fuzz_overlaps(addr, len, l->otadata_offset, 2 * OTK_SECTOR_SIZE)) {
         union otk_hash_ctx ctx;
         struct otk_image_info info;
         enum otk_image_result r;
@@ -163,32 +158,6 @@ guard(struct fz *f, uint32_t addr, size_t len)
                    (r == OTK_IMG_GZIP && f->dev.cfg.profile == OTK_PROFILE_ESP8266));
         f->switches++;
     }
-}
-
-static int
-g_read(void *user, uint32_t addr, void *buf, size_t len)
-{
-    struct fz *f = user;
-
-    return f->rf->ops.read(f->rf->ops.user, addr, buf, len);
-}
-
-static int
-g_write(void *user, uint32_t addr, const void *buf, size_t len)
-{
-    struct fz *f = user;
-
-    guard(f, addr, len);
-    return f->rf->ops.write(f->rf->ops.user, addr, buf, len);
-}
-
-static int
-g_erase(void *user, uint32_t addr, uint32_t len)
-{
-    struct fz *f = user;
-
-    guard(f, addr, len);
-    return f->rf->ops.erase(f->rf->ops.user, addr, len);
 }
 
 static void
@@ -283,13 +252,10 @@ setup(struct fz *f, uint8_t flags)
     FUZZ_CHECK(otk_imagegen(cfg.profile, "running", "1.0.0", RUNNING_IMG, 1, running,
                             RUNNING_IMG) == (int)RUNNING_IMG);
     ramflash_load(f->rf, cfg.layout.app_offset[0], running, RUNNING_IMG);
-    f->guarded.read = g_read;
-    f->guarded.write = g_write;
-    f->guarded.erase = g_erase;
-    f->guarded.user = f;
+    fuzz_guarded_flash_init(&f->guarded, &f->rf->ops, guard, f);
     f->net_ops = f->net.ops;
     f->net_ops.udp_send = sent;
-    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net_ops, &f->guarded, &f->c.ops, &hooks,
+    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net_ops, &f->guarded.ops, &f->c.ops, &hooks,
                             f->sector) == OTK_OK);
     for (int i = 0; i < 8; i++) {
         char ip[16];

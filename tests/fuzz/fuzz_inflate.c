@@ -39,7 +39,7 @@ struct fz {
     struct fakenet net;
     struct ramflash *rf;
     struct fuzz_crypto c;
-    struct otk_flash_ops guarded;
+    struct fuzz_guarded_flash guarded;
     uint8_t sector[OTK_SECTOR_SIZE];
     uint32_t now;
     int ends, errors;
@@ -51,51 +51,20 @@ static _Alignas(max_align_t) uint8_t zmem[64 * 1024];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool
-overlaps(uint32_t addr, size_t len, uint32_t off, uint32_t size)
-{
-    return addr < off + size && off < addr + len;
-}
-
 static void
-guard(struct fz *f, uint32_t addr, size_t len)
+guard(void *user, uint32_t addr, size_t len)
 {
+    struct fz *f = user;
     const struct otk_layout *l = &f->dev.cfg.layout;
 
-    FUZZ_CHECK(!overlaps(addr, len, l->app_offset[0], l->app_size[0]));
-    if (overlaps(addr, len, l->otadata_offset, 2 * OTK_SECTOR_SIZE)) {
+    FUZZ_CHECK(!fuzz_overlaps(addr, len, l->app_offset[0], l->app_size[0]));
+    if (fuzz_overlaps(addr, len, l->otadata_offset, 2 * OTK_SECTOR_SIZE)) {
         union otk_hash_ctx ctx;
         struct otk_image_info info;
 
         FUZZ_CHECK(otk_image_verify(&f->rf->ops, &f->c.ops, l->app_offset[1], l->app_size[1],
                                     f->dev.cfg.profile, &ctx, &info) == OTK_IMG_OK);
     }
-}
-
-static int
-g_read(void *user, uint32_t addr, void *buf, size_t len)
-{
-    struct fz *f = user;
-
-    return f->rf->ops.read(f->rf->ops.user, addr, buf, len);
-}
-
-static int
-g_write(void *user, uint32_t addr, const void *buf, size_t len)
-{
-    struct fz *f = user;
-
-    guard(f, addr, len);
-    return f->rf->ops.write(f->rf->ops.user, addr, buf, len);
-}
-
-static int
-g_erase(void *user, uint32_t addr, uint32_t len)
-{
-    struct fz *f = user;
-
-    guard(f, addr, len);
-    return f->rf->ops.erase(f->rf->ops.user, addr, len);
 }
 
 static void
@@ -146,8 +115,8 @@ setup(struct fz *f)
     FUZZ_CHECK(otk_imagegen(cfg.profile, "running", "1.0.0", RUNNING_IMG, 1, running,
                             RUNNING_IMG) == (int)RUNNING_IMG);
     ramflash_load(f->rf, cfg.layout.app_offset[0], running, RUNNING_IMG);
-    f->guarded = (struct otk_flash_ops){g_read, g_write, g_erase, f};
-    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->guarded, &f->c.ops, &hooks,
+    fuzz_guarded_flash_init(&f->guarded, &f->rf->ops, guard, f);
+    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->guarded.ops, &f->c.ops, &hooks,
                             f->sector) == OTK_OK);
     memset(&nc, 0, sizeof nc);
     FUZZ_CHECK(otk_dev_native_attach(&f->dev, &f->nat, &nc) == OTK_OK);

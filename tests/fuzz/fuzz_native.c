@@ -45,7 +45,7 @@ struct fz {
     struct fuzz_crypto c;
     uint8_t sector[OTK_SECTOR_SIZE];
     struct otk_addr src[4];
-    struct otk_flash_ops guarded;
+    struct fuzz_guarded_flash guarded;
     uint32_t now;
     size_t seen;       /* bytes of net.nat already looked at */
     int closes_seen;   /* net.nat_closes when the connection was accepted */
@@ -63,51 +63,20 @@ static struct ramflash flash_keep; /* one flash for the whole session, reset on 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static bool
-overlaps(uint32_t addr, size_t len, uint32_t off, uint32_t size)
-{
-    return addr < off + size && off < addr + len;
-}
-
 static void
-guard(struct fz *f, uint32_t addr, size_t len)
+guard(void *user, uint32_t addr, size_t len)
 {
+    struct fz *f = user;
     const struct otk_layout *l = &f->dev.cfg.layout;
 
-    FUZZ_CHECK(!overlaps(addr, len, l->app_offset[0], l->app_size[0]));
-    if (overlaps(addr, len, l->otadata_offset, 2 * OTK_SECTOR_SIZE)) {
+    FUZZ_CHECK(!fuzz_overlaps(addr, len, l->app_offset[0], l->app_size[0]));
+    if (fuzz_overlaps(addr, len, l->otadata_offset, 2 * OTK_SECTOR_SIZE)) {
         union otk_hash_ctx ctx;
         struct otk_image_info info;
 
         FUZZ_CHECK(otk_image_verify(&f->rf->ops, &f->c.ops, l->app_offset[1], l->app_size[1],
                                     f->dev.cfg.profile, &ctx, &info) == OTK_IMG_OK);
     }
-}
-
-static int
-g_read(void *user, uint32_t addr, void *buf, size_t len)
-{
-    struct fz *f = user;
-
-    return f->rf->ops.read(f->rf->ops.user, addr, buf, len);
-}
-
-static int
-g_write(void *user, uint32_t addr, const void *buf, size_t len)
-{
-    struct fz *f = user;
-
-    guard(f, addr, len);
-    return f->rf->ops.write(f->rf->ops.user, addr, buf, len);
-}
-
-static int
-g_erase(void *user, uint32_t addr, uint32_t len)
-{
-    struct fz *f = user;
-
-    guard(f, addr, len);
-    return f->rf->ops.erase(f->rf->ops.user, addr, len);
 }
 
 /* A native update ended: what the slot holds is the image the MD5 named (a resumed update
@@ -380,8 +349,8 @@ setup(struct fz *f, uint8_t flags)
     FUZZ_CHECK(otk_imagegen(cfg.profile, "running", "1.0.0", RUNNING_IMG, 1, running,
                             RUNNING_IMG) == (int)RUNNING_IMG);
     ramflash_load(f->rf, cfg.layout.app_offset[0], running, RUNNING_IMG);
-    f->guarded = (struct otk_flash_ops){g_read, g_write, g_erase, f};
-    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->guarded, &f->c.ops, &hooks,
+    fuzz_guarded_flash_init(&f->guarded, &f->rf->ops, guard, f);
+    FUZZ_CHECK(otk_dev_init(&f->dev, &cfg, &f->net.ops, &f->guarded.ops, &f->c.ops, &hooks,
                             f->sector) == OTK_OK);
     memset(&nc, 0, sizeof nc);
     if (flags & FN_FLAG_PASSWORD)
